@@ -1,0 +1,202 @@
+//! Scenario files: TOML read into typed, defaulted structs, with `--set path.field=value`
+//! overrides applied on top.
+//!
+//! An override must name a field that exists in the scenario's schema (every field has a
+//! default, so the schema is the defaulted struct itself); its value is parsed as a TOML value
+//! and must have the field's type (an integer is accepted for a float field, and a whole float
+//! such as `1e9` for an integer field).
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use serde::de::{DeserializeOwned, Deserializer};
+
+/// A scenario that cannot be read or an override that cannot be applied.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file cannot be read.
+    #[error("cannot read {path}: {source}")]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The operating system's reason.
+        source: std::io::Error,
+    },
+    /// The file is not valid TOML or does not fit the schema.
+    #[error("{path}: {message}")]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (names the line and the key).
+        message: String,
+    },
+    /// `--set` names a field the schema does not have.
+    #[error("--set {field}: unknown field; known fields here: {known}")]
+    UnknownField {
+        /// The dotted path given.
+        field: String,
+        /// The fields that exist at the deepest level reached.
+        known: String,
+    },
+    /// `--set` without `=`.
+    #[error("--set {0}: expected path.to.field=value")]
+    Malformed(String),
+    /// `--set` with a value of the wrong type.
+    #[error("--set {field}={value}: {expected}")]
+    BadValue {
+        /// The dotted path given.
+        field: String,
+        /// The value given.
+        value: String,
+        /// What was expected.
+        expected: String,
+    },
+}
+
+/// Reads a scenario of type `T` from `path` (or the defaults when `None`) and applies the
+/// `overrides` (`path.to.field=value`) in order.
+pub fn load<T>(path: Option<&Path>, overrides: &[String]) -> Result<T, ConfigError>
+where
+    T: Serialize + DeserializeOwned + Default,
+{
+    let base: T = match path {
+        Some(path) => {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+            toml::from_str(&text)
+                .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: one_line(&e.to_string()) })?
+        }
+        None => T::default(),
+    };
+    if overrides.is_empty() {
+        return Ok(base);
+    }
+    let mut value = toml::Value::try_from(&base).expect("a scenario always serialises to TOML");
+    for item in overrides {
+        apply_override(&mut value, item)?;
+    }
+    value.try_into().map_err(|e: toml::de::Error| ConfigError::Parse {
+        path: PathBuf::from("--set"),
+        message: one_line(&e.to_string()),
+    })
+}
+
+/// Applies one `path.to.field=value` override to `root`.
+pub fn apply_override(root: &mut toml::Value, item: &str) -> Result<(), ConfigError> {
+    let (field, raw) = item.split_once('=').ok_or_else(|| ConfigError::Malformed(item.to_owned()))?;
+    let (field, raw) = (field.trim(), raw.trim());
+    let mut node = root;
+    for (depth, key) in field.split('.').enumerate() {
+        let table = node.as_table_mut().ok_or_else(|| ConfigError::UnknownField {
+            field: field.to_owned(),
+            known: format!("(`{}` is not a table)", field.split('.').take(depth).collect::<Vec<_>>().join(".")),
+        })?;
+        if !table.contains_key(key) {
+            let mut known: Vec<&str> = table.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            return Err(ConfigError::UnknownField { field: field.to_owned(), known: known.join(", ") });
+        }
+        node = table.get_mut(key).expect("checked above");
+    }
+    *node = coerce(node, parse_value(raw)).map_err(|expected| ConfigError::BadValue {
+        field: field.to_owned(),
+        value: raw.to_owned(),
+        expected,
+    })?;
+    Ok(())
+}
+
+/// A raw override value as TOML (numbers, booleans, arrays...), or as a bare string.
+fn parse_value(raw: &str) -> toml::Value {
+    toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+/// `new` converted to the type of `old`, or a message saying which type was expected.
+fn coerce(old: &toml::Value, new: toml::Value) -> Result<toml::Value, String> {
+    use toml::Value as V;
+    match (old, new) {
+        (V::Float(_), V::Integer(i)) => Ok(V::Float(i as f64)),
+        (V::Integer(_), V::Float(f)) if f.fract() == 0.0 && f >= i64::MIN as f64 && f <= i64::MAX as f64 => {
+            Ok(V::Integer(f as i64))
+        }
+        (old, new) if std::mem::discriminant(old) == std::mem::discriminant(&new) => Ok(new),
+        (old, _) => Err(format!("expected {}", old.type_str())),
+    }
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Deserialises a count that may be written as an integer or as a whole float (`1e9`).
+pub fn deserialize_count<'de, D: Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Count {
+        Integer(u64),
+        Float(f64),
+    }
+    match Count::deserialize(deserializer)? {
+        Count::Integer(n) => Ok(n),
+        Count::Float(f) => parse_count_f64(f).map_err(serde::de::Error::custom),
+    }
+}
+
+use serde::Deserialize;
+
+fn parse_count_f64(f: f64) -> Result<u64, String> {
+    if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f <= 1.8e19 {
+        Ok(f as u64)
+    } else {
+        Err(format!("{f} is not a whole non-negative number"))
+    }
+}
+
+/// Parses a count from the command line: `1000000`, `1e9` or `2.5e6`.
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    if let Ok(n) = text.parse::<u64>() {
+        return Ok(n);
+    }
+    let f: f64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    parse_count_f64(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::photonics::LinkConfig;
+
+    #[test]
+    fn override_sets_nested_float_from_integer() {
+        let c: LinkConfig = load(None, &["channel.length_km=80".into()]).unwrap();
+        assert_eq!(c.channel.length_km, 80.0);
+        let c: LinkConfig = load(None, &["simulation.pulses=1e9".into()]).unwrap();
+        assert_eq!(c.simulation.pulses, 1_000_000_000);
+    }
+
+    #[test]
+    fn unknown_field_is_named_with_alternatives() {
+        let e = load::<LinkConfig>(None, &["channel.lenght_km=80".into()]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "--set channel.lenght_km: unknown field; known fields here: attenuation_db_per_km, insertion_loss_db, length_km"
+        );
+    }
+
+    #[test]
+    fn wrong_type_is_refused() {
+        let e = load::<LinkConfig>(None, &["channel.length_km=far".into()]).unwrap_err().to_string();
+        assert_eq!(e, "--set channel.length_km=far: expected float");
+    }
+
+    #[test]
+    fn counts_accept_scientific_notation() {
+        assert_eq!(parse_count("1e9"), Ok(1_000_000_000));
+        assert_eq!(parse_count("42"), Ok(42));
+        assert!(parse_count("1.5").is_err());
+        assert!(parse_count("-3").is_err());
+    }
+}

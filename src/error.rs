@@ -1,0 +1,36 @@
+//! The crate's top-level error type: one variant per module's error, each with a message that
+//! names the offending field or file, the value and what is allowed.
+
+use std::path::PathBuf;
+
+/// Any error qecnet reports to a user.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A parameter outside its allowed range (names the field, the value and the range).
+    #[error(transparent)]
+    Invalid(#[from] crate::units::InvalidParameter),
+    /// A scenario file or `--set` override that cannot be read or applied.
+    #[error(transparent)]
+    Config(#[from] crate::config::ConfigError),
+    /// Reading or writing a file failed.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file involved.
+        path: PathBuf,
+        /// What the operating system said.
+        source: std::io::Error,
+    },
+    /// A command-line usage error that clap cannot express (conflicting options and the like).
+    #[error("{0}")]
+    Usage(String),
+}
+
+/// Result with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+impl Error {
+    /// Wraps an I/O error with the path it concerns.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Error::Io { path: path.into(), source }
+    }
+}

@@ -1,0 +1,206 @@
+//! Bob's receiver: active basis choice and two threshold single-photon detectors (one per bit
+//! value) with efficiency, dark counts, afterpulsing, dead time and misalignment.
+//!
+//! Model, shared by both engines:
+//! - each photon reaching the detectors is detected with probability `efficiency`; a detected
+//!   photon lands in the detector of Alice's bit, or (misalignment) in the other one with
+//!   probability `misalignment` when the bases match, and in either with probability ½ when
+//!   they do not;
+//! - each detector has a dark count with probability `dark_count_probability` per gate, so the
+//!   total dark-count yield of the receiver is `Y0 = 1 − (1 − p_dc)² ≈ 2·p_dc` — the `Y0` of
+//!   the papers (Ma, Qi, Zhao, Lo 2005 quote Y0 = 1.7e-6 for GYS, i.e. p_dc = 8.5e-7);
+//! - an avalanche (photon, dark count or afterpulse) traps a carrier with probability
+//!   `afterpulse_probability`; it is released after a geometric number k ≥ 1 of gates with
+//!   `P(k) = (1 − r)·r^(k−1)`, `r = exp(−1/(τ·f))` (τ = `afterpulse_time_constant_ns`, f the
+//!   gate rate) and causes a click in the same detector if the receiver is live then;
+//! - after any click the whole receiver is dead for `ceil(dead_time_ns · f)` gates (a common
+//!   dead time for both detectors, as in gated InGaAs receivers with one time-to-digital
+//!   converter); photons, dark counts and afterpulses in dead gates are lost;
+//! - a double click (both detectors) is squashed to a uniformly random bit and counted.
+
+use serde::{Deserialize, Serialize};
+
+use crate::rng::Chance;
+use crate::units::{InvalidParameter, check_non_negative, check_probability};
+
+/// Receiver parameters (`[detector]` in a scenario file).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Detector {
+    /// Detection efficiency η_Bob, including Bob's internal transmittance.
+    pub efficiency: f64,
+    /// Dark-count probability per gate of each of the two detectors (Y0 = 1 − (1 − p_dc)²).
+    pub dark_count_probability: f64,
+    /// Probability that an avalanche is followed by an afterpulse.
+    pub afterpulse_probability: f64,
+    /// Mean trap lifetime τ (ns): afterpulse delays decay as exp(−t/τ).
+    pub afterpulse_time_constant_ns: f64,
+    /// Dead time after each click (ns), applied to the following gates.
+    pub dead_time_ns: f64,
+    /// Misalignment error e_d: probability that a photon hits the wrong detector.
+    pub misalignment: f64,
+    /// Probability that Bob measures in the Z basis.
+    pub z_basis_probability: f64,
+}
+
+impl Default for Detector {
+    /// The GYS receiver of Ma, Qi, Zhao, Lo (2005): η_Bob = 4.5 %, Y0 = 1.7e-6, e_d = 3.3 %.
+    fn default() -> Self {
+        Detector {
+            efficiency: 0.045,
+            dark_count_probability: 8.5e-7,
+            afterpulse_probability: 0.0,
+            afterpulse_time_constant_ns: 1000.0,
+            dead_time_ns: 0.0,
+            misalignment: 0.033,
+            z_basis_probability: 0.5,
+        }
+    }
+}
+
+impl Detector {
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        check_probability("detector.efficiency", self.efficiency)?;
+        check_probability("detector.dark_count_probability", self.dark_count_probability)?;
+        check_probability("detector.afterpulse_probability", self.afterpulse_probability)?;
+        check_non_negative("detector.afterpulse_time_constant_ns", self.afterpulse_time_constant_ns)?;
+        check_non_negative("detector.dead_time_ns", self.dead_time_ns)?;
+        check_probability("detector.misalignment", self.misalignment)?;
+        if self.misalignment > 0.5 {
+            return Err(InvalidParameter::new("detector.misalignment", self.misalignment, "must be in [0, 0.5]"));
+        }
+        if self.afterpulse_probability >= 1.0 {
+            return Err(InvalidParameter::new(
+                "detector.afterpulse_probability",
+                self.afterpulse_probability,
+                "must be below 1 (a certain afterpulse never lets the detector rest)",
+            ));
+        }
+        check_probability("detector.z_basis_probability", self.z_basis_probability)?;
+        Ok(())
+    }
+
+    /// Total dark-count yield of the receiver per gate, `Y0 = 1 − (1 − p_dc)²`.
+    pub fn dark_yield(&self) -> f64 {
+        1.0 - (1.0 - self.dark_count_probability).powi(2)
+    }
+
+    /// The detector-memory parameters at a gate rate of `rate_hz`.
+    pub fn memory(&self, rate_hz: f64) -> DetectorMemory {
+        let gates_per_ns = rate_hz * 1e-9;
+        let dead_gates = (self.dead_time_ns * gates_per_ns - 1e-9).ceil().max(0.0) as u64;
+        let tau_gates = self.afterpulse_time_constant_ns * gates_per_ns;
+        let ratio = if tau_gates > 0.0 { (-1.0 / tau_gates).exp() } else { 0.0 };
+        DetectorMemory {
+            dead_gates,
+            afterpulse: Chance::new(self.afterpulse_probability),
+            afterpulse_delay_ratio: ratio,
+        }
+    }
+}
+
+/// Detector memory in gate units.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DetectorMemory {
+    /// Gates after a click during which the receiver cannot click.
+    pub dead_gates: u64,
+    /// Whether an avalanche traps a carrier.
+    pub afterpulse: Chance,
+    /// r in `P(k) = (1 − r)·r^(k−1)`, the afterpulse delay distribution in gates.
+    pub afterpulse_delay_ratio: f64,
+}
+
+impl DetectorMemory {
+    /// Whether the receiver's next gates depend on its past (dead time or afterpulsing).
+    pub fn has_memory(&self) -> bool {
+        self.dead_gates > 0 || !self.afterpulse.is_impossible()
+    }
+
+    /// Afterpulse delay in gates (≥ 1) from a uniform `(0,1]` variate.
+    pub fn afterpulse_delay(&self, uniform: f64) -> u64 {
+        let r = self.afterpulse_delay_ratio;
+        if r <= 0.0 {
+            return 1;
+        }
+        let k = (uniform.ln() / r.ln()).floor();
+        1 + if k >= 1.8e19 { u64::MAX / 2 } else { k as u64 }
+    }
+}
+
+/// Dark counts of the two detectors in one gate, drawn with one word in the common case.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct DarkCounts {
+    /// At least one of the two detectors fires: `1 − (1 − p)²`.
+    pub any: Chance,
+    /// Both fire, given at least one does: `p / (2 − p)`.
+    pub both_given_any: Chance,
+}
+
+impl DarkCounts {
+    /// Dark counts with per-detector probability `p` per gate.
+    pub fn new(p: f64) -> Self {
+        DarkCounts { any: Chance::new(1.0 - (1.0 - p) * (1.0 - p)), both_given_any: Chance::new(p / (2.0 - p)) }
+    }
+
+    /// Given that at least one detector fires, which do: `u` is one uniform word.
+    #[inline]
+    pub fn given_any(&self, u: u64) -> [bool; 2] {
+        // Use the low bit for the choice of the single detector, the rest for "both".
+        if self.both_given_any.hit(u & !1) {
+            [true, true]
+        } else if u & 1 == 0 {
+            [true, false]
+        } else {
+            [false, true]
+        }
+    }
+}
+
+/// Where `photons` detected photons land: `[hit detector 0, hit detector 1]`.
+///
+/// `correct` is the detector of Alice's bit; each photon independently goes to the other one
+/// with probability `error`. `u` is one uniform word.
+#[inline]
+pub fn route_photons(photons: u32, correct: u8, error: f64, u: u64) -> [bool; 2] {
+    let all_correct = (1.0 - error).powi(photons as i32);
+    let all_wrong = error.powi(photons as i32);
+    let x = (u >> 11) as f64 * (1.0 / 9_007_199_254_740_992.0);
+    let (hit_correct, hit_wrong) = if x < all_correct {
+        (true, false)
+    } else if x < all_correct + all_wrong {
+        (false, true)
+    } else {
+        (true, true)
+    };
+    let mut hits = [false; 2];
+    hits[correct as usize] = hit_correct;
+    hits[1 - correct as usize] = hit_wrong;
+    hits
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dead_time_in_gates() {
+        let d = Detector { dead_time_ns: 100.0, ..Detector::default() };
+        assert_eq!(d.memory(1e9).dead_gates, 100);
+        assert_eq!(d.memory(2e6).dead_gates, 1);
+        assert_eq!(Detector::default().memory(2e6).dead_gates, 0);
+        assert!(!Detector::default().memory(2e6).has_memory());
+    }
+
+    #[test]
+    fn dark_yield_is_two_detectors() {
+        let d = Detector::default();
+        assert!((d.dark_yield() - 1.7e-6).abs() < 1e-12);
+    }
+
+    #[test]
+    fn misalignment_above_half_is_refused() {
+        let d = Detector { misalignment: 0.7, ..Detector::default() };
+        assert_eq!(d.validate().unwrap_err().to_string(), "detector.misalignment = 0.7: must be in [0, 0.5]");
+    }
+}

@@ -1,0 +1,278 @@
+//! The link model compiled for simulation: validated parameters turned into the probability
+//! tables both engines draw from, and the analytic expectation of the same model.
+
+use crate::photonics::analytic::{self, Expected};
+use crate::photonics::detector::{DarkCounts, DetectorMemory};
+use crate::photonics::eve::{Arrival, EveAction, PhotonPaths};
+use crate::photonics::link::LinkConfig;
+use crate::photonics::source::{Basis, IntensityClass, poisson_photon_numbers};
+use crate::rng::{Chance, cumulative_thresholds};
+use crate::units::InvalidParameter;
+
+/// Basis and bit choices of one pulse, drawn from one 64-bit word: bit 0 is Alice's bit,
+/// bits 33..64 decide Alice's basis and bits 2..33 Bob's, each against a 31-bit threshold
+/// (basis probabilities are thus quantised to 2⁻³¹).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct BasisChoice {
+    alice_z: u64,
+    bob_z: u64,
+}
+
+impl BasisChoice {
+    fn new(alice_z: f64, bob_z: f64) -> Self {
+        let q = |p: f64| (p * 2_147_483_648.0).round() as u64;
+        BasisChoice { alice_z: q(alice_z), bob_z: q(bob_z) }
+    }
+
+    /// (Alice's basis, Alice's bit, Bob's basis) from the word `u`.
+    #[inline]
+    pub fn draw(self, u: u64) -> (Basis, u8, Basis) {
+        let alice = if (u >> 33) < self.alice_z { Basis::Z } else { Basis::X };
+        let bob = if ((u >> 2) & 0x7fff_ffff) < self.bob_z { Basis::Z } else { Basis::X };
+        (alice, (u & 1) as u8, bob)
+    }
+
+    /// Alice's Z-basis probability after quantisation.
+    pub fn alice_z_probability(self) -> f64 {
+        self.alice_z as f64 / 2_147_483_648.0
+    }
+}
+
+/// One outcome of a pulse of a given class: Alice's photon number and Eve's action.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Branch {
+    /// Intensity class of the pulse.
+    pub class: IntensityClass,
+    /// Photons leaving Alice.
+    pub source_photons: u32,
+    /// What reaches Bob.
+    pub arrival: Arrival,
+    /// Given a click, whether at least one photon was detected (else only dark counts).
+    pub photon_given_click: Chance,
+    /// Given ≥ 1 detected photon, cumulative thresholds of the number detected (1, 2, ...).
+    pub detected_given_any: Vec<u64>,
+}
+
+/// A distribution over branches, sampled by cumulative thresholds (most likely first).
+#[derive(Debug, Clone, Default)]
+pub struct BranchTable {
+    /// The branches.
+    pub branches: Vec<Branch>,
+    /// Cumulative `u64` thresholds, same order.
+    pub cumulative: Vec<u64>,
+}
+
+impl BranchTable {
+    fn from_weighted(mut weighted: Vec<(f64, Branch)>) -> Self {
+        weighted.retain(|(w, _)| *w > 0.0);
+        weighted.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let weights: Vec<f64> = weighted.iter().map(|(w, _)| *w).collect();
+        let cumulative = if weights.is_empty() { Vec::new() } else { cumulative_thresholds(&weights) };
+        BranchTable { branches: weighted.into_iter().map(|(_, b)| b).collect(), cumulative }
+    }
+
+    /// The branch picked by the uniform word `u`.
+    #[inline]
+    pub fn pick(&self, u: u64) -> &Branch {
+        &self.branches[crate::rng::pick_cumulative(&self.cumulative, u)]
+    }
+}
+
+/// The compiled model of one link.
+#[derive(Debug, Clone)]
+pub struct LinkModel {
+    /// The configuration it was built from (with any `eve.target_qber` resolved into
+    /// `eve.depolarising`).
+    pub config: LinkConfig,
+    /// Probability of each class.
+    pub class_probabilities: [f64; 3],
+    /// Joint (class, photon number) of a pulse, for the pulse engine.
+    pub class_photons: Vec<(IntensityClass, u32)>,
+    /// Cumulative thresholds of `class_photons`.
+    pub class_photons_cumulative: Vec<u64>,
+    /// Basis and bit choices.
+    pub bases: BasisChoice,
+    /// Eve's action and the photon paths.
+    pub eve: EveAction,
+    /// Dark counts per gate.
+    pub darks: DarkCounts,
+    /// Per-detector dark-count probability.
+    pub dark_count_probability: f64,
+    /// Dead time and afterpulsing in gates.
+    pub memory: DetectorMemory,
+    /// Probability that a live gate of each class clicks without afterpulses.
+    pub click_probability: [f64; 3],
+    /// Probability that a live gate clicks without afterpulses, all classes.
+    pub click_probability_total: f64,
+    /// Branches of clicking pulses, weighted by `π_k·P(n)·P(branch)·P(click)`.
+    pub clicking: BranchTable,
+    /// Branches of silent pulses, weighted by `π_k·P(n)·P(branch)·(1 − P(click))`.
+    pub silent: BranchTable,
+    /// Analytic expectation per class (exact without memory, first order with it).
+    pub expected: [Expected; 3],
+}
+
+impl LinkModel {
+    /// Validates `config` and compiles it.
+    pub fn new(config: &LinkConfig) -> Result<Self, InvalidParameter> {
+        config.validate()?;
+        let mut config = config.clone();
+        let source = &config.source;
+        let det = &config.detector;
+        let fibre = config.channel.transmittance() * det.efficiency;
+        let eve_detection = if config.eve.lossless_channel { det.efficiency } else { fibre };
+        let p_dc = det.dark_count_probability;
+        let class_probabilities = IntensityClass::ALL.map(|c| source.class_probability(c));
+        let intensities = IntensityClass::ALL.map(|c| source.intensity(c));
+
+        let action_with = |depolarising: f64| {
+            let paths = PhotonPaths {
+                fibre,
+                eve: eve_detection,
+                aligned_error: (1.0 - depolarising) * det.misalignment + depolarising / 2.0,
+            };
+            EveAction::new(&config.eve, paths)
+        };
+        let signal_qber = |depolarising: f64| {
+            analytic::expected_memoryless(intensities[0], &action_with(depolarising), p_dc).error_rate
+        };
+        let depolarising = if config.eve.target_qber > 0.0 {
+            solve_depolarising(config.eve.target_qber, signal_qber)?
+        } else {
+            config.eve.depolarising
+        };
+        let eve = action_with(depolarising);
+        config.eve.depolarising = depolarising;
+        config.eve.target_qber = 0.0;
+
+        let mut joint = Vec::new();
+        let mut clicking = Vec::new();
+        let mut silent = Vec::new();
+        let mut click_probability = [0.0; 3];
+        for class in IntensityClass::ALL {
+            let k = class.index();
+            for (n, pn) in poisson_photon_numbers(intensities[k]).into_iter().enumerate() {
+                let n = n as u32;
+                joint.push((class_probabilities[k] * pn, (class, n)));
+                for (w, arrival) in eve.branches(n) {
+                    let p_click = analytic::click_probability(&arrival, p_dc);
+                    click_probability[k] += pn * w * p_click;
+                    let branch = compile_branch(class, n, arrival, p_click);
+                    let weight = class_probabilities[k] * pn * w;
+                    clicking.push((weight * p_click, branch.clone()));
+                    silent.push((weight * (1.0 - p_click), branch));
+                }
+            }
+        }
+        joint.retain(|(w, _)| *w > 0.0);
+        joint.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let class_photons_cumulative = cumulative_thresholds(&joint.iter().map(|(w, _)| *w).collect::<Vec<_>>());
+        let class_photons = joint.into_iter().map(|(_, cn)| cn).collect();
+        let click_probability_total = (0..3).map(|k| class_probabilities[k] * click_probability[k]).sum();
+
+        let memory = det.memory(source.repetition_rate_hz);
+        let memoryless = IntensityClass::ALL.map(|c| analytic::expected_memoryless(intensities[c.index()], &eve, p_dc));
+        let expected = analytic::with_memory(
+            memoryless,
+            class_probabilities,
+            memory.dead_gates,
+            det.afterpulse_probability,
+            memory.afterpulse_delay_ratio,
+        );
+        Ok(LinkModel {
+            class_probabilities,
+            class_photons,
+            class_photons_cumulative,
+            bases: BasisChoice::new(source.z_basis_probability, det.z_basis_probability),
+            eve,
+            darks: DarkCounts::new(p_dc),
+            dark_count_probability: p_dc,
+            memory,
+            click_probability,
+            click_probability_total,
+            clicking: BranchTable::from_weighted(clicking),
+            silent: BranchTable::from_weighted(silent),
+            expected,
+            config,
+        })
+    }
+
+    /// Expected signal QBER in the key basis (the analytic counterpart of `Totals::qber`).
+    pub fn expected_qber(&self) -> f64 {
+        self.expected[0].error_rate
+    }
+}
+
+/// Precomputes the conditional draws of a branch given that its gate clicks.
+fn compile_branch(class: IntensityClass, n: u32, arrival: Arrival, p_click: f64) -> Branch {
+    let m = arrival.photons;
+    let t = arrival.detection;
+    let any_photon = 1.0 - (1.0 - t).powi(m as i32);
+    let photon_given_click = if p_click > 0.0 { Chance::new(any_photon / p_click) } else { Chance::new(0.0) };
+    let detected_given_any = if m > 0 && any_photon > 0.0 {
+        // Binomial(m, t) restricted to j ≥ 1.
+        let weights: Vec<f64> = (1..=m).map(|j| binomial_pmf(m, j, t)).collect();
+        cumulative_thresholds(&weights)
+    } else {
+        Vec::new()
+    };
+    Branch { class, source_photons: n, arrival, photon_given_click, detected_given_any }
+}
+
+/// `C(m, j)·t^j·(1 − t)^(m − j)`.
+fn binomial_pmf(m: u32, j: u32, t: f64) -> f64 {
+    let mut c = 1.0;
+    for i in 0..j {
+        c *= (m - i) as f64 / (i + 1) as f64;
+    }
+    c * t.powi(j as i32) * (1.0 - t).powi((m - j) as i32)
+}
+
+/// Finds the depolarising probability giving signal QBER `target` by bisection.
+fn solve_depolarising(target: f64, qber: impl Fn(f64) -> f64) -> Result<f64, InvalidParameter> {
+    let (low, high) = (qber(0.0), qber(1.0));
+    if target < low || target > high {
+        return Err(InvalidParameter::new(
+            "eve.target_qber",
+            target,
+            format!(
+                "must lie between the link's QBER without added noise ({low:.5}) and with full depolarisation ({high:.5})"
+            ),
+        ));
+    }
+    let (mut a, mut b) = (0.0, 1.0);
+    for _ in 0..100 {
+        let mid = 0.5 * (a + b);
+        if qber(mid) < target { a = mid } else { b = mid }
+    }
+    Ok(0.5 * (a + b))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn click_table_weights_sum_to_total_click_probability() {
+        let model = LinkModel::new(&LinkConfig::default()).unwrap();
+        let expected: f64 = (0..3).map(|k| model.class_probabilities[k] * model.expected[k].gain).sum();
+        assert!((model.click_probability_total - expected).abs() < 1e-15);
+    }
+
+    #[test]
+    fn target_qber_is_reached() {
+        let mut config = LinkConfig::default();
+        config.eve.target_qber = 0.08;
+        let model = LinkModel::new(&config).unwrap();
+        assert!((model.expected_qber() - 0.08).abs() < 1e-9);
+        assert!(model.config.eve.depolarising > 0.0);
+    }
+
+    #[test]
+    fn unreachable_target_qber_is_refused() {
+        let mut config = LinkConfig::default();
+        config.eve.target_qber = 0.001;
+        let e = LinkModel::new(&config).unwrap_err().to_string();
+        assert!(e.starts_with("eve.target_qber = 0.001: must lie between"), "{e}");
+    }
+}

@@ -1,0 +1,104 @@
+//! Typed physical quantities and parameter validation.
+//!
+//! Every model parameter is checked where its struct is built; a bad value yields an
+//! [`InvalidParameter`] naming the field (as written in scenario files), the value and the
+//! allowed range, e.g. `source.signal_intensity = -0.1: must be > 0`.
+
+use std::fmt;
+
+/// A parameter outside its allowed range.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{field} = {value}: {allowed}")]
+pub struct InvalidParameter {
+    /// Dotted path of the field, as in the scenario file (`detector.efficiency`).
+    pub field: String,
+    /// The offending value, formatted.
+    pub value: String,
+    /// What would have been accepted.
+    pub allowed: String,
+}
+
+impl InvalidParameter {
+    /// A new error for `field` holding `value`, which should satisfy `allowed`.
+    pub fn new(field: impl Into<String>, value: impl fmt::Display, allowed: impl Into<String>) -> Self {
+        InvalidParameter { field: field.into(), value: value.to_string(), allowed: allowed.into() }
+    }
+}
+
+/// Checks that `value` is a probability (finite, within `[0, 1]`).
+pub fn check_probability(field: &str, value: f64) -> Result<f64, InvalidParameter> {
+    if value.is_finite() && (0.0..=1.0).contains(&value) {
+        Ok(value)
+    } else {
+        Err(InvalidParameter::new(field, value, "must be a probability in [0, 1]"))
+    }
+}
+
+/// Checks that `value` is finite and `>= 0`.
+pub fn check_non_negative(field: &str, value: f64) -> Result<f64, InvalidParameter> {
+    if value.is_finite() && value >= 0.0 {
+        Ok(value)
+    } else {
+        Err(InvalidParameter::new(field, value, "must be finite and >= 0"))
+    }
+}
+
+/// Checks that `value` is finite and `> 0`.
+pub fn check_positive(field: &str, value: f64) -> Result<f64, InvalidParameter> {
+    if value.is_finite() && value > 0.0 {
+        Ok(value)
+    } else {
+        Err(InvalidParameter::new(field, value, "must be finite and > 0"))
+    }
+}
+
+/// Power transmittance of a loss given in decibels: `10^(−dB/10)`.
+pub fn transmittance_from_db(loss_db: f64) -> f64 {
+    10f64.powf(-loss_db / 10.0)
+}
+
+/// Simulated time in integer nanoseconds since the start of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct SimTime(pub u64);
+
+/// A span of simulated time in integer nanoseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct SimDuration(pub u64);
+
+impl SimDuration {
+    /// Duration of `n` pulse periods at `rate_hz`, rounded to the nearest nanosecond.
+    pub fn of_pulses(n: u64, rate_hz: f64) -> Self {
+        SimDuration((n as f64 * 1e9 / rate_hz).round() as u64)
+    }
+
+    /// The duration in seconds.
+    pub fn as_secs_f64(self) -> f64 {
+        self.0 as f64 * 1e-9
+    }
+}
+
+impl std::ops::Add<SimDuration> for SimTime {
+    type Output = SimTime;
+    fn add(self, rhs: SimDuration) -> SimTime {
+        SimTime(self.0 + rhs.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probability_outside_unit_interval_is_named() {
+        let e = check_probability("detector.efficiency", 1.5).unwrap_err();
+        assert_eq!(e.to_string(), "detector.efficiency = 1.5: must be a probability in [0, 1]");
+        assert!(check_probability("x", f64::NAN).is_err());
+        assert_eq!(check_probability("x", 0.0), Ok(0.0));
+    }
+
+    #[test]
+    fn decibels_to_transmittance() {
+        assert!((transmittance_from_db(10.0) - 0.1).abs() < 1e-15);
+        assert!((transmittance_from_db(3.0) - 0.501_187_233_627_272_2).abs() < 1e-12);
+    }
+}
