@@ -1,0 +1,125 @@
+//! The event engine is statistically indistinguishable from the pulse engine: per-class counts
+//! (two-sample z-tests), the photon numbers behind the detections and the gaps between
+//! detections (chi-square homogeneity), with and without detector memory and eavesdroppers.
+
+use qecnet::photonics::{Detection, Engine, LinkConfig, LinkObserver, LinkRun, simulate_link};
+
+use crate::stats::{Z_TOLERANCE, chi_square_homogeneity, z_two_sample};
+
+/// Histogram of the gates between consecutive detections: bins 1..=40, then > 40.
+#[derive(Default)]
+struct Gaps {
+    last: Option<u64>,
+    histogram: Vec<u64>,
+}
+
+impl LinkObserver for Gaps {
+    fn detection(&mut self, d: &Detection) {
+        if self.histogram.is_empty() {
+            self.histogram = vec![0; 41];
+        }
+        if let Some(last) = self.last {
+            let gap = (d.pulse - last).min(41) as usize;
+            self.histogram[gap - 1] += 1;
+        }
+        self.last = Some(d.pulse);
+    }
+}
+
+fn run(config: &LinkConfig, engine: Engine, seed: u64) -> (LinkRun, Vec<u64>) {
+    let mut c = config.clone();
+    c.simulation.engine = engine;
+    c.simulation.seed = seed;
+    let mut gaps = Gaps::default();
+    let run = simulate_link(&c, &mut gaps).unwrap();
+    (run, gaps.histogram)
+}
+
+fn assert_engines_agree(label: &str, config: &LinkConfig) {
+    let (pulse, pulse_gaps) = run(config, Engine::Pulse, 1);
+    let (event, event_gaps) = run(config, Engine::Event, 2);
+    let (a, b) = (&pulse.totals, &event.totals);
+    for k in 0..3 {
+        let figures = [
+            (
+                "detections/pulses",
+                a.detections[k].iter().sum(),
+                a.pulses[k].iter().sum(),
+                b.detections[k].iter().sum(),
+                b.pulses[k].iter().sum(),
+            ),
+            (
+                "errors/sifted",
+                a.errors[k].iter().sum(),
+                a.sifted[k].iter().sum(),
+                b.errors[k].iter().sum(),
+                b.sifted[k].iter().sum(),
+            ),
+            (
+                "double clicks/detections",
+                a.double_clicks[k],
+                a.detections[k].iter().sum(),
+                b.double_clicks[k],
+                b.detections[k].iter().sum(),
+            ),
+            ("Z pulses/pulses", a.pulses[k][0], a.pulses[k].iter().sum(), b.pulses[k][0], b.pulses[k].iter().sum()),
+        ];
+        for (name, x1, n1, x2, n2) in figures {
+            if n1 == 0 || n2 == 0 {
+                continue;
+            }
+            let z = z_two_sample(x1, n1, x2, n2);
+            assert!(
+                z.abs() < Z_TOLERANCE,
+                "{label}, class {k}, {name}: pulse {x1}/{n1} vs event {x2}/{n2}, z = {z:.2}"
+            );
+        }
+        let p = chi_square_homogeneity(&a.detections_by_source_photons[k], &b.detections_by_source_photons[k]);
+        assert!(p > 1e-4, "{label}, class {k}: photon numbers differ (p = {p:.2e})");
+    }
+    let p = chi_square_homogeneity(&pulse_gaps, &event_gaps);
+    assert!(p > 1e-4, "{label}: gap distributions differ (p = {p:.2e})\npulse {pulse_gaps:?}\nevent {event_gaps:?}");
+}
+
+fn bright_link() -> LinkConfig {
+    let mut c = LinkConfig::default();
+    c.channel.length_km = 10.0;
+    c.detector.efficiency = 0.2;
+    c.detector.dark_count_probability = 1e-4;
+    c.simulation.pulses = 10_000_000;
+    c
+}
+
+#[test]
+fn engines_agree_without_memory() {
+    assert_engines_agree("memoryless", &bright_link());
+}
+
+#[test]
+fn engines_agree_with_dead_time_and_afterpulsing() {
+    let mut c = bright_link();
+    c.detector.dead_time_ns = 1000.0; // 2 gates at 2 MHz
+    c.detector.afterpulse_probability = 0.2;
+    c.detector.afterpulse_time_constant_ns = 5000.0; // 10 gates
+    assert_engines_agree("dead time + afterpulsing", &c);
+}
+
+#[test]
+fn engines_agree_with_long_dead_time() {
+    let mut c = bright_link();
+    c.detector.dead_time_ns = 10_000.0; // 20 gates
+    c.detector.afterpulse_probability = 0.05;
+    c.detector.afterpulse_time_constant_ns = 20_000.0;
+    assert_engines_agree("long dead time", &c);
+}
+
+#[test]
+fn engines_agree_under_attack() {
+    let mut c = bright_link();
+    c.eve.intercept_resend_fraction = 0.3;
+    c.eve.photon_number_splitting = true;
+    c.eve.pns_block_single_fraction = 0.4;
+    c.eve.lossless_channel = true;
+    c.eve.depolarising = 0.05;
+    assert_engines_agree("intercept-resend + PNS + noise", &c);
+}

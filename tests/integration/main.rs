@@ -1,0 +1,8 @@
+//! Integration tests, one file per scenario, in one test binary.
+
+mod bad_input;
+mod determinism;
+mod link_analytic;
+mod link_eavesdroppers;
+mod link_engines_agree;
+mod stats;
