@@ -2,6 +2,7 @@
 //! reported. Errors print one line to stderr and exit non-zero (2 for bad input, 1 for a
 //! failure while running).
 
+mod keyrate;
 mod link;
 mod output;
 mod run;
@@ -29,6 +30,8 @@ enum Command {
     Link(link::LinkArgs),
     /// Run the main job of a scenario file (for now: its link simulation).
     Run(run::RunArgs),
+    /// Analytic secret key rate of a link (asymptotic and finite-key models).
+    Keyrate(keyrate::KeyrateArgs),
 }
 
 /// Parses the process arguments, runs the command and returns the exit code.
@@ -44,6 +47,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Link(args) => link::run(args),
         Command::Run(args) => run::run(args),
+        Command::Keyrate(args) => keyrate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

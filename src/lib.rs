@@ -21,7 +21,9 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod photonics;
+pub mod postprocess;
 pub mod rng;
+pub mod scenario;
 pub mod units;
 
 pub use error::{Error, Result};

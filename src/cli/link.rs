@@ -9,6 +9,7 @@ use crate::cli::output::{AtomicFile, write_atomically};
 use crate::config::parse_count;
 use crate::photonics::link::{Detection, LinkObserver, LinkSummary, write_qber_stream_csv};
 use crate::photonics::{Engine, LinkConfig, simulate_link};
+use crate::scenario::Scenario;
 use crate::{Error, Result};
 
 /// Arguments of `qecnet link`.
@@ -85,8 +86,9 @@ fn float(x: f64) -> String {
 
 /// Runs `qecnet link`.
 pub fn run(args: &LinkArgs) -> Result<()> {
-    let config: LinkConfig = crate::config::load(args.config.as_deref(), &args.scenario.overrides())?;
-    simulate_and_report(&config, &args.scenario)
+    let scenario: Scenario = crate::config::load(args.config.as_deref(), &args.scenario.overrides())?;
+    scenario.validate()?;
+    simulate_and_report(&scenario.link(), &args.scenario)
 }
 
 /// Simulates `config` and reports as `args` asks (shared with `qecnet run`).

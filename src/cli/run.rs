@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::Result;
 use crate::cli::link::{ScenarioArgs, simulate_and_report};
-use crate::photonics::LinkConfig;
+use crate::scenario::Scenario;
 
 /// Arguments of `qecnet run`.
 #[derive(Debug, clap::Args)]
@@ -18,6 +18,7 @@ pub struct RunArgs {
 
 /// Runs `qecnet run`.
 pub fn run(args: &RunArgs) -> Result<()> {
-    let config: LinkConfig = crate::config::load(Some(&args.file), &args.scenario.overrides())?;
-    simulate_and_report(&config, &args.scenario)
+    let scenario: Scenario = crate::config::load(Some(&args.file), &args.scenario.overrides())?;
+    scenario.validate()?;
+    simulate_and_report(&scenario.link(), &args.scenario)
 }

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod determinism;
+mod keyrate;
 mod link_analytic;
 mod link_eavesdroppers;
 mod link_engines_agree;

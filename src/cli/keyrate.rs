@@ -1,0 +1,130 @@
+//! `qecnet keyrate`: analytic secret key rates of a link, optimal intensities and the maximum
+//! secure distance.
+
+use std::io::Write;
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::config::parse_count;
+use crate::postprocess::keyrate::{self, KeyRate, KeyRateModel};
+use crate::scenario::Scenario;
+use crate::{Error, Result};
+
+/// Arguments of `qecnet keyrate`.
+#[derive(Debug, clap::Args)]
+pub struct KeyrateArgs {
+    /// Key-rate model.
+    #[arg(long, value_enum)]
+    pub model: KeyRateModel,
+    /// Scenario file (TOML); the built-in GYS link when omitted.
+    #[arg(long, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Override any scenario field.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Fibre length (km).
+    #[arg(long, allow_negative_numbers = true)]
+    pub distance_km: Option<f64>,
+    /// Signal QBER to use instead of the link's expected one (e.g. for shor-preskill).
+    #[arg(long, allow_negative_numbers = true)]
+    pub qber: Option<f64>,
+    /// Signal intensity μ.
+    #[arg(long, allow_negative_numbers = true)]
+    pub mu: Option<f64>,
+    /// Decoy intensity ν.
+    #[arg(long, allow_negative_numbers = true)]
+    pub nu: Option<f64>,
+    /// Key-basis detections per block n_X (lim2014).
+    #[arg(long, value_parser = parse_count)]
+    pub block_size: Option<u64>,
+    /// Optimise μ (and ν and the basis bias where the model uses them).
+    #[arg(long, alias = "optimize")]
+    pub optimise: bool,
+    /// Also find the maximum distance with a positive rate.
+    #[arg(long)]
+    pub max_distance: bool,
+    /// Print one JSON object.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Report {
+    model: KeyRateModel,
+    distance_km: f64,
+    mu: f64,
+    nu: f64,
+    z_basis_probability: f64,
+    #[serde(flatten)]
+    rate: KeyRate,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    max_distance_km: Option<f64>,
+}
+
+/// Runs `qecnet keyrate`.
+pub fn run(args: &KeyrateArgs) -> Result<()> {
+    let mut overrides = args.set.clone();
+    let float = |x: f64| format!("{x:?}");
+    if let Some(l) = args.distance_km {
+        overrides.push(format!("channel.length_km={}", float(l)));
+    }
+    if let Some(mu) = args.mu {
+        overrides.push(format!("source.signal_intensity={}", float(mu)));
+    }
+    if let Some(nu) = args.nu {
+        overrides.push(format!("source.decoy_intensity={}", float(nu)));
+    }
+    if let Some(n) = args.block_size {
+        overrides.push(format!("postprocess.block_size={n}"));
+    }
+    let scenario: Scenario = crate::config::load(args.config.as_deref(), &overrides)?;
+    scenario.validate()?;
+    let settings = &scenario.postprocess;
+    let (config, rate) = if args.optimise {
+        keyrate::optimise(args.model, &scenario.link(), settings)?
+    } else {
+        (scenario.link(), keyrate::key_rate(args.model, &scenario.link(), settings, args.qber)?)
+    };
+    let max_distance_km = if args.max_distance {
+        Some(keyrate::max_distance(args.model, &scenario.link(), settings, args.optimise)?.unwrap_or(0.0))
+    } else {
+        None
+    };
+    let report = Report {
+        model: args.model,
+        distance_km: config.channel.length_km,
+        mu: config.source.signal_intensity,
+        nu: config.source.decoy_intensity,
+        z_basis_probability: config.source.z_basis_probability,
+        rate,
+        max_distance_km,
+    };
+    let mut out = std::io::stdout().lock();
+    let written = if args.json {
+        serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::other).and_then(|_| writeln!(out))
+    } else {
+        print_report(&mut out, &report)
+    };
+    written.map_err(|e| Error::io("<stdout>", e))
+}
+
+fn print_report(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
+    writeln!(
+        out,
+        "model {:?} at {} km: mu {:.4}, nu {:.4}, Z-basis probability {:.3}",
+        r.model, r.distance_km, r.mu, r.nu, r.z_basis_probability
+    )?;
+    writeln!(out, "rate {:.4e} bits/pulse = {:.4e} bits/s", r.rate.rate_per_pulse, r.rate.rate_bps)?;
+    writeln!(
+        out,
+        "signal QBER {:.4}%, single-photon yield {:.4e}, single-photon error {:.4}%",
+        100.0 * r.rate.qber,
+        r.rate.single_photon_yield,
+        100.0 * r.rate.single_photon_error
+    )?;
+    if let Some(d) = r.max_distance_km {
+        writeln!(out, "maximum distance with a positive rate: {d:.2} km")?;
+    }
+    Ok(())
+}

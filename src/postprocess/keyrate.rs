@@ -1,0 +1,298 @@
+//! Secret key rates: the binary entropy, Shor–Preskill, GLLP without decoys, decoy-state with
+//! infinite decoys and with vacuum + weak decoy, and the finite-key length of Lim et al. 2014,
+//! each evaluated on the expected gains and error rates of a link model; plus an optimiser for
+//! (μ, ν, basis bias) and the maximum secure distance.
+
+use serde::Serialize;
+
+use crate::photonics::analytic::{click_probability, error_click_probability};
+use crate::photonics::eve::Arrival;
+use crate::photonics::{LinkConfig, LinkModel};
+use crate::postprocess::estimation::{BasisCounts, Lim2014, vacuum_weak_bounds};
+use crate::postprocess::settings::PostprocessSettings;
+use crate::units::InvalidParameter;
+
+/// Binary entropy `h(x) = −x log2 x − (1 − x) log2(1 − x)`, with `h(0) = h(1) = 0`.
+pub fn binary_entropy(x: f64) -> f64 {
+    if x <= 0.0 || x >= 1.0 {
+        return 0.0;
+    }
+    -x * x.log2() - (1.0 - x) * (1.0 - x).log2()
+}
+
+/// Shor–Preskill rate per sifted bit, `1 − 2h(Q)` (Shor, Preskill, PRL 85, 441 (2000)).
+pub fn shor_preskill(qber: f64) -> f64 {
+    1.0 - 2.0 * binary_entropy(qber)
+}
+
+/// The key-rate models.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyRateModel {
+    /// `R = q·Q_μ·(1 − 2h(E_μ))`: single-photon security applied to all pulses (no PNS).
+    ShorPreskill,
+    /// GLLP without decoys: every multi-photon pulse assumed tagged.
+    Gllp,
+    /// Decoy state with infinitely many decoys: true Y1 and e1.
+    DecoyInfinite,
+    /// Vacuum + weak decoy bounds (Ma, Qi, Zhao, Lo 2005).
+    DecoyVacuumWeak,
+    /// Finite-key length of Lim et al. 2014 for a block of n_X key-basis detections.
+    Lim2014,
+}
+
+impl KeyRateModel {
+    /// Whether the decoy intensity ν matters to this model.
+    pub fn uses_decoy(self) -> bool {
+        matches!(self, KeyRateModel::DecoyVacuumWeak | KeyRateModel::Lim2014)
+    }
+}
+
+/// A key rate and the figures behind it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct KeyRate {
+    /// Secret bits per pulse sent.
+    pub rate_per_pulse: f64,
+    /// Secret bits per second at the repetition rate.
+    pub rate_bps: f64,
+    /// Signal QBER E_μ used.
+    pub qber: f64,
+    /// Single-photon yield used (true or bound).
+    pub single_photon_yield: f64,
+    /// Single-photon (phase) error rate used (true or bound).
+    pub single_photon_error: f64,
+}
+
+/// The single-photon yield and error of the honest link: one photon through the fibre.
+fn true_single_photon(model: &LinkModel) -> (f64, f64) {
+    let paths = model.eve.paths();
+    let one = Arrival { photons: 1, detection: paths.fibre, error: paths.aligned_error };
+    let y1 = click_probability(&one, model.dark_count_probability);
+    (y1, error_click_probability(&one, model.dark_count_probability) / y1)
+}
+
+/// Evaluates `kind` on the link `config` (its expected gains and error rates; Eve as
+/// configured) with `settings`. `qber` overrides the signal error rate E_μ where given.
+///
+/// Asymptotic models use `q = P(bases match)` (key from both bases, q = ½ for symmetric
+/// BB84 as in Ma et al. 2005): `R = q{−Q_μ f h(E_μ) + Q_1[1 − h(e_1)]}` (GLLP; Lo, Ma, Chen,
+/// PRL 94, 230504 (2005), eq. 1) with
+/// - decoy-infinite: `Q_1 = Y_1 μ e^(−μ)`, Y_1 and e_1 the true single-photon values;
+/// - decoy-vacuum-weak: Y_1 and e_1 from [`vacuum_weak_bounds`];
+/// - gllp: `Δ = P(n ≥ 2)/Q_μ`, `Q_1 = Q_μ(1 − Δ)`, `e_1 = E_μ/(1 − Δ)`;
+/// - shor-preskill: `R = q·Q_μ·(1 − 2h(E_μ))`.
+///
+/// lim2014 uses the key basis only: with `N` pulses chosen so that `n_X = block_size`
+/// key-basis detections are expected, `R = ℓ/N` with ℓ from [`Lim2014::key_length`] and
+/// `λ_EC = f·n_X·h(E_X)`.
+pub fn key_rate(
+    kind: KeyRateModel,
+    config: &LinkConfig,
+    settings: &PostprocessSettings,
+    qber: Option<f64>,
+) -> Result<KeyRate, InvalidParameter> {
+    settings.validate()?;
+    if let Some(q) = qber
+        && !(0.0..0.5).contains(&q)
+    {
+        return Err(InvalidParameter::new("--qber", q, "must be in [0, 0.5)"));
+    }
+    let model = LinkModel::new(config)?;
+    let src = &config.source;
+    let (mu, nu) = (src.signal_intensity, src.decoy_intensity);
+    let [signal, decoy, vacuum] = model.expected;
+    let q_mu = signal.gain;
+    let e_mu = qber.unwrap_or(signal.error_rate);
+    let f = settings.error_correction_efficiency;
+    let (pa, pb) = (src.z_basis_probability, config.detector.z_basis_probability);
+    let sifting = pa * pb + (1.0 - pa) * (1.0 - pb);
+    let gllp = |q1: f64, e1: f64| sifting * (-q_mu * f * binary_entropy(e_mu) + q1 * (1.0 - binary_entropy(e1)));
+    let (rate, y1, e1) = match kind {
+        KeyRateModel::ShorPreskill => (sifting * q_mu * shor_preskill(e_mu), q_mu, e_mu),
+        KeyRateModel::Gllp => {
+            let multi = 1.0 - (-mu).exp() * (1.0 + mu);
+            let delta = (multi / q_mu).min(1.0);
+            let e1 = if delta < 1.0 { (e_mu / (1.0 - delta)).min(0.5) } else { 0.5 };
+            (gllp(q_mu * (1.0 - delta), e1), q_mu * (1.0 - delta) / (mu * (-mu).exp()), e1)
+        }
+        KeyRateModel::DecoyInfinite => {
+            let (y1, e1) = true_single_photon(&model);
+            (gllp(y1 * mu * (-mu).exp(), e1), y1, e1)
+        }
+        KeyRateModel::DecoyVacuumWeak => {
+            let b = vacuum_weak_bounds(mu, nu, q_mu, decoy.gain, decoy.error_rate, vacuum.gain);
+            (gllp(b.yield_lower * mu * (-mu).exp(), b.error_upper), b.yield_lower, b.error_upper)
+        }
+        KeyRateModel::Lim2014 => return lim2014_rate(&model, settings, e_mu, qber.is_some()),
+    };
+    let rate = rate.max(0.0);
+    Ok(KeyRate {
+        rate_per_pulse: rate,
+        rate_bps: rate * src.repetition_rate_hz,
+        qber: e_mu,
+        single_photon_yield: y1,
+        single_photon_error: e1,
+    })
+}
+
+fn lim2014_rate(
+    model: &LinkModel,
+    settings: &PostprocessSettings,
+    e_mu: f64,
+    qber_given: bool,
+) -> Result<KeyRate, InvalidParameter> {
+    let src = &model.config.source;
+    let intensities = [src.signal_intensity, src.decoy_intensity, src.vacuum_intensity];
+    if intensities[0] <= intensities[1] + intensities[2] {
+        return Err(InvalidParameter::new(
+            "source.signal_intensity",
+            intensities[0],
+            format!(
+                "must exceed decoy + vacuum intensities ({} + {}) for the Lim et al. 2014 bounds",
+                intensities[1], intensities[2]
+            ),
+        ));
+    }
+    let lim = Lim2014 { intensities, probabilities: model.class_probabilities, epsilon_sec: settings.epsilon_sec };
+    let (pa, pb) = (src.z_basis_probability, model.config.detector.z_basis_probability);
+    let key_share = pa * pb;
+    let test_share = (1.0 - pa) * (1.0 - pb);
+    let per_pulse_key: f64 = (0..3).map(|k| lim.probabilities[k] * key_share * model.expected[k].gain).sum();
+    let pulses = settings.block_size as f64 / per_pulse_key;
+    let counts = |share: f64| {
+        let mut c = BasisCounts::default();
+        for k in 0..3 {
+            let e = model.expected[k];
+            let err = if qber_given && k == 0 { e_mu } else { e.error_rate };
+            c.detections[k] = pulses * lim.probabilities[k] * share * e.gain;
+            c.errors[k] = c.detections[k] * err;
+        }
+        c
+    };
+    let (key, test) = (counts(key_share), counts(test_share));
+    let e_key = key.total_errors() / key.total_detections();
+    let leak = settings.error_correction_efficiency * key.total_detections() * binary_entropy(e_key);
+    let length = lim.key_length(&key, &test, leak, settings.epsilon_cor);
+    let rate = length / pulses;
+    Ok(KeyRate {
+        rate_per_pulse: rate,
+        rate_bps: rate * src.repetition_rate_hz,
+        qber: e_key,
+        single_photon_yield: lim.single_photon_lower(&key.detections) / (pulses * key_share * lim.tau(1)),
+        single_photon_error: lim.phase_error_upper(&key, &test),
+    })
+}
+
+/// The best rate over the signal intensity μ (and the decoy ν and Z-basis bias where the model
+/// uses them), by cyclic golden-section search on each coordinate in turn. Returns the
+/// optimised configuration and its rate.
+pub fn optimise(
+    kind: KeyRateModel,
+    config: &LinkConfig,
+    settings: &PostprocessSettings,
+) -> Result<(LinkConfig, KeyRate), InvalidParameter> {
+    let evaluate = |c: &LinkConfig| key_rate(kind, c, settings, None).map(|r| r.rate_per_pulse).unwrap_or(0.0);
+    let mut best = config.clone();
+    for _round in 0..4 {
+        let floor = if kind.uses_decoy() { best.source.decoy_intensity + best.source.vacuum_intensity } else { 0.0 };
+        let mu = golden(floor + 1e-5, 1.5, |x| evaluate(&with_signal(kind, &best, x)));
+        best = with_signal(kind, &best, mu);
+        if kind.uses_decoy() {
+            let (low, high) = (
+                best.source.vacuum_intensity + 1e-5,
+                best.source.signal_intensity - best.source.vacuum_intensity - 1e-5,
+            );
+            if high > low {
+                best.source.decoy_intensity = golden(low, high, |x| {
+                    let mut c = best.clone();
+                    c.source.decoy_intensity = x;
+                    evaluate(&c)
+                });
+            }
+        }
+        if kind == KeyRateModel::Lim2014 {
+            let p = golden(0.5, 0.99, |x| {
+                let mut c = best.clone();
+                c.source.z_basis_probability = x;
+                c.detector.z_basis_probability = x;
+                evaluate(&c)
+            });
+            best.source.z_basis_probability = p;
+            best.detector.z_basis_probability = p;
+        }
+    }
+    let rate = key_rate(kind, &best, settings, None)?;
+    Ok((best, rate))
+}
+
+/// `config` with signal intensity `mu`; for models that ignore the decoys, the decoy and
+/// vacuum intensities follow μ down so the configuration stays valid (ν = μ/2, ω ≤ μ/4).
+fn with_signal(kind: KeyRateModel, config: &LinkConfig, mu: f64) -> LinkConfig {
+    let mut c = config.clone();
+    c.source.signal_intensity = mu;
+    if !kind.uses_decoy() {
+        c.source.decoy_intensity = mu / 2.0;
+        c.source.vacuum_intensity = c.source.vacuum_intensity.min(mu / 4.0);
+    }
+    c
+}
+
+/// Golden-section search for the maximum of `f` on `[a, b]` (60 iterations, about 1e-12 of the
+/// interval); returns the argmax.
+fn golden(mut a: f64, mut b: f64, f: impl Fn(f64) -> f64) -> f64 {
+    let ratio = (5f64.sqrt() - 1.0) / 2.0;
+    let mut c = b - ratio * (b - a);
+    let mut d = a + ratio * (b - a);
+    let (mut fc, mut fd) = (f(c), f(d));
+    for _ in 0..60 {
+        if fc >= fd {
+            b = d;
+            d = c;
+            fd = fc;
+            c = b - ratio * (b - a);
+            fc = f(c);
+        } else {
+            a = c;
+            c = d;
+            fc = fd;
+            d = a + ratio * (b - a);
+            fd = f(d);
+        }
+    }
+    0.5 * (a + b)
+}
+
+/// The largest fibre length (km) with a positive rate, to 0.01 km, optimising the intensities
+/// at every length when `optimised`; `None` if no length gives a key.
+pub fn max_distance(
+    kind: KeyRateModel,
+    config: &LinkConfig,
+    settings: &PostprocessSettings,
+    optimised: bool,
+) -> Result<Option<f64>, InvalidParameter> {
+    let rate_at = |km: f64| -> Result<f64, InvalidParameter> {
+        let mut c = config.clone();
+        c.channel.length_km = km;
+        Ok(if optimised {
+            optimise(kind, &c, settings)?.1.rate_per_pulse
+        } else {
+            key_rate(kind, &c, settings, None)?.rate_per_pulse
+        })
+    };
+    if rate_at(0.0)? <= 0.0 {
+        return Ok(None);
+    }
+    let (mut good, mut bad) = (0.0, 10.0);
+    while rate_at(bad)? > 0.0 {
+        good = bad;
+        bad *= 2.0;
+        if bad > 5000.0 {
+            return Ok(Some(f64::INFINITY));
+        }
+    }
+    while bad - good > 0.01 {
+        let mid = 0.5 * (good + bad);
+        if rate_at(mid)? > 0.0 { good = mid } else { bad = mid }
+    }
+    Ok(Some(good))
+}
