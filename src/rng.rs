@@ -90,6 +90,14 @@ pub fn unit_open0(u: u64) -> f64 {
     ((u >> 11) + 1) as f64 * (1.0 / 9_007_199_254_740_992.0)
 }
 
+/// Failures before the first success of Bernoulli trials with `log_failure = ln(1 − p)`:
+/// `⌊ln U / ln(1 − p)⌋` with U uniform on (0, 1]; `u64::MAX` when `p = 0`.
+#[inline]
+pub fn geometric_gap<R: rand::Rng + ?Sized>(log_failure: f64, rng: &mut R) -> u64 {
+    let g = unit_open0(rng.next_u64()).ln() / log_failure;
+    if g.is_finite() && g < 1.8e19 { g as u64 } else { u64::MAX }
+}
+
 /// Index drawn from a cumulative distribution given as `u64` thresholds: the first `i` with
 /// `u < cumulative[i]`; the last entry absorbs rounding (it should be `u64::MAX`).
 #[inline]

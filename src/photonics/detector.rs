@@ -131,6 +131,8 @@ impl DetectorMemory {
 /// Dark counts of the two detectors in one gate, drawn with one word in the common case.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct DarkCounts {
+    /// Probability that at least one of the two detectors fires.
+    any_probability: f64,
     /// At least one of the two detectors fires: `1 − (1 − p)²`.
     pub any: Chance,
     /// Both fire, given at least one does: `p / (2 − p)`.
@@ -140,7 +142,13 @@ pub struct DarkCounts {
 impl DarkCounts {
     /// Dark counts with per-detector probability `p` per gate.
     pub fn new(p: f64) -> Self {
-        DarkCounts { any: Chance::new(1.0 - (1.0 - p) * (1.0 - p)), both_given_any: Chance::new(p / (2.0 - p)) }
+        let any_probability = 1.0 - (1.0 - p) * (1.0 - p);
+        DarkCounts { any_probability, any: Chance::new(any_probability), both_given_any: Chance::new(p / (2.0 - p)) }
+    }
+
+    /// Probability that at least one detector fires in a gate: `1 − (1 − p)²`.
+    pub fn any_probability(&self) -> f64 {
+        self.any_probability
     }
 
     /// Given that at least one detector fires, which do: `u` is one uniform word.

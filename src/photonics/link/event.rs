@@ -17,7 +17,7 @@ use crate::photonics::detector::route_photons;
 use crate::photonics::link::ChunkOutput;
 use crate::photonics::link::model::{Branch, LinkModel};
 use crate::photonics::link::receiver_state::{ReceiverState, detection};
-use crate::rng::{pick_cumulative, unit_open0};
+use crate::rng::{geometric_gap, pick_cumulative};
 
 /// Simulates pulses `start .. start + len`.
 pub(crate) fn run_chunk<R: Rng + ?Sized>(
@@ -77,13 +77,6 @@ fn skip_dead(gate: &mut u64, end: u64, state: &ReceiverState, dead_gates: &mut u
         *dead_gates += to - *gate;
         *gate = to;
     }
-}
-
-/// Silent live gates before the next natural click: `⌊ln U / ln(1 − p)⌋`, U uniform on (0, 1].
-#[inline]
-fn geometric_gap<R: Rng + ?Sized>(log_silent: f64, rng: &mut R) -> u64 {
-    let g = unit_open0(rng.next_u64()).ln() / log_silent;
-    if g.is_finite() && g < 1.8e19 { g as u64 } else { u64::MAX }
 }
 
 /// Which detectors fire in a gate of `branch`, given that it clicks.

@@ -1,5 +1,9 @@
 //! The pulse engine: every pulse simulated, gate by gate. The reference rung of the fidelity
 //! ladder.
+//!
+//! Dark counts, i.i.d. per gate, are drawn as a Bernoulli process through its exact geometric
+//! inter-arrival times (one draw per dark event instead of one per gate); everything else is
+//! drawn gate by gate.
 
 use rand::Rng;
 
@@ -7,7 +11,7 @@ use crate::photonics::detector::route_photons;
 use crate::photonics::link::ChunkOutput;
 use crate::photonics::link::model::LinkModel;
 use crate::photonics::link::receiver_state::{ReceiverState, detection};
-use crate::rng::{Chance, pick_cumulative};
+use crate::rng::{Chance, geometric_gap, pick_cumulative};
 
 /// Simulates pulses `start .. start + len`.
 pub(crate) fn run_chunk<R: Rng + ?Sized>(
@@ -18,7 +22,13 @@ pub(crate) fn run_chunk<R: Rng + ?Sized>(
     state: &mut ReceiverState,
 ) -> ChunkOutput {
     let mut out = ChunkOutput::default();
+    let log_no_dark = (-model.darks.any_probability()).ln_1p();
+    let mut next_dark = start.saturating_add(geometric_gap(log_no_dark, rng));
     for gate in start..start + len {
+        let dark_here = gate == next_dark;
+        if dark_here {
+            next_dark = gate.saturating_add(1).saturating_add(geometric_gap(log_no_dark, rng));
+        }
         let (class, photons) = model.class_photons[pick_cumulative(&model.class_photons_cumulative, rng.next_u64())];
         let bases = model.bases.draw(rng.next_u64());
         let (alice_basis, alice_bit, bob_basis) = bases;
@@ -36,7 +46,7 @@ pub(crate) fn run_chunk<R: Rng + ?Sized>(
                 hits = route_photons(detected, alice_bit, error, rng.next_u64());
             }
         }
-        if model.darks.any.hit(rng.next_u64()) {
+        if dark_here {
             let dark = model.darks.given_any(rng.next_u64());
             hits = [hits[0] || dark[0], hits[1] || dark[1]];
         }
