@@ -4,8 +4,8 @@
 
 mod keyrate;
 mod link;
-mod output;
 mod run;
+mod sweep;
 
 use std::process::ExitCode;
 
@@ -32,6 +32,10 @@ enum Command {
     Run(run::RunArgs),
     /// Analytic secret key rate of a link (asymptotic and finite-key models).
     Keyrate(keyrate::KeyrateArgs),
+    /// Parameter sweeps: run a sweep file, or one shard of it.
+    Sweep(sweep::SweepArgs),
+    /// Join shard CSVs into exactly the CSV an unsharded run writes.
+    Merge(sweep::MergeArgs),
 }
 
 /// Parses the process arguments, runs the command and returns the exit code.
@@ -48,6 +52,8 @@ pub fn main() -> ExitCode {
         Command::Link(args) => link::run(args),
         Command::Run(args) => run::run(args),
         Command::Keyrate(args) => keyrate::run(args),
+        Command::Sweep(args) => sweep::run(args),
+        Command::Merge(args) => sweep::merge(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

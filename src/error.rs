@@ -12,6 +12,9 @@ pub enum Error {
     /// A scenario file or `--set` override that cannot be read or applied.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// A sweep file that cannot be used, or a sweep that cannot run.
+    #[error(transparent)]
+    Sweep(#[from] crate::sweep::SweepError),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

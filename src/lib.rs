@@ -20,10 +20,12 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod output;
 pub mod photonics;
 pub mod postprocess;
 pub mod rng;
 pub mod scenario;
+pub mod sweep;
 pub mod units;
 
 pub use error::{Error, Result};

@@ -5,8 +5,8 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::cli::output::{AtomicFile, write_atomically};
 use crate::config::parse_count;
+use crate::output::{AtomicFile, write_atomically};
 use crate::photonics::link::{Detection, LinkObserver, LinkSummary, write_qber_stream_csv};
 use crate::photonics::{Engine, LinkConfig, simulate_link};
 use crate::scenario::Scenario;

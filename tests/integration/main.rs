@@ -7,3 +7,4 @@ mod link_analytic;
 mod link_eavesdroppers;
 mod link_engines_agree;
 mod stats;
+mod sweep;

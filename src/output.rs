@@ -62,3 +62,8 @@ pub fn write_atomically(target: &Path, contents: impl FnOnce(&mut dyn Write) -> 
     contents(file.writer()).map_err(write_err(&file))?;
     file.commit()
 }
+
+/// Writes `text` to `target` atomically.
+pub fn write_text_atomically(target: &Path, text: &str) -> Result<()> {
+    write_atomically(target, |w| w.write_all(text.as_bytes()))
+}

@@ -1,0 +1,11 @@
+//! Sweeps: a base scenario, axes over any `--set` field, replicates; points run in parallel
+//! with per-point seeds derived from (sweep seed, point, replicate), so the CSV is the same
+//! byte for byte whatever the thread count or sharding. See [`spec`] for the file format.
+
+pub mod figures;
+pub mod runner;
+pub mod spec;
+pub mod table;
+
+pub use runner::{Outcome, RunOptions, Shard, run};
+pub use spec::{Sweep, SweepError, SweepKind};

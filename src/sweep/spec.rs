@@ -1,0 +1,293 @@
+//! Sweep files: a base scenario, the axes to vary, replicates, a seed and the outputs to keep.
+//!
+//! ```toml
+//! [sweep]
+//! name = "qber-vs-intercept"
+//! kind = "link"                  # link: simulate each point; keyrate: analytic rates
+//! base = "link-gys.toml"         # relative to the sweep file; or an inline [base] table
+//! seed = 1
+//! replicates = 3
+//! outputs = ["qber", "signal_gain"]   # optional: keep only these figures
+//! output = "../datasets/qber-vs-intercept.csv"
+//!
+//! [[axis]]
+//! field = "eve.intercept_resend_fraction"
+//! linspace = [0.0, 1.0, 11]      # or values = [...], or logspace = [1e6, 1e10, 5]
+//!
+//! [[axis]]                       # zipped: these fields move together
+//! zip = [ { field = "source.signal_intensity", values = [0.3, 0.5] },
+//!         { field = "source.decoy_intensity", values = [0.05, 0.1] } ]
+//! ```
+//!
+//! Points are the cartesian product of the axes, the last axis varying fastest; every field
+//! is one that `--set` accepts on the base scenario.
+
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ConfigError, apply_override};
+use crate::postprocess::KeyRateModel;
+use crate::scenario::Scenario;
+
+/// What each point of a sweep computes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SweepKind {
+    /// Simulate the link (the scenario's engine and pulses) and report measured figures.
+    Link,
+    /// Evaluate analytic key rates.
+    Keyrate,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SweepFile {
+    sweep: Header,
+    base: Option<toml::Table>,
+    #[serde(default)]
+    axis: Vec<AxisSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Header {
+    name: String,
+    kind: SweepKind,
+    base: Option<PathBuf>,
+    #[serde(default = "one")]
+    seed: u64,
+    #[serde(default = "one_u32")]
+    replicates: u32,
+    #[serde(default)]
+    outputs: Vec<String>,
+    output: Option<PathBuf>,
+    #[serde(default)]
+    models: Vec<KeyRateModel>,
+    #[serde(default)]
+    optimise: bool,
+}
+
+fn one() -> u64 {
+    1
+}
+
+fn one_u32() -> u32 {
+    1
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AxisSpec {
+    field: Option<String>,
+    values: Option<Vec<toml::Value>>,
+    linspace: Option<(f64, f64, usize)>,
+    logspace: Option<(f64, f64, usize)>,
+    zip: Option<Vec<AxisSpec>>,
+}
+
+/// One axis: one field, or several zipped fields moving together.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Axis {
+    /// The fields set by this axis.
+    pub fields: Vec<String>,
+    /// For each step, the value of each field.
+    pub steps: Vec<Vec<toml::Value>>,
+}
+
+/// A resolved, validated sweep.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Sweep {
+    /// Name (used for the default output file).
+    pub name: String,
+    /// What each point computes.
+    pub kind: SweepKind,
+    /// The base scenario, fully defaulted.
+    pub base: toml::Value,
+    /// Seed of the whole sweep.
+    pub seed: u64,
+    /// Replicates per point.
+    pub replicates: u32,
+    /// Figures to keep (empty: all).
+    pub outputs: Vec<String>,
+    /// Output CSV.
+    pub output: PathBuf,
+    /// Key-rate models (keyrate sweeps; default all but lim2014).
+    pub models: Vec<KeyRateModel>,
+    /// Optimise intensities at every point (keyrate sweeps).
+    pub optimise: bool,
+    /// The axes, outermost first.
+    pub axes: Vec<Axis>,
+    /// The sweep file's text (kept in the manifest).
+    #[serde(skip)]
+    pub source_text: String,
+}
+
+/// A sweep file that cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum SweepError {
+    /// Reading or parsing the sweep or its base scenario failed.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Running or merging failed (names the file or point).
+    #[error("{0}")]
+    Run(String),
+    /// A semantic problem, named.
+    #[error("{path}: {message}")]
+    Invalid {
+        /// The sweep file.
+        path: PathBuf,
+        /// What is wrong.
+        message: String,
+    },
+}
+
+impl Sweep {
+    /// Reads and validates the sweep file at `path`.
+    pub fn load(path: &Path) -> Result<Self, SweepError> {
+        let text =
+            std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        let file: SweepFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string().split_whitespace().collect::<Vec<_>>().join(" "),
+        })?;
+        let invalid = |message: String| SweepError::Invalid { path: path.to_owned(), message };
+        let dir = path.parent().unwrap_or(Path::new("."));
+        let base: Scenario = match (&file.sweep.base, &file.base) {
+            (Some(_), Some(_)) => {
+                return Err(invalid("give either [sweep] base = PATH or a [base] table, not both".into()));
+            }
+            (Some(rel), None) => crate::config::load(Some(&dir.join(rel)), &[])?,
+            (None, Some(table)) => toml::Value::Table(table.clone()).try_into().map_err(|e: toml::de::Error| {
+                invalid(format!("[base]: {}", e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")))
+            })?,
+            (None, None) => Scenario::default(),
+        };
+        let base = toml::Value::try_from(&base).expect("a scenario serialises");
+        if file.axis.is_empty() {
+            return Err(invalid("no [[axis]]: a sweep needs at least one axis".into()));
+        }
+        if file.sweep.replicates == 0 {
+            return Err(invalid("[sweep] replicates = 0: must be at least 1".into()));
+        }
+        let mut axes = Vec::new();
+        for (i, spec) in file.axis.iter().enumerate() {
+            let axis = resolve_axis(spec).map_err(|m| invalid(format!("axis {}: {m}", i + 1)))?;
+            for (f, field) in axis.fields.iter().enumerate() {
+                let mut probe = base.clone();
+                for step in &axis.steps {
+                    apply_override(&mut probe, &format!("{field}={}", step[f]))?;
+                }
+            }
+            axes.push(axis);
+        }
+        let output = match &file.sweep.output {
+            Some(p) => dir.join(p),
+            None => PathBuf::from("datasets").join(format!("{}.csv", file.sweep.name)),
+        };
+        let models = if file.sweep.models.is_empty() {
+            vec![KeyRateModel::Gllp, KeyRateModel::DecoyInfinite, KeyRateModel::DecoyVacuumWeak]
+        } else {
+            file.sweep.models.clone()
+        };
+        let sweep = Sweep {
+            name: file.sweep.name,
+            kind: file.sweep.kind,
+            base,
+            seed: file.sweep.seed,
+            replicates: file.sweep.replicates,
+            outputs: file.sweep.outputs,
+            output,
+            models,
+            optimise: file.sweep.optimise,
+            axes,
+            source_text: text,
+        };
+        let known = crate::sweep::figures::all_figure_names(&sweep);
+        if let Some(bad) = sweep.outputs.iter().find(|o| !known.contains(o)) {
+            return Err(invalid(format!("outputs: unknown figure `{bad}`; known: {}", known.join(", "))));
+        }
+        Ok(sweep)
+    }
+
+    /// Number of grid points (without replicates).
+    pub fn points(&self) -> u64 {
+        self.axes.iter().map(|a| a.steps.len() as u64).product()
+    }
+
+    /// The field assignments of point `index`: (field, value) for every axis field.
+    pub fn assignments(&self, index: u64) -> Vec<(String, toml::Value)> {
+        let mut rest = index;
+        let mut picks = vec![0usize; self.axes.len()];
+        for (i, axis) in self.axes.iter().enumerate().rev() {
+            let n = axis.steps.len() as u64;
+            picks[i] = (rest % n) as usize;
+            rest /= n;
+        }
+        let mut out = Vec::new();
+        for (axis, &pick) in self.axes.iter().zip(&picks) {
+            for (field, value) in axis.fields.iter().zip(&axis.steps[pick]) {
+                out.push((field.clone(), value.clone()));
+            }
+        }
+        out
+    }
+
+    /// The swept fields, in column order.
+    pub fn swept_fields(&self) -> Vec<String> {
+        self.axes.iter().flat_map(|a| a.fields.iter().cloned()).collect()
+    }
+
+    /// A stable 64-bit fingerprint of the resolved sweep (FNV-1a over its canonical JSON), so
+    /// shards of different sweeps or seeds are never merged.
+    pub fn fingerprint(&self) -> u64 {
+        let canonical = serde_json::to_string(self).expect("a sweep serialises");
+        canonical.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
+    }
+}
+
+fn resolve_axis(spec: &AxisSpec) -> Result<Axis, String> {
+    if let Some(parts) = &spec.zip {
+        if spec.field.is_some() || spec.values.is_some() || spec.linspace.is_some() || spec.logspace.is_some() {
+            return Err("a zip axis holds only `zip`".into());
+        }
+        let resolved: Vec<Axis> = parts.iter().map(resolve_axis).collect::<Result<_, _>>()?;
+        let len = resolved.first().map(|a| a.steps.len()).ok_or("empty zip")?;
+        if resolved.iter().any(|a| a.steps.len() != len) {
+            return Err("zipped axes must have the same number of values".into());
+        }
+        let fields = resolved.iter().flat_map(|a| a.fields.clone()).collect();
+        let steps = (0..len).map(|i| resolved.iter().flat_map(|a| a.steps[i].clone()).collect()).collect();
+        return Ok(Axis { fields, steps });
+    }
+    let field = spec.field.clone().ok_or("missing `field`")?;
+    let values: Vec<toml::Value> = match (&spec.values, spec.linspace, spec.logspace) {
+        (Some(v), None, None) => v.clone(),
+        (None, Some((a, b, n)), None) => spaced(a, b, n, false)?,
+        (None, None, Some((a, b, n))) => {
+            if a <= 0.0 || b <= 0.0 {
+                return Err(format!("{field}: logspace bounds must be > 0"));
+            }
+            spaced(a, b, n, true)?
+        }
+        _ => return Err(format!("{field}: give exactly one of values, linspace, logspace")),
+    };
+    if values.is_empty() {
+        return Err(format!("{field}: empty axis"));
+    }
+    Ok(Axis { fields: vec![field], steps: values.into_iter().map(|v| vec![v]).collect() })
+}
+
+/// `n` values from `a` to `b` inclusive, evenly or geometrically spaced.
+fn spaced(a: f64, b: f64, n: usize, geometric: bool) -> Result<Vec<toml::Value>, String> {
+    if n == 0 {
+        return Err("empty axis (0 values)".into());
+    }
+    Ok((0..n)
+        .map(|i| {
+            let t = if n == 1 { 0.0 } else { i as f64 / (n - 1) as f64 };
+            let x = if geometric { a * (b / a).powf(t) } else { a + (b - a) * t };
+            toml::Value::Float(x)
+        })
+        .collect())
+}
