@@ -26,7 +26,7 @@ mod totals;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
-pub use model::{BasisChoice, Branch, BranchTable, LinkModel};
+pub use model::{BasisChoice, Branch, BranchTable, LinkExpectation, LinkModel};
 pub use qber_stream::{QberBlock, QberStream, write_csv as write_qber_stream_csv};
 pub use receiver_state::ReceiverState;
 pub use record::{Detection, LinkObserver};

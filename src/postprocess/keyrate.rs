@@ -5,9 +5,10 @@
 
 use serde::Serialize;
 
+use crate::photonics::LinkConfig;
 use crate::photonics::analytic::{click_probability, error_click_probability};
 use crate::photonics::eve::Arrival;
-use crate::photonics::{LinkConfig, LinkModel};
+use crate::photonics::link::LinkExpectation;
 use crate::postprocess::estimation::{BasisCounts, Lim2014, vacuum_weak_bounds};
 use crate::postprocess::settings::PostprocessSettings;
 use crate::units::InvalidParameter;
@@ -64,7 +65,7 @@ pub struct KeyRate {
 }
 
 /// The single-photon yield and error of the honest link: one photon through the fibre.
-fn true_single_photon(model: &LinkModel) -> (f64, f64) {
+fn true_single_photon(model: &LinkExpectation) -> (f64, f64) {
     let paths = model.eve.paths();
     let one = Arrival { photons: 1, detection: paths.fibre, error: paths.aligned_error };
     let y1 = click_probability(&one, model.dark_count_probability);
@@ -97,7 +98,7 @@ pub fn key_rate(
     {
         return Err(InvalidParameter::new("--qber", q, "must be in [0, 0.5)"));
     }
-    let model = LinkModel::new(config)?;
+    let model = LinkExpectation::new(config)?;
     let src = &config.source;
     let (mu, nu) = (src.signal_intensity, src.decoy_intensity);
     let [signal, decoy, vacuum] = model.expected;
@@ -136,7 +137,7 @@ pub fn key_rate(
 }
 
 fn lim2014_rate(
-    model: &LinkModel,
+    model: &LinkExpectation,
     settings: &PostprocessSettings,
     e_mu: f64,
     qber_given: bool,

@@ -6,5 +6,6 @@ mod keyrate;
 mod link_analytic;
 mod link_eavesdroppers;
 mod link_engines_agree;
+mod report;
 mod stats;
 mod sweep;

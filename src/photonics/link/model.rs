@@ -115,36 +115,9 @@ pub struct LinkModel {
 impl LinkModel {
     /// Validates `config` and compiles it.
     pub fn new(config: &LinkConfig) -> Result<Self, InvalidParameter> {
-        config.validate()?;
-        let mut config = config.clone();
-        let source = &config.source;
-        let det = &config.detector;
-        let fibre = config.channel.transmittance() * det.efficiency;
-        let eve_detection = if config.eve.lossless_channel { det.efficiency } else { fibre };
-        let p_dc = det.dark_count_probability;
-        let class_probabilities = IntensityClass::ALL.map(|c| source.class_probability(c));
-        let intensities = IntensityClass::ALL.map(|c| source.intensity(c));
-
-        let action_with = |depolarising: f64| {
-            let paths = PhotonPaths {
-                fibre,
-                eve: eve_detection,
-                aligned_error: (1.0 - depolarising) * det.misalignment + depolarising / 2.0,
-            };
-            EveAction::new(&config.eve, paths)
-        };
-        let signal_qber = |depolarising: f64| {
-            analytic::expected_memoryless(intensities[0], &action_with(depolarising), p_dc).error_rate
-        };
-        let depolarising = if config.eve.target_qber > 0.0 {
-            solve_depolarising(config.eve.target_qber, signal_qber)?
-        } else {
-            config.eve.depolarising
-        };
-        let eve = action_with(depolarising);
-        config.eve.depolarising = depolarising;
-        config.eve.target_qber = 0.0;
-
+        let LinkExpectation { config, class_probabilities, eve, dark_count_probability: p_dc, memory, expected } =
+            LinkExpectation::new(config)?;
+        let intensities = IntensityClass::ALL.map(|c| config.source.intensity(c));
         let mut joint = Vec::new();
         let mut clicking = Vec::new();
         let mut silent = Vec::new();
@@ -170,20 +143,11 @@ impl LinkModel {
         let class_photons = joint.into_iter().map(|(_, cn)| cn).collect();
         let click_probability_total = (0..3).map(|k| class_probabilities[k] * click_probability[k]).sum();
 
-        let memory = det.memory(source.repetition_rate_hz);
-        let memoryless = IntensityClass::ALL.map(|c| analytic::expected_memoryless(intensities[c.index()], &eve, p_dc));
-        let expected = analytic::with_memory(
-            memoryless,
-            class_probabilities,
-            memory.dead_gates,
-            det.afterpulse_probability,
-            memory.afterpulse_delay_ratio,
-        );
         Ok(LinkModel {
             class_probabilities,
             class_photons,
             class_photons_cumulative,
-            bases: BasisChoice::new(source.z_basis_probability, det.z_basis_probability),
+            bases: BasisChoice::new(config.source.z_basis_probability, config.detector.z_basis_probability),
             eve,
             darks: DarkCounts::new(p_dc),
             dark_count_probability: p_dc,
@@ -200,6 +164,68 @@ impl LinkModel {
     /// Expected signal QBER in the key basis (the analytic counterpart of `Totals::qber`).
     pub fn expected_qber(&self) -> f64 {
         self.expected[0].error_rate
+    }
+}
+
+/// The analytic side of a link model, cheap to build (no sampling tables): what the key-rate
+/// formulas and the optimiser evaluate thousands of times.
+#[derive(Debug, Clone)]
+pub struct LinkExpectation {
+    /// The configuration (with any `eve.target_qber` resolved into `eve.depolarising`).
+    pub config: LinkConfig,
+    /// Probability of each class.
+    pub class_probabilities: [f64; 3],
+    /// Eve's action and the photon paths.
+    pub eve: EveAction,
+    /// Per-detector dark-count probability.
+    pub dark_count_probability: f64,
+    /// Dead time and afterpulsing in gates.
+    pub memory: DetectorMemory,
+    /// Expected gain and error rate per class (exact without memory, first order with it).
+    pub expected: [Expected; 3],
+}
+
+impl LinkExpectation {
+    /// Validates `config` and computes its expectation.
+    pub fn new(config: &LinkConfig) -> Result<Self, InvalidParameter> {
+        config.validate()?;
+        let mut config = config.clone();
+        let source = &config.source;
+        let det = &config.detector;
+        let fibre = config.channel.transmittance() * det.efficiency;
+        let eve_detection = if config.eve.lossless_channel { det.efficiency } else { fibre };
+        let p_dc = det.dark_count_probability;
+        let class_probabilities = IntensityClass::ALL.map(|c| source.class_probability(c));
+        let intensities = IntensityClass::ALL.map(|c| source.intensity(c));
+        let action_with = |depolarising: f64| {
+            let paths = PhotonPaths {
+                fibre,
+                eve: eve_detection,
+                aligned_error: (1.0 - depolarising) * det.misalignment + depolarising / 2.0,
+            };
+            EveAction::new(&config.eve, paths)
+        };
+        let signal_qber = |depolarising: f64| {
+            analytic::expected_memoryless(intensities[0], &action_with(depolarising), p_dc).error_rate
+        };
+        let depolarising = if config.eve.target_qber > 0.0 {
+            solve_depolarising(config.eve.target_qber, signal_qber)?
+        } else {
+            config.eve.depolarising
+        };
+        let eve = action_with(depolarising);
+        let memory = det.memory(source.repetition_rate_hz);
+        let memoryless = intensities.map(|mu| analytic::expected_memoryless(mu, &eve, p_dc));
+        let expected = analytic::with_memory(
+            memoryless,
+            class_probabilities,
+            memory.dead_gates,
+            det.afterpulse_probability,
+            memory.afterpulse_delay_ratio,
+        );
+        config.eve.depolarising = depolarising;
+        config.eve.target_qber = 0.0;
+        Ok(LinkExpectation { config, class_probabilities, eve, dark_count_probability: p_dc, memory, expected })
     }
 }
 

@@ -1,0 +1,156 @@
+//! The lab's main job: a run file lists canonical sweeps (with overrides for a quick version)
+//! and their plots; running it runs every sweep, draws the plots to `notebooks-out/` and
+//! gathers them, with the key figures and the parameters used, into one HTML report.
+//!
+//! ```toml
+//! [report]
+//! title = "qecnet quick start"
+//! output = "../notebooks-out/report.html"   # relative to the run file
+//! datasets = "../datasets/quickstart"        # where the sweeps' CSVs go
+//!
+//! [[job]]
+//! sweep = "sweep-keyrate-vs-distance.toml"
+//! recipe = "keyrate-vs-distance"
+//! set = ["simulation.pulses=2e8"]            # overrides of the sweep's base scenario
+//! replicates = 2
+//! ```
+
+pub mod recipes;
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+
+use serde::Deserialize;
+
+use crate::config::{ConfigError, apply_override};
+use crate::plot::data::Table;
+use crate::scenario::Scenario;
+use crate::sweep::{RunOptions, Sweep, SweepError};
+use crate::{Error, Result};
+pub use recipes::Recipe;
+
+/// A run file.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RunFile {
+    /// Report settings.
+    pub report: ReportSection,
+    /// The sweeps to run, in order.
+    #[serde(rename = "job")]
+    pub jobs: Vec<Job>,
+}
+
+/// `[report]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReportSection {
+    /// Page title.
+    pub title: String,
+    /// The HTML file (charts go beside it).
+    pub output: PathBuf,
+    /// Directory of the sweeps' CSVs.
+    pub datasets: PathBuf,
+}
+
+/// One `[[job]]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Job {
+    /// The sweep file, relative to the run file.
+    pub sweep: PathBuf,
+    /// Its plot.
+    pub recipe: Recipe,
+    /// Overrides of the sweep's base scenario.
+    #[serde(default)]
+    pub set: Vec<String>,
+    /// Replicates instead of the sweep's.
+    pub replicates: Option<u32>,
+}
+
+/// Whether the TOML at `path` is a run file (has `[[job]]`) rather than a scenario.
+pub fn is_run_file(path: &Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|t| toml::from_str::<toml::Table>(&t).ok())
+        .is_some_and(|t| t.contains_key("job"))
+}
+
+/// Runs every job of the run file at `path` and writes the report; returns its path.
+pub fn run(path: &Path, stop: &AtomicBool, progress: &(dyn Fn(&str, u64, u64) + Sync)) -> Result<PathBuf> {
+    let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+    let file: RunFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
+        path: path.to_owned(),
+        message: e.to_string().split_whitespace().collect::<Vec<_>>().join(" "),
+    })?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let out = dir.join(&file.report.output);
+    let charts_dir = out.parent().unwrap_or(Path::new(".")).to_owned();
+    std::fs::create_dir_all(&charts_dir).map_err(|e| Error::io(&charts_dir, e))?;
+    let mut sections = String::new();
+    for job in &file.jobs {
+        let mut sweep = Sweep::load(&dir.join(&job.sweep))?;
+        for item in &job.set {
+            apply_override(&mut sweep.base, item)?;
+        }
+        if let Some(r) = job.replicates {
+            sweep.replicates = r;
+        }
+        let csv = dir.join(&file.report.datasets).join(format!("{}.csv", sweep.name));
+        let options = RunOptions { output: Some(csv.clone()), ..RunOptions::default() };
+        let outcome =
+            crate::sweep::run(&sweep, &options, stop, &|d, t| progress(&sweep.name, d, t)).map_err(SweepError::Run)?;
+        if outcome.interrupted {
+            return Err(Error::Usage(format!(
+                "interrupted during {}; partial rows kept in {}",
+                sweep.name,
+                outcome.path.display()
+            )));
+        }
+        let base: Scenario = sweep.base.clone().try_into().map_err(|e: toml::de::Error| Error::Usage(e.to_string()))?;
+        let drawn = recipes::draw(job.recipe, &Table::read(&csv)?, &base)?;
+        let _ = writeln!(sections, "<h2>{}</h2>", html_escape(&sweep.name));
+        for (stem, chart) in &drawn.charts {
+            let (svg, png) = crate::plot::render(chart, &charts_dir.join(stem))?;
+            let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let _ = writeln!(
+                sections,
+                "<figure><img src=\"{}\" alt=\"{}\" width=\"900\"><figcaption>{} (<a href=\"{}\">PNG</a>)</figcaption></figure>",
+                name(&svg),
+                html_escape(&chart.title),
+                html_escape(&chart.title),
+                name(&png)
+            );
+        }
+        let _ = writeln!(sections, "<table><tr><th>figure</th><th>value</th></tr>");
+        let mut rows = drawn.figures.clone();
+        rows.push((
+            "points × replicates".into(),
+            format!("{} × {} ({} failed)", sweep.points(), sweep.replicates, outcome.failed),
+        ));
+        rows.push(("data".into(), csv.display().to_string()));
+        for (k, v) in rows {
+            let _ = writeln!(sections, "<tr><td>{}</td><td>{}</td></tr>", html_escape(&k), html_escape(&v));
+        }
+        let _ = writeln!(sections, "</table>");
+        let _ = writeln!(
+            sections,
+            "<details><summary>parameters</summary><pre>{}\n# overrides: {:?}</pre><pre>{}</pre></details>",
+            html_escape(&sweep.source_text),
+            job.set,
+            html_escape(&toml::to_string(&base).unwrap_or_default())
+        );
+    }
+    let page = format!(
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{title}</title>\n<style>body{{font-family:sans-serif;max-width:960px;margin:auto}}table{{border-collapse:collapse}}td,th{{border:1px solid #ccc;padding:4px 8px}}pre{{background:#f6f6f6;padding:8px;overflow:auto}}</style></head>\n<body><h1>{title}</h1>\n<p>qecnet {version}; run file <code>{file}</code>.</p>\n{sections}</body></html>\n",
+        title = html_escape(&file.report.title),
+        version = env!("CARGO_PKG_VERSION"),
+        file = html_escape(&path.display().to_string()),
+    );
+    crate::output::write_text_atomically(&out, &page)?;
+    Ok(out)
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+}
