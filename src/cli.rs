@@ -4,6 +4,7 @@
 
 mod keyrate;
 mod link;
+mod regress;
 mod run;
 mod sweep;
 
@@ -36,6 +37,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Join shard CSVs into exactly the CSV an unsharded run writes.
     Merge(sweep::MergeArgs),
+    /// The key-rate regression gate against the committed baseline.
+    Regress(regress::RegressArgs),
 }
 
 /// Parses the process arguments, runs the command and returns the exit code.
@@ -54,6 +57,7 @@ pub fn main() -> ExitCode {
         Command::Keyrate(args) => keyrate::run(args),
         Command::Sweep(args) => sweep::run(args),
         Command::Merge(args) => sweep::merge(args),
+        Command::Regress(args) => regress::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -24,6 +24,7 @@ pub mod output;
 pub mod photonics;
 pub mod plot;
 pub mod postprocess;
+pub mod regress;
 pub mod report;
 pub mod rng;
 pub mod scenario;

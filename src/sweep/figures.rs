@@ -6,7 +6,8 @@ use crate::postprocess::keyrate::{self, KeyRateModel};
 use crate::scenario::Scenario;
 use crate::sweep::spec::{Sweep, SweepKind};
 
-const LINK_FIGURES: &[&str] = &[
+/// The figures of a link point, in column order.
+pub const LINK_FIGURES: &[&str] = &[
     "pulses",
     "detections",
     "sifted_bits",
@@ -76,7 +77,8 @@ pub fn evaluate(sweep: &Sweep, scenario: &Scenario) -> Result<Vec<String>, Strin
     Ok(sweep.outputs.iter().map(|o| values[names.iter().position(|n| n == o).expect("validated")].clone()).collect())
 }
 
-fn link_figures(scenario: &Scenario) -> Result<Vec<String>, String> {
+/// The [`LINK_FIGURES`] of one simulated link scenario, formatted.
+pub fn link_figures(scenario: &Scenario) -> Result<Vec<String>, String> {
     let config = scenario.link();
     let run = simulate_link(&config, &mut ()).map_err(|e| e.to_string())?;
     let s = LinkSummary::new(&run);
