@@ -44,7 +44,7 @@ enum Command {
 /// Parses the process arguments, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(threads) = cli.threads {
+    if let Some(threads) = cli.threads.or_else(slurm_threads) {
         if threads == 0 {
             eprintln!("error: --threads 0: must be at least 1");
             return ExitCode::from(2);
@@ -66,6 +66,13 @@ pub fn main() -> ExitCode {
             ExitCode::from(exit_code(&e))
         }
     }
+}
+
+/// Inside a Slurm job, the CPUs allotted to the task (`SLURM_CPUS_PER_TASK`, or 1), not every
+/// core of the node.
+fn slurm_threads() -> Option<usize> {
+    std::env::var_os("SLURM_JOB_ID")?;
+    Some(std::env::var("SLURM_CPUS_PER_TASK").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(1))
 }
 
 /// 2 for input the user can fix, 1 for failures while running.

@@ -4,6 +4,7 @@
 
 pub mod figures;
 pub mod runner;
+pub mod slurm;
 pub mod spec;
 pub mod table;
 

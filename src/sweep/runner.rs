@@ -69,6 +69,8 @@ pub struct Outcome {
     pub failed: u64,
     /// Whether the run stopped before finishing.
     pub interrupted: bool,
+    /// Whether a valid, complete shard file was already there (nothing was run).
+    pub already_done: bool,
 }
 
 /// The CSV a run of `sweep` with `options` writes.
@@ -83,7 +85,8 @@ pub fn output_path(sweep: &Sweep, options: &RunOptions) -> PathBuf {
     }
 }
 
-fn partial_path(path: &Path) -> PathBuf {
+/// The partial file beside `path` where an unfinished run keeps its rows.
+pub fn partial_path(path: &Path) -> PathBuf {
     let mut name = path.file_name().unwrap_or_default().to_os_string();
     name.push(".partial");
     path.with_file_name(name)
@@ -103,6 +106,16 @@ pub fn run(
     let path = output_path(sweep, options);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    if options.shard.is_some() && path.exists() {
+        if let Ok(t) = table::read_table(&path)
+            && t.marker == marker
+            && t.header == header
+            && t.rows.len() as u64 == shard_tasks(sweep, shard)
+        {
+            let failed = t.rows.values().filter(|l| !l.ends_with(',')).count() as u64;
+            return Ok(Outcome { path, rows: t.rows.len() as u64, failed, interrupted: false, already_done: true });
+        }
     }
     let partial = partial_path(&path);
     let mut done = BTreeSet::new();
@@ -155,7 +168,13 @@ pub fn run(
     let t = table::read_table(&partial)?;
     let failed = t.rows.values().filter(|l| !l.ends_with(',')).count() as u64;
     if (t.rows.len() as u64) < total {
-        return Ok(Outcome { path: partial, rows: t.rows.len() as u64, failed, interrupted: true });
+        return Ok(Outcome {
+            path: partial,
+            rows: t.rows.len() as u64,
+            failed,
+            interrupted: true,
+            already_done: false,
+        });
     }
     let mut text = String::new();
     if options.shard.is_some() {
@@ -170,7 +189,12 @@ pub fn run(
     }
     crate::output::write_text_atomically(&path, &text).map_err(|e| e.to_string())?;
     std::fs::remove_file(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
-    Ok(Outcome { path, rows: t.rows.len() as u64, failed, interrupted: false })
+    Ok(Outcome { path, rows: t.rows.len() as u64, failed, interrupted: false, already_done: false })
+}
+
+/// (point, replicate) tasks of `shard`.
+pub fn shard_tasks(sweep: &Sweep, shard: Shard) -> u64 {
+    (shard.index..sweep.points()).step_by(shard.count as usize).count() as u64 * sweep.replicates as u64
 }
 
 /// The seed of (point, replicate): 63 bits, so it fits a TOML integer.

@@ -110,7 +110,8 @@ pub struct Sweep {
     pub replicates: u32,
     /// Figures to keep (empty: all).
     pub outputs: Vec<String>,
-    /// Output CSV.
+    /// Output CSV (not part of the fingerprint: where results go does not change them).
+    #[serde(skip)]
     pub output: PathBuf,
     /// Key-rate models (keyrate sweeps; default all but lim2014).
     pub models: Vec<KeyRateModel>,

@@ -7,5 +7,6 @@ mod link_analytic;
 mod link_eavesdroppers;
 mod link_engines_agree;
 mod report;
+mod slurm;
 mod stats;
 mod sweep;
