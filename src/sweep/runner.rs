@@ -107,15 +107,14 @@ pub fn run(
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     }
-    if options.shard.is_some() && path.exists() {
-        if let Ok(t) = table::read_table(&path)
-            && t.marker == marker
-            && t.header == header
-            && t.rows.len() as u64 == shard_tasks(sweep, shard)
-        {
-            let failed = t.rows.values().filter(|l| !l.ends_with(',')).count() as u64;
-            return Ok(Outcome { path, rows: t.rows.len() as u64, failed, interrupted: false, already_done: true });
-        }
+    if options.shard.is_some()
+        && let Ok(t) = table::read_table(&path)
+        && t.marker == marker
+        && t.header == header
+        && t.rows.len() as u64 == shard_tasks(sweep, shard)
+    {
+        let failed = t.rows.values().filter(|l| !l.ends_with(',')).count() as u64;
+        return Ok(Outcome { path, rows: t.rows.len() as u64, failed, interrupted: false, already_done: true });
     }
     let partial = partial_path(&path);
     let mut done = BTreeSet::new();
