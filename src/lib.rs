@@ -20,6 +20,7 @@
 pub mod cli;
 pub mod config;
 pub mod error;
+pub mod mesh;
 pub mod output;
 pub mod photonics;
 pub mod plot;

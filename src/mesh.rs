@@ -1,0 +1,9 @@
+//! The QKD mesh: a discrete-event simulation of links whose key and QBER come from the
+//! photon-level model, watched by the channel monitor and the decision engine.
+//!
+//! - [`des`]: the event queue on integer-nanosecond simulated time;
+//! - [`monitor`]: the QBER threshold / minimum rate with hysteresis, and the CUSUM decision
+//!   engine.
+
+pub mod des;
+pub mod monitor;
