@@ -2,8 +2,10 @@
 //! photon-level model, watched by the channel monitor and the decision engine.
 //!
 //! - [`des`]: the event queue on integer-nanosecond simulated time;
+//! - [`topology`]: hub, nodes, links (full mesh, explicit, or from coordinates), hub relays;
 //! - [`monitor`]: the QBER threshold / minimum rate with hysteresis, and the CUSUM decision
 //!   engine.
 
 pub mod des;
 pub mod monitor;
+pub mod topology;
