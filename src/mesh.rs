@@ -7,5 +7,6 @@
 //!   engine.
 
 pub mod des;
+pub mod link;
 pub mod monitor;
 pub mod topology;

@@ -85,7 +85,12 @@ pub struct Topology {
 
 impl Topology {
     /// Resolves `hub`, `nodes` and explicit `links` under `settings`.
-    pub fn new(hub: &NodeSpec, nodes: &[NodeSpec], links: &[LinkSpec], settings: &TopologySettings) -> Result<Self, InvalidParameter> {
+    pub fn new(
+        hub: &NodeSpec,
+        nodes: &[NodeSpec],
+        links: &[LinkSpec],
+        settings: &TopologySettings,
+    ) -> Result<Self, InvalidParameter> {
         let mut all = vec![hub.clone()];
         all.extend(nodes.iter().cloned());
         let mut index = BTreeMap::new();
@@ -96,7 +101,14 @@ impl Topology {
         }
         let find = |name: &str| {
             index.get(name).copied().ok_or_else(|| {
-                InvalidParameter::new("link", name, format!("unknown node; nodes: {}", all.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ")))
+                InvalidParameter::new(
+                    "link",
+                    name,
+                    format!(
+                        "unknown node; nodes: {}",
+                        all.iter().map(|n| n.name.as_str()).collect::<Vec<_>>().join(", ")
+                    ),
+                )
             })
         };
         let distance = |a: usize, b: usize| {
@@ -107,11 +119,19 @@ impl Topology {
         for spec in links {
             let (a, b) = (find(&spec.a)?, find(&spec.b)?);
             if a == b {
-                return Err(InvalidParameter::new("link", format!("{}-{}", spec.a, spec.b), "a link needs two different nodes"));
+                return Err(InvalidParameter::new(
+                    "link",
+                    format!("{}-{}", spec.a, spec.b),
+                    "a link needs two different nodes",
+                ));
             }
             let length_km = spec.length_km.unwrap_or_else(|| distance(a, b));
             if !(length_km.is_finite() && length_km >= 0.0) {
-                return Err(InvalidParameter::new(format!("link {}-{}: length_km", spec.a, spec.b), length_km, "must be finite and >= 0"));
+                return Err(InvalidParameter::new(
+                    format!("link {}-{}: length_km", spec.a, spec.b),
+                    length_km,
+                    "must be finite and >= 0",
+                ));
             }
             let key = (a.min(b), a.max(b));
             let link = Link { id: format!("{}-{}", spec.a, spec.b), a, b, length_km, set: spec.set.clone() };
@@ -186,7 +206,8 @@ mod tests {
     #[test]
     fn unknown_node_in_a_link_is_refused() {
         let spec = LinkSpec { a: "hub".into(), b: "zz".into(), length_km: Some(5.0), set: vec![] };
-        let e = Topology::new(&node("hub", 0.0, 0.0), &[node("a", 1.0, 0.0)], &[spec], &TopologySettings::default()).unwrap_err();
+        let e = Topology::new(&node("hub", 0.0, 0.0), &[node("a", 1.0, 0.0)], &[spec], &TopologySettings::default())
+            .unwrap_err();
         assert!(e.to_string().starts_with("link = zz: unknown node; nodes: hub, a"), "{e}");
     }
 }
