@@ -1,0 +1,3 @@
+//! qecnet: QKD simulation lab. This branch provides the key-lifecycle engine.
+
+pub mod crypto;
