@@ -1,0 +1,4 @@
+//! Operator subcommands of the lifecycle engine: `audit` and `keys`.
+
+pub mod audit;
+pub mod keys;

@@ -1,0 +1,90 @@
+//! The key-lifecycle engine of the QECNet spec: real keys, atomic transitions,
+//! a SQLite store and a signed audit chain.
+//!
+//! Provides [`Engine`] (all operations), [`KeyState`]/[`Transition`] (the
+//! diagram), [`ReceiptProof`] (activation is impossible without every
+//! receipt), [`Clock`] ([`WallClock`], [`ManualClock`]), [`KeyRecord`] (what
+//! operators see), and the audit chain ([`audit::verify_chain`]).
+//!
+//! # Operations
+//!
+//! | operation | transition(s) |
+//! |---|---|
+//! | [`Engine::generate`] | (none) → GENERATED; a failure creates no record |
+//! | [`Engine::distribute`] | GENERATED → DISTRIBUTED |
+//! | [`Engine::fail_distribution`] | → DESTROYED, plus a retry with new material |
+//! | [`Engine::confirm_receipt`], [`Engine::receipt_proof`], [`Engine::activate`] | DISTRIBUTED → ACTIVE |
+//! | [`Engine::begin_rotation`], [`Engine::rotate_scheduled`] | ACTIVE → ROTATING, replacement GENERATED |
+//! | [`Engine::rotate_triggered`] | same, old key retires as soon as the new one activates |
+//! | [`Engine::rotate_emergency`] | every live instance → REVOKED, pre-staged key ACTIVE |
+//! | [`Engine::revoke`] | live → REVOKED |
+//! | [`Engine::retire`], [`Engine::tick`] | ROTATING → RETIRED (overlap over), RETIRED → DESTROYED (retention over) |
+//! | [`Engine::recover_compromise`] | DETECT → ISOLATE → REVOKE → RE-KEY → VERIFY → REPORT |
+//! | [`Engine::use_key`], [`Engine::record_use`], [`Engine::otp_encrypt`], [`Engine::otp_decrypt`] | usage counters, no transition |
+//!
+//! Every operation is one SQLite transaction that changes the key and appends
+//! its audit record together. [`Engine::batch`] groups many operations into
+//! one commit for simulations; each still rolls back alone if it fails.
+//!
+//! # Master key
+//!
+//! The SOVEREIGN_MASTER key (32 bytes) is supplied by the operator on every
+//! open (the CLI reads it as 64 hex digits from a key file or the
+//! `QECNET_MASTER_KEY` environment variable) and never stored. The store keeps
+//! an AES-GCM check value so a wrong key is refused, and the AUDIT_SIGNING
+//! public keys, so verifying the audit chain needs no secret.
+//!
+//! # Example
+//!
+//! ```
+//! use qecnet::crypto::{KeyType, SecretBytes};
+//! use qecnet::lifecycle::{Engine, EngineConfig, KeyState, ManualClock, Usage};
+//! use rand::SeedableRng;
+//!
+//! let dir = std::env::temp_dir().join(format!("qecnet-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let path = dir.join("store.db");
+//! let _ = std::fs::remove_file(&path);
+//! let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
+//! let master = SecretBytes::random(32, "master", &mut rng).unwrap();
+//! let clock = ManualClock::new(1_000_000_000);
+//! let mut engine =
+//!     Engine::create(&path, &master, EngineConfig::default(), Box::new(clock.clone()), &mut rng)
+//!         .unwrap();
+//!
+//! let key = engine.generate(KeyType::MeshSession, "hub-n1", &["hub", "n1"], &mut rng).unwrap();
+//! engine.distribute(key).unwrap();
+//! engine.confirm_receipt(key, "hub").unwrap();
+//! assert!(engine.receipt_proof(key).is_err()); // n1 has not confirmed yet
+//! engine.confirm_receipt(key, "n1").unwrap();
+//! let proof = engine.receipt_proof(key).unwrap();
+//! engine.activate(proof).unwrap();
+//! let _material = engine.use_key(key, Usage::Protect).unwrap();
+//!
+//! clock.advance(6 * 60 * 1_000_000_000); // past MESH_SESSION's 5 min period
+//! let rotations = engine.rotate_scheduled(&mut rng).unwrap();
+//! assert_eq!(rotations[0].0, key);
+//! assert_eq!(engine.key(key).unwrap().state, KeyState::Rotating);
+//!
+//! let report = engine.verify_audit().unwrap().unwrap();
+//! assert_eq!(report.records, engine.audit_len());
+//! # drop(engine); std::fs::remove_dir_all(&dir).unwrap();
+//! ```
+
+pub mod audit;
+pub mod clock;
+pub mod engine;
+pub mod error;
+pub mod receipt;
+pub mod record;
+pub mod state;
+pub mod store;
+
+pub use audit::{AuditFailure, AuditRecord, VerifyReport, verify_chain};
+pub use clock::{Clock, ManualClock, WallClock};
+pub use engine::{EmergencyRotation, Engine, EngineConfig, RecoveryReport, TickReport};
+pub use error::LifecycleError;
+pub use receipt::ReceiptProof;
+pub use record::{KeyId, KeyRecord, get_key, list_keys};
+pub use state::{KeyState, Transition, Trigger, Usage};
+pub use store::{Durability, SCHEMA_VERSION, open_reader};

@@ -1,0 +1,1246 @@
+//! The engine: every lifecycle operation as one atomic SQLite transaction that
+//! updates the key and appends its audit record together.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rand::CryptoRng;
+use rusqlite::{Connection, OptionalExtension, params};
+use serde::Serialize;
+
+use super::audit::{self, AuditFailure, AuditRecord, VerifyReport, checkpoint_message};
+use super::record::{self, KEY_COLUMNS, KeyId, KeyRecord};
+use super::store::{self, Durability, MASTER_CHECK_AAD};
+use super::{Clock, KeyState, LifecycleError, ReceiptProof, Transition, Trigger, Usage};
+use crate::crypto::{
+    AuditSigner, KeySpecTable, KeyType, MasterKey, NodeIdentityKey, OneTimePad, OtpCiphertext,
+    SecretBytes,
+};
+
+type Result<T> = std::result::Result<T, LifecycleError>;
+
+/// Engine settings; `Default` follows the spec.
+#[derive(Clone, Debug)]
+pub struct EngineConfig {
+    /// Key-type table (algorithms, sizes, rotation periods, usage limits).
+    pub specs: KeySpecTable,
+    /// How long a ROTATING key stays usable for decryption after its
+    /// replacement is ACTIVE, ns (0 = retire at once). Default 30 s.
+    pub overlap_ns: u64,
+    /// How long a RETIRED key is archived before it may be destroyed, ns. Default 30 days.
+    pub retention_ns: u64,
+    /// Sign a checkpoint after this many audit records. Default 1000.
+    pub checkpoint_every: u64,
+    /// Sign a checkpoint when this much time passed since the last one, ns. Default 60 s.
+    pub checkpoint_interval_ns: u64,
+    /// Commit durability. Default [`Durability::Full`].
+    pub durability: Durability,
+    /// Actor recorded in audit records until changed with [`Engine::set_actor`].
+    pub actor: String,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            specs: KeySpecTable::default(),
+            overlap_ns: 30 * crate::crypto::NS_PER_SEC,
+            retention_ns: 30 * 24 * 3600 * crate::crypto::NS_PER_SEC,
+            checkpoint_every: 1000,
+            checkpoint_interval_ns: 60 * crate::crypto::NS_PER_SEC,
+            durability: Durability::Full,
+            actor: "hub".to_string(),
+        }
+    }
+}
+
+/// Outcome of an emergency rotation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EmergencyRotation {
+    /// Every instance that was revoked.
+    pub revoked: Vec<KeyId>,
+    /// The replacement key.
+    pub replacement: KeyId,
+    /// True when pre-staged material with all receipts was activated at once;
+    /// false when the replacement still has to be distributed/confirmed.
+    pub activated: bool,
+}
+
+/// Outcome of the six-step compromise recovery.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RecoveryReport {
+    /// The isolated node.
+    pub node: String,
+    /// Keys revoked because the node shared them.
+    pub revoked: Vec<KeyId>,
+    /// New keys distributed to the remaining participants (awaiting receipts).
+    pub rekeyed: Vec<KeyId>,
+    /// Audit sequence numbers of DETECT, ISOLATE, REVOKE, RE-KEY, VERIFY, REPORT.
+    pub audit_steps: [u64; 6],
+}
+
+/// What [`Engine::tick`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TickReport {
+    /// ROTATING keys retired because their overlap ended.
+    pub retired: Vec<KeyId>,
+    /// RETIRED keys destroyed because their retention ended.
+    pub destroyed: Vec<KeyId>,
+}
+
+#[derive(Clone, Debug)]
+struct ChainHead {
+    seq: u64,
+    hash: [u8; 32],
+    since_checkpoint: u64,
+    last_checkpoint_ns: u64,
+}
+
+/// The key-lifecycle engine over one SQLite store. See the module docs of
+/// [`crate::lifecycle`] for the operation set and an example.
+pub struct Engine {
+    conn: Connection,
+    path: PathBuf,
+    master: MasterKey,
+    config: EngineConfig,
+    clock: Box<dyn Clock>,
+    actor: String,
+    head: ChainHead,
+    signer: Option<Arc<(KeyId, AuditSigner)>>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("path", &self.path)
+            .field("audit_seq", &self.head.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+fn key_aad(id: KeyId, kt: KeyType) -> Vec<u8> {
+    format!("qecnet/key/v1/{}/{}", id.0, kt.as_str()).into_bytes()
+}
+
+fn master_check_plaintext() -> SecretBytes {
+    SecretBytes::new(b"qecnet sovereign master check".to_vec())
+}
+
+fn public_of(kt: KeyType, material: &SecretBytes) -> Option<Vec<u8>> {
+    match kt {
+        KeyType::AuditSigning => AuditSigner::from_material(material)
+            .ok()
+            .map(|s| s.public().to_vec()),
+        KeyType::NodeIdentity => NodeIdentityKey::from_material(material).ok().map(|k| {
+            let p = k.public();
+            let mut v = p.ed25519.to_vec();
+            v.extend_from_slice(&p.ml_dsa);
+            v
+        }),
+        _ => None,
+    }
+}
+
+impl Engine {
+    /// Create a new store at `path` protected by the operator's SOVEREIGN_MASTER
+    /// key (32 bytes). Refuses to overwrite an existing file. Bootstraps the
+    /// master's key record and an ACTIVE AUDIT_SIGNING key.
+    pub fn create(
+        path: &Path,
+        master: &SecretBytes,
+        config: EngineConfig,
+        clock: Box<dyn Clock>,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<Engine> {
+        let master_key = MasterKey::from_material(master).map_err(|source| {
+            LifecycleError::GenerationFailed {
+                key_type: KeyType::SovereignMaster,
+                source,
+            }
+        })?;
+        let check = master_key
+            .wrap(&master_check_plaintext(), MASTER_CHECK_AAD, rng)
+            .map_err(|source| LifecycleError::GenerationFailed {
+                key_type: KeyType::SovereignMaster,
+                source,
+            })?;
+        let conn = store::create(path, config.durability, &check)?;
+        let now = clock.now_ns();
+        let mut engine = Engine {
+            conn,
+            path: path.to_path_buf(),
+            master: master_key,
+            actor: config.actor.clone(),
+            config,
+            clock,
+            head: ChainHead {
+                seq: 0,
+                hash: audit::GENESIS_HASH,
+                since_checkpoint: 0,
+                last_checkpoint_ns: now,
+            },
+            signer: None,
+        };
+        let hub = engine.actor.clone();
+        engine.atomic(|e| {
+            e.append_audit("store_created", None, None, None, "schema_version=1")?;
+            // The master is operator-held: its record carries no material.
+            let spec = e.config.specs.get(KeyType::SovereignMaster).clone();
+            let id = e.insert_key(
+                KeyType::SovereignMaster,
+                "store",
+                std::slice::from_ref(&hub),
+                &spec,
+                None,
+                false,
+            )?;
+            e.append_audit(
+                "generate",
+                Some(id),
+                None,
+                Some(KeyState::Generated),
+                "type=SOVEREIGN_MASTER; operator-held, not stored",
+            )?;
+            e.transition(id, Transition::Distribute, "to operator")?;
+            e.confirm_receipt_inner(id, &hub)?;
+            e.activate_inner(id)?;
+            let audit_key = e.generate_inner(
+                KeyType::AuditSigning,
+                "store",
+                std::slice::from_ref(&hub),
+                None,
+                false,
+                rng,
+            )?;
+            e.transition(audit_key, Transition::Distribute, "local")?;
+            e.confirm_receipt_inner(audit_key, &hub)?;
+            e.activate_inner(audit_key)?;
+            e.write_checkpoint()
+        })?;
+        Ok(engine)
+    }
+
+    /// Open an existing store as its single writer. Refuses a file that is not
+    /// a qecnet store, a newer schema, a wrong master key, or a store that
+    /// another writer holds.
+    pub fn open(
+        path: &Path,
+        master: &SecretBytes,
+        config: EngineConfig,
+        clock: Box<dyn Clock>,
+    ) -> Result<Engine> {
+        let (conn, check) = store::open_writer(path, config.durability)?;
+        let master_key =
+            MasterKey::from_material(master).map_err(|_| LifecycleError::MasterKeyMismatch {
+                path: path.to_path_buf(),
+            })?;
+        master_key.unwrap(&check, MASTER_CHECK_AAD).map_err(|_| {
+            LifecycleError::MasterKeyMismatch {
+                path: path.to_path_buf(),
+            }
+        })?;
+        let (seq, hash) = audit::chain_head(&conn)?;
+        let last_cp: Option<(i64, i64)> = conn
+            .query_row(
+                "SELECT seq, at_ns FROM checkpoints ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()?;
+        let (cp_seq, cp_ns) = last_cp.map_or((0, 0), |(s, t)| (s as u64, t as u64));
+        let mut engine = Engine {
+            conn,
+            path: path.to_path_buf(),
+            master: master_key,
+            actor: config.actor.clone(),
+            config,
+            clock,
+            head: ChainHead {
+                seq,
+                hash,
+                since_checkpoint: seq.saturating_sub(cp_seq),
+                last_checkpoint_ns: cp_ns,
+            },
+            signer: None,
+        };
+        engine.refresh_signer()?;
+        Ok(engine)
+    }
+
+    /// The store's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &EngineConfig {
+        &self.config
+    }
+
+    /// Current time of the engine's clock, ns.
+    pub fn now_ns(&self) -> u64 {
+        self.clock.now_ns()
+    }
+
+    /// Set the actor named in subsequent audit records (e.g. `operator:alice`).
+    pub fn set_actor(&mut self, actor: &str) {
+        self.actor = actor.to_string();
+    }
+
+    // ----- transactions -------------------------------------------------
+
+    /// Run `f` as one all-or-nothing unit: a transaction, or a savepoint when
+    /// already inside one (batch mode or a composite operation).
+    fn atomic<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        let saved_head = self.head.clone();
+        let saved_signer = self.signer.clone();
+        let outer = self.conn.is_autocommit();
+        self.conn.execute_batch(if outer {
+            "BEGIN IMMEDIATE"
+        } else {
+            "SAVEPOINT op"
+        })?;
+        let result = f(self);
+        let finish = match &result {
+            Ok(_) => self
+                .conn
+                .execute_batch(if outer { "COMMIT" } else { "RELEASE op" }),
+            Err(_) => self.conn.execute_batch(if outer {
+                "ROLLBACK"
+            } else {
+                "ROLLBACK TO op; RELEASE op"
+            }),
+        };
+        if result.is_err() || finish.is_err() {
+            if finish.is_err() && outer && !self.conn.is_autocommit() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+            self.head = saved_head;
+            self.signer = saved_signer;
+        }
+        let v = result?;
+        finish?;
+        Ok(v)
+    }
+
+    /// Batch mode: run many operations in one SQLite transaction (one commit),
+    /// each still atomic on its own (a failing operation rolls back only
+    /// itself). Operations that succeeded are committed even if `f` returns an
+    /// error afterwards; `f`'s result is returned.
+    pub fn batch<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+        if !self.conn.is_autocommit() {
+            return f(self);
+        }
+        self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        let result = f(self);
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            let (seq, hash) = audit::chain_head(&self.conn)?;
+            self.head.seq = seq;
+            self.head.hash = hash;
+            self.refresh_signer()?;
+            return Err(e.into());
+        }
+        result
+    }
+
+    // ----- audit ----------------------------------------------------------
+
+    fn append_audit(
+        &mut self,
+        event: &str,
+        key: Option<KeyId>,
+        from: Option<KeyState>,
+        to: Option<KeyState>,
+        detail: &str,
+    ) -> Result<u64> {
+        let now = self.clock.now_ns();
+        let rec = AuditRecord {
+            seq: self.head.seq + 1,
+            at_ns: now,
+            event: event.to_string(),
+            key_id: key,
+            from,
+            to,
+            actor: self.actor.clone(),
+            detail: detail.to_string(),
+        };
+        let hash = rec.hash(&self.head.hash);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO audit(seq, at_ns, event, key_id, from_state, to_state, actor, detail, prev_hash, hash) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            )?
+            .execute(params![
+                rec.seq as i64,
+                now as i64,
+                rec.event,
+                key.map(|k| k.0),
+                from.map(KeyState::as_str),
+                to.map(KeyState::as_str),
+                rec.actor,
+                rec.detail,
+                &self.head.hash[..],
+                &hash[..],
+            ])?;
+        self.head.seq = rec.seq;
+        self.head.hash = hash;
+        self.head.since_checkpoint += 1;
+        if self.head.since_checkpoint >= self.config.checkpoint_every
+            || now.saturating_sub(self.head.last_checkpoint_ns)
+                >= self.config.checkpoint_interval_ns
+        {
+            self.write_checkpoint()?;
+        }
+        Ok(rec.seq)
+    }
+
+    /// Sign the current chain head with the ACTIVE AUDIT_SIGNING key (no-op
+    /// when nothing new was appended or no signing key is available).
+    fn write_checkpoint(&mut self) -> Result<()> {
+        let Some(signer) = self.signer.clone() else {
+            return Ok(());
+        };
+        if self.head.seq == 0 || self.head.since_checkpoint == 0 {
+            return Ok(());
+        }
+        let now = self.clock.now_ns();
+        let (signer_id, key) = (&signer.0, &signer.1);
+        let msg = checkpoint_message(self.head.seq, now, &self.head.hash, *signer_id);
+        let sig = key.sign(&msg);
+        self.conn
+            .prepare_cached(
+                "INSERT INTO checkpoints(seq, at_ns, head, signer, signature) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?
+            .execute(params![
+                self.head.seq as i64,
+                now as i64,
+                &self.head.hash[..],
+                signer_id.0,
+                &sig[..]
+            ])?;
+        self.head.since_checkpoint = 0;
+        self.head.last_checkpoint_ns = now;
+        Ok(())
+    }
+
+    /// Sign a checkpoint now (e.g. before shutdown) in its own transaction.
+    pub fn checkpoint_now(&mut self) -> Result<()> {
+        self.atomic(|e| e.write_checkpoint())
+    }
+
+    fn refresh_signer(&mut self) -> Result<()> {
+        let id: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM keys WHERE key_type = 'AUDIT_SIGNING' AND state IN ('ACTIVE','ROTATING') \
+                 ORDER BY (state = 'ACTIVE') DESC, activated_ns DESC LIMIT 1",
+                [],
+                |r| r.get(0),
+            )
+            .optional()?;
+        self.signer = match id {
+            None => None,
+            Some(id) => {
+                let id = KeyId(id);
+                let material = self.unwrap_material(id, KeyType::AuditSigning)?;
+                let signer = AuditSigner::from_material(&material)
+                    .map_err(|source| LifecycleError::Crypto { key: id, source })?;
+                Some(Arc::new((id, signer)))
+            }
+        };
+        Ok(())
+    }
+
+    /// Verify the whole audit chain and its checkpoints (read-only).
+    pub fn verify_audit(&self) -> Result<std::result::Result<VerifyReport, AuditFailure>> {
+        Ok(audit::verify_chain(&self.conn)?)
+    }
+
+    /// Key states as replayed from the audit chain.
+    pub fn replay_audit(&self) -> Result<BTreeMap<KeyId, KeyState>> {
+        Ok(audit::replay_states(&self.conn)?)
+    }
+
+    /// Number of audit records.
+    pub fn audit_len(&self) -> u64 {
+        self.head.seq
+    }
+
+    // ----- reads ------------------------------------------------------------
+
+    /// One key (no material).
+    pub fn key(&self, id: KeyId) -> Result<KeyRecord> {
+        record::get_key(&self.conn, id)
+    }
+
+    /// All keys, or those in `state`.
+    pub fn keys(&self, state: Option<KeyState>) -> Result<Vec<KeyRecord>> {
+        record::list_keys(&self.conn, state)
+    }
+
+    /// Current state of every key.
+    pub fn key_states(&self) -> Result<BTreeMap<KeyId, KeyState>> {
+        let mut st = self.conn.prepare_cached("SELECT id, state FROM keys")?;
+        let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = BTreeMap::new();
+        for r in rows {
+            let (id, s) = r?;
+            out.insert(KeyId(id), s.parse().map_err(LifecycleError::Corrupt)?);
+        }
+        Ok(out)
+    }
+
+    /// Nodes isolated after a compromise.
+    pub fn isolated_nodes(&self) -> Result<BTreeSet<String>> {
+        let mut st = self.conn.prepare_cached("SELECT node FROM nodes")?;
+        let rows = st.query_map([], |r| r.get(0))?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    fn is_isolated(&self, node: &str) -> Result<bool> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT 1 FROM nodes WHERE node = ?1")?
+            .query_row([node], |_| Ok(()))
+            .optional()?
+            .is_some())
+    }
+
+    fn load(&self, id: KeyId) -> Result<KeyRecord> {
+        let mut st = self
+            .conn
+            .prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1"))?;
+        st.query_row([id.0], record::from_row)
+            .optional()?
+            .ok_or(LifecycleError::UnknownKey(id))
+    }
+
+    fn unwrap_material(&self, id: KeyId, kt: KeyType) -> Result<SecretBytes> {
+        let wrapped: Option<Vec<u8>> = self
+            .conn
+            .prepare_cached("SELECT wrapped FROM keys WHERE id = ?1")?
+            .query_row([id.0], |r| r.get(0))
+            .optional()?
+            .ok_or(LifecycleError::UnknownKey(id))?;
+        let wrapped = wrapped
+            .ok_or_else(|| LifecycleError::Corrupt(format!("{id} has no stored material")))?;
+        self.master
+            .unwrap(&wrapped, &key_aad(id, kt))
+            .map_err(|source| LifecycleError::Crypto { key: id, source })
+    }
+
+    // ----- core transitions -------------------------------------------------
+
+    /// Apply `t` to `id` after checking the diagram; writes the audit record.
+    fn transition(&mut self, id: KeyId, t: Transition, detail: &str) -> Result<KeyRecord> {
+        let rec = self.load(id)?;
+        if !t.allowed_from(rec.state) {
+            return Err(LifecycleError::IllegalTransition {
+                key: id,
+                state: rec.state,
+                transition: t,
+            });
+        }
+        let now = self.clock.now_ns() as i64;
+        let to = t.target();
+        let erase = to == KeyState::Destroyed;
+        self.conn
+            .prepare_cached(
+                "UPDATE keys SET state = ?2, state_changed_ns = ?3, \
+                 activated_ns = CASE WHEN ?2 = 'ACTIVE' THEN ?3 ELSE activated_ns END, \
+                 wrapped = CASE WHEN ?4 THEN NULL ELSE wrapped END WHERE id = ?1",
+            )?
+            .execute(params![id.0, to.as_str(), now, erase])?;
+        self.append_audit(t.as_str(), Some(id), Some(rec.state), Some(to), detail)?;
+        Ok(rec)
+    }
+
+    fn insert_key(
+        &mut self,
+        kt: KeyType,
+        channel: &str,
+        participants: &[String],
+        spec: &crate::crypto::KeySpec,
+        replaces: Option<KeyId>,
+        prestaged: bool,
+    ) -> Result<KeyId> {
+        let now = self.clock.now_ns() as i64;
+        let parts = serde_json::to_string(participants)
+            .map_err(|e| LifecycleError::Input(e.to_string()))?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO keys(key_type, channel, state, participants, material_len, created_ns, \
+                 state_changed_ns, rotation_period_ns, usage_limit, replaces, prestaged) \
+                 VALUES (?1, ?2, 'GENERATED', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![
+                kt.as_str(),
+                channel,
+                parts,
+                spec.material_len as i64,
+                now,
+                spec.rotation_period_ns.map(|v| v as i64),
+                spec.usage_limit.map(|v| v as i64),
+                replaces.map(|k| k.0),
+                prestaged,
+            ])?;
+        Ok(KeyId(self.conn.last_insert_rowid()))
+    }
+
+    fn generate_inner(
+        &mut self,
+        kt: KeyType,
+        channel: &str,
+        participants: &[String],
+        replaces: Option<KeyId>,
+        prestaged: bool,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        if kt == KeyType::SovereignMaster {
+            return Err(LifecycleError::Input(
+                "SOVEREIGN_MASTER is supplied by the operator, not generated into the store".into(),
+            ));
+        }
+        let mut nodes: Vec<String> = participants.to_vec();
+        nodes.sort();
+        nodes.dedup();
+        if nodes.is_empty() {
+            return Err(LifecycleError::NoParticipants);
+        }
+        for n in &nodes {
+            if self.is_isolated(n)? {
+                return Err(LifecycleError::NodeIsolated { node: n.clone() });
+            }
+        }
+        let spec = self.config.specs.get(kt).clone();
+        // Material first: a generation failure leaves no record.
+        let material =
+            SecretBytes::random(spec.material_len, kt.as_str(), rng).map_err(|source| {
+                LifecycleError::GenerationFailed {
+                    key_type: kt,
+                    source,
+                }
+            })?;
+        let public = public_of(kt, &material);
+        let id = self.insert_key(kt, channel, &nodes, &spec, replaces, prestaged)?;
+        let wrapped = self
+            .master
+            .wrap(&material, &key_aad(id, kt), rng)
+            .map_err(|source| LifecycleError::GenerationFailed {
+                key_type: kt,
+                source,
+            })?;
+        self.conn
+            .prepare_cached("UPDATE keys SET wrapped = ?2, public = ?3 WHERE id = ?1")?
+            .execute(params![id.0, wrapped, public])?;
+        let mut detail = format!(
+            "type={kt}; channel={channel}; participants={}",
+            nodes.join(",")
+        );
+        if let Some(r) = replaces {
+            detail.push_str(&format!("; replaces={r}"));
+        }
+        if prestaged {
+            detail.push_str("; prestaged");
+        }
+        self.append_audit(
+            "generate",
+            Some(id),
+            None,
+            Some(KeyState::Generated),
+            &detail,
+        )?;
+        Ok(id)
+    }
+
+    fn confirm_receipt_inner(&mut self, id: KeyId, node: &str) -> Result<()> {
+        let rec = self.load(id)?;
+        if rec.state != KeyState::Distributed {
+            return Err(LifecycleError::ReceiptNotExpected {
+                key: id,
+                state: rec.state,
+            });
+        }
+        if !rec.participants.iter().any(|p| p == node) {
+            return Err(LifecycleError::NotParticipant {
+                key: id,
+                node: node.to_string(),
+            });
+        }
+        if self.is_isolated(node)? {
+            return Err(LifecycleError::NodeIsolated {
+                node: node.to_string(),
+            });
+        }
+        let now = self.clock.now_ns() as i64;
+        let added = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO receipts(key_id, node, at_ns) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![id.0, node, now])?;
+        if added == 1 {
+            self.append_audit("receipt", Some(id), None, None, &format!("node={node}"))?;
+        }
+        Ok(())
+    }
+
+    fn proof_inner(&self, id: KeyId) -> Result<ReceiptProof> {
+        let rec = self.load(id)?;
+        if rec.state != KeyState::Distributed {
+            return Err(LifecycleError::IllegalTransition {
+                key: id,
+                state: rec.state,
+                transition: Transition::Activate,
+            });
+        }
+        let got: BTreeSet<String> = record::receipts(&self.conn, id)?.into_iter().collect();
+        let missing: Vec<String> = rec
+            .participants
+            .iter()
+            .filter(|p| !got.contains(*p))
+            .cloned()
+            .collect();
+        if !missing.is_empty() {
+            return Err(LifecycleError::ReceiptsIncomplete {
+                key: id,
+                state: rec.state,
+                missing,
+            });
+        }
+        Ok(ReceiptProof::new(id, got))
+    }
+
+    fn activate_inner(&mut self, id: KeyId) -> Result<()> {
+        // Receipts are re-checked inside the transaction.
+        self.proof_inner(id)?;
+        let rec = self.load(id)?;
+        let other: Option<i64> = self
+            .conn
+            .prepare_cached(
+                "SELECT id FROM keys WHERE channel = ?1 AND key_type = ?2 AND state = 'ACTIVE' AND id != ?3",
+            )?
+            .query_row(params![rec.channel, rec.key_type.as_str(), id.0], |r| r.get(0))
+            .optional()?;
+        if let Some(active) = other {
+            return Err(LifecycleError::ChannelBusy {
+                key: id,
+                channel: rec.channel,
+                key_type: rec.key_type,
+                active: KeyId(active),
+            });
+        }
+        self.transition(id, Transition::Activate, "all receipts confirmed")?;
+        if let Some(old) = rec.replaces {
+            let old_rec = self.load(old)?;
+            if old_rec.state == KeyState::Rotating {
+                if old_rec.early_retirement || self.config.overlap_ns == 0 {
+                    self.transition(old, Transition::Retire, &format!("replaced by {id}"))?;
+                } else {
+                    let until = self.clock.now_ns().saturating_add(self.config.overlap_ns);
+                    self.conn
+                        .prepare_cached("UPDATE keys SET overlap_until_ns = ?2 WHERE id = ?1")?
+                        .execute(params![old.0, until as i64])?;
+                }
+            }
+        }
+        if rec.key_type == KeyType::AuditSigning {
+            let material = self.unwrap_material(id, KeyType::AuditSigning)?;
+            let signer = AuditSigner::from_material(&material)
+                .map_err(|source| LifecycleError::Crypto { key: id, source })?;
+            self.conn
+                .prepare_cached(
+                    "INSERT OR REPLACE INTO audit_keys(key_id, public) VALUES (?1, ?2)",
+                )?
+                .execute(params![id.0, &signer.public()[..]])?;
+            self.signer = Some(Arc::new((id, signer)));
+        }
+        Ok(())
+    }
+
+    fn begin_rotation_inner(
+        &mut self,
+        id: KeyId,
+        detail: &str,
+        early: bool,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        let rec = self.transition(id, Transition::BeginRotation, detail)?;
+        if rec.key_type == KeyType::SovereignMaster {
+            return Err(LifecycleError::Input(
+                "SOVEREIGN_MASTER is rotated by the operator supplying a new master key".into(),
+            ));
+        }
+        if early {
+            self.conn
+                .prepare_cached("UPDATE keys SET early_retirement = 1 WHERE id = ?1")?
+                .execute([id.0])?;
+        }
+        self.generate_inner(
+            rec.key_type,
+            &rec.channel,
+            &rec.participants,
+            Some(id),
+            false,
+            rng,
+        )
+    }
+
+    // ----- public operations ---------------------------------------------
+
+    /// Generate a key of `key_type` for `channel`, to be shared with
+    /// `participants`. Generation failure (e.g. a stuck RNG) creates no record.
+    pub fn generate(
+        &mut self,
+        key_type: KeyType,
+        channel: &str,
+        participants: &[&str],
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        let parts: Vec<String> = participants.iter().map(|s| s.to_string()).collect();
+        self.atomic(|e| e.generate_inner(key_type, channel, &parts, None, false, rng))
+    }
+
+    /// Generate and distribute pre-staged material for emergency re-keying of
+    /// `channel`. It stays DISTRIBUTED (collecting receipts) until an emergency
+    /// rotation activates it.
+    pub fn prestage(
+        &mut self,
+        key_type: KeyType,
+        channel: &str,
+        participants: &[&str],
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        let parts: Vec<String> = participants.iter().map(|s| s.to_string()).collect();
+        self.atomic(|e| {
+            let id = e.generate_inner(key_type, channel, &parts, None, true, rng)?;
+            e.transition(
+                id,
+                Transition::Distribute,
+                "pre-staged for emergency re-key",
+            )?;
+            Ok(id)
+        })
+    }
+
+    /// GENERATED → DISTRIBUTED: the material has been sent to the participants.
+    pub fn distribute(&mut self, id: KeyId) -> Result<()> {
+        self.atomic(|e| {
+            e.transition(id, Transition::Distribute, "sent via QKD channel")
+                .map(|_| ())
+        })
+    }
+
+    /// Distribution failed: the key is DESTROYED (material erased) and a retry
+    /// with new material is generated in the same transaction. Returns the new key.
+    pub fn fail_distribution(
+        &mut self,
+        id: KeyId,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        self.atomic(|e| {
+            let rec = e.transition(
+                id,
+                Transition::DistributionFailure,
+                "distribution failed; retrying with new material",
+            )?;
+            e.conn
+                .prepare_cached("DELETE FROM receipts WHERE key_id = ?1")?
+                .execute([id.0])?;
+            let retry = e.generate_inner(
+                rec.key_type,
+                &rec.channel,
+                &rec.participants,
+                rec.replaces,
+                rec.prestaged,
+                rng,
+            )?;
+            e.append_audit(
+                "distribution_retry",
+                Some(retry),
+                None,
+                None,
+                &format!("retry of {id}"),
+            )?;
+            Ok(retry)
+        })
+    }
+
+    /// A participant confirms receipt of a DISTRIBUTED key.
+    pub fn confirm_receipt(&mut self, id: KeyId, node: &str) -> Result<()> {
+        self.atomic(|e| e.confirm_receipt_inner(id, node))
+    }
+
+    /// Proof that every participant confirmed `id`; fails naming the missing ones.
+    pub fn receipt_proof(&self, id: KeyId) -> Result<ReceiptProof> {
+        self.proof_inner(id)
+    }
+
+    /// DISTRIBUTED → ACTIVE, consuming the receipt proof. If the key replaces a
+    /// ROTATING key, that key retires now (early retirement or zero overlap) or
+    /// when the overlap ends ([`Engine::tick`]).
+    pub fn activate(&mut self, proof: ReceiptProof) -> Result<()> {
+        self.atomic(|e| e.activate_inner(proof.key()))
+    }
+
+    /// Start a rotation of an ACTIVE key: it becomes ROTATING (decrypt-only)
+    /// and a replacement is GENERATED. Returns the replacement.
+    pub fn begin_rotation(
+        &mut self,
+        id: KeyId,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        self.atomic(|e| e.begin_rotation_inner(id, "scheduled", false, rng))
+    }
+
+    /// ACTIVE keys past their rotation period or usage limit (or with less
+    /// than 1/8 of their one-time pad left).
+    pub fn due_for_rotation(&self) -> Result<Vec<KeyId>> {
+        let now = self.clock.now_ns();
+        Ok(self
+            .keys(Some(KeyState::Active))?
+            .into_iter()
+            .filter(|k| {
+                let by_time = match (k.rotation_period_ns, k.activated_ns) {
+                    (Some(p), Some(a)) => now.saturating_sub(a) >= p,
+                    _ => false,
+                };
+                let by_use = k.usage_limit.is_some_and(|l| k.usage_count >= l);
+                let by_pad = k.key_type == KeyType::QkdTransport
+                    && k.material_len.saturating_sub(k.pad_consumed) * 8 < k.material_len;
+                by_time || by_use || by_pad
+            })
+            .map(|k| k.id)
+            .collect())
+    }
+
+    /// Scheduled rotation (timer): begin rotation of every due key except the
+    /// operator-held SOVEREIGN_MASTER. Returns (old, replacement) pairs.
+    pub fn rotate_scheduled(
+        &mut self,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<Vec<(KeyId, KeyId)>> {
+        let mut out = Vec::new();
+        for id in self.due_for_rotation()? {
+            if self.load(id)?.key_type == KeyType::SovereignMaster {
+                continue;
+            }
+            let new = self.atomic(|e| e.begin_rotation_inner(id, "scheduled", false, rng))?;
+            out.push((id, new));
+        }
+        Ok(out)
+    }
+
+    /// Triggered rotation (anomaly, policy change, operator command): like a
+    /// scheduled one, but the old key is marked for early retirement and
+    /// retires the moment its replacement activates.
+    pub fn rotate_triggered(
+        &mut self,
+        id: KeyId,
+        trigger: Trigger,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        self.atomic(|e| {
+            e.begin_rotation_inner(id, &format!("triggered: {}", trigger.as_str()), true, rng)
+        })
+    }
+
+    /// Emergency rotation after (suspected) compromise of `id`: every live
+    /// instance on its channel is revoked at once, then the channel is re-keyed
+    /// from pre-staged material (activated immediately if all receipts are in),
+    /// or from freshly generated material when none is pre-staged.
+    pub fn rotate_emergency(
+        &mut self,
+        id: KeyId,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<EmergencyRotation> {
+        self.atomic(|e| {
+            let rec = e.load(id)?;
+            if !rec.state.is_live() {
+                return Err(LifecycleError::IllegalTransition {
+                    key: id,
+                    state: rec.state,
+                    transition: Transition::Revoke,
+                });
+            }
+            e.append_audit(
+                "emergency_rotation",
+                Some(id),
+                None,
+                None,
+                &format!("channel={}", rec.channel),
+            )?;
+            let live = e.live_on_channel(&rec.channel, rec.key_type)?;
+            let mut revoked = Vec::new();
+            for k in live.iter().filter(|k| !k.prestaged || k.id == id) {
+                e.transition(
+                    k.id,
+                    Transition::Revoke,
+                    &format!("emergency rotation of {id}"),
+                )?;
+                revoked.push(k.id);
+            }
+            let staged = live
+                .iter()
+                .find(|k| k.prestaged && k.id != id && k.state == KeyState::Distributed)
+                .map(|k| k.id);
+            let (replacement, activated) = match staged {
+                Some(s) if e.proof_inner(s).is_ok() => {
+                    e.activate_inner(s)?;
+                    (s, true)
+                }
+                Some(s) => (s, false),
+                None => {
+                    let parts = rec.participants.clone();
+                    (
+                        e.generate_inner(rec.key_type, &rec.channel, &parts, None, false, rng)?,
+                        false,
+                    )
+                }
+            };
+            Ok(EmergencyRotation {
+                revoked,
+                replacement,
+                activated,
+            })
+        })
+    }
+
+    fn live_on_channel(&self, channel: &str, kt: KeyType) -> Result<Vec<KeyRecord>> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys WHERE channel = ?1 AND key_type = ?2 \
+             AND state NOT IN ('REVOKED','DESTROYED') ORDER BY id"
+        ))?;
+        let rows = st.query_map(params![channel, kt.as_str()], record::from_row)?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Compromise: any live state → REVOKED.
+    pub fn revoke(&mut self, id: KeyId, reason: &str) -> Result<()> {
+        self.atomic(|e| e.transition(id, Transition::Revoke, reason).map(|_| ()))
+    }
+
+    /// ROTATING → RETIRED, allowed once the replacement is ACTIVE.
+    pub fn retire(&mut self, id: KeyId) -> Result<()> {
+        self.atomic(|e| e.retire_inner(id, "operator"))
+    }
+
+    fn retire_inner(&mut self, id: KeyId, detail: &str) -> Result<()> {
+        let rec = self.load(id)?;
+        if rec.state == KeyState::Rotating {
+            let replacement_active: Option<i64> = self
+                .conn
+                .prepare_cached("SELECT id FROM keys WHERE replaces = ?1 AND state = 'ACTIVE'")?
+                .query_row([id.0], |r| r.get(0))
+                .optional()?;
+            if replacement_active.is_none() {
+                return Err(LifecycleError::ReplacementNotActive { key: id });
+            }
+        }
+        self.transition(id, Transition::Retire, detail).map(|_| ())
+    }
+
+    /// RETIRED → DESTROYED (material erased), allowed after the retention period.
+    pub fn destroy(&mut self, id: KeyId) -> Result<()> {
+        self.atomic(|e| {
+            let rec = e.load(id)?;
+            let due = rec.state_changed_ns.saturating_add(e.config.retention_ns);
+            let now = e.clock.now_ns();
+            if rec.state == KeyState::Retired && now < due {
+                return Err(LifecycleError::RetentionNotElapsed {
+                    key: id,
+                    due_ns: due,
+                    now_ns: now,
+                });
+            }
+            e.transition(id, Transition::Destroy, "retention period over")
+                .map(|_| ())
+        })
+    }
+
+    /// Timer work: retire ROTATING keys whose overlap ended (replacement
+    /// ACTIVE), destroy RETIRED keys whose retention ended. Each is its own
+    /// atomic transition.
+    pub fn tick(&mut self) -> Result<TickReport> {
+        let now = self.clock.now_ns();
+        let mut report = TickReport::default();
+        for k in self.keys(Some(KeyState::Rotating))? {
+            if k.overlap_until_ns.is_some_and(|t| t <= now) {
+                self.atomic(|e| e.retire_inner(k.id, "overlap period over"))?;
+                report.retired.push(k.id);
+            }
+        }
+        for k in self.keys(Some(KeyState::Retired))? {
+            if k.state_changed_ns.saturating_add(self.config.retention_ns) <= now {
+                self.destroy(k.id)?;
+                report.destroyed.push(k.id);
+            }
+        }
+        Ok(report)
+    }
+
+    /// Count one use of `id` and return its material. Protect (encrypt/sign)
+    /// needs ACTIVE and an unexhausted usage limit; Unprotect (decrypt/verify)
+    /// also works while ROTATING.
+    pub fn use_key(&mut self, id: KeyId, usage: Usage) -> Result<SecretBytes> {
+        self.atomic(|e| {
+            let rec = e.count_use(id, usage, 1)?;
+            e.unwrap_material(id, rec.key_type)
+        })
+    }
+
+    /// Count `n` uses of `id` without touching its material (for simulation).
+    pub fn record_use(&mut self, id: KeyId, usage: Usage, n: u64) -> Result<()> {
+        self.atomic(|e| e.count_use(id, usage, n).map(|_| ()))
+    }
+
+    fn count_use(&mut self, id: KeyId, usage: Usage, n: u64) -> Result<KeyRecord> {
+        let rec = self.load(id)?;
+        if !usage.allowed_in(rec.state) {
+            return Err(LifecycleError::NotUsable {
+                key: id,
+                state: rec.state,
+                usage,
+            });
+        }
+        if usage == Usage::Protect
+            && let Some(limit) = rec.usage_limit
+            && rec.usage_count.saturating_add(n) > limit
+        {
+            return Err(LifecycleError::UsageLimitReached { key: id, limit });
+        }
+        self.conn
+            .prepare_cached("UPDATE keys SET usage_count = usage_count + ?2 WHERE id = ?1")?
+            .execute(params![id.0, n as i64])?;
+        Ok(rec)
+    }
+
+    fn pad(&mut self, id: KeyId, usage: Usage) -> Result<(KeyRecord, OneTimePad)> {
+        let rec = self.count_use(id, usage, 1)?;
+        if rec.key_type != KeyType::QkdTransport {
+            return Err(LifecycleError::WrongKeyType {
+                key: id,
+                actual: rec.key_type,
+                expected: KeyType::QkdTransport,
+            });
+        }
+        let material = self.unwrap_material(id, rec.key_type)?;
+        let consumed = rec.pad_consumed;
+        Ok((rec, OneTimePad::new(material, consumed)))
+    }
+
+    fn save_pad(&mut self, id: KeyId, pad: &OneTimePad) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE keys SET pad_consumed = ?2 WHERE id = ?1")?
+            .execute(params![id.0, pad.consumed() as i64])?;
+        Ok(())
+    }
+
+    /// Encrypt with a QKD_TRANSPORT pad; the consumed position is stored in the
+    /// same transaction, so no pad byte is ever used twice.
+    pub fn otp_encrypt(&mut self, id: KeyId, msg: &[u8]) -> Result<OtpCiphertext> {
+        self.atomic(|e| {
+            let (_, mut pad) = e.pad(id, Usage::Protect)?;
+            let ct = pad
+                .encrypt(msg)
+                .map_err(|source| LifecycleError::Crypto { key: id, source })?;
+            e.save_pad(id, &pad)?;
+            Ok(ct)
+        })
+    }
+
+    /// Decrypt with a QKD_TRANSPORT pad; a ciphertext pointing at already
+    /// consumed pad bytes is refused as reuse.
+    pub fn otp_decrypt(&mut self, id: KeyId, ct: &OtpCiphertext) -> Result<SecretBytes> {
+        self.atomic(|e| {
+            let (_, mut pad) = e.pad(id, Usage::Unprotect)?;
+            let msg = pad
+                .decrypt(ct)
+                .map_err(|source| LifecycleError::Crypto { key: id, source })?;
+            e.save_pad(id, &pad)?;
+            Ok(msg)
+        })
+    }
+
+    /// The six-step compromise recovery for `node`, as one transaction with one
+    /// audit record per step: DETECT, ISOLATE, REVOKE (every live key the node
+    /// shares), RE-KEY (new keys for the remaining participants, distributed),
+    /// VERIFY (no live key still includes the node), REPORT.
+    pub fn recover_compromise(
+        &mut self,
+        node: &str,
+        signal: &str,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<RecoveryReport> {
+        self.atomic(|e| {
+            let detect = e.append_audit("recovery:detect", None, None, None, &format!("node={node}; signal={signal}"))?;
+            let now = e.clock.now_ns() as i64;
+            e.conn
+                .prepare_cached("INSERT OR IGNORE INTO nodes(node, isolated_ns) VALUES (?1, ?2)")?
+                .execute(params![node, now])?;
+            let isolate = e.append_audit("recovery:isolate", None, None, None, &format!("node={node}; channels severed"))?;
+            let affected: Vec<KeyRecord> = e
+                .keys(None)?
+                .into_iter()
+                .filter(|k| k.state.is_live() && k.participants.iter().any(|p| p == node))
+                .collect();
+            let mut revoked = Vec::new();
+            let mut to_rekey: BTreeMap<(String, KeyType), Vec<String>> = BTreeMap::new();
+            for k in &affected {
+                e.transition(k.id, Transition::Revoke, &format!("compromise of node {node}"))?;
+                revoked.push(k.id);
+                if matches!(k.state, KeyState::Active | KeyState::Rotating | KeyState::Distributed | KeyState::Generated)
+                    && !k.prestaged
+                {
+                    let rest: Vec<String> = k.participants.iter().filter(|p| *p != node).cloned().collect();
+                    if !rest.is_empty() {
+                        to_rekey.insert((k.channel.clone(), k.key_type), rest);
+                    }
+                }
+            }
+            let revoke = e.append_audit("recovery:revoke", None, None, None, &format!("node={node}; revoked={}", revoked.len()))?;
+            let mut rekeyed = Vec::new();
+            for ((channel, kt), rest) in &to_rekey {
+                // Skip channels that still have a live key not shared with the node.
+                let still_live = e
+                    .live_on_channel(channel, *kt)?
+                    .into_iter()
+                    .any(|k| matches!(k.state, KeyState::Active | KeyState::Generated | KeyState::Distributed));
+                if still_live {
+                    continue;
+                }
+                let id = e.generate_inner(*kt, channel, rest, None, false, rng)?;
+                e.transition(id, Transition::Distribute, &format!("emergency re-key after compromise of {node}"))?;
+                rekeyed.push(id);
+            }
+            let rekey = e.append_audit("recovery:rekey", None, None, None, &format!("node={node}; new keys={}", rekeyed.len()))?;
+            let leftover = e
+                .keys(None)?
+                .into_iter()
+                .filter(|k| k.state.is_live() && k.participants.iter().any(|p| p == node))
+                .count();
+            if leftover != 0 {
+                return Err(LifecycleError::Corrupt(format!(
+                    "recovery verify failed: {leftover} live keys still include {node}"
+                )));
+            }
+            let verify = e.append_audit("recovery:verify", None, None, None, &format!("node={node}; no live key includes it; {} keys await receipts", rekeyed.len()))?;
+            let ids = |v: &[KeyId]| v.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(",");
+            let report = e.append_audit(
+                "recovery:report",
+                None,
+                None,
+                None,
+                &format!("incident: node {node} compromised ({signal}); revoked [{}]; rekeyed [{}]; revoked material archived wrapped for forensics", ids(&revoked), ids(&rekeyed)),
+            )?;
+            e.write_checkpoint()?;
+            Ok(RecoveryReport {
+                node: node.to_string(),
+                revoked,
+                rekeyed,
+                audit_steps: [detect, isolate, revoke, rekey, verify, report],
+            })
+        })
+    }
+}
