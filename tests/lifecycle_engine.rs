@@ -47,8 +47,7 @@ fn fixture(tag: &str, config: EngineConfig) -> Fixture {
     let mut rng = ChaCha20Rng::seed_from_u64(42);
     let master = SecretBytes::random(32, "master", &mut rng).unwrap();
     let clock = ManualClock::new(1_700_000_000 * NS_PER_SEC);
-    let engine =
-        Engine::create(&path, &master, config, Box::new(clock.clone()), &mut rng).unwrap();
+    let engine = Engine::create(&path, &master, config, Box::new(clock.clone()), &mut rng).unwrap();
     Fixture {
         _dir: dir,
         path,
@@ -75,7 +74,11 @@ fn state(f: &Fixture, id: KeyId) -> KeyState {
 }
 
 fn assert_chain_ok(f: &Fixture) {
-    let report = f.engine.verify_audit().unwrap().expect("audit chain verifies");
+    let report = f
+        .engine
+        .verify_audit()
+        .unwrap()
+        .expect("audit chain verifies");
     assert_eq!(report.records, f.engine.audit_len());
     let replay = f.engine.replay_audit().unwrap();
     assert_eq!(replay, f.engine.key_states().unwrap());
@@ -95,12 +98,18 @@ fn illegal_transitions_name_key_state_and_transition() {
             state,
             transition,
         } => {
-            assert_eq!((*key, *state, *transition), (id, KeyState::Generated, Transition::Retire));
+            assert_eq!(
+                (*key, *state, *transition),
+                (id, KeyState::Generated, Transition::Retire)
+            );
         }
         other => panic!("unexpected {other:?}"),
     }
     let msg = err.to_string();
-    assert!(msg.contains(&id.to_string()) && msg.contains("GENERATED") && msg.contains("retire"), "{msg}");
+    assert!(
+        msg.contains(&id.to_string()) && msg.contains("GENERATED") && msg.contains("retire"),
+        "{msg}"
+    );
     // Receipts only while DISTRIBUTED, activation only with every receipt.
     assert!(matches!(
         f.engine.confirm_receipt(id, "n1"),
@@ -128,12 +137,18 @@ fn illegal_transitions_name_key_state_and_transition() {
     // Destroy straight from ACTIVE is not in the diagram.
     assert!(matches!(
         f.engine.destroy(id),
-        Err(LifecycleError::IllegalTransition { transition: Transition::Destroy, .. })
+        Err(LifecycleError::IllegalTransition {
+            transition: Transition::Destroy,
+            ..
+        })
     ));
     f.engine.revoke(id, "test").unwrap();
     assert!(matches!(
         f.engine.use_key(id, Usage::Unprotect),
-        Err(LifecycleError::NotUsable { state: KeyState::Revoked, .. })
+        Err(LifecycleError::NotUsable {
+            state: KeyState::Revoked,
+            ..
+        })
     ));
     assert!(f.engine.revoke(id, "again").is_err());
     assert_chain_ok(&f);
@@ -176,7 +191,10 @@ fn scheduled_rotation_keeps_old_key_for_decryption_during_overlap() {
     assert_eq!(state(&f, old), KeyState::Rotating);
     assert!(f.engine.use_key(old, Usage::Unprotect).is_ok());
     assert!(f.engine.use_key(old, Usage::Protect).is_err());
-    assert!(matches!(f.engine.retire(old), Err(LifecycleError::ReplacementNotActive { .. })));
+    assert!(matches!(
+        f.engine.retire(old),
+        Err(LifecycleError::ReplacementNotActive { .. })
+    ));
     f.engine.distribute(new).unwrap();
     f.engine.confirm_receipt(new, "hub").unwrap();
     f.engine.confirm_receipt(new, "n1").unwrap();
@@ -267,7 +285,10 @@ fn compromise_recovery_runs_six_audited_steps() {
     let a = active_key(&mut f, KeyType::MeshSession, "mesh", &["hub", "n1", "n2"]);
     let b = active_key(&mut f, KeyType::MeshSession, "hub-n2", &["hub", "n2"]);
     let c = active_key(&mut f, KeyType::MeshSession, "hub-n1", &["hub", "n1"]);
-    let report = f.engine.recover_compromise("n2", "QBER spike", &mut f.rng).unwrap();
+    let report = f
+        .engine
+        .recover_compromise("n2", "QBER spike", &mut f.rng)
+        .unwrap();
     assert_eq!(report.revoked, vec![a, b]);
     assert_eq!(state(&f, c), KeyState::Active);
     // "mesh" is re-keyed for hub+n1; "hub-n2" has nobody left but the hub.
@@ -281,7 +302,8 @@ fn compromise_recovery_runs_six_audited_steps() {
     assert!(steps.windows(2).all(|w| w[0] < w[1]));
     assert!(f.engine.isolated_nodes().unwrap().contains("n2"));
     assert!(matches!(
-        f.engine.generate(KeyType::MeshSession, "x", &["n2"], &mut f.rng),
+        f.engine
+            .generate(KeyType::MeshSession, "x", &["n2"], &mut f.rng),
         Err(LifecycleError::NodeIsolated { .. })
     ));
     assert_chain_ok(&f);
@@ -418,24 +440,36 @@ fn store_refuses_wrong_master_foreign_files_newer_schema_and_second_writer() {
     let err = Engine::open(&f.path, &f.master, EngineConfig::default(), clock()).unwrap_err();
     assert!(matches!(err, LifecycleError::StoreLocked { .. }), "{err}");
     let Fixture {
-        _dir, path, master, engine, ..
+        _dir,
+        path,
+        master,
+        engine,
+        ..
     } = f;
     drop(engine);
     // Wrong master.
     let wrong = SecretBytes::new(vec![9u8; 32]);
     let err = Engine::open(&path, &wrong, EngineConfig::default(), clock()).unwrap_err();
-    assert!(matches!(err, LifecycleError::MasterKeyMismatch { .. }), "{err}");
+    assert!(
+        matches!(err, LifecycleError::MasterKeyMismatch { .. }),
+        "{err}"
+    );
     // Reopen with the right master works and keeps the chain verifiable.
     let e = Engine::open(&path, &master, EngineConfig::default(), clock()).unwrap();
     assert!(e.verify_audit().unwrap().is_ok());
     drop(e);
     // Create refuses an existing file.
     let mut rng = ChaCha20Rng::seed_from_u64(1);
-    let err = Engine::create(&path, &master, EngineConfig::default(), clock(), &mut rng).unwrap_err();
+    let err =
+        Engine::create(&path, &master, EngineConfig::default(), clock(), &mut rng).unwrap_err();
     assert!(matches!(err, LifecycleError::AlreadyExists { .. }));
     // A text file is not a store, and is left untouched.
     let junk = _dir.0.join("junk.txt");
-    std::fs::write(&junk, b"not a database at all, just text that is long enough").unwrap();
+    std::fs::write(
+        &junk,
+        b"not a database at all, just text that is long enough",
+    )
+    .unwrap();
     let before = std::fs::read(&junk).unwrap();
     let err = Engine::open(&junk, &master, EngineConfig::default(), clock()).unwrap_err();
     assert!(matches!(err, LifecycleError::NotAStore { .. }), "{err}");
@@ -444,15 +478,19 @@ fn store_refuses_wrong_master_foreign_files_newer_schema_and_second_writer() {
     let other = _dir.0.join("other.db");
     {
         let c = rusqlite::Connection::open(&other).unwrap();
-        c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);").unwrap();
+        c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);")
+            .unwrap();
     }
     let err = Engine::open(&other, &master, EngineConfig::default(), clock()).unwrap_err();
     assert!(matches!(err, LifecycleError::NotAStore { .. }), "{err}");
     // A newer schema is refused, not migrated.
     {
         let c = rusqlite::Connection::open(&path).unwrap();
-        c.execute("UPDATE meta SET value = 99 WHERE name = 'schema_version'", [])
-            .unwrap();
+        c.execute(
+            "UPDATE meta SET value = 99 WHERE name = 'schema_version'",
+            [],
+        )
+        .unwrap();
     }
     let err = Engine::open(&path, &master, EngineConfig::default(), clock()).unwrap_err();
     match err {
