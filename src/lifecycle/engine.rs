@@ -523,8 +523,12 @@ impl Engine {
             .query_row([id.0], |r| r.get(0))
             .optional()?
             .ok_or(LifecycleError::UnknownKey(id))?;
-        let wrapped = wrapped
-            .ok_or_else(|| LifecycleError::Corrupt(format!("{id} has no stored material")))?;
+        let Some(wrapped) = wrapped else {
+            return Err(LifecycleError::NoMaterial {
+                key: id,
+                state: self.load(id)?.state,
+            });
+        };
         self.master
             .unwrap(&wrapped, &key_aad(id, kt))
             .map_err(|source| LifecycleError::Crypto { key: id, source })
@@ -1168,6 +1172,97 @@ impl Engine {
             e.save_pad(id, &pad)?;
             Ok(msg)
         })
+    }
+
+    /// Rotate the operator-held SOVEREIGN_MASTER: every stored key is
+    /// re-wrapped under `new_master`, the store's check value replaced, and the
+    /// master's key record rotated (old ROTATING → RETIRED, new ACTIVE), all in
+    /// one transaction. Afterwards only `new_master` opens the store.
+    pub fn rotate_master(
+        &mut self,
+        new_master: &SecretBytes,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        let new_key = MasterKey::from_material(new_master).map_err(|source| {
+            LifecycleError::GenerationFailed {
+                key_type: KeyType::SovereignMaster,
+                source,
+            }
+        })?;
+        let result = self.atomic(|e| {
+            let old_records: Vec<KeyRecord> = e
+                .keys(Some(KeyState::Active))?
+                .into_iter()
+                .filter(|k| k.key_type == KeyType::SovereignMaster)
+                .collect();
+            let mut rewrapped = 0u64;
+            let ids: Vec<(i64, String)> = {
+                let mut st = e
+                    .conn
+                    .prepare("SELECT id, key_type FROM keys WHERE wrapped IS NOT NULL")?;
+                let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<std::result::Result<_, _>>()?
+            };
+            for (id, kt) in ids {
+                let id = KeyId(id);
+                let kt: KeyType = kt.parse().map_err(LifecycleError::Corrupt)?;
+                let material = e.unwrap_material(id, kt)?;
+                let wrapped = new_key
+                    .wrap(&material, &key_aad(id, kt), rng)
+                    .map_err(|source| LifecycleError::Crypto { key: id, source })?;
+                e.conn
+                    .prepare_cached("UPDATE keys SET wrapped = ?2 WHERE id = ?1")?
+                    .execute(params![id.0, wrapped])?;
+                rewrapped += 1;
+            }
+            let check = new_key
+                .wrap(&master_check_plaintext(), MASTER_CHECK_AAD, rng)
+                .map_err(|source| LifecycleError::GenerationFailed {
+                    key_type: KeyType::SovereignMaster,
+                    source,
+                })?;
+            e.conn.execute(
+                "UPDATE meta SET value = ?1 WHERE name = 'master_check'",
+                [check],
+            )?;
+            let actor = e.actor.clone();
+            let spec = e.config.specs.get(KeyType::SovereignMaster).clone();
+            let id = e.insert_key(
+                KeyType::SovereignMaster,
+                "store",
+                std::slice::from_ref(&actor),
+                &spec,
+                old_records.first().map(|k| k.id),
+                false,
+            )?;
+            e.append_audit(
+                "generate",
+                Some(id),
+                None,
+                Some(KeyState::Generated),
+                &format!("type=SOVEREIGN_MASTER; operator-held; {rewrapped} keys re-wrapped"),
+            )?;
+            for old in &old_records {
+                e.transition(old.id, Transition::BeginRotation, "master rotation")?;
+            }
+            e.transition(id, Transition::Distribute, "to operator")?;
+            e.confirm_receipt_inner(id, &actor)?;
+            e.activate_inner(id)?;
+            for old in &old_records {
+                if e.load(old.id)?.state == KeyState::Rotating {
+                    e.transition(
+                        old.id,
+                        Transition::Retire,
+                        "re-wrapped under the new master",
+                    )?;
+                }
+            }
+            Ok(id)
+        });
+        if result.is_ok() {
+            self.master = new_key;
+        }
+        result
     }
 
     /// The six-step compromise recovery for `node`, as one transaction with one

@@ -75,6 +75,16 @@ pub enum LifecycleError {
         /// Participants whose receipt is missing.
         missing: Vec<String>,
     },
+    /// The key's material is not in the store (destroyed, or operator-held).
+    #[error(
+        "{key} is {state}: its material is not stored (destroyed, or operator-held SOVEREIGN_MASTER)"
+    )]
+    NoMaterial {
+        /// The key.
+        key: KeyId,
+        /// Its current state.
+        state: KeyState,
+    },
     /// Receipts are accepted only while a key is DISTRIBUTED.
     #[error("{key} is {state}: receipts are accepted only while DISTRIBUTED")]
     ReceiptNotExpected {
