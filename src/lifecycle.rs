@@ -29,8 +29,10 @@
 //! # Master key
 //!
 //! The SOVEREIGN_MASTER key (32 bytes) is supplied by the operator on every
-//! open (the CLI reads it as 64 hex digits from a key file or the
-//! `QECNET_MASTER_KEY` environment variable) and never stored. The store keeps
+//! open and never stored: [`load_master_key`] reads it as 64 hex digits from a
+//! key file (which must not be readable by group or others) or from the
+//! `QECNET_MASTER_KEY` environment variable. [`Engine::rotate_master`]
+//! re-wraps every key under a new one. The store keeps
 //! an AES-GCM check value so a wrong key is refused, and the AUDIT_SIGNING
 //! public keys, so verifying the audit chain needs no secret.
 //!
@@ -75,15 +77,17 @@ pub mod audit;
 pub mod clock;
 pub mod engine;
 pub mod error;
+pub mod master;
 pub mod receipt;
 pub mod record;
 pub mod state;
 pub mod store;
 
-pub use audit::{AuditFailure, AuditRecord, VerifyReport, verify_chain};
+pub use audit::{AuditFailure, AuditRecord, VerifyReport, verify_chain, verify_chain_pinned};
 pub use clock::{Clock, ManualClock, WallClock};
 pub use engine::{EmergencyRotation, Engine, EngineConfig, RecoveryReport, TickReport};
 pub use error::LifecycleError;
+pub use master::{MASTER_KEY_ENV, load_master_key};
 pub use receipt::ReceiptProof;
 pub use record::{KeyId, KeyRecord, get_key, list_keys};
 pub use state::{KeyState, Transition, Trigger, Usage};

@@ -573,3 +573,67 @@ fn master_rotation_rewraps_every_key_and_retires_the_old_master() {
     let report = engine.verify_audit().unwrap().unwrap();
     assert_eq!(report.unsigned_tail, 0);
 }
+
+#[test]
+fn checkpoints_are_written_every_n_records_and_every_t_seconds() {
+    let config = EngineConfig {
+        checkpoint_every: 1_000_000,
+        checkpoint_interval_ns: 10 * NS_PER_SEC,
+        ..EngineConfig::default()
+    };
+    let mut f = fixture("cp-time", config);
+    let base = f.engine.verify_audit().unwrap().unwrap();
+    let a = f
+        .engine
+        .generate(KeyType::MeshSession, "c", &["hub"], &mut f.rng)
+        .unwrap();
+    let r = f.engine.verify_audit().unwrap().unwrap();
+    assert_eq!(r.checkpoints, base.checkpoints);
+    assert_eq!(r.unsigned_tail, 1);
+    f.clock.advance(11 * NS_PER_SEC);
+    f.engine.distribute(a).unwrap();
+    let r = f.engine.verify_audit().unwrap().unwrap();
+    assert_eq!(r.checkpoints, base.checkpoints + 1);
+    assert_eq!(r.unsigned_tail, 0);
+
+    let config = EngineConfig {
+        checkpoint_every: 3,
+        ..EngineConfig::default()
+    };
+    let mut f = fixture("cp-count", config);
+    let before = f.engine.verify_audit().unwrap().unwrap().checkpoints;
+    for i in 0..9 {
+        f.engine
+            .generate(KeyType::MeshSession, &format!("c{i}"), &["hub"], &mut f.rng)
+            .unwrap();
+    }
+    assert_eq!(
+        f.engine.verify_audit().unwrap().unwrap().checkpoints,
+        before + 3
+    );
+}
+
+#[test]
+fn master_key_loads_from_a_private_file_or_the_environment() {
+    use qecnet::lifecycle::load_master_key;
+    let dir = TempDir::new("masterfile");
+    let file = dir.0.join("master.hex");
+    let hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
+    std::fs::write(&file, format!("{hex}\n")).unwrap();
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+        assert!(
+            load_master_key(Some(&file)).is_err(),
+            "world-readable key file accepted"
+        );
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let key = load_master_key(Some(&file)).unwrap();
+    assert_eq!(key.len(), 32);
+    assert_eq!(key.expose()[1], 0x11);
+    assert_eq!(key.expose()[31], 0xff);
+    std::fs::write(&file, "abc").unwrap();
+    assert!(load_master_key(Some(&file)).is_err());
+}

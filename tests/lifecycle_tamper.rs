@@ -356,3 +356,88 @@ fn cli_refuses_foreign_files_and_lists_keys_without_bytes() {
         !text.contains(&hex[..16]) && !String::from_utf8_lossy(&out.stdout).contains(&hex[..16])
     );
 }
+
+#[test]
+fn pinned_audit_key_catches_a_chain_re_signed_with_a_substituted_key() {
+    use qecnet::crypto::{AuditSigner, SecretBytes};
+    use qecnet::lifecycle::audit::checkpoint_message;
+    use qecnet::lifecycle::verify_chain_pinned;
+    let dir = TempDir::new("tamper-pin");
+    let (path, _) = build_store(&dir.0);
+    let genuine = {
+        let c = Connection::open(&path).unwrap();
+        verify_chain(&c).unwrap().unwrap().signers
+    };
+    assert_eq!(genuine.len(), 1);
+    let genuine_hex = genuine.values().next().unwrap().clone();
+    let mut pin = [0u8; 32];
+    for (i, b) in pin.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&genuine_hex[2 * i..2 * i + 2], 16).unwrap();
+    }
+    // Attacker: edit record 5, re-hash the chain, replace the audit key, re-sign every checkpoint.
+    let p = copy(&path, &dir.0, "resigned.db");
+    {
+        let c = Connection::open(&p).unwrap();
+        c.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 5", [])
+            .unwrap();
+        rehash_from(&c, 5);
+        let mut rng = ChaCha20Rng::seed_from_u64(666);
+        let fake = AuditSigner::from_material(&SecretBytes::random(32, "fake", &mut rng).unwrap())
+            .unwrap();
+        c.execute("UPDATE audit_keys SET public = ?1", [&fake.public()[..]])
+            .unwrap();
+        let cps: Vec<(i64, i64, i64)> = c
+            .prepare("SELECT seq, at_ns, signer FROM checkpoints")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        for (seq, at, signer) in cps {
+            let head: Vec<u8> = c
+                .query_row("SELECT hash FROM audit WHERE seq = ?1", [seq], |r| r.get(0))
+                .unwrap();
+            let head: [u8; 32] = head.try_into().unwrap();
+            let sig = fake.sign(&checkpoint_message(
+                seq as u64,
+                at as u64,
+                &head,
+                KeyId(signer),
+            ));
+            c.execute(
+                "UPDATE checkpoints SET head = ?2, signature = ?3 WHERE seq = ?1",
+                rusqlite::params![seq, &head[..], &sig[..]],
+            )
+            .unwrap();
+        }
+    }
+    let c = Connection::open(&p).unwrap();
+    // Without a pin the forgery is self-consistent, but the reported signer differs.
+    let report = verify_chain(&c).unwrap().unwrap();
+    assert_ne!(report.signers.values().next().unwrap(), &genuine_hex);
+    // With the pin it is refused at the first checkpoint.
+    let first_cp = checkpoint_seqs(&p)[0];
+    match verify_chain_pinned(&c, Some(&[pin])).unwrap() {
+        Err(AuditFailure::BadSignature { seq, .. }) => assert_eq!(seq, first_cp),
+        other => panic!("forgery accepted with pin: {other:?}"),
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_qecnet"))
+        .args(["audit", "verify"])
+        .arg(&p)
+        .args(["--pin", &genuine_hex])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let out = Command::new(env!("CARGO_BIN_EXE_qecnet"))
+        .args(["audit", "verify"])
+        .arg(&path)
+        .args(["--pin", &genuine_hex])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}

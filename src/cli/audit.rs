@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use crate::lifecycle::{LifecycleError, open_reader, verify_chain};
+use crate::lifecycle::{LifecycleError, open_reader, verify_chain_pinned};
 
 /// Arguments of `qecnet audit`.
 #[derive(Debug, clap::Args)]
@@ -27,6 +27,10 @@ pub enum AuditCommand {
         /// Print the result as JSON.
         #[arg(long)]
         json: bool,
+        /// Require every checkpoint to be signed by this AUDIT_SIGNING public
+        /// key (64 hex digits); repeat for several keys.
+        #[arg(long = "pin", value_name = "HEX")]
+        pins: Vec<String>,
     },
 }
 
@@ -39,9 +43,14 @@ pub fn run(args: &AuditArgs) -> Result<ExitCode, LifecycleError> {
 /// Run `qecnet audit ...`, printing to `out`.
 pub fn run_to(args: &AuditArgs, out: &mut impl Write) -> Result<ExitCode, LifecycleError> {
     match &args.command {
-        AuditCommand::Verify { db, json } => {
+        AuditCommand::Verify { db, json, pins } => {
+            let pinned = pins
+                .iter()
+                .map(|h| parse_pin(h))
+                .collect::<Result<Vec<_>, _>>()?;
             let conn = open_reader(db)?;
-            let result = verify_chain(&conn)?;
+            let result =
+                verify_chain_pinned(&conn, (!pinned.is_empty()).then_some(pinned.as_slice()))?;
             if *json {
                 let v = match &result {
                     Ok(r) => serde_json::json!({ "ok": true, "report": r }),
@@ -52,11 +61,19 @@ pub fn run_to(args: &AuditArgs, out: &mut impl Write) -> Result<ExitCode, Lifecy
                 writeln!(out, "{v}")?;
             } else {
                 match &result {
-                    Ok(r) => writeln!(
-                        out,
-                        "OK: {} records and {} signed checkpoints verified ({} records after the last checkpoint, hash-chained but not yet signed); head {}",
-                        r.records, r.checkpoints, r.unsigned_tail, r.head_hex
-                    )?,
+                    Ok(r) => {
+                        writeln!(
+                            out,
+                            "OK: {} records and {} signed checkpoints verified ({} records after the last checkpoint, hash-chained but not yet signed); head {}",
+                            r.records, r.checkpoints, r.unsigned_tail, r.head_hex
+                        )?;
+                        for (id, public) in &r.signers {
+                            writeln!(
+                                out,
+                                "  checkpoints signed by {id}: Ed25519 public key {public}"
+                            )?;
+                        }
+                    }
                     Err(f) => writeln!(out, "FAILED: {f}")?,
                 }
             }
@@ -67,4 +84,19 @@ pub fn run_to(args: &AuditArgs, out: &mut impl Write) -> Result<ExitCode, Lifecy
             })
         }
     }
+}
+
+fn parse_pin(h: &str) -> Result<[u8; 32], LifecycleError> {
+    let h = h.trim();
+    if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(LifecycleError::Input(format!(
+            "--pin {h:?}: an Ed25519 public key is 64 hex digits"
+        )));
+    }
+    let mut out = [0u8; 32];
+    for (i, b) in out.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&h[2 * i..2 * i + 2], 16)
+            .map_err(|_| LifecycleError::Input(format!("--pin {h:?}: not hex")))?;
+    }
+    Ok(out)
 }

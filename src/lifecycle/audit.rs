@@ -176,6 +176,9 @@ pub struct VerifyReport {
     pub unsigned_tail: u64,
     /// Hash of the last record (hex).
     pub head_hex: String,
+    /// Public keys (hex) of the AUDIT_SIGNING keys that signed checkpoints, by key id.
+    /// Compare them with a copy kept elsewhere, or pin them with [`verify_chain_pinned`].
+    pub signers: BTreeMap<KeyId, String>,
 }
 
 /// Hex encoding for display.
@@ -199,6 +202,16 @@ fn parse_state(seq: u64, s: Option<String>) -> Result<Option<KeyState>, AuditFai
 /// Outer `Err` = the store could not be read; inner `Err` = the first failure.
 pub fn verify_chain(
     conn: &Connection,
+) -> Result<Result<VerifyReport, AuditFailure>, rusqlite::Error> {
+    verify_chain_pinned(conn, None)
+}
+
+/// Like [`verify_chain`], but every checkpoint must be signed by one of the
+/// `pinned` Ed25519 public keys (32 bytes each), so an attacker who rewrote the
+/// chain and re-signed it with a key of their own inserted into the store is caught.
+pub fn verify_chain_pinned(
+    conn: &Connection,
+    pinned: Option<&[[u8; 32]]>,
 ) -> Result<Result<VerifyReport, AuditFailure>, rusqlite::Error> {
     // Checkpoints first (few), keyed by the record they sign.
     let mut keys: BTreeMap<i64, Vec<u8>> = BTreeMap::new();
@@ -239,6 +252,7 @@ pub fn verify_chain(
     let mut expected = 1u64;
     let mut checkpoints = 0u64;
     let mut last_cp = 0u64;
+    let mut signers = BTreeMap::new();
     while let Some(r) = rows.next()? {
         let seq = r.get::<_, i64>(0)? as u64;
         if seq != expected {
@@ -292,6 +306,15 @@ pub fn verify_chain(
                     reason: format!("unknown signer key#{signer}"),
                 }));
             };
+            if let Some(pins) = pinned
+                && !pins.iter().any(|p| p.as_slice() == public.as_slice())
+            {
+                return Ok(Err(AuditFailure::BadSignature {
+                    seq,
+                    reason: format!("signer key#{signer} is not one of the pinned audit keys"),
+                }));
+            }
+            signers.insert(KeyId(*signer), hex(public));
             let msg = checkpoint_message(seq, *at_ns, &prev, KeyId(*signer));
             if let Err(e) = verify_audit_signature(public, &msg, sig) {
                 return Ok(Err(AuditFailure::BadSignature {
@@ -313,6 +336,7 @@ pub fn verify_chain(
         checkpoints,
         unsigned_tail: records - last_cp,
         head_hex: hex(&prev),
+        signers,
     }))
 }
 
