@@ -73,7 +73,8 @@ pub struct RecoveryReport {
     pub node: String,
     /// Keys revoked because the node shared them.
     pub revoked: Vec<KeyId>,
-    /// New keys distributed to the remaining participants (awaiting receipts).
+    /// New keys distributed to the remaining participants (awaiting receipts);
+    /// channels left with fewer than two nodes are not re-keyed.
     pub rekeyed: Vec<KeyId>,
     /// Audit sequence numbers of DETECT, ISOLATE, REVOKE, RE-KEY, VERIFY, REPORT.
     pub audit_steps: [u64; 6],
@@ -1296,7 +1297,8 @@ impl Engine {
                     && !k.prestaged
                 {
                     let rest: Vec<String> = k.participants.iter().filter(|p| *p != node).cloned().collect();
-                    if !rest.is_empty() {
+                    // A channel left with a single node (e.g. hub-n2 without n2) is not re-keyed.
+                    if rest.len() >= 2 {
                         to_rekey.insert((k.channel.clone(), k.key_type), rest);
                     }
                 }
