@@ -637,3 +637,25 @@ fn master_key_loads_from_a_private_file_or_the_environment() {
     std::fs::write(&file, "abc").unwrap();
     assert!(load_master_key(Some(&file)).is_err());
 }
+
+/// Found by the property test: a ROTATING key whose replacement was activated
+/// and later revoked must still retire when its overlap ends.
+#[test]
+fn overlap_end_retires_even_after_the_replacement_was_revoked() {
+    let config = EngineConfig {
+        overlap_ns: 10 * NS_PER_SEC,
+        ..EngineConfig::default()
+    };
+    let mut f = fixture("overlap-revoked", config);
+    let old = active_key(&mut f, KeyType::MeshSession, "c", &["hub", "n1"]);
+    let new = f.engine.begin_rotation(old, &mut f.rng).unwrap();
+    f.engine.distribute(new).unwrap();
+    f.engine.confirm_receipt(new, "hub").unwrap();
+    f.engine.confirm_receipt(new, "n1").unwrap();
+    let p = f.engine.receipt_proof(new).unwrap();
+    f.engine.activate(p).unwrap();
+    f.engine.revoke(new, "suspected").unwrap();
+    f.clock.advance(11 * NS_PER_SEC);
+    assert_eq!(f.engine.tick().unwrap().retired, vec![old]);
+    assert_chain_ok(&f);
+}

@@ -424,8 +424,20 @@ fn run(seed: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// 20 cases by default (keeps CI fast); `QECNET_MODEL_CASES=N` runs more.
+fn cases() -> u32 {
+    std::env::var("QECNET_MODEL_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 20, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig {
+        cases: cases(),
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    })]
 
     #[test]
     fn random_operation_sequences_keep_the_invariants(

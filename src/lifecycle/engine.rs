@@ -1033,14 +1033,16 @@ impl Engine {
         self.atomic(|e| e.transition(id, Transition::Revoke, reason).map(|_| ()))
     }
 
-    /// ROTATING → RETIRED, allowed once the replacement is ACTIVE.
+    /// ROTATING → RETIRED, allowed once the replacement has been activated.
     pub fn retire(&mut self, id: KeyId) -> Result<()> {
         self.atomic(|e| e.retire_inner(id, "operator"))
     }
 
     fn retire_inner(&mut self, id: KeyId, detail: &str) -> Result<()> {
         let rec = self.load(id)?;
-        if rec.state == KeyState::Rotating {
+        // A set overlap end means the replacement was activated (it may have
+        // been rotated or revoked since); otherwise it must be ACTIVE now.
+        if rec.state == KeyState::Rotating && rec.overlap_until_ns.is_none() {
             let replacement_active: Option<i64> = self
                 .conn
                 .prepare_cached("SELECT id FROM keys WHERE replaces = ?1 AND state = 'ACTIVE'")?
