@@ -20,7 +20,27 @@
 //! | [`Engine::revoke`] | live → REVOKED |
 //! | [`Engine::retire`], [`Engine::tick`] | ROTATING → RETIRED (overlap over), RETIRED → DESTROYED (retention over) |
 //! | [`Engine::recover_compromise`] | DETECT → ISOLATE → REVOKE → RE-KEY → VERIFY → REPORT |
+//! | [`Engine::rotate_master`] | SOVEREIGN_MASTER record rotated, every stored key re-wrapped |
 //! | [`Engine::use_key`], [`Engine::record_use`], [`Engine::otp_encrypt`], [`Engine::otp_decrypt`] | usage counters, no transition |
+//!
+//! Channels: at most one ACTIVE key per (channel, key type); a key's
+//! ROTATING predecessor stays usable for decryption (never encryption) until
+//! the overlap after the replacement's activation ends. Activating a key
+//! retires any older ROTATING key on the channel, so at most two keys are
+//! usable at any time.
+//!
+//! # Store and audit chain
+//!
+//! One SQLite file in WAL mode ([`store`]). The writer holds SQLite's
+//! exclusive lock from open to drop: a second [`Engine::open`] gets
+//! [`LifecycleError::StoreLocked`], and so do the read-only views
+//! ([`open_reader`], used by `qecnet audit verify` and `qecnet keys`) while a
+//! writer is running; they need no secret. Every audit record is hash-chained
+//! (SHA-256) to its predecessor, and a checkpoint signed with the ACTIVE
+//! AUDIT_SIGNING key (Ed25519) is stored every `checkpoint_every` records or
+//! `checkpoint_interval_ns`, whichever comes first ([`audit`]). Usage counting
+//! is not audited (it would double the write volume); state changes, receipts,
+//! rotations and every recovery step are.
 //!
 //! Every operation is one SQLite transaction that changes the key and appends
 //! its audit record together. [`Engine::batch`] groups many operations into
