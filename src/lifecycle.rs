@@ -10,7 +10,7 @@
 //!
 //! | operation | transition(s) |
 //! |---|---|
-//! | [`Engine::generate`] | (none) → GENERATED; a failure creates no record |
+//! | [`Engine::generate`], [`Engine::import_material`] | (none) → GENERATED; a failure creates no record |
 //! | [`Engine::distribute`] | GENERATED → DISTRIBUTED |
 //! | [`Engine::fail_distribution`] | → DESTROYED, plus a retry with new material |
 //! | [`Engine::confirm_receipt`], [`Engine::receipt_proof`], [`Engine::activate`] | DISTRIBUTED → ACTIVE |

@@ -659,3 +659,62 @@ fn overlap_end_retires_even_after_the_replacement_was_revoked() {
     assert_eq!(f.engine.tick().unwrap().retired, vec![old]);
     assert_chain_ok(&f);
 }
+
+#[test]
+fn qkd_material_is_imported_wrapped_and_length_checked() {
+    let mut f = fixture("import", EngineConfig::default());
+    let pad: Vec<u8> = (0..500u32).map(|i| (i * 7 + 3) as u8).collect();
+    let id = f
+        .engine
+        .import_material(
+            KeyType::QkdTransport,
+            "hub-n1",
+            &["hub", "n1"],
+            SecretBytes::new(pad.clone()),
+            "BB84 link hub-n1",
+            &mut f.rng,
+        )
+        .unwrap();
+    let rec = f.engine.key(id).unwrap();
+    assert_eq!((rec.state, rec.material_len), (KeyState::Generated, 500));
+    f.engine.distribute(id).unwrap();
+    f.engine.confirm_receipt(id, "hub").unwrap();
+    f.engine.confirm_receipt(id, "n1").unwrap();
+    let p = f.engine.receipt_proof(id).unwrap();
+    f.engine.activate(p).unwrap();
+    let ct = f.engine.otp_encrypt(id, b"qkd").unwrap();
+    // The peer holding the same QKD pad decrypts it.
+    let mut peer = qecnet::crypto::OneTimePad::new(SecretBytes::new(pad), 0);
+    assert_eq!(peer.decrypt(&ct).unwrap().expose(), b"qkd");
+    let short = f.engine.import_material(
+        KeyType::QkdTransport,
+        "c",
+        &["hub"],
+        SecretBytes::new(vec![1; 10]),
+        "x",
+        &mut f.rng,
+    );
+    assert!(matches!(
+        short,
+        Err(LifecycleError::GenerationFailed { .. })
+    ));
+    let wrong = f.engine.import_material(
+        KeyType::MeshSession,
+        "c",
+        &["hub"],
+        SecretBytes::new(vec![1; 31]),
+        "x",
+        &mut f.rng,
+    );
+    assert!(wrong.is_err());
+    let master = f.engine.import_material(
+        KeyType::SovereignMaster,
+        "c",
+        &["hub"],
+        SecretBytes::new(vec![1; 32]),
+        "x",
+        &mut f.rng,
+    );
+    assert!(master.is_err());
+    assert_chain_ok(&f);
+}

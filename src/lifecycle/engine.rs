@@ -191,9 +191,9 @@ impl Engine {
                 KeyType::SovereignMaster,
                 "store",
                 std::slice::from_ref(&hub),
-                &spec,
                 None,
                 false,
+                spec.material_len,
             )?;
             e.append_audit(
                 "generate",
@@ -566,10 +566,11 @@ impl Engine {
         kt: KeyType,
         channel: &str,
         participants: &[String],
-        spec: &crate::crypto::KeySpec,
         replaces: Option<KeyId>,
         prestaged: bool,
+        material_len: usize,
     ) -> Result<KeyId> {
+        let spec = self.config.specs.get(kt).clone();
         let now = self.clock.now_ns() as i64;
         let parts = serde_json::to_string(participants)
             .map_err(|e| LifecycleError::Input(e.to_string()))?;
@@ -583,7 +584,7 @@ impl Engine {
                 kt.as_str(),
                 channel,
                 parts,
-                spec.material_len as i64,
+                material_len as i64,
                 now,
                 spec.rotation_period_ns.map(|v| v as i64),
                 spec.usage_limit.map(|v| v as i64),
@@ -627,8 +628,33 @@ impl Engine {
                     source,
                 }
             })?;
+        self.store_new_key(
+            kt,
+            channel,
+            &nodes,
+            replaces,
+            prestaged,
+            material,
+            "local entropy",
+            rng,
+        )
+    }
+
+    /// Insert a GENERATED key with the given material (already checked), wrapped.
+    #[allow(clippy::too_many_arguments)]
+    fn store_new_key(
+        &mut self,
+        kt: KeyType,
+        channel: &str,
+        nodes: &[String],
+        replaces: Option<KeyId>,
+        prestaged: bool,
+        material: SecretBytes,
+        origin: &str,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
         let public = public_of(kt, &material);
-        let id = self.insert_key(kt, channel, &nodes, &spec, replaces, prestaged)?;
+        let id = self.insert_key(kt, channel, nodes, replaces, prestaged, material.len())?;
         let wrapped = self
             .master
             .wrap(&material, &key_aad(id, kt), rng)
@@ -640,7 +666,7 @@ impl Engine {
             .prepare_cached("UPDATE keys SET wrapped = ?2, public = ?3 WHERE id = ?1")?
             .execute(params![id.0, wrapped, public])?;
         let mut detail = format!(
-            "type={kt}; channel={channel}; participants={}",
+            "type={kt}; channel={channel}; participants={}; source={origin}",
             nodes.join(",")
         );
         if let Some(r) = replaces {
@@ -812,6 +838,57 @@ impl Engine {
     ) -> Result<KeyId> {
         let parts: Vec<String> = participants.iter().map(|s| s.to_string()).collect();
         self.atomic(|e| e.generate_inner(key_type, channel, &parts, None, false, rng))
+    }
+
+    /// Record externally produced key material as a GENERATED key, e.g. a
+    /// QKD_TRANSPORT pad distilled by the QKD link (any length of at least 64
+    /// bytes), or material of another type of exactly its table length. The
+    /// bytes are wrapped at once; `rng` supplies only the wrapping nonce.
+    pub fn import_material(
+        &mut self,
+        key_type: KeyType,
+        channel: &str,
+        participants: &[&str],
+        material: SecretBytes,
+        origin: &str,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        let spec_len = self.config.specs.get(key_type).material_len;
+        let ok = match key_type {
+            KeyType::SovereignMaster => false,
+            KeyType::QkdTransport => material.len() >= 64,
+            _ => material.len() == spec_len,
+        };
+        if !ok {
+            return Err(LifecycleError::GenerationFailed {
+                key_type,
+                source: crate::crypto::CryptoError::BadKeyLength {
+                    what: key_type.as_str(),
+                    expected: if key_type == KeyType::QkdTransport {
+                        64
+                    } else {
+                        spec_len
+                    },
+                    got: material.len(),
+                },
+            });
+        }
+        let mut nodes: Vec<String> = participants.iter().map(|s| s.to_string()).collect();
+        nodes.sort();
+        nodes.dedup();
+        if nodes.is_empty() {
+            return Err(LifecycleError::NoParticipants);
+        }
+        self.atomic(|e| {
+            for n in &nodes {
+                if e.is_isolated(n)? {
+                    return Err(LifecycleError::NodeIsolated { node: n.clone() });
+                }
+            }
+            e.store_new_key(
+                key_type, channel, &nodes, None, false, material, origin, rng,
+            )
+        })
     }
 
     /// Generate and distribute pre-staged material for emergency re-keying of
@@ -1234,9 +1311,9 @@ impl Engine {
                 KeyType::SovereignMaster,
                 "store",
                 std::slice::from_ref(&actor),
-                &spec,
                 old_records.first().map(|k| k.id),
                 false,
+                spec.material_len,
             )?;
             e.append_audit(
                 "generate",
