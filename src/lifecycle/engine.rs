@@ -296,21 +296,18 @@ impl Engine {
         let saved_head = self.head.clone();
         let saved_signer = self.signer.clone();
         let outer = self.conn.is_autocommit();
-        self.conn.execute_batch(if outer {
+        self.sql(if outer {
             "BEGIN IMMEDIATE"
         } else {
             "SAVEPOINT op"
         })?;
         let result = f(self);
         let finish = match &result {
-            Ok(_) => self
-                .conn
-                .execute_batch(if outer { "COMMIT" } else { "RELEASE op" }),
-            Err(_) => self.conn.execute_batch(if outer {
-                "ROLLBACK"
-            } else {
-                "ROLLBACK TO op; RELEASE op"
-            }),
+            Ok(_) => self.sql(if outer { "COMMIT" } else { "RELEASE op" }),
+            Err(_) if outer => self.sql("ROLLBACK"),
+            Err(_) => self
+                .sql("ROLLBACK TO op")
+                .and_then(|()| self.sql("RELEASE op")),
         };
         if result.is_err() || finish.is_err() {
             if finish.is_err() && outer && !self.conn.is_autocommit() {
@@ -322,6 +319,12 @@ impl Engine {
         let v = result?;
         finish?;
         Ok(v)
+    }
+
+    /// Run one parameterless statement through the statement cache.
+    fn sql(&self, statement: &str) -> Result<()> {
+        self.conn.prepare_cached(statement)?.execute([])?;
+        Ok(())
     }
 
     /// Batch mode: run many operations in one SQLite transaction (one commit),
@@ -538,12 +541,12 @@ impl Engine {
     // ----- core transitions -------------------------------------------------
 
     /// Apply `t` to `id` after checking the diagram; writes the audit record.
-    fn transition(&mut self, id: KeyId, t: Transition, detail: &str) -> Result<KeyRecord> {
-        let rec = self.load(id)?;
-        if !t.allowed_from(rec.state) {
+    fn transition(&mut self, id: KeyId, t: Transition, detail: &str) -> Result<KeyState> {
+        let from = self.load_state(id)?;
+        if !t.allowed_from(from) {
             return Err(LifecycleError::IllegalTransition {
                 key: id,
-                state: rec.state,
+                state: from,
                 transition: t,
             });
         }
@@ -557,8 +560,19 @@ impl Engine {
                  wrapped = CASE WHEN ?4 THEN NULL ELSE wrapped END WHERE id = ?1",
             )?
             .execute(params![id.0, to.as_str(), now, erase])?;
-        self.append_audit(t.as_str(), Some(id), Some(rec.state), Some(to), detail)?;
-        Ok(rec)
+        self.append_audit(t.as_str(), Some(id), Some(from), Some(to), detail)?;
+        Ok(from)
+    }
+
+    /// Just the state of `id` (cheaper than [`Engine::load`]).
+    fn load_state(&self, id: KeyId) -> Result<KeyState> {
+        let s: String = self
+            .conn
+            .prepare_cached("SELECT state FROM keys WHERE id = ?1")?
+            .query_row([id.0], |r| r.get(0))
+            .optional()?
+            .ok_or(LifecycleError::UnknownKey(id))?;
+        s.parse().map_err(LifecycleError::Corrupt)
     }
 
     fn insert_key(
@@ -804,7 +818,8 @@ impl Engine {
         early: bool,
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<KeyId> {
-        let rec = self.transition(id, Transition::BeginRotation, detail)?;
+        let rec = self.load(id)?;
+        self.transition(id, Transition::BeginRotation, detail)?;
         if rec.key_type == KeyType::SovereignMaster {
             return Err(LifecycleError::Input(
                 "SOVEREIGN_MASTER is rotated by the operator supplying a new master key".into(),
@@ -929,7 +944,8 @@ impl Engine {
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<KeyId> {
         self.atomic(|e| {
-            let rec = e.transition(
+            let rec = e.load(id)?;
+            e.transition(
                 id,
                 Transition::DistributionFailure,
                 "distribution failed; retrying with new material",
