@@ -111,7 +111,16 @@ fn check_store(path: &Path) -> u64 {
         states,
         "store and audit chain disagree"
     );
-    for k in engine.keys(None).unwrap() {
+    let keys = engine.keys(None).unwrap();
+    for k in &keys {
+        // Composite operations land whole: a ROTATING key always has its replacement.
+        if k.state == KeyState::Rotating {
+            assert!(
+                keys.iter().any(|r| r.replaces == Some(k.id)),
+                "{} ROTATING without a replacement (partial rotation)",
+                k.id
+            );
+        }
         if k.state == KeyState::Active {
             assert_eq!(
                 k.receipts.len(),

@@ -6,6 +6,7 @@
 //! - a REVOKED or DESTROYED key is never used or changed again;
 //! - per channel and type: at most one ACTIVE key, and at most one more
 //!   (the ROTATING predecessor) usable during the overlap;
+//! - a ROTATING key always has its replacement;
 //! - the audit chain verifies and replays to the store's states.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -397,6 +398,14 @@ fn run(seed: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
                     participants: k.participants.iter().cloned().collect(),
                     receipts: k.receipts.iter().cloned().collect(),
                 },
+            );
+        }
+        for k in records.iter().filter(|k| k.state == KeyState::Rotating) {
+            prop_assert!(
+                records.iter().any(|r| r.replaces == Some(k.id)),
+                "step {}: {} ROTATING without a replacement",
+                step,
+                k.id
             );
         }
         for ((ch, kt), (active, rotating)) in per_channel {
