@@ -1,5 +1,10 @@
-//! The engine: every lifecycle operation as one atomic SQLite transaction that
-//! updates the key and appends its audit record together.
+//! The engine: its store handle, transactions (single and batch), audit
+//! appends and checkpoints, reads, and the core transitions (generate,
+//! distribute, receipts, activate, revoke, retire, destroy, tick). Every
+//! operation is one atomic SQLite transaction that updates the key and
+//! appends its audit record together. Rotations, key use and compromise
+//! recovery are further `impl Engine` blocks in [`super::rotation`],
+//! [`super::usage`] and [`super::recovery`].
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -12,11 +17,8 @@ use serde::Serialize;
 use super::audit::{self, AuditFailure, AuditRecord, VerifyReport, checkpoint_message};
 use super::record::{self, KEY_COLUMNS, KeyId, KeyRecord};
 use super::store::{self, Durability, MASTER_CHECK_AAD};
-use super::{Clock, KeyState, LifecycleError, ReceiptProof, Transition, Trigger, Usage};
-use crate::crypto::{
-    AuditSigner, KeySpecTable, KeyType, MasterKey, NodeIdentityKey, OneTimePad, OtpCiphertext,
-    SecretBytes,
-};
+use super::{Clock, KeyState, LifecycleError, ReceiptProof, Transition};
+use crate::crypto::{AuditSigner, KeySpecTable, KeyType, MasterKey, NodeIdentityKey, SecretBytes};
 
 type Result<T> = std::result::Result<T, LifecycleError>;
 
@@ -54,32 +56,6 @@ impl Default for EngineConfig {
     }
 }
 
-/// Outcome of an emergency rotation.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct EmergencyRotation {
-    /// Every instance that was revoked.
-    pub revoked: Vec<KeyId>,
-    /// The replacement key.
-    pub replacement: KeyId,
-    /// True when pre-staged material with all receipts was activated at once;
-    /// false when the replacement still has to be distributed/confirmed.
-    pub activated: bool,
-}
-
-/// Outcome of the six-step compromise recovery.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct RecoveryReport {
-    /// The isolated node.
-    pub node: String,
-    /// Keys revoked because the node shared them.
-    pub revoked: Vec<KeyId>,
-    /// New keys distributed to the remaining participants (awaiting receipts);
-    /// channels left with fewer than two nodes are not re-keyed.
-    pub rekeyed: Vec<KeyId>,
-    /// Audit sequence numbers of DETECT, ISOLATE, REVOKE, RE-KEY, VERIFY, REPORT.
-    pub audit_steps: [u64; 6],
-}
-
 /// What [`Engine::tick`] did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
 pub struct TickReport {
@@ -90,7 +66,7 @@ pub struct TickReport {
 }
 
 #[derive(Clone, Debug)]
-struct ChainHead {
+pub(super) struct ChainHead {
     seq: u64,
     hash: [u8; 32],
     since_checkpoint: u64,
@@ -100,14 +76,14 @@ struct ChainHead {
 /// The key-lifecycle engine over one SQLite store. See the module docs of
 /// [`crate::lifecycle`] for the operation set and an example.
 pub struct Engine {
-    conn: Connection,
-    path: PathBuf,
-    master: MasterKey,
-    config: EngineConfig,
-    clock: Box<dyn Clock>,
-    actor: String,
-    head: ChainHead,
-    signer: Option<Arc<(KeyId, AuditSigner)>>,
+    pub(super) conn: Connection,
+    pub(super) path: PathBuf,
+    pub(super) master: MasterKey,
+    pub(super) config: EngineConfig,
+    pub(super) clock: Box<dyn Clock>,
+    pub(super) actor: String,
+    pub(super) head: ChainHead,
+    pub(super) signer: Option<Arc<(KeyId, AuditSigner)>>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -119,15 +95,15 @@ impl std::fmt::Debug for Engine {
     }
 }
 
-fn key_aad(id: KeyId, kt: KeyType) -> Vec<u8> {
+pub(super) fn key_aad(id: KeyId, kt: KeyType) -> Vec<u8> {
     format!("qecnet/key/v1/{}/{}", id.0, kt.as_str()).into_bytes()
 }
 
-fn master_check_plaintext() -> SecretBytes {
+pub(super) fn master_check_plaintext() -> SecretBytes {
     SecretBytes::new(b"qecnet sovereign master check".to_vec())
 }
 
-fn public_of(kt: KeyType, material: &SecretBytes) -> Option<Vec<u8>> {
+pub(super) fn public_of(kt: KeyType, material: &SecretBytes) -> Option<Vec<u8>> {
     match kt {
         KeyType::AuditSigning => AuditSigner::from_material(material)
             .ok()
@@ -292,7 +268,7 @@ impl Engine {
 
     /// Run `f` as one all-or-nothing unit: a transaction, or a savepoint when
     /// already inside one (batch mode or a composite operation).
-    fn atomic<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
+    pub(super) fn atomic<T>(&mut self, f: impl FnOnce(&mut Self) -> Result<T>) -> Result<T> {
         let saved_head = self.head.clone();
         let saved_signer = self.signer.clone();
         let outer = self.conn.is_autocommit();
@@ -322,7 +298,7 @@ impl Engine {
     }
 
     /// Run one parameterless statement through the statement cache.
-    fn sql(&self, statement: &str) -> Result<()> {
+    pub(super) fn sql(&self, statement: &str) -> Result<()> {
         self.conn.prepare_cached(statement)?.execute([])?;
         Ok(())
     }
@@ -350,7 +326,7 @@ impl Engine {
 
     // ----- audit ----------------------------------------------------------
 
-    fn append_audit(
+    pub(super) fn append_audit(
         &mut self,
         event: &str,
         key: Option<KeyId>,
@@ -401,7 +377,7 @@ impl Engine {
 
     /// Sign the current chain head with the ACTIVE AUDIT_SIGNING key (no-op
     /// when nothing new was appended or no signing key is available).
-    fn write_checkpoint(&mut self) -> Result<()> {
+    pub(super) fn write_checkpoint(&mut self) -> Result<()> {
         let Some(signer) = self.signer.clone() else {
             return Ok(());
         };
@@ -433,7 +409,7 @@ impl Engine {
         self.atomic(|e| e.write_checkpoint())
     }
 
-    fn refresh_signer(&mut self) -> Result<()> {
+    pub(super) fn refresh_signer(&mut self) -> Result<()> {
         let id: Option<i64> = self
             .conn
             .query_row(
@@ -502,7 +478,7 @@ impl Engine {
         Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
-    fn is_isolated(&self, node: &str) -> Result<bool> {
+    pub(super) fn is_isolated(&self, node: &str) -> Result<bool> {
         Ok(self
             .conn
             .prepare_cached("SELECT 1 FROM nodes WHERE node = ?1")?
@@ -511,7 +487,7 @@ impl Engine {
             .is_some())
     }
 
-    fn load(&self, id: KeyId) -> Result<KeyRecord> {
+    pub(super) fn load(&self, id: KeyId) -> Result<KeyRecord> {
         let mut st = self
             .conn
             .prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1"))?;
@@ -520,7 +496,7 @@ impl Engine {
             .ok_or(LifecycleError::UnknownKey(id))
     }
 
-    fn unwrap_material(&self, id: KeyId, kt: KeyType) -> Result<SecretBytes> {
+    pub(super) fn unwrap_material(&self, id: KeyId, kt: KeyType) -> Result<SecretBytes> {
         let wrapped: Option<Vec<u8>> = self
             .conn
             .prepare_cached("SELECT wrapped FROM keys WHERE id = ?1")?
@@ -541,7 +517,12 @@ impl Engine {
     // ----- core transitions -------------------------------------------------
 
     /// Apply `t` to `id` after checking the diagram; writes the audit record.
-    fn transition(&mut self, id: KeyId, t: Transition, detail: &str) -> Result<KeyState> {
+    pub(super) fn transition(
+        &mut self,
+        id: KeyId,
+        t: Transition,
+        detail: &str,
+    ) -> Result<KeyState> {
         let from = self.load_state(id)?;
         if !t.allowed_from(from) {
             return Err(LifecycleError::IllegalTransition {
@@ -565,7 +546,7 @@ impl Engine {
     }
 
     /// Just the state of `id` (cheaper than [`Engine::load`]).
-    fn load_state(&self, id: KeyId) -> Result<KeyState> {
+    pub(super) fn load_state(&self, id: KeyId) -> Result<KeyState> {
         let s: String = self
             .conn
             .prepare_cached("SELECT state FROM keys WHERE id = ?1")?
@@ -575,7 +556,7 @@ impl Engine {
         s.parse().map_err(LifecycleError::Corrupt)
     }
 
-    fn insert_key(
+    pub(super) fn insert_key(
         &mut self,
         kt: KeyType,
         channel: &str,
@@ -608,7 +589,7 @@ impl Engine {
         Ok(KeyId(self.conn.last_insert_rowid()))
     }
 
-    fn generate_inner(
+    pub(super) fn generate_inner(
         &mut self,
         kt: KeyType,
         channel: &str,
@@ -656,7 +637,7 @@ impl Engine {
 
     /// Insert a GENERATED key with the given material (already checked), wrapped.
     #[allow(clippy::too_many_arguments)]
-    fn store_new_key(
+    pub(super) fn store_new_key(
         &mut self,
         kt: KeyType,
         channel: &str,
@@ -699,7 +680,7 @@ impl Engine {
         Ok(id)
     }
 
-    fn confirm_receipt_inner(&mut self, id: KeyId, node: &str) -> Result<()> {
+    pub(super) fn confirm_receipt_inner(&mut self, id: KeyId, node: &str) -> Result<()> {
         let rec = self.load(id)?;
         if rec.state != KeyState::Distributed {
             return Err(LifecycleError::ReceiptNotExpected {
@@ -731,7 +712,7 @@ impl Engine {
         Ok(())
     }
 
-    fn proof_inner(&self, id: KeyId) -> Result<ReceiptProof> {
+    pub(super) fn proof_inner(&self, id: KeyId) -> Result<ReceiptProof> {
         let rec = self.load(id)?;
         if rec.state != KeyState::Distributed {
             return Err(LifecycleError::IllegalTransition {
@@ -757,7 +738,7 @@ impl Engine {
         Ok(ReceiptProof::new(id, got))
     }
 
-    fn activate_inner(&mut self, id: KeyId) -> Result<()> {
+    pub(super) fn activate_inner(&mut self, id: KeyId) -> Result<()> {
         // Receipts are re-checked inside the transaction.
         self.proof_inner(id)?;
         let rec = self.load(id)?;
@@ -809,35 +790,6 @@ impl Engine {
             self.signer = Some(Arc::new((id, signer)));
         }
         Ok(())
-    }
-
-    fn begin_rotation_inner(
-        &mut self,
-        id: KeyId,
-        detail: &str,
-        early: bool,
-        rng: &mut (impl CryptoRng + ?Sized),
-    ) -> Result<KeyId> {
-        let rec = self.load(id)?;
-        self.transition(id, Transition::BeginRotation, detail)?;
-        if rec.key_type == KeyType::SovereignMaster {
-            return Err(LifecycleError::Input(
-                "SOVEREIGN_MASTER is rotated by the operator supplying a new master key".into(),
-            ));
-        }
-        if early {
-            self.conn
-                .prepare_cached("UPDATE keys SET early_retirement = 1 WHERE id = ?1")?
-                .execute([id.0])?;
-        }
-        self.generate_inner(
-            rec.key_type,
-            &rec.channel,
-            &rec.participants,
-            Some(id),
-            false,
-            rng,
-        )
     }
 
     // ----- public operations ---------------------------------------------
@@ -989,138 +941,6 @@ impl Engine {
         self.atomic(|e| e.activate_inner(proof.key()))
     }
 
-    /// Start a rotation of an ACTIVE key: it becomes ROTATING (decrypt-only)
-    /// and a replacement is GENERATED. Returns the replacement.
-    pub fn begin_rotation(
-        &mut self,
-        id: KeyId,
-        rng: &mut (impl CryptoRng + ?Sized),
-    ) -> Result<KeyId> {
-        self.atomic(|e| e.begin_rotation_inner(id, "scheduled", false, rng))
-    }
-
-    /// ACTIVE keys past their rotation period or usage limit (or with less
-    /// than 1/8 of their one-time pad left).
-    pub fn due_for_rotation(&self) -> Result<Vec<KeyId>> {
-        let now = self.clock.now_ns();
-        Ok(self
-            .keys(Some(KeyState::Active))?
-            .into_iter()
-            .filter(|k| {
-                let by_time = match (k.rotation_period_ns, k.activated_ns) {
-                    (Some(p), Some(a)) => now.saturating_sub(a) >= p,
-                    _ => false,
-                };
-                let by_use = k.usage_limit.is_some_and(|l| k.usage_count >= l);
-                let by_pad = k.key_type == KeyType::QkdTransport
-                    && k.material_len.saturating_sub(k.pad_consumed) * 8 < k.material_len;
-                by_time || by_use || by_pad
-            })
-            .map(|k| k.id)
-            .collect())
-    }
-
-    /// Scheduled rotation (timer): begin rotation of every due key except the
-    /// operator-held SOVEREIGN_MASTER. Returns (old, replacement) pairs.
-    pub fn rotate_scheduled(
-        &mut self,
-        rng: &mut (impl CryptoRng + ?Sized),
-    ) -> Result<Vec<(KeyId, KeyId)>> {
-        let mut out = Vec::new();
-        for id in self.due_for_rotation()? {
-            if self.load(id)?.key_type == KeyType::SovereignMaster {
-                continue;
-            }
-            let new = self.atomic(|e| e.begin_rotation_inner(id, "scheduled", false, rng))?;
-            out.push((id, new));
-        }
-        Ok(out)
-    }
-
-    /// Triggered rotation (anomaly, policy change, operator command): like a
-    /// scheduled one, but the old key is marked for early retirement and
-    /// retires the moment its replacement activates.
-    pub fn rotate_triggered(
-        &mut self,
-        id: KeyId,
-        trigger: Trigger,
-        rng: &mut (impl CryptoRng + ?Sized),
-    ) -> Result<KeyId> {
-        self.atomic(|e| {
-            e.begin_rotation_inner(id, &format!("triggered: {}", trigger.as_str()), true, rng)
-        })
-    }
-
-    /// Emergency rotation after (suspected) compromise of `id`: every live
-    /// instance on its channel is revoked at once, then the channel is re-keyed
-    /// from pre-staged material (activated immediately if all receipts are in),
-    /// or from freshly generated material when none is pre-staged.
-    pub fn rotate_emergency(
-        &mut self,
-        id: KeyId,
-        rng: &mut (impl CryptoRng + ?Sized),
-    ) -> Result<EmergencyRotation> {
-        self.atomic(|e| {
-            let rec = e.load(id)?;
-            if !rec.state.is_live() {
-                return Err(LifecycleError::IllegalTransition {
-                    key: id,
-                    state: rec.state,
-                    transition: Transition::Revoke,
-                });
-            }
-            e.append_audit(
-                "emergency_rotation",
-                Some(id),
-                None,
-                None,
-                &format!("channel={}", rec.channel),
-            )?;
-            let live = e.live_on_channel(&rec.channel, rec.key_type)?;
-            let mut revoked = Vec::new();
-            for k in live.iter().filter(|k| !k.prestaged || k.id == id) {
-                e.transition(
-                    k.id,
-                    Transition::Revoke,
-                    &format!("emergency rotation of {id}"),
-                )?;
-                revoked.push(k.id);
-            }
-            let staged = live
-                .iter()
-                .find(|k| k.prestaged && k.id != id && k.state == KeyState::Distributed)
-                .map(|k| k.id);
-            let (replacement, activated) = match staged {
-                Some(s) if e.proof_inner(s).is_ok() => {
-                    e.activate_inner(s)?;
-                    (s, true)
-                }
-                Some(s) => (s, false),
-                None => {
-                    let parts = rec.participants.clone();
-                    (
-                        e.generate_inner(rec.key_type, &rec.channel, &parts, None, false, rng)?,
-                        false,
-                    )
-                }
-            };
-            Ok(EmergencyRotation {
-                revoked,
-                replacement,
-                activated,
-            })
-        })
-    }
-
-    fn live_on_channel(&self, channel: &str, kt: KeyType) -> Result<Vec<KeyRecord>> {
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {KEY_COLUMNS} FROM keys WHERE channel = ?1 AND key_type = ?2 \
-             AND state NOT IN ('REVOKED','DESTROYED') ORDER BY id"
-        ))?;
-        let rows = st.query_map(params![channel, kt.as_str()], record::from_row)?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
-    }
-
     /// Compromise: any live state → REVOKED.
     pub fn revoke(&mut self, id: KeyId, reason: &str) -> Result<()> {
         self.atomic(|e| e.transition(id, Transition::Revoke, reason).map(|_| ()))
@@ -1131,7 +951,7 @@ impl Engine {
         self.atomic(|e| e.retire_inner(id, "operator"))
     }
 
-    fn retire_inner(&mut self, id: KeyId, detail: &str) -> Result<()> {
+    pub(super) fn retire_inner(&mut self, id: KeyId, detail: &str) -> Result<()> {
         let rec = self.load(id)?;
         // A set overlap end means the replacement was activated (it may have
         // been rotated or revoked since); otherwise it must be ACTIVE now.
@@ -1185,261 +1005,5 @@ impl Engine {
             }
         }
         Ok(report)
-    }
-
-    /// Count one use of `id` and return its material. Protect (encrypt/sign)
-    /// needs ACTIVE and an unexhausted usage limit; Unprotect (decrypt/verify)
-    /// also works while ROTATING.
-    pub fn use_key(&mut self, id: KeyId, usage: Usage) -> Result<SecretBytes> {
-        self.atomic(|e| {
-            let rec = e.count_use(id, usage, 1)?;
-            e.unwrap_material(id, rec.key_type)
-        })
-    }
-
-    /// Count `n` uses of `id` without touching its material (for simulation).
-    pub fn record_use(&mut self, id: KeyId, usage: Usage, n: u64) -> Result<()> {
-        self.atomic(|e| e.count_use(id, usage, n).map(|_| ()))
-    }
-
-    fn count_use(&mut self, id: KeyId, usage: Usage, n: u64) -> Result<KeyRecord> {
-        let rec = self.load(id)?;
-        if !usage.allowed_in(rec.state) {
-            return Err(LifecycleError::NotUsable {
-                key: id,
-                state: rec.state,
-                usage,
-            });
-        }
-        if usage == Usage::Protect
-            && let Some(limit) = rec.usage_limit
-            && rec.usage_count.saturating_add(n) > limit
-        {
-            return Err(LifecycleError::UsageLimitReached { key: id, limit });
-        }
-        self.conn
-            .prepare_cached("UPDATE keys SET usage_count = usage_count + ?2 WHERE id = ?1")?
-            .execute(params![id.0, n as i64])?;
-        Ok(rec)
-    }
-
-    fn pad(&mut self, id: KeyId, usage: Usage) -> Result<(KeyRecord, OneTimePad)> {
-        let rec = self.count_use(id, usage, 1)?;
-        if rec.key_type != KeyType::QkdTransport {
-            return Err(LifecycleError::WrongKeyType {
-                key: id,
-                actual: rec.key_type,
-                expected: KeyType::QkdTransport,
-            });
-        }
-        let material = self.unwrap_material(id, rec.key_type)?;
-        let consumed = rec.pad_consumed;
-        Ok((rec, OneTimePad::new(material, consumed)))
-    }
-
-    fn save_pad(&mut self, id: KeyId, pad: &OneTimePad) -> Result<()> {
-        self.conn
-            .prepare_cached("UPDATE keys SET pad_consumed = ?2 WHERE id = ?1")?
-            .execute(params![id.0, pad.consumed() as i64])?;
-        Ok(())
-    }
-
-    /// Encrypt with a QKD_TRANSPORT pad; the consumed position is stored in the
-    /// same transaction, so no pad byte is ever used twice.
-    pub fn otp_encrypt(&mut self, id: KeyId, msg: &[u8]) -> Result<OtpCiphertext> {
-        self.atomic(|e| {
-            let (_, mut pad) = e.pad(id, Usage::Protect)?;
-            let ct = pad
-                .encrypt(msg)
-                .map_err(|source| LifecycleError::Crypto { key: id, source })?;
-            e.save_pad(id, &pad)?;
-            Ok(ct)
-        })
-    }
-
-    /// Decrypt with a QKD_TRANSPORT pad; a ciphertext pointing at already
-    /// consumed pad bytes is refused as reuse.
-    pub fn otp_decrypt(&mut self, id: KeyId, ct: &OtpCiphertext) -> Result<SecretBytes> {
-        self.atomic(|e| {
-            let (_, mut pad) = e.pad(id, Usage::Unprotect)?;
-            let msg = pad
-                .decrypt(ct)
-                .map_err(|source| LifecycleError::Crypto { key: id, source })?;
-            e.save_pad(id, &pad)?;
-            Ok(msg)
-        })
-    }
-
-    /// Rotate the operator-held SOVEREIGN_MASTER: every stored key is
-    /// re-wrapped under `new_master`, the store's check value replaced, and the
-    /// master's key record rotated (old ROTATING → RETIRED, new ACTIVE), all in
-    /// one transaction. Afterwards only `new_master` opens the store.
-    pub fn rotate_master(
-        &mut self,
-        new_master: &SecretBytes,
-        rng: &mut (impl CryptoRng + ?Sized),
-    ) -> Result<KeyId> {
-        let new_key = MasterKey::from_material(new_master).map_err(|source| {
-            LifecycleError::GenerationFailed {
-                key_type: KeyType::SovereignMaster,
-                source,
-            }
-        })?;
-        let result = self.atomic(|e| {
-            let old_records: Vec<KeyRecord> = e
-                .keys(Some(KeyState::Active))?
-                .into_iter()
-                .filter(|k| k.key_type == KeyType::SovereignMaster)
-                .collect();
-            let mut rewrapped = 0u64;
-            let ids: Vec<(i64, String)> = {
-                let mut st = e
-                    .conn
-                    .prepare("SELECT id, key_type FROM keys WHERE wrapped IS NOT NULL")?;
-                let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                rows.collect::<std::result::Result<_, _>>()?
-            };
-            for (id, kt) in ids {
-                let id = KeyId(id);
-                let kt: KeyType = kt.parse().map_err(LifecycleError::Corrupt)?;
-                let material = e.unwrap_material(id, kt)?;
-                let wrapped = new_key
-                    .wrap(&material, &key_aad(id, kt), rng)
-                    .map_err(|source| LifecycleError::Crypto { key: id, source })?;
-                e.conn
-                    .prepare_cached("UPDATE keys SET wrapped = ?2 WHERE id = ?1")?
-                    .execute(params![id.0, wrapped])?;
-                rewrapped += 1;
-            }
-            let check = new_key
-                .wrap(&master_check_plaintext(), MASTER_CHECK_AAD, rng)
-                .map_err(|source| LifecycleError::GenerationFailed {
-                    key_type: KeyType::SovereignMaster,
-                    source,
-                })?;
-            e.conn.execute(
-                "UPDATE meta SET value = ?1 WHERE name = 'master_check'",
-                [check],
-            )?;
-            let actor = e.actor.clone();
-            let spec = e.config.specs.get(KeyType::SovereignMaster).clone();
-            let id = e.insert_key(
-                KeyType::SovereignMaster,
-                "store",
-                std::slice::from_ref(&actor),
-                old_records.first().map(|k| k.id),
-                false,
-                spec.material_len,
-            )?;
-            e.append_audit(
-                "generate",
-                Some(id),
-                None,
-                Some(KeyState::Generated),
-                &format!("type=SOVEREIGN_MASTER; operator-held; {rewrapped} keys re-wrapped"),
-            )?;
-            for old in &old_records {
-                e.transition(old.id, Transition::BeginRotation, "master rotation")?;
-            }
-            e.transition(id, Transition::Distribute, "to operator")?;
-            e.confirm_receipt_inner(id, &actor)?;
-            e.activate_inner(id)?;
-            for old in &old_records {
-                if e.load(old.id)?.state == KeyState::Rotating {
-                    e.transition(
-                        old.id,
-                        Transition::Retire,
-                        "re-wrapped under the new master",
-                    )?;
-                }
-            }
-            Ok(id)
-        });
-        if result.is_ok() {
-            self.master = new_key;
-        }
-        result
-    }
-
-    /// The six-step compromise recovery for `node`, as one transaction with one
-    /// audit record per step: DETECT, ISOLATE, REVOKE (every live key the node
-    /// shares), RE-KEY (new keys for the remaining participants, distributed),
-    /// VERIFY (no live key still includes the node), REPORT.
-    pub fn recover_compromise(
-        &mut self,
-        node: &str,
-        signal: &str,
-        rng: &mut (impl CryptoRng + ?Sized),
-    ) -> Result<RecoveryReport> {
-        self.atomic(|e| {
-            let detect = e.append_audit("recovery:detect", None, None, None, &format!("node={node}; signal={signal}"))?;
-            let now = e.clock.now_ns() as i64;
-            e.conn
-                .prepare_cached("INSERT OR IGNORE INTO nodes(node, isolated_ns) VALUES (?1, ?2)")?
-                .execute(params![node, now])?;
-            let isolate = e.append_audit("recovery:isolate", None, None, None, &format!("node={node}; channels severed"))?;
-            let affected: Vec<KeyRecord> = e
-                .keys(None)?
-                .into_iter()
-                .filter(|k| k.state.is_live() && k.participants.iter().any(|p| p == node))
-                .collect();
-            let mut revoked = Vec::new();
-            let mut to_rekey: BTreeMap<(String, KeyType), Vec<String>> = BTreeMap::new();
-            for k in &affected {
-                e.transition(k.id, Transition::Revoke, &format!("compromise of node {node}"))?;
-                revoked.push(k.id);
-                if matches!(k.state, KeyState::Active | KeyState::Rotating | KeyState::Distributed | KeyState::Generated)
-                    && !k.prestaged
-                {
-                    let rest: Vec<String> = k.participants.iter().filter(|p| *p != node).cloned().collect();
-                    // A channel left with a single node (e.g. hub-n2 without n2) is not re-keyed.
-                    if rest.len() >= 2 {
-                        to_rekey.insert((k.channel.clone(), k.key_type), rest);
-                    }
-                }
-            }
-            let revoke = e.append_audit("recovery:revoke", None, None, None, &format!("node={node}; revoked={}", revoked.len()))?;
-            let mut rekeyed = Vec::new();
-            for ((channel, kt), rest) in &to_rekey {
-                // Skip channels that still have a live key not shared with the node.
-                let still_live = e
-                    .live_on_channel(channel, *kt)?
-                    .into_iter()
-                    .any(|k| matches!(k.state, KeyState::Active | KeyState::Generated | KeyState::Distributed));
-                if still_live {
-                    continue;
-                }
-                let id = e.generate_inner(*kt, channel, rest, None, false, rng)?;
-                e.transition(id, Transition::Distribute, &format!("emergency re-key after compromise of {node}"))?;
-                rekeyed.push(id);
-            }
-            let rekey = e.append_audit("recovery:rekey", None, None, None, &format!("node={node}; new keys={}", rekeyed.len()))?;
-            let leftover = e
-                .keys(None)?
-                .into_iter()
-                .filter(|k| k.state.is_live() && k.participants.iter().any(|p| p == node))
-                .count();
-            if leftover != 0 {
-                return Err(LifecycleError::Corrupt(format!(
-                    "recovery verify failed: {leftover} live keys still include {node}"
-                )));
-            }
-            let verify = e.append_audit("recovery:verify", None, None, None, &format!("node={node}; no live key includes it; {} keys await receipts", rekeyed.len()))?;
-            let ids = |v: &[KeyId]| v.iter().map(|k| k.to_string()).collect::<Vec<_>>().join(",");
-            let report = e.append_audit(
-                "recovery:report",
-                None,
-                None,
-                None,
-                &format!("incident: node {node} compromised ({signal}); revoked [{}]; rekeyed [{}]; revoked material archived wrapped for forensics", ids(&revoked), ids(&rekeyed)),
-            )?;
-            e.write_checkpoint()?;
-            Ok(RecoveryReport {
-                node: node.to_string(),
-                revoked,
-                rekeyed,
-                audit_steps: [detect, isolate, revoke, rekey, verify, report],
-            })
-        })
     }
 }
