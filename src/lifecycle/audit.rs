@@ -367,7 +367,16 @@ pub(crate) fn chain_head(conn: &Connection) -> Result<(u64, [u8; 32]), rusqlite:
         )
         .optional()?;
     Ok(match row {
-        Some((s, h)) => (s as u64, h.try_into().unwrap_or(GENESIS_HASH)),
+        Some((s, h)) => {
+            let hash: [u8; 32] = h.try_into().map_err(|_| {
+                rusqlite::Error::FromSqlConversionFailure(
+                    9,
+                    rusqlite::types::Type::Blob,
+                    format!("audit record {s}: hash is not 32 bytes").into(),
+                )
+            })?;
+            (s as u64, hash)
+        }
         None => (0, GENESIS_HASH),
     })
 }
