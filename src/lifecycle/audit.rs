@@ -306,9 +306,9 @@ pub fn verify_chain_pinned(
                     reason: format!("unknown signer key#{signer}"),
                 }));
             };
-            if let Some(pins) = pinned
-                && !pins.iter().any(|p| p.as_slice() == public.as_slice())
-            {
+            let pinned_ok =
+                pinned.is_none_or(|pins| pins.iter().any(|p| p.as_slice() == public.as_slice()));
+            if !pinned_ok {
                 return Ok(Err(AuditFailure::BadSignature {
                     seq,
                     reason: format!("signer key#{signer} is not one of the pinned audit keys"),

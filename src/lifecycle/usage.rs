@@ -36,11 +36,10 @@ impl Engine {
                 usage,
             });
         }
-        if usage == Usage::Protect
-            && let Some(limit) = rec.usage_limit
-            && rec.usage_count.saturating_add(n) > limit
-        {
-            return Err(LifecycleError::UsageLimitReached { key: id, limit });
+        if let (Usage::Protect, Some(limit)) = (usage, rec.usage_limit) {
+            if rec.usage_count.saturating_add(n) > limit {
+                return Err(LifecycleError::UsageLimitReached { key: id, limit });
+            }
         }
         self.conn
             .prepare_cached("UPDATE keys SET usage_count = usage_count + ?2 WHERE id = ?1")?
