@@ -16,7 +16,7 @@
 //! | [`Engine::confirm_receipt`], [`Engine::receipt_proof`], [`Engine::activate`] | DISTRIBUTED → ACTIVE |
 //! | [`Engine::begin_rotation`], [`Engine::rotate_scheduled`] | ACTIVE → ROTATING, replacement GENERATED |
 //! | [`Engine::rotate_triggered`] | same, old key retires as soon as the new one activates |
-//! | [`Engine::rotate_emergency`] | every live instance → REVOKED, pre-staged key ACTIVE |
+//! | [`Engine::rotate_emergency`] | every live instance → REVOKED; pre-staged key ACTIVE (if all its receipts are in), else a new key GENERATED |
 //! | [`Engine::revoke`] | live → REVOKED |
 //! | [`Engine::retire`], [`Engine::tick`] | ROTATING → RETIRED (overlap over), RETIRED → DESTROYED (retention over) |
 //! | [`Engine::recover_compromise`] | DETECT → ISOLATE → REVOKE → RE-KEY → VERIFY → REPORT |
@@ -28,6 +28,9 @@
 //! the overlap after the replacement's activation ends. Activating a key
 //! retires any older ROTATING key on the channel, so at most two keys are
 //! usable at any time.
+//!
+//! Material: DESTROYED erases the wrapped material; REVOKED keeps it wrapped
+//! as the spec's forensic archive but no operation will use it again.
 //!
 //! # Store and audit chain
 //!
