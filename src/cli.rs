@@ -2,7 +2,9 @@
 //! reported. Errors print one line to stderr and exit non-zero (2 for bad input, 1 for a
 //! failure while running).
 
+pub mod audit;
 mod keyrate;
+pub mod keys;
 mod link;
 mod regress;
 mod run;
@@ -12,7 +14,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::Error;
+use crate::{Error, Result};
 
 /// QKD simulation and QBER analysis lab.
 #[derive(Debug, Parser)]
@@ -29,7 +31,7 @@ pub struct Cli {
 enum Command {
     /// Simulate one BB84 link photon by photon and compare with the analytic model.
     Link(link::LinkArgs),
-    /// Run the main job of a scenario file (for now: its link simulation).
+    /// The main job: a run file's sweeps, plots and report (or a scenario's link simulation).
     Run(run::RunArgs),
     /// Analytic secret key rate of a link (asymptotic and finite-key models).
     Keyrate(keyrate::KeyrateArgs),
@@ -39,6 +41,10 @@ enum Command {
     Merge(sweep::MergeArgs),
     /// The key-rate regression gate against the committed baseline.
     Regress(regress::RegressArgs),
+    /// Audit-chain operations on a key store (no secret needed).
+    Audit(audit::AuditArgs),
+    /// Key-store views for operators (never prints key bytes).
+    Keys(keys::KeysArgs),
 }
 
 /// Parses the process arguments, runs the command and returns the exit code.
@@ -51,16 +57,19 @@ pub fn main() -> ExitCode {
         }
         rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().expect("thread pool is set once");
     }
+    let done = |r: Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match &cli.command {
-        Command::Link(args) => link::run(args),
-        Command::Run(args) => run::run(args),
-        Command::Keyrate(args) => keyrate::run(args),
-        Command::Sweep(args) => sweep::run(args),
-        Command::Merge(args) => sweep::merge(args),
-        Command::Regress(args) => regress::run(args),
+        Command::Link(args) => done(link::run(args)),
+        Command::Run(args) => done(run::run(args)),
+        Command::Keyrate(args) => done(keyrate::run(args)),
+        Command::Sweep(args) => done(sweep::run(args)),
+        Command::Merge(args) => done(sweep::merge(args)),
+        Command::Regress(args) => done(regress::run(args)),
+        Command::Audit(args) => audit::run(args).map_err(Error::from),
+        Command::Keys(args) => keys::run(args).map_err(Error::from),
     };
     match result {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("error: {e}");
             ExitCode::from(exit_code(&e))

@@ -15,6 +15,9 @@ pub enum Error {
     /// A sweep file that cannot be used, or a sweep that cannot run.
     #[error(transparent)]
     Sweep(#[from] crate::sweep::SweepError),
+    /// The key-lifecycle engine, its store or its audit chain refused.
+    #[error(transparent)]
+    Lifecycle(#[from] crate::lifecycle::LifecycleError),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

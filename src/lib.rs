@@ -5,6 +5,13 @@
 //! - [`photonics`]: the photon-level BB84 link model (source, channel, eavesdropper, detector),
 //!   its analytic expectation and two simulation engines (`pulse`, `event`);
 //! - [`config`]: scenario files (TOML) with `--set path.field=value` overrides;
+//! - [`postprocess`]: from sifted key to secret key (estimation, key rates, finite key);
+//! - [`crypto`] and [`lifecycle`]: the key types of the QECNet spec with their real
+//!   algorithms, and the key-lifecycle engine (atomic transitions, SQLite store, signed audit
+//!   chain) — independent of the photonics;
+//! - [`mesh`]: the simulated QKD mesh driving the lifecycle engine;
+//! - [`sweep`], [`plot`], [`report`], [`regress`]: parameter sweeps, charts, the report and
+//!   the key-rate gate;
 //! - [`cli`]: the `qecnet` command line.
 //!
 //! ```
@@ -19,7 +26,9 @@
 
 pub mod cli;
 pub mod config;
+pub mod crypto;
 pub mod error;
+pub mod lifecycle;
 pub mod mesh;
 pub mod output;
 pub mod photonics;

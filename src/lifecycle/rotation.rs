@@ -1,0 +1,218 @@
+//! Rotation protocols: scheduled (timer), triggered (early retirement),
+//! emergency (revoke every instance, re-key from pre-staged material), and
+//! rotation of the operator-held SOVEREIGN_MASTER.
+
+use rand::CryptoRng;
+use rusqlite::params;
+use serde::Serialize;
+
+use super::engine::{Engine, key_aad, master_check_plaintext};
+use super::record::{self, KEY_COLUMNS, KeyId, KeyRecord};
+use super::store::MASTER_CHECK_AAD;
+use super::{KeyState, LifecycleError, Transition, Trigger};
+use crate::crypto::{KeyType, MasterKey, SecretBytes};
+
+type Result<T> = std::result::Result<T, LifecycleError>;
+
+/// Outcome of an emergency rotation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct EmergencyRotation {
+    /// Every instance that was revoked.
+    pub revoked: Vec<KeyId>,
+    /// The replacement key.
+    pub replacement: KeyId,
+    /// True when pre-staged material with all receipts was activated at once;
+    /// false when the replacement still has to be distributed/confirmed.
+    pub activated: bool,
+}
+
+impl Engine {
+    pub(super) fn begin_rotation_inner(
+        &mut self,
+        id: KeyId,
+        detail: &str,
+        early: bool,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        let rec = self.load(id)?;
+        self.transition(id, Transition::BeginRotation, detail)?;
+        if rec.key_type == KeyType::SovereignMaster {
+            return Err(LifecycleError::Input(
+                "SOVEREIGN_MASTER is rotated by the operator supplying a new master key".into(),
+            ));
+        }
+        if early {
+            self.conn.prepare_cached("UPDATE keys SET early_retirement = 1 WHERE id = ?1")?.execute([id.0])?;
+        }
+        self.generate_inner(rec.key_type, &rec.channel, &rec.participants, Some(id), false, rng)
+    }
+
+    /// Start a rotation of an ACTIVE key: it becomes ROTATING (decrypt-only)
+    /// and a replacement is GENERATED. Returns the replacement.
+    pub fn begin_rotation(&mut self, id: KeyId, rng: &mut (impl CryptoRng + ?Sized)) -> Result<KeyId> {
+        self.atomic(|e| e.begin_rotation_inner(id, "scheduled", false, rng))
+    }
+
+    /// ACTIVE keys past their rotation period or usage limit (or with less
+    /// than 1/8 of their one-time pad left).
+    pub fn due_for_rotation(&self) -> Result<Vec<KeyId>> {
+        let now = self.clock.now_ns();
+        Ok(self
+            .keys(Some(KeyState::Active))?
+            .into_iter()
+            .filter(|k| {
+                let by_time = match (k.rotation_period_ns, k.activated_ns) {
+                    (Some(p), Some(a)) => now.saturating_sub(a) >= p,
+                    _ => false,
+                };
+                let by_use = k.usage_limit.is_some_and(|l| k.usage_count >= l);
+                let by_pad = k.key_type == KeyType::QkdTransport
+                    && k.material_len.saturating_sub(k.pad_consumed) * 8 < k.material_len;
+                by_time || by_use || by_pad
+            })
+            .map(|k| k.id)
+            .collect())
+    }
+
+    /// Scheduled rotation (timer): begin rotation of every due key except the
+    /// operator-held SOVEREIGN_MASTER. Returns (old, replacement) pairs.
+    pub fn rotate_scheduled(&mut self, rng: &mut (impl CryptoRng + ?Sized)) -> Result<Vec<(KeyId, KeyId)>> {
+        let mut out = Vec::new();
+        for id in self.due_for_rotation()? {
+            if self.load(id)?.key_type == KeyType::SovereignMaster {
+                continue;
+            }
+            let new = self.atomic(|e| e.begin_rotation_inner(id, "scheduled", false, rng))?;
+            out.push((id, new));
+        }
+        Ok(out)
+    }
+
+    /// Triggered rotation (anomaly, policy change, operator command): like a
+    /// scheduled one, but the old key is marked for early retirement and
+    /// retires the moment its replacement activates.
+    pub fn rotate_triggered(
+        &mut self,
+        id: KeyId,
+        trigger: Trigger,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        self.atomic(|e| e.begin_rotation_inner(id, &format!("triggered: {}", trigger.as_str()), true, rng))
+    }
+
+    /// Emergency rotation after (suspected) compromise of `id`: every live
+    /// instance on its channel is revoked at once, then the channel is re-keyed
+    /// from pre-staged material (activated immediately if all receipts are in),
+    /// or from freshly generated material when none is pre-staged.
+    pub fn rotate_emergency(&mut self, id: KeyId, rng: &mut (impl CryptoRng + ?Sized)) -> Result<EmergencyRotation> {
+        self.atomic(|e| {
+            let rec = e.load(id)?;
+            if !rec.state.is_live() {
+                return Err(LifecycleError::IllegalTransition {
+                    key: id,
+                    state: rec.state,
+                    transition: Transition::Revoke,
+                });
+            }
+            e.append_audit("emergency_rotation", Some(id), None, None, &format!("channel={}", rec.channel))?;
+            let live = e.live_on_channel(&rec.channel, rec.key_type)?;
+            let mut revoked = Vec::new();
+            for k in live.iter().filter(|k| !k.prestaged || k.id == id) {
+                e.transition(k.id, Transition::Revoke, &format!("emergency rotation of {id}"))?;
+                revoked.push(k.id);
+            }
+            let staged =
+                live.iter().find(|k| k.prestaged && k.id != id && k.state == KeyState::Distributed).map(|k| k.id);
+            let (replacement, activated) = match staged {
+                Some(s) if e.proof_inner(s).is_ok() => {
+                    e.activate_inner(s)?;
+                    (s, true)
+                }
+                Some(s) => (s, false),
+                None => {
+                    let parts = rec.participants.clone();
+                    (e.generate_inner(rec.key_type, &rec.channel, &parts, None, false, rng)?, false)
+                }
+            };
+            Ok(EmergencyRotation { revoked, replacement, activated })
+        })
+    }
+
+    pub(super) fn live_on_channel(&self, channel: &str, kt: KeyType) -> Result<Vec<KeyRecord>> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys WHERE channel = ?1 AND key_type = ?2 \
+             AND state NOT IN ('REVOKED','DESTROYED') ORDER BY id"
+        ))?;
+        let rows = st.query_map(params![channel, kt.as_str()], record::from_row)?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
+    /// Rotate the operator-held SOVEREIGN_MASTER: every stored key is
+    /// re-wrapped under `new_master`, the store's check value replaced, and the
+    /// master's key record rotated (old ROTATING → RETIRED, new ACTIVE), all in
+    /// one transaction. Afterwards only `new_master` opens the store.
+    pub fn rotate_master(&mut self, new_master: &SecretBytes, rng: &mut (impl CryptoRng + ?Sized)) -> Result<KeyId> {
+        let new_key = MasterKey::from_material(new_master)
+            .map_err(|source| LifecycleError::GenerationFailed { key_type: KeyType::SovereignMaster, source })?;
+        let result = self.atomic(|e| {
+            let old_records: Vec<KeyRecord> = e
+                .keys(Some(KeyState::Active))?
+                .into_iter()
+                .filter(|k| k.key_type == KeyType::SovereignMaster)
+                .collect();
+            let mut rewrapped = 0u64;
+            let ids: Vec<(i64, String)> = {
+                let mut st = e.conn.prepare("SELECT id, key_type FROM keys WHERE wrapped IS NOT NULL")?;
+                let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
+                rows.collect::<std::result::Result<_, _>>()?
+            };
+            for (id, kt) in ids {
+                let id = KeyId(id);
+                let kt: KeyType = kt.parse().map_err(LifecycleError::Corrupt)?;
+                let material = e.unwrap_material(id, kt)?;
+                let wrapped = new_key
+                    .wrap(&material, &key_aad(id, kt), rng)
+                    .map_err(|source| LifecycleError::Crypto { key: id, source })?;
+                e.conn.prepare_cached("UPDATE keys SET wrapped = ?2 WHERE id = ?1")?.execute(params![id.0, wrapped])?;
+                rewrapped += 1;
+            }
+            let check = new_key
+                .wrap(&master_check_plaintext(), MASTER_CHECK_AAD, rng)
+                .map_err(|source| LifecycleError::GenerationFailed { key_type: KeyType::SovereignMaster, source })?;
+            e.conn.execute("UPDATE meta SET value = ?1 WHERE name = 'master_check'", [check])?;
+            let actor = e.actor.clone();
+            let spec = e.config.specs.get(KeyType::SovereignMaster).clone();
+            let id = e.insert_key(
+                KeyType::SovereignMaster,
+                "store",
+                std::slice::from_ref(&actor),
+                old_records.first().map(|k| k.id),
+                false,
+                spec.material_len,
+            )?;
+            e.append_audit(
+                "generate",
+                Some(id),
+                None,
+                Some(KeyState::Generated),
+                &format!("type=SOVEREIGN_MASTER; operator-held; {rewrapped} keys re-wrapped"),
+            )?;
+            for old in &old_records {
+                e.transition(old.id, Transition::BeginRotation, "master rotation")?;
+            }
+            e.transition(id, Transition::Distribute, "to operator")?;
+            e.confirm_receipt_inner(id, &actor)?;
+            e.activate_inner(id)?;
+            for old in &old_records {
+                if e.load(old.id)?.state == KeyState::Rotating {
+                    e.transition(old.id, Transition::Retire, "re-wrapped under the new master")?;
+                }
+            }
+            Ok(id)
+        });
+        if result.is_ok() {
+            self.master = new_key;
+        }
+        result
+    }
+}

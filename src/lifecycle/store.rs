@@ -1,0 +1,219 @@
+//! The SQLite store: schema, version check, single-writer lock, master-key check.
+//!
+//! One file holds keys (material wrapped with SOVEREIGN_MASTER, AES-256-GCM,
+//! bound to the key id), states, receipts, counters, nodes, the audit chain,
+//! its checkpoints and the AUDIT_SIGNING public keys. The store runs in WAL mode
+//! with SQLite's exclusive locking mode: the writer holds the file lock from
+//! open to close, so a second opener gets [`LifecycleError::StoreLocked`].
+//!
+//! The master key is never stored. `meta.master_check` is an AES-GCM
+//! encryption of a fixed string under it; a key that does not open it is
+//! refused with [`LifecycleError::MasterKeyMismatch`].
+
+use std::path::Path;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
+
+use super::LifecycleError;
+
+/// Schema version this build writes and reads.
+pub const SCHEMA_VERSION: i64 = 1;
+/// Value of `meta.magic` in every qecnet store.
+pub const MAGIC: &str = "qecnet-key-store";
+/// AAD of the master-key check value.
+pub const MASTER_CHECK_AAD: &[u8] = b"qecnet/master-check/v1";
+
+const SCHEMA: &str = "
+CREATE TABLE meta(name TEXT PRIMARY KEY, value BLOB NOT NULL);
+CREATE TABLE keys(
+    id INTEGER PRIMARY KEY,
+    key_type TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    state TEXT NOT NULL,
+    participants TEXT NOT NULL,
+    wrapped BLOB,
+    public BLOB,
+    material_len INTEGER NOT NULL,
+    created_ns INTEGER NOT NULL,
+    state_changed_ns INTEGER NOT NULL,
+    activated_ns INTEGER,
+    rotation_period_ns INTEGER,
+    usage_limit INTEGER,
+    usage_count INTEGER NOT NULL DEFAULT 0,
+    pad_consumed INTEGER NOT NULL DEFAULT 0,
+    replaces INTEGER,
+    overlap_until_ns INTEGER,
+    early_retirement INTEGER NOT NULL DEFAULT 0,
+    prestaged INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX keys_by_state ON keys(state);
+CREATE INDEX keys_by_channel ON keys(channel, key_type, state);
+CREATE TABLE receipts(
+    key_id INTEGER NOT NULL,
+    node TEXT NOT NULL,
+    at_ns INTEGER NOT NULL,
+    PRIMARY KEY(key_id, node)
+) WITHOUT ROWID;
+CREATE TABLE nodes(node TEXT PRIMARY KEY, isolated_ns INTEGER NOT NULL);
+CREATE TABLE audit(
+    seq INTEGER PRIMARY KEY,
+    at_ns INTEGER NOT NULL,
+    event TEXT NOT NULL,
+    key_id INTEGER,
+    from_state TEXT,
+    to_state TEXT,
+    actor TEXT NOT NULL,
+    detail TEXT NOT NULL,
+    prev_hash BLOB NOT NULL,
+    hash BLOB NOT NULL
+);
+CREATE TABLE checkpoints(
+    seq INTEGER PRIMARY KEY,
+    at_ns INTEGER NOT NULL,
+    head BLOB NOT NULL,
+    signer INTEGER NOT NULL,
+    signature BLOB NOT NULL
+);
+CREATE TABLE audit_keys(key_id INTEGER PRIMARY KEY, public BLOB NOT NULL);
+";
+
+/// Map SQLite's "busy/locked" and "not a database" to the store's own errors.
+pub(crate) fn classify(path: &Path, e: rusqlite::Error) -> LifecycleError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+            LifecycleError::StoreLocked { path: path.to_path_buf() }
+        }
+        Some(ErrorCode::NotADatabase) => {
+            LifecycleError::NotAStore { path: path.to_path_buf(), reason: "not an SQLite database".into() }
+        }
+        _ => LifecycleError::Sqlite(e),
+    }
+}
+
+/// Whether the store commits durably (fsync at every commit) or only at WAL checkpoints.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Durability {
+    /// `synchronous=FULL`: every committed transaction survives power loss.
+    Full,
+    /// `synchronous=NORMAL`: committed transactions survive a process crash; the
+    /// last ones may be lost on power loss. Atomicity is unaffected.
+    Normal,
+}
+
+fn set_pragmas(conn: &Connection, durability: Durability) -> Result<(), rusqlite::Error> {
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(
+        None,
+        "synchronous",
+        match durability {
+            Durability::Full => "FULL",
+            Durability::Normal => "NORMAL",
+        },
+    )?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    // Take the write lock now and keep it (exclusive locking mode) until close.
+    conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")?;
+    Ok(())
+}
+
+/// Create a new store file; `init` fills it inside the creating transaction.
+pub(crate) fn create(path: &Path, durability: Durability, master_check: &[u8]) -> Result<Connection, LifecycleError> {
+    if path.exists() {
+        return Err(LifecycleError::AlreadyExists { path: path.to_path_buf() });
+    }
+    let conn = Connection::open(path).map_err(|e| classify(path, e))?;
+    conn.busy_timeout(std::time::Duration::ZERO)?;
+    conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+    set_pragmas(&conn, durability).map_err(|e| classify(path, e))?;
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let init = (|| -> Result<(), rusqlite::Error> {
+        conn.execute_batch(SCHEMA)?;
+        let mut st = conn.prepare("INSERT INTO meta(name, value) VALUES (?1, ?2)")?;
+        st.execute(rusqlite::params!["magic", MAGIC])?;
+        st.execute(rusqlite::params!["schema_version", SCHEMA_VERSION])?;
+        st.execute(rusqlite::params!["master_check", master_check])?;
+        Ok(())
+    })();
+    match init {
+        Ok(()) => conn.execute_batch("COMMIT")?,
+        Err(e) => {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
+    }
+    Ok(conn)
+}
+
+/// Check magic and version of an open connection without writing anything.
+pub(crate) fn check_identity(conn: &Connection, path: &Path) -> Result<(), LifecycleError> {
+    let has_meta: Option<String> = conn
+        .query_row("SELECT name FROM sqlite_master WHERE type = 'table' AND name = 'meta'", [], |r| r.get(0))
+        .optional()
+        .map_err(|e| classify(path, e))?;
+    if has_meta.is_none() {
+        return Err(LifecycleError::NotAStore { path: path.to_path_buf(), reason: "no qecnet meta table".into() });
+    }
+    let magic: Option<String> = conn
+        .query_row("SELECT value FROM meta WHERE name = 'magic'", [], |r| r.get(0))
+        .optional()
+        .map_err(|e| classify(path, e))?;
+    if magic.as_deref() != Some(MAGIC) {
+        return Err(LifecycleError::NotAStore { path: path.to_path_buf(), reason: "wrong magic value".into() });
+    }
+    let version: i64 = conn
+        .query_row("SELECT value FROM meta WHERE name = 'schema_version'", [], |r| r.get(0))
+        .map_err(|_| LifecycleError::NotAStore { path: path.to_path_buf(), reason: "no schema version".into() })?;
+    if version > SCHEMA_VERSION {
+        return Err(LifecycleError::NewerSchema {
+            path: path.to_path_buf(),
+            found: version,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    if version < SCHEMA_VERSION {
+        return Err(LifecycleError::NotAStore {
+            path: path.to_path_buf(),
+            reason: format!("unknown older schema version {version}"),
+        });
+    }
+    Ok(())
+}
+
+/// Open an existing store for writing: identity checks first (nothing written
+/// to a foreign file), then the exclusive writer lock.
+pub(crate) fn open_writer(path: &Path, durability: Durability) -> Result<(Connection, Vec<u8>), LifecycleError> {
+    if !path.exists() {
+        return Err(LifecycleError::Io(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{}: no such store", path.display()),
+        )));
+    }
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| classify(path, e))?;
+    conn.busy_timeout(std::time::Duration::ZERO)?;
+    conn.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(|e| classify(path, e))?;
+    check_identity(&conn, path)?;
+    set_pragmas(&conn, durability).map_err(|e| classify(path, e))?;
+    let check: Vec<u8> = conn
+        .query_row("SELECT value FROM meta WHERE name = 'master_check'", [], |r| r.get(0))
+        .map_err(|e| classify(path, e))?;
+    Ok((conn, check))
+}
+
+/// Open a store for reading only (`audit verify`, `keys list/show`): no secret needed.
+pub fn open_reader(path: &Path) -> Result<Connection, LifecycleError> {
+    if !path.exists() {
+        return Err(LifecycleError::Io(std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            format!("{}: no such store", path.display()),
+        )));
+    }
+    // Read-write open so SQLite can recover a WAL left by a crashed writer;
+    // query_only forbids any change through this connection.
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| classify(path, e))?;
+    conn.busy_timeout(std::time::Duration::ZERO)?;
+    check_identity(&conn, path)?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    Ok(conn)
+}

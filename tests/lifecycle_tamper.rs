@@ -1,0 +1,336 @@
+//! Tampering with the audit chain is detected at the right record: edits,
+//! deletions, reorderings, rewritten chains, truncation and checkpoint
+//! signatures; both through the library and through `qecnet audit verify`.
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use qecnet::crypto::{KeyType, NS_PER_SEC, SecretBytes};
+use qecnet::lifecycle::{AuditFailure, AuditRecord, Engine, EngineConfig, KeyId, KeyState, ManualClock, verify_chain};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+use rusqlite::Connection;
+
+struct TempDir(PathBuf);
+impl TempDir {
+    fn new(tag: &str) -> Self {
+        let p = std::env::temp_dir().join(format!(
+            "qecnet-{tag}-{}-{}",
+            std::process::id(),
+            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+        ));
+        std::fs::create_dir_all(&p).unwrap();
+        Self(p)
+    }
+}
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A closed store with a few hundred records and a checkpoint every 40.
+fn build_store(dir: &Path) -> (PathBuf, u64) {
+    let path = dir.join("store.db");
+    let mut rng = ChaCha20Rng::seed_from_u64(11);
+    let master = SecretBytes::random(32, "master", &mut rng).unwrap();
+    let clock = ManualClock::new(1_000 * NS_PER_SEC);
+    let config = EngineConfig { checkpoint_every: 40, ..EngineConfig::default() };
+    let mut e = Engine::create(&path, &master, config, Box::new(clock.clone()), &mut rng).unwrap();
+    for i in 0..60 {
+        clock.advance(NS_PER_SEC / 10);
+        let id = e.generate(KeyType::MeshSession, &format!("c{i}"), &["hub", "n1"], &mut rng).unwrap();
+        e.distribute(id).unwrap();
+        e.confirm_receipt(id, "hub").unwrap();
+        e.confirm_receipt(id, "n1").unwrap();
+        let p = e.receipt_proof(id).unwrap();
+        e.activate(p).unwrap();
+    }
+    let n = e.audit_len();
+    drop(e);
+    (path, n)
+}
+
+fn copy(src: &Path, dir: &Path, name: &str) -> PathBuf {
+    let dst = dir.join(name);
+    std::fs::copy(src, &dst).unwrap();
+    dst
+}
+
+fn verify(path: &Path) -> Result<u64, AuditFailure> {
+    let c = Connection::open(path).unwrap();
+    verify_chain(&c).unwrap().map(|r| r.records)
+}
+
+fn cli_verify(path: &Path) -> (i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_qecnet")).args(["audit", "verify"]).arg(path).output().unwrap();
+    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+fn checkpoint_seqs(path: &Path) -> Vec<u64> {
+    let c = Connection::open(path).unwrap();
+    let mut st = c.prepare("SELECT seq FROM checkpoints ORDER BY seq").unwrap();
+    st.query_map([], |r| r.get::<_, i64>(0)).unwrap().map(|r| r.unwrap() as u64).collect()
+}
+
+#[test]
+fn intact_store_verifies_in_library_and_cli() {
+    let dir = TempDir::new("tamper-ok");
+    let (path, n) = build_store(&dir.0);
+    assert_eq!(verify(&path), Ok(n));
+    let (code, out) = cli_verify(&path);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("OK: {n} records")), "{out}");
+    let cps = checkpoint_seqs(&path);
+    assert!(cps.len() >= n as usize / 40, "{cps:?}");
+}
+
+#[test]
+fn edited_records_are_found_at_their_sequence_number() {
+    let dir = TempDir::new("tamper-edit");
+    let (path, n) = build_store(&dir.0);
+    let mut rng = ChaCha20Rng::seed_from_u64(5);
+    let edits = [
+        "UPDATE audit SET detail = detail || ' ' WHERE seq = ?1",
+        "UPDATE audit SET to_state = CASE WHEN to_state = 'REVOKED' THEN 'ACTIVE' ELSE 'REVOKED' END WHERE seq = ?1",
+        "UPDATE audit SET at_ns = at_ns + 1 WHERE seq = ?1",
+        "UPDATE audit SET actor = 'mallory' WHERE seq = ?1",
+        "UPDATE audit SET key_id = coalesce(key_id, 0) + 1 WHERE seq = ?1",
+    ];
+    for (i, sql) in edits.iter().enumerate() {
+        let seq = rng.random_range(1..=n);
+        let p = copy(&path, &dir.0, &format!("edit{i}.db"));
+        Connection::open(&p).unwrap().execute(sql, [seq as i64]).unwrap();
+        assert_eq!(verify(&p), Err(AuditFailure::Edited { seq }), "{sql} at {seq}");
+        let (code, out) = cli_verify(&p);
+        assert_eq!(code, 1);
+        assert!(out.contains(&format!("record {seq}:")) && out.contains("edited"), "{out}");
+    }
+}
+
+#[test]
+fn deleted_and_reordered_records_are_found() {
+    let dir = TempDir::new("tamper-del");
+    let (path, n) = build_store(&dir.0);
+    let mut rng = ChaCha20Rng::seed_from_u64(6);
+    for i in 0..4 {
+        let seq = rng.random_range(1..n);
+        let p = copy(&path, &dir.0, &format!("del{i}.db"));
+        Connection::open(&p).unwrap().execute("DELETE FROM audit WHERE seq = ?1", [seq as i64]).unwrap();
+        assert_eq!(verify(&p), Err(AuditFailure::Missing { seq }));
+        let (code, out) = cli_verify(&p);
+        assert_eq!(code, 1);
+        assert!(out.contains(&format!("record {seq}: missing")), "{out}");
+    }
+    // Delete and renumber so there is no gap: the link breaks there.
+    let seq = n / 2;
+    let p = copy(&path, &dir.0, "renumber.db");
+    {
+        let c = Connection::open(&p).unwrap();
+        c.execute("DELETE FROM audit WHERE seq = ?1", [seq as i64]).unwrap();
+        c.execute("UPDATE audit SET seq = -seq WHERE seq > ?1", [seq as i64]).unwrap();
+        c.execute("UPDATE audit SET seq = -seq - 1 WHERE seq < 0", []).unwrap();
+    }
+    assert_eq!(verify(&p), Err(AuditFailure::BrokenLink { seq }));
+    // Swap two neighbouring records (content moved, sequence numbers kept).
+    for i in 0..4 {
+        let a = rng.random_range(1..n);
+        let p = copy(&path, &dir.0, &format!("swap{i}.db"));
+        {
+            let c = Connection::open(&p).unwrap();
+            c.execute_batch(&format!(
+                "UPDATE audit SET seq = -1 WHERE seq = {a};
+                 UPDATE audit SET seq = {a} WHERE seq = {b};
+                 UPDATE audit SET seq = {b} WHERE seq = -1;",
+                b = a + 1
+            ))
+            .unwrap();
+        }
+        assert_eq!(verify(&p), Err(AuditFailure::BrokenLink { seq: a }), "swap {a}");
+        let (code, out) = cli_verify(&p);
+        assert_eq!(code, 1);
+        assert!(out.contains(&format!("record {a}:")) && out.contains("reordered"), "{out}");
+    }
+}
+
+/// Recompute every hash from `from` on, as an attacker without the signing key could.
+fn rehash_from(c: &Connection, from: u64) {
+    let mut rows: Vec<(u64, AuditRecord)> = Vec::new();
+    {
+        let mut st = c
+            .prepare("SELECT seq, at_ns, event, key_id, from_state, to_state, actor, detail FROM audit ORDER BY seq")
+            .unwrap();
+        let it = st
+            .query_map([], |r| {
+                let st = |v: Option<String>| v.filter(|s| !s.is_empty()).map(|s| s.parse::<KeyState>().unwrap());
+                Ok(AuditRecord {
+                    seq: r.get::<_, i64>(0)? as u64,
+                    at_ns: r.get::<_, i64>(1)? as u64,
+                    event: r.get(2)?,
+                    key_id: r.get::<_, Option<i64>>(3)?.map(KeyId),
+                    from: st(r.get(4)?),
+                    to: st(r.get(5)?),
+                    actor: r.get(6)?,
+                    detail: r.get(7)?,
+                })
+            })
+            .unwrap();
+        for rec in it {
+            let rec = rec.unwrap();
+            rows.push((rec.seq, rec));
+        }
+    }
+    let mut prev = [0u8; 32];
+    for (seq, rec) in rows {
+        let h = rec.hash(&prev);
+        if seq >= from {
+            c.execute(
+                "UPDATE audit SET prev_hash = ?2, hash = ?3 WHERE seq = ?1",
+                rusqlite::params![seq as i64, &prev[..], &h[..]],
+            )
+            .unwrap();
+        }
+        prev = h;
+    }
+}
+
+#[test]
+fn rewritten_chain_truncation_and_signatures_are_caught_by_checkpoints() {
+    let dir = TempDir::new("tamper-cp");
+    let (path, n) = build_store(&dir.0);
+    let cps = checkpoint_seqs(&path);
+    // Edit a record and re-hash everything after it: the next checkpoint catches it.
+    let seq = cps[1] - 3;
+    let p = copy(&path, &dir.0, "rewrite.db");
+    {
+        let c = Connection::open(&p).unwrap();
+        c.execute("UPDATE audit SET actor = 'mallory' WHERE seq = ?1", [seq as i64]).unwrap();
+        rehash_from(&c, seq);
+    }
+    assert_eq!(verify(&p), Err(AuditFailure::CheckpointMismatch { seq: cps[1] }));
+    // Flip a bit of every checkpoint signature in turn.
+    for (i, cp) in cps.iter().enumerate().take(4) {
+        let p = copy(&path, &dir.0, &format!("sig{i}.db"));
+        // Flip one bit of the stored signature.
+        let c = Connection::open(&p).unwrap();
+        let mut sig: Vec<u8> =
+            c.query_row("SELECT signature FROM checkpoints WHERE seq = ?1", [*cp as i64], |r| r.get(0)).unwrap();
+        sig[i * 7 % 64] ^= 0x10;
+        c.execute("UPDATE checkpoints SET signature = ?2 WHERE seq = ?1", rusqlite::params![*cp as i64, sig]).unwrap();
+        drop(c);
+        match verify(&p) {
+            Err(AuditFailure::BadSignature { seq, .. }) => assert_eq!(seq, *cp),
+            other => panic!("flipped signature at {cp} gave {other:?}"),
+        }
+        let (code, out) = cli_verify(&p);
+        assert_eq!(code, 1);
+        assert!(out.contains(&format!("checkpoint at record {cp}: bad signature")), "{out}");
+    }
+    // Truncate the chain below the last checkpoint.
+    let last = *cps.last().unwrap();
+    let p = copy(&path, &dir.0, "trunc.db");
+    Connection::open(&p).unwrap().execute("DELETE FROM audit WHERE seq >= ?1", [last as i64]).unwrap();
+    assert_eq!(verify(&p), Err(AuditFailure::CheckpointBeyondChain { seq: last }));
+    assert!(n > last);
+}
+
+#[test]
+fn cli_refuses_foreign_files_and_lists_keys_without_bytes() {
+    let dir = TempDir::new("tamper-cli");
+    let (path, _) = build_store(&dir.0);
+    let junk = dir.0.join("junk");
+    std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
+    let (code, _) = cli_verify(&junk);
+    assert_eq!(code, 2);
+    let out = Command::new(env!("CARGO_BIN_EXE_qecnet"))
+        .args(["keys", "list"])
+        .arg(&path)
+        .args(["--state", "ACTIVE", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let arr = list.as_array().unwrap();
+    assert_eq!(arr.len(), 60 + 2); // 60 session keys + master + audit signer
+    assert!(arr.iter().all(|k| k["state"] == "ACTIVE"));
+    // No stored wrapped blob appears in any output.
+    let c = Connection::open(&path).unwrap();
+    let wrapped: Vec<u8> =
+        c.query_row("SELECT wrapped FROM keys WHERE key_type = 'MESH_SESSION' LIMIT 1", [], |r| r.get(0)).unwrap();
+    let hex: String = wrapped.iter().map(|b| format!("{b:02x}")).collect();
+    let show =
+        Command::new(env!("CARGO_BIN_EXE_qecnet")).args(["keys", "show"]).arg(&path).arg("key#3").output().unwrap();
+    let text = String::from_utf8_lossy(&show.stdout);
+    assert!(show.status.success() && text.contains("MESH_SESSION"), "{text}");
+    assert!(!text.contains(&hex[..16]) && !String::from_utf8_lossy(&out.stdout).contains(&hex[..16]));
+}
+
+#[test]
+fn pinned_audit_key_catches_a_chain_re_signed_with_a_substituted_key() {
+    use qecnet::crypto::{AuditSigner, SecretBytes};
+    use qecnet::lifecycle::audit::checkpoint_message;
+    use qecnet::lifecycle::verify_chain_pinned;
+    let dir = TempDir::new("tamper-pin");
+    let (path, _) = build_store(&dir.0);
+    let genuine = {
+        let c = Connection::open(&path).unwrap();
+        verify_chain(&c).unwrap().unwrap().signers
+    };
+    assert_eq!(genuine.len(), 1);
+    let genuine_hex = genuine.values().next().unwrap().clone();
+    let mut pin = [0u8; 32];
+    for (i, b) in pin.iter_mut().enumerate() {
+        *b = u8::from_str_radix(&genuine_hex[2 * i..2 * i + 2], 16).unwrap();
+    }
+    // Attacker: edit record 5, re-hash the chain, replace the audit key, re-sign every checkpoint.
+    let p = copy(&path, &dir.0, "resigned.db");
+    {
+        let c = Connection::open(&p).unwrap();
+        c.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 5", []).unwrap();
+        rehash_from(&c, 5);
+        let mut rng = ChaCha20Rng::seed_from_u64(666);
+        let fake = AuditSigner::from_material(&SecretBytes::random(32, "fake", &mut rng).unwrap()).unwrap();
+        c.execute("UPDATE audit_keys SET public = ?1", [&fake.public()[..]]).unwrap();
+        let cps: Vec<(i64, i64, i64)> = c
+            .prepare("SELECT seq, at_ns, signer FROM checkpoints")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        for (seq, at, signer) in cps {
+            let head: Vec<u8> = c.query_row("SELECT hash FROM audit WHERE seq = ?1", [seq], |r| r.get(0)).unwrap();
+            let head: [u8; 32] = head.try_into().unwrap();
+            let sig = fake.sign(&checkpoint_message(seq as u64, at as u64, &head, KeyId(signer)));
+            c.execute(
+                "UPDATE checkpoints SET head = ?2, signature = ?3 WHERE seq = ?1",
+                rusqlite::params![seq, &head[..], &sig[..]],
+            )
+            .unwrap();
+        }
+    }
+    let c = Connection::open(&p).unwrap();
+    // Without a pin the forgery is self-consistent, but the reported signer differs.
+    let report = verify_chain(&c).unwrap().unwrap();
+    assert_ne!(report.signers.values().next().unwrap(), &genuine_hex);
+    // With the pin it is refused at the first checkpoint.
+    let first_cp = checkpoint_seqs(&p)[0];
+    match verify_chain_pinned(&c, Some(&[pin])).unwrap() {
+        Err(AuditFailure::BadSignature { seq, .. }) => assert_eq!(seq, first_cp),
+        other => panic!("forgery accepted with pin: {other:?}"),
+    }
+    let out = Command::new(env!("CARGO_BIN_EXE_qecnet"))
+        .args(["audit", "verify"])
+        .arg(&p)
+        .args(["--pin", &genuine_hex])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let out = Command::new(env!("CARGO_BIN_EXE_qecnet"))
+        .args(["audit", "verify"])
+        .arg(&path)
+        .args(["--pin", &genuine_hex])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
