@@ -9,4 +9,5 @@
 pub mod des;
 pub mod link;
 pub mod monitor;
+pub mod scenario;
 pub mod topology;

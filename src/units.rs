@@ -108,3 +108,44 @@ mod tests {
         assert!((transmittance_from_db(3.0) - 0.501_187_233_627_272_2).abs() < 1e-12);
     }
 }
+
+/// Parses a duration such as `24h`, `300s`, `5m`, `250ms`, `2d` or a bare number of seconds,
+/// into seconds.
+pub fn parse_duration_s(text: &str) -> Result<f64, String> {
+    let t = text.trim();
+    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let value: f64 =
+        number.trim().parse().map_err(|_| format!("`{text}` is not a duration (e.g. 24h, 300s, 250ms)"))?;
+    let scale = match unit {
+        "" | "s" => 1.0,
+        "ms" => 1e-3,
+        "us" => 1e-6,
+        "m" | "min" => 60.0,
+        "h" => 3600.0,
+        "d" => 86400.0,
+        _ => return Err(format!("`{text}`: unknown unit `{unit}` (use ms, s, m, h or d)")),
+    };
+    let s = value * scale;
+    if s.is_finite() && s >= 0.0 { Ok(s) } else { Err(format!("`{text}`: a duration must be >= 0")) }
+}
+
+/// Deserialises a duration written as a string (`"24h"`) or a number of seconds.
+pub fn deserialize_duration_s<'de, D: serde::Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Raw {
+        Number(f64),
+        Text(String),
+    }
+    match <Raw as serde::Deserialize>::deserialize(d)? {
+        Raw::Number(x) if x.is_finite() && x >= 0.0 => Ok(x),
+        Raw::Number(x) => Err(serde::de::Error::custom(format!("{x}: a duration must be >= 0"))),
+        Raw::Text(s) => parse_duration_s(&s).map_err(serde::de::Error::custom),
+    }
+}
+
+/// [`deserialize_duration_s`] for optional fields.
+pub fn deserialize_optional_duration_s<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    deserialize_duration_s(d).map(Some)
+}

@@ -1,0 +1,47 @@
+//! Operations a hub driving QKD channels needs beyond the core ones: a rotation whose
+//! replacement carries externally produced material (distilled by a QKD link, or agreed by the
+//! ML-KEM-1024 fallback exchange), and audit records for channel events that change no key
+//! (a link entering or leaving fallback, a detection by the decision engine).
+
+use crate::crypto::SecretBytes;
+use crate::lifecycle::engine::Engine;
+use crate::lifecycle::error::LifecycleError;
+use crate::lifecycle::record::KeyId;
+use crate::lifecycle::state::{Transition, Trigger};
+use rand::CryptoRng;
+
+type Result<T> = std::result::Result<T, LifecycleError>;
+
+impl Engine {
+    /// Starts a rotation of the ACTIVE key `old` (it becomes ROTATING, decrypt-only) with a
+    /// replacement carrying `material` from `origin`, GENERATED, in one transaction. With a
+    /// `trigger` the rotation is a triggered one: the old key retires as soon as the
+    /// replacement activates. Returns the replacement.
+    pub fn rotate_with_material(
+        &mut self,
+        old: KeyId,
+        material: SecretBytes,
+        origin: &str,
+        trigger: Option<Trigger>,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        self.atomic(|e| {
+            let rec = e.load(old)?;
+            let detail = match trigger {
+                Some(t) => format!("triggered: {}", t.as_str()),
+                None => "scheduled".to_string(),
+            };
+            e.transition(old, Transition::BeginRotation, &detail)?;
+            if trigger.is_some() {
+                e.conn.prepare_cached("UPDATE keys SET early_retirement = 1 WHERE id = ?1")?.execute([old.0])?;
+            }
+            e.store_new_key(rec.key_type, &rec.channel, &rec.participants, Some(old), false, material, origin, rng)
+        })
+    }
+
+    /// Appends an audit record for a channel event that changes no key state (`event` such as
+    /// `link:fallback`, `detail` free text without key bytes). Returns its sequence number.
+    pub fn record_event(&mut self, event: &str, detail: &str) -> Result<u64> {
+        self.atomic(|e| e.append_audit(event, None, None, None, detail))
+    }
+}
