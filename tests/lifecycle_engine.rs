@@ -439,6 +439,11 @@ fn store_refuses_wrong_master_foreign_files_newer_schema_and_second_writer() {
     // Second writer while the first is open.
     let err = Engine::open(&f.path, &f.master, EngineConfig::default(), clock()).unwrap_err();
     assert!(matches!(err, LifecycleError::StoreLocked { .. }), "{err}");
+    // Readers need no lock and no secret, and work while the writer runs.
+    let reader = qecnet::lifecycle::open_reader(&f.path).unwrap();
+    let report = qecnet::lifecycle::verify_chain(&reader).unwrap().unwrap();
+    assert_eq!(report.records, f.engine.audit_len());
+    drop(reader);
     let Fixture {
         _dir,
         path,
@@ -474,6 +479,7 @@ fn store_refuses_wrong_master_foreign_files_newer_schema_and_second_writer() {
     let err = Engine::open(&junk, &master, EngineConfig::default(), clock()).unwrap_err();
     assert!(matches!(err, LifecycleError::NotAStore { .. }), "{err}");
     assert_eq!(std::fs::read(&junk).unwrap(), before);
+    assert!(!qecnet::lifecycle::store::lock_path(&junk).exists());
     // An SQLite file of some other program is not a store either.
     let other = _dir.0.join("other.db");
     {
