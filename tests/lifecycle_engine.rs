@@ -724,3 +724,40 @@ fn qkd_material_is_imported_wrapped_and_length_checked() {
     assert!(master.is_err());
     assert_chain_ok(&f);
 }
+
+#[test]
+fn audit_signing_key_rotation_keeps_old_checkpoints_verifiable() {
+    let config = EngineConfig {
+        checkpoint_every: 5,
+        ..EngineConfig::default()
+    };
+    let mut f = fixture("audit-rot", config);
+    let old = f
+        .engine
+        .keys(Some(KeyState::Active))
+        .unwrap()
+        .into_iter()
+        .find(|k| k.key_type == KeyType::AuditSigning)
+        .unwrap()
+        .id;
+    f.clock.advance(366 * 24 * 3600 * NS_PER_SEC);
+    let pairs = f.engine.rotate_scheduled(&mut f.rng).unwrap();
+    let new = pairs
+        .iter()
+        .find(|(o, _)| *o == old)
+        .expect("audit key due")
+        .1;
+    f.engine.distribute(new).unwrap();
+    f.engine.confirm_receipt(new, "hub").unwrap();
+    let p = f.engine.receipt_proof(new).unwrap();
+    f.engine.activate(p).unwrap();
+    for i in 0..12 {
+        f.engine
+            .generate(KeyType::MeshSession, &format!("c{i}"), &["hub"], &mut f.rng)
+            .unwrap();
+    }
+    let report = f.engine.verify_audit().unwrap().unwrap();
+    let signers: Vec<KeyId> = report.signers.keys().copied().collect();
+    assert_eq!(signers, vec![old, new]);
+    assert_chain_ok(&f);
+}
