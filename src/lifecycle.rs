@@ -34,11 +34,11 @@
 //!
 //! # Store and audit chain
 //!
-//! One SQLite file in WAL mode ([`store`]). The writer holds SQLite's
-//! exclusive lock from open to drop: a second [`Engine::open`] gets
-//! [`LifecycleError::StoreLocked`], and so do the read-only views
-//! ([`open_reader`], used by `qecnet audit verify` and `qecnet keys`) while a
-//! writer is running; they need no secret. Every audit record is hash-chained
+//! One SQLite file in WAL mode ([`store`]). The writer holds an exclusive
+//! lock on the companion file `<store>.lock` from open to drop: a second
+//! [`Engine::open`] gets [`LifecycleError::StoreLocked`]. The read-only views
+//! ([`open_reader`], used by `qecnet audit verify` and `qecnet keys`) need no
+//! lock and no secret, and work while the writer runs. Every audit record is hash-chained
 //! (SHA-256) to its predecessor, and a checkpoint signed with the ACTIVE
 //! AUDIT_SIGNING key (Ed25519) is stored every `checkpoint_every` records or
 //! `checkpoint_interval_ns`, whichever comes first ([`audit`]). Usage counting

@@ -355,6 +355,11 @@ fn store_refuses_wrong_master_foreign_files_newer_schema_and_second_writer() {
     // Second writer while the first is open.
     let err = Engine::open(&f.path, &f.master, EngineConfig::default(), clock()).unwrap_err();
     assert!(matches!(err, LifecycleError::StoreLocked { .. }), "{err}");
+    // Readers need no lock and no secret, and work while the writer runs.
+    let reader = qecnet::lifecycle::open_reader(&f.path).unwrap();
+    let report = qecnet::lifecycle::verify_chain(&reader).unwrap().unwrap();
+    assert_eq!(report.records, f.engine.audit_len());
+    drop(reader);
     let Fixture { _dir, path, master, engine, .. } = f;
     drop(engine);
     // Wrong master.
@@ -376,6 +381,7 @@ fn store_refuses_wrong_master_foreign_files_newer_schema_and_second_writer() {
     let err = Engine::open(&junk, &master, EngineConfig::default(), clock()).unwrap_err();
     assert!(matches!(err, LifecycleError::NotAStore { .. }), "{err}");
     assert_eq!(std::fs::read(&junk).unwrap(), before);
+    assert!(!qecnet::lifecycle::store::lock_path(&junk).exists());
     // An SQLite file of some other program is not a store either.
     let other = _dir.0.join("other.db");
     {
@@ -569,5 +575,33 @@ fn qkd_material_is_imported_wrapped_and_length_checked() {
         &mut f.rng,
     );
     assert!(master.is_err());
+    assert_chain_ok(&f);
+}
+
+#[test]
+fn audit_signing_key_rotation_keeps_old_checkpoints_verifiable() {
+    let config = EngineConfig { checkpoint_every: 5, ..EngineConfig::default() };
+    let mut f = fixture("audit-rot", config);
+    let old = f
+        .engine
+        .keys(Some(KeyState::Active))
+        .unwrap()
+        .into_iter()
+        .find(|k| k.key_type == KeyType::AuditSigning)
+        .unwrap()
+        .id;
+    f.clock.advance(366 * 24 * 3600 * NS_PER_SEC);
+    let pairs = f.engine.rotate_scheduled(&mut f.rng).unwrap();
+    let new = pairs.iter().find(|(o, _)| *o == old).expect("audit key due").1;
+    f.engine.distribute(new).unwrap();
+    f.engine.confirm_receipt(new, "hub").unwrap();
+    let p = f.engine.receipt_proof(new).unwrap();
+    f.engine.activate(p).unwrap();
+    for i in 0..12 {
+        f.engine.generate(KeyType::MeshSession, &format!("c{i}"), &["hub"], &mut f.rng).unwrap();
+    }
+    let report = f.engine.verify_audit().unwrap().unwrap();
+    let signers: Vec<KeyId> = report.signers.keys().copied().collect();
+    assert_eq!(signers, vec![old, new]);
     assert_chain_ok(&f);
 }

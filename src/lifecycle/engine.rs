@@ -77,6 +77,8 @@ pub(super) struct ChainHead {
 /// [`crate::lifecycle`] for the operation set and an example.
 pub struct Engine {
     pub(super) conn: Connection,
+    /// Held for the engine's lifetime: the single-writer lock (dropped after `conn`).
+    _writer_lock: Connection,
     pub(super) path: PathBuf,
     pub(super) master: MasterKey,
     pub(super) config: EngineConfig,
@@ -129,10 +131,15 @@ impl Engine {
         let check = master_key
             .wrap(&master_check_plaintext(), MASTER_CHECK_AAD, rng)
             .map_err(|source| LifecycleError::GenerationFailed { key_type: KeyType::SovereignMaster, source })?;
+        if path.exists() {
+            return Err(LifecycleError::AlreadyExists { path: path.to_path_buf() });
+        }
+        let writer_lock = store::lock_writer(path)?;
         let conn = store::create(path, config.durability, &check)?;
         let now = clock.now_ns();
         let mut engine = Engine {
             conn,
+            _writer_lock: writer_lock,
             path: path.to_path_buf(),
             master: master_key,
             actor: config.actor.clone(),
@@ -178,6 +185,9 @@ impl Engine {
     /// a qecnet store, a newer schema, a wrong master key, or a store that
     /// another writer holds.
     pub fn open(path: &Path, master: &SecretBytes, config: EngineConfig, clock: Box<dyn Clock>) -> Result<Engine> {
+        // Identity first, so no lock file is created next to a foreign file.
+        drop(store::open_reader(path)?);
+        let writer_lock = store::lock_writer(path)?;
         let (conn, check) = store::open_writer(path, config.durability)?;
         let master_key = MasterKey::from_material(master)
             .map_err(|_| LifecycleError::MasterKeyMismatch { path: path.to_path_buf() })?;
@@ -193,6 +203,7 @@ impl Engine {
         let (cp_seq, cp_ns) = last_cp.map_or((0, 0), |(s, t)| (s as u64, t as u64));
         let mut engine = Engine {
             conn,
+            _writer_lock: writer_lock,
             path: path.to_path_buf(),
             master: master_key,
             actor: config.actor.clone(),

@@ -2,9 +2,14 @@
 //!
 //! One file holds keys (material wrapped with SOVEREIGN_MASTER, AES-256-GCM,
 //! bound to the key id), states, receipts, counters, nodes, the audit chain,
-//! its checkpoints and the AUDIT_SIGNING public keys. The store runs in WAL mode
-//! with SQLite's exclusive locking mode: the writer holds the file lock from
-//! open to close, so a second opener gets [`LifecycleError::StoreLocked`].
+//! its checkpoints and the AUDIT_SIGNING public keys, in WAL mode so readers
+//! (`qecnet audit verify`, `qecnet keys`) work while the writer runs.
+//!
+//! Single writer: the writer holds an exclusive SQLite lock on a companion
+//! file `<store>.lock` from open to drop (the operating system releases it if
+//! the process dies), so a second writer gets [`LifecycleError::StoreLocked`].
+//! The lock file is left in place: deleting it could let two writers lock
+//! different files.
 //!
 //! The master key is never stored. `meta.master_check` is an AES-GCM
 //! encryption of a fixed string under it; a key that does not open it is
@@ -111,19 +116,54 @@ fn set_pragmas(conn: &Connection, durability: Durability) -> Result<(), rusqlite
         },
     )?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    // Take the write lock now and keep it (exclusive locking mode) until close.
-    conn.execute_batch("BEGIN IMMEDIATE; COMMIT;")?;
     Ok(())
 }
 
-/// Create a new store file; `init` fills it inside the creating transaction.
+/// The companion lock file of a store.
+pub fn lock_path(path: &Path) -> std::path::PathBuf {
+    let mut p = path.as_os_str().to_owned();
+    p.push(".lock");
+    p.into()
+}
+
+/// Take the single-writer lock of the store at `path`; held while the
+/// returned connection lives.
+pub(crate) fn lock_writer(path: &Path) -> Result<Connection, LifecycleError> {
+    let lock_file = lock_path(path);
+    let busy = |e: rusqlite::Error| match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
+            LifecycleError::StoreLocked { path: path.to_path_buf() }
+        }
+        _ => LifecycleError::Sqlite(e),
+    };
+    let lock = Connection::open(&lock_file).map_err(busy)?;
+    lock.busy_timeout(std::time::Duration::ZERO)?;
+    lock.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(busy)?;
+    // A real write makes SQLite take the exclusive lock, which exclusive
+    // locking mode then keeps until the connection closes.
+    lock.execute_batch(
+        "BEGIN EXCLUSIVE; \
+         CREATE TABLE IF NOT EXISTS writer(pid INTEGER NOT NULL); \
+         DELETE FROM writer;",
+    )
+    .map_err(busy)?;
+    let done = lock
+        .execute("INSERT INTO writer(pid) VALUES (?1)", [std::process::id()])
+        .and_then(|_| lock.execute_batch("COMMIT"));
+    if let Err(e) = done {
+        let _ = lock.execute_batch("ROLLBACK");
+        return Err(busy(e));
+    }
+    Ok(lock)
+}
+
+/// Create a new store file (the caller holds the writer lock).
 pub(crate) fn create(path: &Path, durability: Durability, master_check: &[u8]) -> Result<Connection, LifecycleError> {
     if path.exists() {
         return Err(LifecycleError::AlreadyExists { path: path.to_path_buf() });
     }
     let conn = Connection::open(path).map_err(|e| classify(path, e))?;
-    conn.busy_timeout(std::time::Duration::ZERO)?;
-    conn.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
     set_pragmas(&conn, durability).map_err(|e| classify(path, e))?;
     conn.execute_batch("BEGIN IMMEDIATE")?;
     let init = (|| -> Result<(), rusqlite::Error> {
@@ -179,8 +219,8 @@ pub(crate) fn check_identity(conn: &Connection, path: &Path) -> Result<(), Lifec
     Ok(())
 }
 
-/// Open an existing store for writing: identity checks first (nothing written
-/// to a foreign file), then the exclusive writer lock.
+/// Open an existing store for writing (the caller holds the writer lock):
+/// identity checks come first, so nothing is written to a foreign file.
 pub(crate) fn open_writer(path: &Path, durability: Durability) -> Result<(Connection, Vec<u8>), LifecycleError> {
     if !path.exists() {
         return Err(LifecycleError::Io(std::io::Error::new(
@@ -190,8 +230,7 @@ pub(crate) fn open_writer(path: &Path, durability: Durability) -> Result<(Connec
     }
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(|e| classify(path, e))?;
-    conn.busy_timeout(std::time::Duration::ZERO)?;
-    conn.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(|e| classify(path, e))?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
     check_identity(&conn, path)?;
     set_pragmas(&conn, durability).map_err(|e| classify(path, e))?;
     let check: Vec<u8> = conn
@@ -200,7 +239,8 @@ pub(crate) fn open_writer(path: &Path, durability: Durability) -> Result<(Connec
     Ok((conn, check))
 }
 
-/// Open a store for reading only (`audit verify`, `keys list/show`): no secret needed.
+/// Open a store for reading only (`audit verify`, `keys list/show`): no
+/// secret and no writer lock needed; works while a writer is running.
 pub fn open_reader(path: &Path) -> Result<Connection, LifecycleError> {
     if !path.exists() {
         return Err(LifecycleError::Io(std::io::Error::new(
@@ -212,7 +252,7 @@ pub fn open_reader(path: &Path) -> Result<Connection, LifecycleError> {
     // query_only forbids any change through this connection.
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(|e| classify(path, e))?;
-    conn.busy_timeout(std::time::Duration::ZERO)?;
+    conn.busy_timeout(std::time::Duration::from_secs(5))?;
     check_identity(&conn, path)?;
     conn.pragma_update(None, "query_only", "ON")?;
     Ok(conn)
