@@ -90,25 +90,6 @@ impl std::ops::Add<SimDuration> for SimTime {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn probability_outside_unit_interval_is_named() {
-        let e = check_probability("detector.efficiency", 1.5).unwrap_err();
-        assert_eq!(e.to_string(), "detector.efficiency = 1.5: must be a probability in [0, 1]");
-        assert!(check_probability("x", f64::NAN).is_err());
-        assert_eq!(check_probability("x", 0.0), Ok(0.0));
-    }
-
-    #[test]
-    fn decibels_to_transmittance() {
-        assert!((transmittance_from_db(10.0) - 0.1).abs() < 1e-15);
-        assert!((transmittance_from_db(3.0) - 0.501_187_233_627_272_2).abs() < 1e-12);
-    }
-}
-
 /// Parses a duration such as `24h`, `300s`, `5m`, `250ms`, `2d` or a bare number of seconds,
 /// into seconds.
 pub fn parse_duration_s(text: &str) -> Result<f64, String> {
@@ -148,4 +129,34 @@ pub fn deserialize_duration_s<'de, D: serde::Deserializer<'de>>(d: D) -> Result<
 /// [`deserialize_duration_s`] for optional fields.
 pub fn deserialize_optional_duration_s<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
     deserialize_duration_s(d).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn probability_outside_unit_interval_is_named() {
+        let e = check_probability("detector.efficiency", 1.5).unwrap_err();
+        assert_eq!(e.to_string(), "detector.efficiency = 1.5: must be a probability in [0, 1]");
+        assert!(check_probability("x", f64::NAN).is_err());
+        assert_eq!(check_probability("x", 0.0), Ok(0.0));
+    }
+
+    #[test]
+    fn decibels_to_transmittance() {
+        assert!((transmittance_from_db(10.0) - 0.1).abs() < 1e-15);
+        assert!((transmittance_from_db(3.0) - 0.501_187_233_627_272_2).abs() < 1e-12);
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration_s("24h"), Ok(86400.0));
+        assert_eq!(parse_duration_s("300s"), Ok(300.0));
+        assert_eq!(parse_duration_s("250ms"), Ok(0.25));
+        assert_eq!(parse_duration_s("5m"), Ok(300.0));
+        assert_eq!(parse_duration_s("12"), Ok(12.0));
+        assert!(parse_duration_s("3 weeks").is_err());
+        assert!(parse_duration_s("-1s").is_err());
+    }
 }
