@@ -6,6 +6,7 @@ pub mod audit;
 mod keyrate;
 pub mod keys;
 mod link;
+mod mesh;
 mod regress;
 mod run;
 mod sweep;
@@ -41,6 +42,8 @@ enum Command {
     Merge(sweep::MergeArgs),
     /// The key-rate regression gate against the committed baseline.
     Regress(regress::RegressArgs),
+    /// Run a QKD mesh scenario driving the real key-lifecycle engine.
+    Mesh(mesh::MeshArgs),
     /// Audit-chain operations on a key store (no secret needed).
     Audit(audit::AuditArgs),
     /// Key-store views for operators (never prints key bytes).
@@ -65,6 +68,7 @@ pub fn main() -> ExitCode {
         Command::Sweep(args) => done(sweep::run(args)),
         Command::Merge(args) => done(sweep::merge(args)),
         Command::Regress(args) => done(regress::run(args)),
+        Command::Mesh(args) => done(mesh::run(args)),
         Command::Audit(args) => audit::run(args).map_err(Error::from),
         Command::Keys(args) => keys::run(args).map_err(Error::from),
     };

@@ -10,4 +10,6 @@ pub mod des;
 pub mod link;
 pub mod monitor;
 pub mod scenario;
+pub mod sim;
+pub mod summary;
 pub mod topology;

@@ -39,6 +39,30 @@ impl Engine {
         })
     }
 
+    /// Opens a batch explicitly, for drivers that cannot run inside [`Engine::batch`]'s closure
+    /// (an event loop holding other state): every operation until [`Engine::commit_batch`] is
+    /// still atomic on its own (a savepoint), and they are committed together.
+    pub fn begin_batch(&mut self) -> Result<()> {
+        if self.conn.is_autocommit() {
+            self.conn.execute_batch("BEGIN IMMEDIATE")?;
+        }
+        Ok(())
+    }
+
+    /// Commits the batch opened by [`Engine::begin_batch`] (nothing if none is open). On
+    /// failure the batch is rolled back and the error returned; the store then holds only what
+    /// was committed before.
+    pub fn commit_batch(&mut self) -> Result<()> {
+        if self.conn.is_autocommit() {
+            return Ok(());
+        }
+        if let Err(e) = self.conn.execute_batch("COMMIT") {
+            let _ = self.conn.execute_batch("ROLLBACK");
+            return Err(e.into());
+        }
+        Ok(())
+    }
+
     /// Appends an audit record for a channel event that changes no key state (`event` such as
     /// `link:fallback`, `detail` free text without key bytes). Returns its sequence number.
     pub fn record_event(&mut self, event: &str, detail: &str) -> Result<u64> {

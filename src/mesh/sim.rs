@@ -1,0 +1,891 @@
+//! The mesh simulation: links on the block rung feed their key buffers and QBER windows to the
+//! monitor and the decision engine; the real lifecycle engine (real crypto, SQLite store,
+//! signed audit chain) runs on the simulator's clock and carries every session key through
+//! generate/import → distribute → receipts → activate, with control messages that take
+//! simulated time (fibre propagation, processing, loss and retries).
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use rand::{Rng, SeedableRng};
+use rand_chacha::ChaCha20Rng;
+
+use crate::crypto::{HybridKemKey, KemSuite, KeyType, SecretBytes, encapsulate};
+use crate::lifecycle::{Durability, Engine, EngineConfig, KeyId, ManualClock, Trigger, Usage};
+use crate::mesh::des::EventQueue;
+use crate::mesh::link::QkdLink;
+use crate::mesh::monitor::{Cusum, LinkMode, ThresholdMonitor};
+use crate::mesh::scenario::{Attack, EventKind, MeshScenario};
+use crate::mesh::summary::{LinkSummary, MeshSummary, RotationStats, Rotations};
+use crate::mesh::topology::Topology;
+use crate::photonics::LinkConfig;
+use crate::photonics::link::LinkExpectation;
+use crate::rng::{SimRng, derive_rng};
+use crate::units::{SimDuration, SimTime};
+use crate::{Error, Result};
+
+const NS: f64 = 1e9;
+
+/// Where a mesh run writes.
+#[derive(Debug, Clone)]
+pub struct MeshOutputs {
+    /// The SQLite store (created; must not exist).
+    pub db: PathBuf,
+    /// Event trace CSV.
+    pub trace: Option<PathBuf>,
+    /// Per-link time series CSV (one row per link and refresh interval).
+    pub timeseries: Option<PathBuf>,
+}
+
+/// A session-key channel: a direct link, or a pair relayed through the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Channel {
+    Link(usize),
+    Relay(usize),
+    /// The mesh-wide group key shared by every node (control-plane broadcast).
+    Group,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Scheduled,
+    Triggered,
+    Emergency,
+}
+
+/// A rotation waiting for receipts.
+#[derive(Debug, Clone)]
+struct Pending {
+    channel: Option<Channel>,
+    kind: Kind,
+    started: SimTime,
+    waiting: BTreeSet<String>,
+    notify_ns: u64,
+    /// A participant was down when the rotation started: its latency measures the outage.
+    delayed_by_crash: bool,
+}
+
+#[derive(Debug)]
+enum Ev {
+    Window(usize),
+    Refresh(Channel),
+    Receipt { key: KeyId, node: String },
+    Start(usize),
+    End(usize),
+    Restart(usize),
+    Tick,
+}
+
+struct LinkState {
+    id: String,
+    a: usize,
+    b: usize,
+    length_km: f64,
+    base: LinkConfig,
+    qkd: QkdLink,
+    rng: SimRng,
+    monitor: ThresholdMonitor,
+    cusum: Option<Cusum>,
+    attack_since: Option<SimTime>,
+    attack_detected: bool,
+    last_triggered: Option<SimTime>,
+    extra_loss_db: f64,
+    eve: Option<(Attack, f64)>,
+    severed: bool,
+    // statistics
+    qber_sum: f64,
+    windows: u64,
+    fallback_since: Option<SimTime>,
+    fallback_ns: u64,
+    ever_fallback: bool,
+    refreshes_qkd: u64,
+    refreshes_fallback: u64,
+    interval_secret: u64,
+    interval_sifted: u64,
+    interval_errors: u64,
+}
+
+struct ChannelState {
+    name: String,
+    nodes: Vec<usize>,
+    active: Option<KeyId>,
+    pending: Option<KeyId>,
+}
+
+/// Runs `scenario`, writing the store and CSVs of `outputs`; `progress(simulated_s, total_s)`.
+pub fn run_mesh(scenario: &MeshScenario, outputs: &MeshOutputs, progress: &dyn Fn(f64, f64)) -> Result<MeshSummary> {
+    let topology = scenario.validate()?;
+    if outputs.db.exists() {
+        return Err(Error::Usage(format!("{}: already exists; the mesh writes a new store", outputs.db.display())));
+    }
+    let mut sim = Sim::new(scenario, topology, outputs)?;
+    sim.run(progress)?;
+    sim.finish()
+}
+
+struct Sim<'a> {
+    scenario: &'a MeshScenario,
+    topology: Topology,
+    engine: Engine,
+    clock: ManualClock,
+    queue: EventQueue<Ev>,
+    links: Vec<LinkState>,
+    channels: BTreeMap<Channel, ChannelState>,
+    pending: BTreeMap<KeyId, Pending>,
+    key_channel: BTreeMap<KeyId, Channel>,
+    hub_delay_ns: Vec<u64>,
+    down_until: Vec<Option<SimTime>>,
+    isolated: BTreeSet<usize>,
+    crypto_rng: ChaCha20Rng,
+    message_rng: SimRng,
+    trace: Option<std::io::BufWriter<std::fs::File>>,
+    timeseries: Option<std::io::BufWriter<std::fs::File>>,
+    latencies: [Vec<f64>; 3],
+    revocations: Vec<f64>,
+    crash_delayed: Vec<f64>,
+    detections: u64,
+    detection_delays: Vec<f64>,
+    false_alarms: u64,
+    honest_windows: u64,
+    depletions: u64,
+    recoveries: u64,
+    violations: u64,
+}
+
+fn csv_file(path: &Path, header: &str) -> Result<std::io::BufWriter<std::fs::File>> {
+    let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| Error::io(path, e))?);
+    writeln!(w, "{header}").map_err(|e| Error::io(path, e))?;
+    Ok(w)
+}
+
+impl<'a> Sim<'a> {
+    fn new(scenario: &'a MeshScenario, topology: Topology, outputs: &MeshOutputs) -> Result<Self> {
+        let m = &scenario.mesh;
+        let seed = m.seed;
+        let mut crypto_rng = ChaCha20Rng::from_seed(derive_seed(seed, 3));
+        let master = SecretBytes::random(32, "master", &mut crypto_rng).map_err(|e| Error::Usage(e.to_string()))?;
+        let clock = ManualClock::new(0);
+        let config = EngineConfig {
+            overlap_ns: (m.overlap_s * NS) as u64,
+            durability: Durability::Normal,
+            checkpoint_interval_ns: 3600 * 1_000_000_000,
+            ..EngineConfig::default()
+        };
+        let engine = Engine::create(&outputs.db, &master, config, Box::new(clock.clone()), &mut crypto_rng)?;
+        let mut links = Vec::new();
+        for (i, l) in topology.links.iter().enumerate() {
+            let base = scenario.link_config(l)?;
+            let qkd = QkdLink::new(&base, m.window_s, &scenario.postprocess, m.buffer_capacity_bits)?;
+            if !m.fallback_allowed
+                && crate::postprocess::keyrate::key_rate(
+                    crate::postprocess::KeyRateModel::Lim2014,
+                    &base,
+                    &scenario.postprocess,
+                    None,
+                )?
+                .rate_per_pulse
+                    <= 0.0
+            {
+                return Err(Error::Usage(format!(
+                    "link {} ({:.1} km) cannot produce secret key and mesh.fallback_allowed = false",
+                    l.id, l.length_km
+                )));
+            }
+            let cusum = scenario.monitor.decision_engine.then(|| honest_cusum(&base, scenario));
+            links.push(LinkState {
+                id: l.id.clone(),
+                a: l.a,
+                b: l.b,
+                length_km: l.length_km,
+                base,
+                qkd,
+                rng: derive_rng(seed, &[1, i as u64]),
+                monitor: ThresholdMonitor::new(&scenario.monitor),
+                cusum,
+                attack_since: None,
+                attack_detected: false,
+                last_triggered: None,
+                extra_loss_db: 0.0,
+                eve: None,
+                severed: false,
+                qber_sum: 0.0,
+                windows: 0,
+                fallback_since: None,
+                fallback_ns: 0,
+                ever_fallback: false,
+                refreshes_qkd: 0,
+                refreshes_fallback: 0,
+                interval_secret: 0,
+                interval_sifted: 0,
+                interval_errors: 0,
+            });
+        }
+        let mut channels = BTreeMap::new();
+        for (i, l) in topology.links.iter().enumerate() {
+            channels.insert(
+                Channel::Link(i),
+                ChannelState { name: l.id.clone(), nodes: vec![l.a, l.b], active: None, pending: None },
+            );
+        }
+        for (i, &(a, b)) in topology.relayed.iter().enumerate() {
+            let name = format!("{}-{}", topology.nodes[a].name, topology.nodes[b].name);
+            channels.insert(Channel::Relay(i), ChannelState { name, nodes: vec![a, b], active: None, pending: None });
+        }
+        let everyone = (0..topology.nodes.len()).collect();
+        channels.insert(
+            Channel::Group,
+            ChannelState { name: "mesh-group".into(), nodes: everyone, active: None, pending: None },
+        );
+        let msg = &scenario.messages;
+        let hub_delay_ns = (0..topology.nodes.len())
+            .map(|n| {
+                let km = if n == 0 {
+                    0.0
+                } else {
+                    topology.link_between(0, n).map(|l| topology.links[l].length_km).unwrap_or_else(|| {
+                        let (p, q) = (&topology.nodes[0], &topology.nodes[n]);
+                        ((p.x_km - q.x_km).powi(2) + (p.y_km - q.y_km).powi(2)).sqrt() * scenario.topology.route_factor
+                    })
+                };
+                ((km * msg.fibre_us_per_km + msg.processing_us) * 1e3) as u64
+            })
+            .collect();
+        let trace = outputs
+            .trace
+            .as_deref()
+            .map(|p| csv_file(p, "time_s,subject,event,state,qber,buffer_bits,detail"))
+            .transpose()?;
+        let timeseries = outputs
+            .timeseries
+            .as_deref()
+            .map(|p| csv_file(p, "time_s,link,qber,sifted_bits,secret_bits,buffer_bits,mode"))
+            .transpose()?;
+        let n_nodes = topology.nodes.len();
+        Ok(Sim {
+            scenario,
+            topology,
+            engine,
+            clock,
+            queue: EventQueue::new(),
+            links,
+            channels,
+            pending: BTreeMap::new(),
+            key_channel: BTreeMap::new(),
+            hub_delay_ns,
+            down_until: vec![None; n_nodes],
+            isolated: BTreeSet::new(),
+            crypto_rng,
+            message_rng: derive_rng(seed, &[2]),
+            trace,
+            timeseries,
+            latencies: [Vec::new(), Vec::new(), Vec::new()],
+            revocations: Vec::new(),
+            crash_delayed: Vec::new(),
+            detections: 0,
+            detection_delays: Vec::new(),
+            false_alarms: 0,
+            honest_windows: 0,
+            depletions: 0,
+            recoveries: 0,
+            violations: 0,
+        })
+    }
+
+    fn at(s: f64) -> SimTime {
+        SimTime((s * NS).round() as u64)
+    }
+
+    fn run(&mut self, progress: &dyn Fn(f64, f64)) -> Result<()> {
+        let m = &self.scenario.mesh;
+        let window = SimDuration((m.window_s * NS) as u64);
+        let refresh = SimDuration((m.refresh_interval_s * NS) as u64);
+        let end = Self::at(m.duration_s);
+        let q = &mut self.queue;
+        for i in 0..self.links.len() {
+            q.schedule(SimTime(0) + window, Ev::Window(i)).expect("future");
+        }
+        // Every channel gets its first session key after the first window (when QKD key
+        // exists), then every refresh interval; starts are staggered by a fixed fraction of the
+        // window to spread the load.
+        for (j, &ch) in self.channels.keys().enumerate() {
+            let offset = SimDuration(window.0 + window.0 * (j as u64 % 16) / 16);
+            q.schedule(SimTime(0) + offset, Ev::Refresh(ch)).expect("future");
+        }
+        let _ = refresh;
+        // Scenario events take effect 1 ns after their time, so a window ending exactly then
+        // still belongs to the state before.
+        for (i, e) in self.scenario.event.iter().enumerate() {
+            q.schedule(Self::at(e.at_s) + SimDuration(1), Ev::Start(i)).expect("future");
+            if let Some(u) = e.until_s {
+                q.schedule(Self::at(u) + SimDuration(1), Ev::End(i)).expect("future");
+            }
+        }
+        q.schedule(SimTime(0) + window, Ev::Tick).expect("future");
+        let slice = SimDuration((600.0 * NS) as u64);
+        let mut slice_end = SimTime(0) + slice;
+        loop {
+            let mut failure = None;
+            let mut reached_end = false;
+            // One commit per slice of simulated time; each operation stays atomic on its own.
+            self.engine.begin_batch()?;
+            while let Some(t) = self.queue.peek_time() {
+                if t > end {
+                    reached_end = true;
+                    break;
+                }
+                if t > slice_end {
+                    break;
+                }
+                let (now, ev) = self.queue.pop().expect("peeked");
+                self.clock.set(now.0);
+                if let Err(e) = self.handle(now, ev) {
+                    failure = Some(e);
+                    break;
+                }
+            }
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            self.engine.commit_batch()?;
+            progress(slice_end.0.min(end.0) as f64 / NS, m.duration_s);
+            if reached_end || self.queue.is_empty() {
+                break;
+            }
+            slice_end = slice_end + slice;
+        }
+        // Close open fallback periods at the end of the run.
+        for l in &mut self.links {
+            if let Some(since) = l.fallback_since.take() {
+                l.fallback_ns += end.0.saturating_sub(since.0);
+            }
+        }
+        Ok(())
+    }
+
+    fn trace(
+        &mut self,
+        now: SimTime,
+        subject: &str,
+        event: &str,
+        state: &str,
+        (qber, buffer): (f64, u64),
+        detail: &str,
+    ) -> Result<()> {
+        if let Some(w) = &mut self.trace {
+            writeln!(
+                w,
+                "{},{},{},{},{},{},\"{}\"",
+                now.0 as f64 / NS,
+                subject,
+                event,
+                state,
+                qber,
+                buffer,
+                detail.replace('"', "'")
+            )
+            .map_err(|e| Error::io("trace", e))?;
+        }
+        Ok(())
+    }
+
+    fn handle(&mut self, now: SimTime, ev: Ev) -> Result<()> {
+        match ev {
+            Ev::Window(i) => self.window(now, i),
+            Ev::Refresh(ch) => {
+                let refresh = SimDuration((self.scenario.mesh.refresh_interval_s * NS) as u64);
+                self.queue.schedule(now + refresh, Ev::Refresh(ch)).map_err(|e| Error::Usage(e.to_string()))?;
+                self.refresh(now, ch, Kind::Scheduled, None)
+            }
+            Ev::Receipt { key, node } => self.receipt(now, key, &node),
+            Ev::Start(i) => self.start_event(now, i),
+            Ev::End(i) => self.end_event(now, i),
+            Ev::Restart(n) => {
+                self.down_until[n] = None;
+                let name = self.topology.nodes[n].name.clone();
+                self.trace(now, &name, "node:restart", "up", (0.0, 0), "")
+            }
+            Ev::Tick => {
+                self.engine.tick()?;
+                let window = SimDuration((self.scenario.mesh.window_s * NS) as u64);
+                self.queue.schedule(now + window, Ev::Tick).map_err(|e| Error::Usage(e.to_string()))?;
+                Ok(())
+            }
+        }
+    }
+
+    fn window(&mut self, now: SimTime, i: usize) -> Result<()> {
+        let window = SimDuration((self.scenario.mesh.window_s * NS) as u64);
+        let link = &mut self.links[i];
+        if link.severed {
+            return Ok(());
+        }
+        self.queue.schedule(now + window, Ev::Window(i)).map_err(|e| Error::Usage(e.to_string()))?;
+        if self.down_until[link.a].is_some() || self.down_until[link.b].is_some() {
+            return Ok(()); // a crashed end produces nothing
+        }
+        let stats = link.qkd.window(&mut link.rng);
+        let qber = stats.qber();
+        link.windows += 1;
+        link.qber_sum += qber;
+        link.interval_secret += stats.secret_bits;
+        link.interval_sifted += stats.sifted_bits;
+        link.interval_errors += stats.errors;
+        let rate = if link.qkd.produced_bits > 0 || link.windows as f64 * self.scenario.mesh.window_s > 60.0 {
+            link.qkd.key_rate_bps
+        } else {
+            f64::INFINITY // no post-processing block finished yet: judge by QBER only
+        };
+        let change = link.monitor.window(qber, rate);
+        let alarm = match &mut link.cusum {
+            Some(c) => c.block(stats.sifted_bits, stats.errors),
+            None => false,
+        };
+        let (id, buffer) = (link.id.clone(), link.qkd.buffer_bits);
+        if link.attack_since.is_none() {
+            self.honest_windows += 1;
+        }
+        if let Some(change) = change {
+            let link = &mut self.links[i];
+            let (event, state) = match change.mode {
+                LinkMode::Fallback => {
+                    link.fallback_since = Some(now);
+                    link.ever_fallback = true;
+                    ("link:fallback", "fallback")
+                }
+                LinkMode::Qkd => {
+                    if let Some(since) = link.fallback_since.take() {
+                        link.fallback_ns += now.0 - since.0;
+                    }
+                    ("link:qkd", "qkd")
+                }
+            };
+            self.engine.record_event(event, &format!("link={id}; {}", change.reason))?;
+            self.trace(now, &id, event, state, (qber, buffer), &change.reason)?;
+        }
+        if alarm {
+            // The first alarm of an attack episode is its detection; later ones are not
+            // counted again. An alarm on an honest link is a false alarm.
+            let link = &mut self.links[i];
+            match link.attack_since {
+                Some(since) if !link.attack_detected => {
+                    link.attack_detected = true;
+                    self.detections += 1;
+                    self.detection_delays.push((now.0 - since.0) as f64 / NS);
+                }
+                Some(_) => {}
+                None => self.false_alarms += 1,
+            }
+            // The alarm triggers a rotation, at most one per refresh interval per link.
+            let refresh_ns = (self.scenario.mesh.refresh_interval_s * NS) as u64;
+            let rotate = link.last_triggered.is_none_or(|t| now.0 - t.0 >= refresh_ns);
+            if rotate {
+                link.last_triggered = Some(now);
+            }
+            self.engine.record_event("decision:alarm", &format!("link={id}; CUSUM above threshold"))?;
+            self.trace(now, &id, "decision:alarm", "alarm", (qber, buffer), "CUSUM")?;
+            if rotate {
+                self.refresh(now, Channel::Link(i), Kind::Triggered, Some(Trigger::Anomaly))?;
+            }
+        }
+        // The session key carries traffic this window. While a rotation is in flight the old
+        // key is ROTATING: it may only decrypt; otherwise the ACTIVE key encrypts. The engine
+        // refuses any other use (a successor active and the overlap over, or a revoked key).
+        if let Some(state) = self.channels.get(&Channel::Link(i))
+            && let Some(key) = state.active
+        {
+            let usage = if state.pending.is_some() { Usage::Unprotect } else { Usage::Protect };
+            if self.engine.record_use(key, usage, 1).is_err() {
+                self.violations += 1;
+            }
+        }
+        let interval = (self.scenario.mesh.refresh_interval_s / self.scenario.mesh.window_s).round().max(1.0) as u64;
+        let link = &mut self.links[i];
+        if link.windows % interval == 0 {
+            let q =
+                if link.interval_sifted > 0 { link.interval_errors as f64 / link.interval_sifted as f64 } else { 0.0 };
+            let mode = match link.monitor.mode() {
+                LinkMode::Qkd => "qkd",
+                LinkMode::Fallback => "fallback",
+            };
+            let row = format!(
+                "{},{},{},{},{},{},{}",
+                now.0 as f64 / NS,
+                link.id,
+                q,
+                link.interval_sifted,
+                link.interval_secret,
+                link.qkd.buffer_bits,
+                mode
+            );
+            link.interval_secret = 0;
+            link.interval_sifted = 0;
+            link.interval_errors = 0;
+            if let Some(w) = &mut self.timeseries {
+                writeln!(w, "{row}").map_err(|e| Error::io("timeseries", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Session-key material for `ch`: from the QKD buffer(s) when the link(s) run on QKD and
+    /// can pay, else from a real ML-KEM-1024 hybrid exchange between the two ends.
+    fn material(&mut self, ch: Channel) -> Result<Option<(SecretBytes, &'static str)>> {
+        let bits = self.scenario.mesh.session_key_bits;
+        let hops: Vec<usize> = match ch {
+            Channel::Group => {
+                // The hub generates the group key and sends it to each node under that node's
+                // (already QKD- or fallback-protected) session key.
+                let mut bytes = vec![0u8; 32];
+                self.crypto_rng.fill_bytes(&mut bytes);
+                return Ok(Some((SecretBytes::new(bytes), "generated by the hub")));
+            }
+            Channel::Link(i) => vec![i],
+            Channel::Relay(r) => {
+                let (a, b) = self.topology.relayed[r];
+                vec![
+                    self.topology.link_between(0, a).expect("relay hop"),
+                    self.topology.link_between(0, b).expect("relay hop"),
+                ]
+            }
+        };
+        let qkd_ok = hops.iter().all(|&h| self.links[h].monitor.mode() == LinkMode::Qkd && !self.links[h].severed);
+        if qkd_ok && hops.iter().all(|&h| self.links[h].qkd.buffer_bits >= bits) {
+            for &h in &hops {
+                self.links[h].qkd.take(bits);
+                self.links[h].refreshes_qkd += 1;
+            }
+            // The block rung tracks key lengths, not bits: the distilled key's bytes are drawn
+            // here (for a relay, the XOR of the two hop keys is again uniform).
+            let mut bytes = vec![0u8; 32];
+            self.crypto_rng.fill_bytes(&mut bytes);
+            return Ok(Some((SecretBytes::new(bytes), if hops.len() == 2 { "qkd relay via hub" } else { "qkd" })));
+        }
+        if qkd_ok {
+            self.depletions += 1;
+        }
+        if !self.scenario.mesh.fallback_allowed {
+            return Ok(None);
+        }
+        for &h in &hops {
+            self.links[h].refreshes_fallback += 1;
+        }
+        // Real ML-KEM-1024 + X25519 exchange: one end publishes a fresh key, the other
+        // encapsulates, both derive the same secret.
+        let seed = SecretBytes::random(96, "fallback KEM key", &mut self.crypto_rng)
+            .map_err(|e| Error::Usage(e.to_string()))?;
+        let responder =
+            HybridKemKey::from_material(&seed, KemSuite::X25519MlKem1024).map_err(|e| Error::Usage(e.to_string()))?;
+        let (enc, initiator_secret) =
+            encapsulate(&responder.public(), &mut self.crypto_rng).map_err(|e| Error::Usage(e.to_string()))?;
+        let responder_secret = responder.decapsulate(&enc).map_err(|e| Error::Usage(e.to_string()))?;
+        if initiator_secret.expose() != responder_secret.expose() {
+            return Err(Error::Usage("ML-KEM-1024 fallback: the two ends derived different secrets".into()));
+        }
+        Ok(Some((SecretBytes::new(initiator_secret.expose()[..32].to_vec()), "ml-kem-1024 fallback")))
+    }
+
+    fn refresh(&mut self, now: SimTime, ch: Channel, kind: Kind, trigger: Option<Trigger>) -> Result<()> {
+        let state = &self.channels[&ch];
+        if state.pending.is_some() || state.nodes.iter().any(|n| self.isolated.contains(n)) {
+            return Ok(());
+        }
+        let (name, nodes, active) = (state.name.clone(), state.nodes.clone(), state.active);
+        let Some((material, origin)) = self.material(ch)? else { return Ok(()) };
+        let participants: Vec<&str> = nodes.iter().map(|&n| self.topology.nodes[n].name.as_str()).collect();
+        let key = match active {
+            Some(old) => self.engine.rotate_with_material(old, material, origin, trigger, &mut self.crypto_rng)?,
+            None => self.engine.import_material(
+                KeyType::MeshSession,
+                &name,
+                &participants,
+                material,
+                origin,
+                &mut self.crypto_rng,
+            )?,
+        };
+        self.engine.distribute(key)?;
+        self.channels.get_mut(&ch).expect("channel").pending = Some(key);
+        self.key_channel.insert(key, ch);
+        self.send_for_receipts(now, key, Some(ch), kind, &nodes)
+    }
+
+    /// Sends `key` to each of `nodes` and schedules their receipts back at the hub.
+    fn send_for_receipts(
+        &mut self,
+        now: SimTime,
+        key: KeyId,
+        ch: Option<Channel>,
+        kind: Kind,
+        nodes: &[usize],
+    ) -> Result<()> {
+        let mut waiting = BTreeSet::new();
+        let mut notify_ns = 0;
+        for &n in nodes {
+            let name = self.topology.nodes[n].name.clone();
+            let out = self.one_way(now, n);
+            let back = self.hub_delay_ns[n] + self.retries();
+            notify_ns = notify_ns.max(self.hub_delay_ns[n]);
+            self.queue
+                .schedule(SimTime(out.0 + back), Ev::Receipt { key, node: name.clone() })
+                .map_err(|e| Error::Usage(e.to_string()))?;
+            waiting.insert(name);
+        }
+        let delayed_by_crash = nodes.iter().any(|&n| self.down_until[n].is_some());
+        self.pending.insert(key, Pending { channel: ch, kind, started: now, waiting, notify_ns, delayed_by_crash });
+        Ok(())
+    }
+
+    /// When a message sent now from the hub reaches node `n` (losses retried; a crashed node
+    /// receives it once it restarts).
+    fn one_way(&mut self, now: SimTime, n: usize) -> SimTime {
+        let mut t = now.0 + self.hub_delay_ns[n] + self.retries();
+        if let Some(up) = self.down_until[n] {
+            t = t.max(up.0 + self.hub_delay_ns[n]);
+        }
+        SimTime(t)
+    }
+
+    /// Extra delay from lost messages: each attempt fails with the loss probability and is
+    /// resent after the retry timeout.
+    fn retries(&mut self) -> u64 {
+        let msg = &self.scenario.messages;
+        let mut extra = 0;
+        let lost = crate::rng::Chance::new(msg.loss_probability);
+        while lost.hit(self.message_rng.next_u64()) {
+            extra += (msg.retry_timeout_ms * 1e6) as u64;
+        }
+        extra
+    }
+
+    fn receipt(&mut self, now: SimTime, key: KeyId, node: &str) -> Result<()> {
+        let Some(p) = self.pending.get_mut(&key) else { return Ok(()) };
+        if !p.waiting.remove(node) {
+            return Ok(());
+        }
+        if self.engine.confirm_receipt(key, node).is_err() {
+            // The key was revoked meanwhile (compromise): the rotation is abandoned.
+            self.pending.remove(&key);
+            return Ok(());
+        }
+        if !p.waiting.is_empty() {
+            return Ok(());
+        }
+        let p = self.pending.remove(&key).expect("present");
+        let proof = self.engine.receipt_proof(key)?;
+        self.engine.activate(proof)?;
+        let converged_ms = (now.0 - p.started.0 + p.notify_ns) as f64 / 1e6;
+        if p.delayed_by_crash {
+            self.crash_delayed.push(converged_ms);
+        } else {
+            self.latencies[p.kind as usize].push(converged_ms);
+        }
+        if let Some(ch) = p.channel {
+            let state = self.channels.get_mut(&ch).expect("channel");
+            state.active = Some(key);
+            state.pending = None;
+        }
+        Ok(())
+    }
+
+    fn set_physics(&mut self, i: usize) -> Result<()> {
+        let link = &mut self.links[i];
+        let mut config = link.base.clone();
+        config.channel.insertion_loss_db += link.extra_loss_db;
+        if let Some((attack, strength)) = link.eve {
+            match attack {
+                Attack::InterceptResend => config.eve.intercept_resend_fraction = strength,
+                Attack::Pns => {
+                    config.eve.photon_number_splitting = true;
+                    config.eve.pns_block_single_fraction = strength;
+                    config.eve.lossless_channel = true;
+                }
+                Attack::Noise => config.eve.depolarising = strength,
+            }
+        }
+        link.qkd.set_config(&config)?;
+        Ok(())
+    }
+
+    fn start_event(&mut self, now: SimTime, idx: usize) -> Result<()> {
+        let e = self.scenario.event[idx].clone();
+        let link_index = e.link.as_deref().and_then(|name| self.links.iter().position(|l| l.id == name));
+        let node_index = e.node.as_deref().and_then(|name| self.topology.node(name));
+        match e.kind {
+            EventKind::Eve => {
+                let i = link_index.expect("validated");
+                self.links[i].eve = Some((e.attack.expect("validated"), e.strength));
+                self.links[i].attack_since = Some(now);
+                self.links[i].attack_detected = false;
+                self.set_physics(i)?;
+                let id = self.links[i].id.clone();
+                self.trace(
+                    now,
+                    &id,
+                    "eve:start",
+                    &format!("{:?}", e.attack.expect("validated")),
+                    (0.0, 0),
+                    &format!("strength={}", e.strength),
+                )
+            }
+            EventKind::Degrade => {
+                let i = link_index.expect("validated");
+                self.links[i].extra_loss_db += e.extra_loss_db;
+                self.set_physics(i)?;
+                let id = self.links[i].id.clone();
+                self.trace(
+                    now,
+                    &id,
+                    "degrade:start",
+                    "degraded",
+                    (0.0, 0),
+                    &format!("extra_loss_db={}", e.extra_loss_db),
+                )
+            }
+            EventKind::OperatorRotation => {
+                let i = link_index.expect("validated");
+                self.refresh(now, Channel::Link(i), Kind::Triggered, Some(Trigger::OperatorCommand))
+            }
+            EventKind::Crash => {
+                let n = node_index.expect("validated");
+                let up = now + SimDuration((e.restart_after_s.unwrap_or(60.0) * NS) as u64);
+                self.down_until[n] = Some(up);
+                self.queue.schedule(up, Ev::Restart(n)).map_err(|e| Error::Usage(e.to_string()))?;
+                let name = self.topology.nodes[n].name.clone();
+                self.trace(now, &name, "node:crash", "down", (0.0, 0), "")
+            }
+            EventKind::Compromise => self.compromise(now, node_index.expect("validated")),
+        }
+    }
+
+    fn end_event(&mut self, now: SimTime, idx: usize) -> Result<()> {
+        let e = self.scenario.event[idx].clone();
+        let Some(i) = e.link.as_deref().and_then(|name| self.links.iter().position(|l| l.id == name)) else {
+            return Ok(());
+        };
+        match e.kind {
+            EventKind::Eve => {
+                self.links[i].eve = None;
+                self.links[i].attack_since = None;
+            }
+            EventKind::Degrade => self.links[i].extra_loss_db -= e.extra_loss_db,
+            _ => return Ok(()),
+        }
+        self.set_physics(i)?;
+        let id = self.links[i].id.clone();
+        self.trace(now, &id, "event:end", "restored", (0.0, 0), "")
+    }
+
+    /// The six-step recovery: the engine runs DETECT → ISOLATE → REVOKE → RE-KEY → VERIFY →
+    /// REPORT in one audited transaction; revocation reaches every other node after its
+    /// message delay; the re-keyed channels converge when their receipts are in.
+    fn compromise(&mut self, now: SimTime, n: usize) -> Result<()> {
+        let name = self.topology.nodes[n].name.clone();
+        let report = self.engine.recover_compromise(&name, "scenario: node compromised", &mut self.crypto_rng)?;
+        self.recoveries += 1;
+        self.isolated.insert(n);
+        for l in self.links.iter_mut().filter(|l| l.a == n || l.b == n) {
+            l.severed = true;
+        }
+        let others: Vec<usize> =
+            (0..self.topology.nodes.len()).filter(|&m| m != n && !self.isolated.contains(&m)).collect();
+        let revocation_ns = others.iter().map(|&m| self.one_way(now, m).0 - now.0).max().unwrap_or(0);
+        self.revocations.push(revocation_ns as f64 / 1e6);
+        for state in self.channels.values_mut() {
+            if state.nodes.len() > 2 && state.nodes.contains(&n) {
+                // The group is re-keyed without the node (RE-KEY step): its new key follows.
+                state.nodes.retain(|&m| m != n);
+                state.active = None;
+                state.pending = None;
+            } else if state.nodes.contains(&n) {
+                state.active = None;
+                state.pending = None;
+            } else if state.active.is_some_and(|k| report.revoked.contains(&k)) {
+                state.active = None;
+            }
+        }
+        self.pending.retain(|k, _| !report.revoked.contains(k));
+        for key in &report.rekeyed {
+            let rec = self.engine.key(*key)?;
+            let nodes: Vec<usize> = rec.participants.iter().filter_map(|p| self.topology.node(p)).collect();
+            let ch = self.channels.iter().find(|(_, s)| s.name == rec.channel).map(|(c, _)| *c);
+            if let Some(c) = ch {
+                self.channels.get_mut(&c).expect("channel").pending = Some(*key);
+            }
+            self.send_for_receipts(now, *key, ch, Kind::Emergency, &nodes)?;
+        }
+        self.trace(
+            now,
+            &name,
+            "recovery",
+            "isolated",
+            (0.0, 0),
+            &format!("revoked={} rekeyed={}", report.revoked.len(), report.rekeyed.len()),
+        )
+    }
+
+    fn finish(mut self) -> Result<MeshSummary> {
+        self.engine.checkpoint_now()?;
+        for w in [&mut self.trace, &mut self.timeseries].into_iter().flatten() {
+            w.flush().map_err(|e| Error::io("csv", e))?;
+        }
+        let m = &self.scenario.mesh;
+        let per_link: Vec<LinkSummary> = self
+            .links
+            .iter()
+            .map(|l| LinkSummary {
+                id: l.id.clone(),
+                length_km: l.length_km,
+                qber_mean: if l.windows > 0 { l.qber_sum / l.windows as f64 } else { 0.0 },
+                key_delivered_bits: l.qkd.produced_bits,
+                fallback_seconds: l.fallback_ns as f64 / NS,
+                refreshes_qkd: l.refreshes_qkd,
+                refreshes_fallback: l.refreshes_fallback,
+            })
+            .collect();
+        Ok(MeshSummary {
+            duration_s: m.duration_s,
+            nodes: self.topology.nodes.len() as u64,
+            links: self.links.len() as u64,
+            relayed_pairs: self.topology.relayed.len() as u64,
+            key_delivered_bits: per_link.iter().map(|l| l.key_delivered_bits).sum(),
+            fallback_seconds_total: per_link.iter().map(|l| l.fallback_seconds).sum(),
+            links_in_fallback_ever: self.links.iter().filter(|l| l.ever_fallback).count() as u64,
+            rotations: Rotations {
+                scheduled: RotationStats::new(&self.latencies[Kind::Scheduled as usize], 5000.0),
+                triggered: RotationStats::new(&self.latencies[Kind::Triggered as usize], 2000.0),
+                emergency: RotationStats::new(&self.latencies[Kind::Emergency as usize], 3000.0),
+            },
+            revocation_ms: RotationStats::new(&self.revocations, 500.0),
+            delayed_by_crash: self.crash_delayed.len() as u64,
+            delayed_by_crash_max_ms: self.crash_delayed.iter().copied().fold(0.0, f64::max),
+            detections: self.detections,
+            detection_delay_s_mean: if self.detection_delays.is_empty() {
+                0.0
+            } else {
+                self.detection_delays.iter().sum::<f64>() / self.detection_delays.len() as f64
+            },
+            false_alarms: self.false_alarms,
+            honest_windows: self.honest_windows,
+            buffer_depletions: self.depletions,
+            recoveries: self.recoveries,
+            key_use_violations: self.violations,
+            audit_records: self.engine.audit_len(),
+            events: self.queue.popped(),
+            per_link,
+        })
+    }
+}
+
+/// The CUSUM of a link tuned to its honest QBER (analytic) and the configured shift.
+fn honest_cusum(config: &LinkConfig, scenario: &MeshScenario) -> Cusum {
+    let p0 = LinkExpectation::new(config).map(|e| e.expected[0].error_rate).unwrap_or(0.03);
+    Cusum::new(p0, p0 + scenario.monitor.cusum_shift, scenario.monitor.cusum_false_alarm_per_block)
+}
+
+fn derive_seed(seed: u64, stream: u64) -> [u8; 32] {
+    let mut rng = derive_rng(seed, &[stream]);
+    let mut out = [0u8; 32];
+    rng.fill_bytes(&mut out);
+    out
+}

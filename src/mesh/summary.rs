@@ -1,0 +1,132 @@
+//! What a mesh run reports: key delivered, fallback time, rotations by kind with their
+//! convergence latencies against the spec's promises, detections, false alarms, depletions.
+
+use serde::Serialize;
+
+/// Percentiles of a latency distribution (ms).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize)]
+pub struct Latency {
+    /// Median.
+    pub p50: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Maximum.
+    pub max: f64,
+}
+
+impl Latency {
+    /// The percentiles of `samples` (nearest rank); zeros when empty.
+    pub fn of(samples: &[f64]) -> Self {
+        if samples.is_empty() {
+            return Latency::default();
+        }
+        let mut v = samples.to_vec();
+        v.sort_by(f64::total_cmp);
+        let rank = |q: f64| v[((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1];
+        Latency { p50: rank(0.5), p99: rank(0.99), max: v[v.len() - 1] }
+    }
+}
+
+/// Rotations of one kind.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct RotationStats {
+    /// Rotations that converged.
+    pub count: u64,
+    /// Time from start to every node knowing the new key is ACTIVE (ms).
+    pub convergence_ms: Latency,
+    /// The spec's promise (ms).
+    pub promise_ms: f64,
+    /// Whether the maximum is within the promise.
+    pub within_promise: bool,
+}
+
+impl RotationStats {
+    /// Stats of `samples` (ms) against `promise_ms`.
+    pub fn new(samples: &[f64], promise_ms: f64) -> Self {
+        let convergence_ms = Latency::of(samples);
+        RotationStats {
+            count: samples.len() as u64,
+            convergence_ms,
+            promise_ms,
+            within_promise: convergence_ms.max < promise_ms,
+        }
+    }
+}
+
+/// Rotations by kind.
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct Rotations {
+    /// Timer-driven (the 300 s refresh): promise < 5 s.
+    pub scheduled: RotationStats,
+    /// Decision engine or operator: promise < 2 s.
+    pub triggered: RotationStats,
+    /// Compromise re-key: promise < 3 s.
+    pub emergency: RotationStats,
+}
+
+/// Per-link figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct LinkSummary {
+    /// `a-b`.
+    pub id: String,
+    /// Fibre length (km).
+    pub length_km: f64,
+    /// Mean window QBER.
+    pub qber_mean: f64,
+    /// Secret bits produced by QKD.
+    pub key_delivered_bits: u64,
+    /// Time in ML-KEM-1024 fallback (s).
+    pub fallback_seconds: f64,
+    /// Session keys refreshed from QKD key.
+    pub refreshes_qkd: u64,
+    /// Session keys refreshed by the fallback exchange.
+    pub refreshes_fallback: u64,
+}
+
+/// The summary of a mesh run (`qecnet mesh --json`).
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct MeshSummary {
+    /// Simulated time (s).
+    pub duration_s: f64,
+    /// Nodes including the hub.
+    pub nodes: u64,
+    /// Direct quantum links.
+    pub links: u64,
+    /// Pairs relayed through the hub.
+    pub relayed_pairs: u64,
+    /// Secret bits produced by all links.
+    pub key_delivered_bits: u64,
+    /// Link-seconds in fallback.
+    pub fallback_seconds_total: f64,
+    /// Links that were ever in fallback.
+    pub links_in_fallback_ever: u64,
+    /// Rotations by kind.
+    pub rotations: Rotations,
+    /// Revocation latency of compromises: every node told (ms); promise < 500 ms.
+    pub revocation_ms: RotationStats,
+    /// Rotations with a participant down when they started (not in the latencies above: they
+    /// wait for the restart).
+    pub delayed_by_crash: u64,
+    /// The longest of those (ms).
+    pub delayed_by_crash_max_ms: f64,
+    /// Attack episodes detected by the decision engine (first alarm of each).
+    pub detections: u64,
+    /// Mean delay from attack start to detection (s).
+    pub detection_delay_s_mean: f64,
+    /// Decision-engine alarms on honest links.
+    pub false_alarms: u64,
+    /// Honest link-windows watched by the decision engine (false alarms per window = ratio).
+    pub honest_windows: u64,
+    /// Refreshes the QKD buffer could not pay for.
+    pub buffer_depletions: u64,
+    /// Compromise recoveries run (six audited steps each).
+    pub recoveries: u64,
+    /// Key uses refused by the engine (must be 0: no key used after successor/revocation).
+    pub key_use_violations: u64,
+    /// Audit records in the store.
+    pub audit_records: u64,
+    /// Events processed by the simulator.
+    pub events: u64,
+    /// Per link.
+    pub per_link: Vec<LinkSummary>,
+}
