@@ -2,6 +2,7 @@
 //! reported. Errors print one line to stderr and exit non-zero (2 for bad input, 1 for a
 //! failure while running).
 
+mod cascade_study;
 mod link;
 mod output;
 mod run;
@@ -29,6 +30,8 @@ enum Command {
     Link(link::LinkArgs),
     /// Run the main job of a scenario file (for now: its link simulation).
     Run(run::RunArgs),
+    /// Efficiency, channel uses and frame error rate of Cascade variants on a binary symmetric channel.
+    CascadeStudy(cascade_study::CascadeStudyArgs),
 }
 
 /// Parses the process arguments, runs the command and returns the exit code.
@@ -44,6 +47,7 @@ pub fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Link(args) => link::run(args),
         Command::Run(args) => run::run(args),
+        Command::CascadeStudy(args) => cascade_study::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

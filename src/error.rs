@@ -12,6 +12,9 @@ pub enum Error {
     /// A scenario file or `--set` override that cannot be read or applied.
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    /// A post-processing parameter or input out of range.
+    #[error(transparent)]
+    Postprocess(#[from] crate::postprocess::PostprocessError),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -4,6 +4,8 @@
 //! - [`units`] and [`rng`]: typed physical quantities and reproducible random streams;
 //! - [`photonics`]: the photon-level BB84 link model (source, channel, eavesdropper, detector),
 //!   its analytic expectation and two simulation engines (`pulse`, `event`);
+//! - [`postprocess`]: Cascade reconciliation, verification by universal hashing and Toeplitz
+//!   privacy amplification, pure algorithms on packed bit strings;
 //! - [`config`]: scenario files (TOML) with `--set path.field=value` overrides;
 //! - [`cli`]: the `qecnet` command line.
 //!
@@ -21,6 +23,7 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod photonics;
+pub mod postprocess;
 pub mod rng;
 pub mod units;
 
