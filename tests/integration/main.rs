@@ -5,4 +5,6 @@ mod determinism;
 mod link_analytic;
 mod link_eavesdroppers;
 mod link_engines_agree;
+mod postprocess_cascade;
+mod postprocess_privacy;
 mod stats;
