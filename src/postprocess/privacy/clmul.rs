@@ -59,117 +59,177 @@ pub fn clmul64(a: u64, b: u64) -> u128 {
     clmul64_soft(a, b)
 }
 
-/// The polynomial multiplication, instantiated once per word product so that the hardware
-/// version is compiled with `pclmulqdq` enabled throughout (and the word product inlined).
-macro_rules! poly_mul {
-    ($(#[$attr:meta])*; $clmul:path) => {
-        /// `out = a·b`; `out.len()` must be `a.len() + b.len()`.
+/// The middle product, instantiated once per word product so that the hardware version is
+/// compiled with `pclmulqdq` enabled throughout (and the word product inlined).
+macro_rules! middle_product_impl {
+    ($(#[$attr:meta])*; $ops:ident) => {
+        /// `out` = words `N..2N` of the product `s·x`, for `x` of `N` words and `s` of `2N`
+        /// words; `scratch.len() >= scratch_words(N)`.
+        ///
+        /// This is the Toeplitz matrix–vector product `out_i = ⊕_j s[64N + i − j]·x_j` (bits),
+        /// computed by the 2×2 block splitting of a Toeplitz matrix
+        /// `[[A, B], [C, A]]·[x₀, x₁] = [P + (A+B)·x₁, P + (A+C)·x₀]` with `P = A·(x₀ + x₁)`:
+        /// three half-size products (transposed Karatsuba; Hanrot, Quercia, Zimmermann, "The
+        /// middle product algorithm I", AAECC 14 (2004)), so `O(N^1.585)` word products.
         $(#[$attr])*
-        pub fn mul(a: &[u64], b: &[u64], out: &mut [u64]) {
-            assert_eq!(out.len(), a.len() + b.len(), "product length");
-            let (a, b) = if a.len() >= b.len() { (a, b) } else { (b, a) };
-            if b.len() <= SCHOOLBOOK_WORDS {
-                schoolbook(a, b, out);
+        pub fn middle_product(s: &[u64], x: &[u64], out: &mut [u64], scratch: &mut [u64]) {
+            let n = x.len();
+            debug_assert!(s.len() == 2 * n && out.len() == n && scratch.len() >= scratch_words(n));
+            if n <= SCHOOLBOOK_WORDS {
+                schoolbook(s, x, out);
                 return;
             }
-            // a is at least as long as b: multiply b by a's chunks of b's length.
-            let lb = b.len();
-            out.fill(0);
-            let mut product = vec![0u64; 2 * lb];
-            let mut scratch = vec![0u64; 8 * lb + 64];
-            for (c, chunk) in a.chunks(lb).enumerate() {
-                let part = &mut product[..chunk.len() + lb];
-                if chunk.len() == lb {
-                    karatsuba(chunk, b, part, &mut scratch);
-                } else {
-                    mul(chunk, b, part);
+            if n % 2 == 1 {
+                // Peel the last word of x (and the last output word) to get an even size.
+                let n1 = n - 1;
+                middle_product(&s[1..1 + 2 * n1], &x[..n1], &mut out[..n1], scratch);
+                #[allow(unused_unsafe)]
+                unsafe {
+                    let (mut lo, mut hi) = ($ops::zero(), $ops::zero());
+                    for b in 0..n1 {
+                        lo = $ops::mul_add(lo, s[2 * n - 1 - b], x[b]);
+                        hi = $ops::mul_add(hi, s[2 * n - 2 - b], x[b]);
+                    }
+                    out[n1] = $ops::lo(lo) ^ $ops::hi(hi);
+                    let top = x[n1];
+                    for k in n..2 * n {
+                        let lo = $ops::mul_add($ops::zero(), s[k - n1], top);
+                        let hi = $ops::mul_add($ops::zero(), s[k - n], top);
+                        out[k - n] ^= $ops::lo(lo) ^ $ops::hi(hi);
+                    }
                 }
-                for (o, p) in out[c * lb..].iter_mut().zip(part.iter()) {
-                    *o ^= p;
-                }
-            }
-        }
-
-        /// `out = a·b` by the schoolbook method.
-        $(#[$attr])*
-        fn schoolbook(a: &[u64], b: &[u64], out: &mut [u64]) {
-            out.fill(0);
-            for (i, &x) in a.iter().enumerate() {
-                let row = &mut out[i..i + b.len() + 1];
-                let mut carry = 0u64;
-                for (j, &y) in b.iter().enumerate() {
-                    #[allow(unused_unsafe)]
-                    let p = unsafe { $clmul(x, y) };
-                    row[j] ^= (p as u64) ^ carry;
-                    carry = (p >> 64) as u64;
-                }
-                row[b.len()] ^= carry;
-            }
-        }
-
-        /// `out = a·b` for operands of equal length `n` (`out.len() == 2n`), with
-        /// `scratch.len() >= 8n + 64`.
-        $(#[$attr])*
-        fn karatsuba(a: &[u64], b: &[u64], out: &mut [u64], scratch: &mut [u64]) {
-            let n = a.len();
-            debug_assert_eq!(b.len(), n);
-            if n <= SCHOOLBOOK_WORDS {
-                schoolbook(a, b, out);
                 return;
             }
             let h = n / 2;
-            let k = n - h; // k >= h
-            let (a0, a1) = a.split_at(h);
-            let (b0, b1) = b.split_at(h);
-            {
-                let (lo, hi) = out.split_at_mut(2 * h);
-                karatsuba(a0, b0, lo, scratch);
-                karatsuba(a1, b1, hi, scratch);
-            }
-            let (t1, rest) = scratch.split_at_mut(k);
-            let (t2, rest) = rest.split_at_mut(k);
-            let (mid, rest) = rest.split_at_mut(2 * k);
-            t1.copy_from_slice(a1);
-            t2.copy_from_slice(b1);
+            let (x0, x1) = x.split_at(h);
+            let (t, rest) = scratch.split_at_mut(h);
+            let (sigma, rest) = rest.split_at_mut(2 * h);
+            let (p, rest) = rest.split_at_mut(h);
             for i in 0..h {
-                t1[i] ^= a0[i];
-                t2[i] ^= b0[i];
+                t[i] = x0[i] ^ x1[i];
             }
-            karatsuba(t1, t2, mid, rest);
-            // mid = (a0+a1)(b0+b1) − a0b0 − a1b1, added at word offset h.
-            for i in 0..2 * k {
-                let lo = if i < 2 * h { out[i] } else { 0 };
-                mid[i] ^= lo ^ out[2 * h + i];
+            middle_product(&s[h..3 * h], t, p, rest);
+            for i in 0..2 * h {
+                sigma[i] = s[i] ^ s[h + i];
             }
-            for (o, m) in out[h..h + 2 * k].iter_mut().zip(mid.iter()) {
-                *o ^= m;
+            middle_product(sigma, x1, &mut out[..h], rest);
+            for i in 0..2 * h {
+                sigma[i] = s[2 * h + i] ^ s[h + i];
+            }
+            middle_product(sigma, x0, &mut out[h..], rest);
+            for i in 0..h {
+                out[i] ^= p[i];
+                out[h + i] ^= p[i];
+            }
+        }
+
+        /// The middle product by the schoolbook method: `N·(N+1)` word products, summed per
+        /// diagonal in a register.
+        $(#[$attr])*
+        fn schoolbook(s: &[u64], x: &[u64], out: &mut [u64]) {
+            let n = x.len();
+            let mut carry = 0u64;
+            for d in n - 1..2 * n {
+                // Diagonal d: Σ_b s[d − b]·x[b]; low word to output d − n, high word to d + 1 − n.
+                #[allow(unused_unsafe)]
+                let acc = unsafe {
+                    let mut acc = $ops::zero();
+                    for (&sa, &xb) in s[d + 1 - n..=d].iter().rev().zip(x) {
+                        acc = $ops::mul_add(acc, sa, xb);
+                    }
+                    acc
+                };
+                #[allow(unused_unsafe)]
+                let (lo, hi) = unsafe { ($ops::lo(acc), $ops::hi(acc)) };
+                if d >= n {
+                    out[d - n] = lo ^ carry;
+                }
+                carry = hi;
             }
         }
     };
 }
 
+/// Scratch words [`middle_product`] needs for `n` words.
+pub fn scratch_words(n: usize) -> usize {
+    4 * n + 4 * SCHOOLBOOK_WORDS
+}
+
+/// Word products accumulated in a 128-bit value, portable.
+mod soft_ops {
+    /// A 128-bit sum of word products.
+    pub type Acc = u128;
+    #[inline(always)]
+    pub fn zero() -> Acc {
+        0
+    }
+    #[inline(always)]
+    pub fn mul_add(acc: Acc, a: u64, b: u64) -> Acc {
+        acc ^ super::clmul64_soft(a, b)
+    }
+    #[inline(always)]
+    pub fn lo(acc: Acc) -> u64 {
+        acc as u64
+    }
+    #[inline(always)]
+    pub fn hi(acc: Acc) -> u64 {
+        (acc >> 64) as u64
+    }
+}
+
+/// Word products accumulated in an SSE register with `PCLMULQDQ`.
+#[cfg(target_arch = "x86_64")]
+mod hw_ops {
+    use core::arch::x86_64::*;
+    /// A 128-bit sum of word products.
+    pub type Acc = __m128i;
+    #[inline]
+    #[target_feature(enable = "pclmulqdq")]
+    pub fn zero() -> Acc {
+        _mm_setzero_si128()
+    }
+    #[inline]
+    #[target_feature(enable = "pclmulqdq")]
+    pub fn mul_add(acc: Acc, a: u64, b: u64) -> Acc {
+        _mm_xor_si128(acc, _mm_clmulepi64_si128(_mm_cvtsi64_si128(a as i64), _mm_cvtsi64_si128(b as i64), 0))
+    }
+    #[inline]
+    #[target_feature(enable = "pclmulqdq")]
+    pub fn lo(acc: Acc) -> u64 {
+        _mm_cvtsi128_si64(acc) as u64
+    }
+    #[inline]
+    #[target_feature(enable = "pclmulqdq")]
+    pub fn hi(acc: Acc) -> u64 {
+        _mm_cvtsi128_si64(_mm_unpackhi_epi64(acc, acc)) as u64
+    }
+}
+
 #[cfg(target_arch = "x86_64")]
 mod hw {
-    use super::{SCHOOLBOOK_WORDS, clmul64_hw};
-    poly_mul!(#[target_feature(enable = "pclmulqdq")]; clmul64_hw);
+    use super::{SCHOOLBOOK_WORDS, hw_ops, scratch_words};
+    middle_product_impl!(#[target_feature(enable = "pclmulqdq")]; hw_ops);
 }
 
 /// Portable instantiation (also the reference of the hardware one in tests).
 pub mod soft {
-    use super::{SCHOOLBOOK_WORDS, clmul64_soft};
-    poly_mul!(; clmul64_soft);
+    use super::{SCHOOLBOOK_WORDS, scratch_words, soft_ops};
+    middle_product_impl!(; soft_ops);
 }
 
-/// `a·b` over GF(2), `a.len() + b.len()` words (hardware carry-less multiply when available).
-pub fn poly_mul(a: &[u64], b: &[u64]) -> Vec<u64> {
-    let mut out = vec![0u64; a.len() + b.len()];
+/// Words `N..2N` of `s·x` over GF(2) for `x` of `N` words and `s` of `2N` words (hardware
+/// carry-less multiply when available): the Toeplitz product `out_i = ⊕_j s[64N + i − j]·x_j`.
+pub fn middle_product(s: &[u64], x: &[u64]) -> Vec<u64> {
+    assert_eq!(s.len(), 2 * x.len(), "middle product operand lengths");
+    let mut out = vec![0u64; x.len()];
+    let mut scratch = vec![0u64; scratch_words(x.len())];
     #[cfg(target_arch = "x86_64")]
     if has_hardware_clmul() {
         // SAFETY: the CPU supports pclmulqdq (checked above).
-        unsafe { hw::mul(a, b, &mut out) };
+        unsafe { hw::middle_product(s, x, &mut out, &mut scratch) };
         return out;
     }
-    soft::mul(a, b, &mut out);
+    soft::middle_product(s, x, &mut out, &mut scratch);
     out
 }
 
@@ -207,17 +267,17 @@ mod tests {
     }
 
     #[test]
-    fn karatsuba_equals_naive_and_soft() {
+    fn middle_product_equals_naive_and_soft() {
         let mut rng = derive_rng(3, &[1]);
-        for (la, lb) in [(1, 1), (3, 70), (25, 25), (49, 49), (100, 37), (130, 61), (200, 200)] {
-            let a: Vec<u64> = (0..la).map(|_| rng.next_u64()).collect();
-            let b: Vec<u64> = (0..lb).map(|_| rng.next_u64()).collect();
-            let fast = poly_mul(&a, &b);
-            let mut portable = vec![0; la + lb];
-            soft::mul(&a, &b, &mut portable);
-            assert_eq!(fast, portable, "{la}x{lb}");
-            if la * lb <= 2500 {
-                assert_eq!(fast, naive(&a, &b), "{la}x{lb}");
+        for n in [1, 2, 5, 24, 25, 31, 48, 49, 50, 97, 130, 200] {
+            let s: Vec<u64> = (0..2 * n).map(|_| rng.next_u64()).collect();
+            let x: Vec<u64> = (0..n).map(|_| rng.next_u64()).collect();
+            let fast = middle_product(&s, &x);
+            let mut portable = vec![0; n];
+            soft::middle_product(&s, &x, &mut portable, &mut vec![0; scratch_words(n)]);
+            assert_eq!(fast, portable, "n = {n}");
+            if n <= 50 {
+                assert_eq!(fast, naive(&s, &x)[n..2 * n].to_vec(), "n = {n}");
             }
         }
     }
