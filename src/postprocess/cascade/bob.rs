@@ -15,6 +15,7 @@
 //! sibling) is kept per pass and never asked again.
 
 use std::collections::HashMap;
+use std::hash::{BuildHasherDefault, Hasher};
 
 use super::channel::{ParityOracle, RangeRequest};
 use super::layout::PassLayout;
@@ -55,7 +56,7 @@ struct Pass {
     /// Blocks that became odd since last looked at (may hold stale or repeated entries).
     pending: Vec<u32>,
     /// Alice's known sub-block parities, by `start << 32 | end` (with reuse only).
-    known: HashMap<u64, bool>,
+    known: HashMap<u64, bool, BuildHasherDefault<RangeHasher>>,
 }
 
 impl Pass {
@@ -176,7 +177,7 @@ impl<O: ParityOracle> Bob<'_, '_, O> {
                 pending.push(b as u32);
             }
         }
-        self.passes.push(Pass { layout, bits, alice, odd, pending, known: HashMap::new() });
+        self.passes.push(Pass { layout, bits, alice, odd, pending, known: HashMap::default() });
     }
 
     /// Corrects until no disclosed block of any pass has odd error parity.
@@ -278,4 +279,24 @@ impl<O: ParityOracle> Bob<'_, '_, O> {
 #[inline]
 fn range_key(start: usize, end: usize) -> u64 {
     ((start as u64) << 32) | end as u64
+}
+
+/// Hasher of range keys (one multiply; the keys are not adversarial).
+#[derive(Default)]
+struct RangeHasher(u64);
+
+impl Hasher for RangeHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for &b in bytes {
+            self.write_u64(u64::from(b));
+        }
+    }
+
+    fn write_u64(&mut self, x: u64) {
+        self.0 = (self.0 ^ x ^ (x >> 29)).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0 ^ (self.0 >> 32)
+    }
 }
