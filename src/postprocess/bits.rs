@@ -149,6 +149,12 @@ impl BitString {
         self.words.iter().fold(0u64, |a, &w| a ^ w).count_ones() & 1 == 1
     }
 
+    /// Parity of `self AND mask` (same length): the parity of the bits selected by `mask`.
+    pub fn parity_and(&self, mask: &BitString) -> bool {
+        assert_eq!(self.len, mask.len, "masked parity of bit strings of different lengths");
+        self.words.iter().zip(&mask.words).fold(0u64, |a, (&w, &m)| a ^ (w & m)).count_ones() & 1 == 1
+    }
+
     /// Parity of the bits at `indices` (an index listed twice cancels).
     pub fn parity_of_indices(&self, indices: &[usize]) -> bool {
         indices.iter().fold(false, |p, &i| p ^ self.get(i))

@@ -9,6 +9,7 @@ use qecnet::postprocess::cascade::{
     reconcile,
 };
 use qecnet::rng::derive_rng;
+use std::rc::Rc;
 
 use crate::stats::Z_TOLERANCE;
 
@@ -17,14 +18,14 @@ use crate::stats::Z_TOLERANCE;
 struct CountingChannel<'a> {
     inner: AliceParities<'a>,
     key: &'a BitString,
-    layouts: Vec<PassLayout>,
+    layouts: Vec<Rc<PassLayout>>,
     messages: u64,
     parity_bits: u64,
 }
 
 impl ParityOracle for CountingChannel<'_> {
-    fn begin_pass(&mut self, layout: &PassLayout) {
-        self.layouts.push(layout.clone());
+    fn begin_pass(&mut self, layout: &Rc<PassLayout>) {
+        self.layouts.push(Rc::clone(layout));
         self.inner.begin_pass(layout);
     }
 

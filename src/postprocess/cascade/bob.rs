@@ -16,6 +16,7 @@
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
+use std::rc::Rc;
 
 use super::channel::{ParityOracle, RangeRequest};
 use super::layout::PassLayout;
@@ -46,9 +47,10 @@ impl CascadeOutcome {
 
 /// Bob's state in one pass.
 struct Pass {
-    layout: PassLayout,
-    /// Bob's key in this pass's order (kept up to date with his corrections).
-    bits: BitString,
+    layout: Rc<PassLayout>,
+    /// Bob's key in this pass's order (kept up to date with his corrections); built when a
+    /// binary search first enters a two-block pass.
+    bits: Option<BitString>,
     /// Alice's parity of each disclosed block (blocks `0..alice.len()`).
     alice: Vec<bool>,
     /// Whether Bob's parity of a disclosed block differs from Alice's.
@@ -156,8 +158,8 @@ impl<O: ParityOracle> Bob<'_, '_, O> {
 
     /// Starts a pass: Alice's parities of its blocks (all, or the first `disclosed`).
     fn begin_pass(&mut self, layout: PassLayout, disclosed: Option<usize>) {
+        let layout = Rc::new(layout);
         self.oracle.begin_pass(&layout);
-        let bits = layout.permute(self.key);
         let blocks = disclosed.unwrap_or(layout.blocks()).min(layout.blocks());
         let p = layout.pass as u32;
         self.requests.clear();
@@ -167,16 +169,21 @@ impl<O: ParityOracle> Bob<'_, '_, O> {
         }));
         self.ask();
         let alice = self.answers.clone();
-        let mut odd = Vec::with_capacity(blocks);
-        let mut pending = Vec::new();
-        for (b, &a) in alice.iter().enumerate() {
-            let (s, e) = layout.block_range(b);
-            let is_odd = bits.parity_range(s, e) != a;
-            odd.push(is_odd);
-            if is_odd {
-                pending.push(b as u32);
+        let (bits, mine): (Option<BitString>, Vec<bool>) = match layout.two_block_parities(self.key) {
+            Some((first, second)) => (None, [first, second][..blocks].to_vec()),
+            None => {
+                let bits = layout.permute(self.key);
+                let mine = (0..blocks)
+                    .map(|b| {
+                        let (s, e) = layout.block_range(b);
+                        bits.parity_range(s, e)
+                    })
+                    .collect();
+                (Some(bits), mine)
             }
-        }
+        };
+        let odd: Vec<bool> = alice.iter().zip(&mine).map(|(a, m)| a != m).collect();
+        let pending = (0..blocks as u32).filter(|&b| odd[b as usize]).collect();
         self.passes.push(Pass { layout, bits, alice, odd, pending, known: HashMap::default() });
     }
 
@@ -214,6 +221,10 @@ impl<O: ParityOracle> Bob<'_, '_, O> {
             })
             .collect();
         let mut found = Vec::with_capacity(searches.len());
+        if self.passes[p].bits.is_none() {
+            let bits = self.passes[p].layout.permute(self.key);
+            self.passes[p].bits = Some(bits);
+        }
         while !searches.is_empty() {
             self.requests.clear();
             for s in &mut searches {
@@ -234,6 +245,7 @@ impl<O: ParityOracle> Bob<'_, '_, O> {
             }
             self.ask();
             let pass = &mut self.passes[p];
+            let bits = pass.bits.as_ref().expect("materialised above");
             for s in &mut searches {
                 let mid = s.start + (s.end - s.start).div_ceil(2);
                 let alice_left = s.known_left.unwrap_or_else(|| self.answers[s.asked.expect("asked")]);
@@ -242,13 +254,13 @@ impl<O: ParityOracle> Bob<'_, '_, O> {
                     pass.known.insert(range_key(s.start, mid), alice_left);
                     pass.known.insert(range_key(mid, s.end), alice_right);
                 }
-                if pass.bits.parity_range(s.start, mid) != alice_left {
+                if bits.parity_range(s.start, mid) != alice_left {
                     (s.end, s.alice) = (mid, alice_left);
                 } else {
                     (s.start, s.alice) = (mid, alice_right);
                 }
                 if s.end - s.start == 1 {
-                    debug_assert_ne!(pass.bits.get(s.start), s.alice, "a single-bit range with odd parity is an error");
+                    debug_assert_ne!(bits.get(s.start), s.alice, "a single-bit range with odd parity is an error");
                     found.push(s.start);
                 }
             }
@@ -262,9 +274,14 @@ impl<O: ParityOracle> Bob<'_, '_, O> {
         self.key.flip(x);
         self.outcome.corrected_bits += 1;
         for pass in &mut self.passes {
-            let pos = pass.layout.position(x);
-            pass.bits.flip(pos);
-            let b = pos / pass.layout.block_size;
+            let b = match &mut pass.bits {
+                Some(bits) => {
+                    let pos = pass.layout.position(x);
+                    bits.flip(pos);
+                    pos / pass.layout.block_size
+                }
+                None => pass.layout.two_block_index(x).expect("unbuilt passes have two blocks"),
+            };
             if b < pass.odd.len() {
                 pass.odd[b] = !pass.odd[b];
                 if pass.odd[b] {
