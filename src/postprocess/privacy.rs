@@ -22,6 +22,7 @@
 pub mod clmul;
 
 use rand::Rng;
+use zeroize::Zeroize;
 
 use super::PostprocessError;
 use super::bits::{BitString, extract_bits, words_for};
@@ -88,9 +89,12 @@ impl ToeplitzHash {
             let sigma = extract_bits(&padded_seed, n - 1 - c * block_bits, 2 * block_bits);
             let mut x = chunk.to_vec();
             x.resize(block_words, 0);
-            for (o, y) in out.iter_mut().zip(clmul::middle_product(&sigma, &x)) {
+            let mut part = clmul::middle_product(&sigma, &x);
+            for (o, y) in out.iter_mut().zip(&part) {
                 *o ^= y;
             }
+            x.zeroize();
+            part.zeroize();
         }
         Ok(BitString::from_words(out, m))
     }

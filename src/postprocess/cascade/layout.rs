@@ -13,6 +13,7 @@ use std::cell::{OnceCell, RefCell};
 use crate::postprocess::bits::{BitString, words_for};
 use crate::rng::{SimRng, derive_rng};
 use rand::Rng;
+use zeroize::Zeroize;
 
 /// Domain constant of the permutation streams in [`derive_rng`] paths.
 const PERMUTATION_DOMAIN: u64 = 0xCA5C_ADE0;
@@ -222,6 +223,8 @@ impl PassLayout {
             }
             words.push(gathered[..chunk.len()].iter().enumerate().fold(0u64, |w, (i, &b)| w | (u64::from(b) << i)));
         }
+        bytes.zeroize();
+        gathered.zeroize();
         BitString::from_words(words, self.len)
     }
 }

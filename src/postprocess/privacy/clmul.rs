@@ -1,9 +1,13 @@
-//! Multiplication of polynomials over GF(2) packed in 64-bit words (bit `i` of word `w` is the
-//! coefficient of `x^(64w+i)`): carry-less 64×64-bit products, schoolbook for short operands,
-//! Karatsuba (Karatsuba & Ofman 1962) above, `O(N^1.585)` word products for `N` words.
+//! Middle products of polynomials over GF(2) packed in 64-bit words (bit `i` of word `w` is the
+//! coefficient of `x^(64w+i)`), i.e. Toeplitz matrix–vector products: carry-less 64×64-bit word
+//! products, the schoolbook method for short operands and the transposed Karatsuba recursion
+//! (Karatsuba & Ofman 1962; Hanrot, Quercia, Zimmermann 2004) above, `O(N^1.585)` word
+//! products for `N` words.
 //!
 //! The word product uses the x86-64 `PCLMULQDQ` instruction when the CPU has it (checked at
 //! run time) and a portable 4-bit-window table method otherwise; both give identical results.
+
+use zeroize::Zeroize;
 
 /// Operand length (words) at and below which the schoolbook method is used.
 const SCHOOLBOOK_WORDS: usize = 24;
@@ -224,12 +228,18 @@ pub fn middle_product(s: &[u64], x: &[u64]) -> Vec<u64> {
     let mut out = vec![0u64; x.len()];
     let mut scratch = vec![0u64; scratch_words(x.len())];
     #[cfg(target_arch = "x86_64")]
-    if has_hardware_clmul() {
-        // SAFETY: the CPU supports pclmulqdq (checked above).
+    let done = has_hardware_clmul() && {
+        // SAFETY: the CPU supports pclmulqdq (checked here).
         unsafe { hw::middle_product(s, x, &mut out, &mut scratch) };
-        return out;
+        true
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let done = false;
+    if !done {
+        soft::middle_product(s, x, &mut out, &mut scratch);
     }
-    soft::middle_product(s, x, &mut out, &mut scratch);
+    // The scratch holds sums of key words: wipe it.
+    scratch.zeroize();
     out
 }
 
