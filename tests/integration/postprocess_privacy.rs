@@ -25,9 +25,10 @@ proptest! {
 
 #[test]
 fn fast_toeplitz_equals_reference_across_karatsuba_levels() {
-    // Sizes whose word counts straddle the schoolbook/Karatsuba thresholds and odd splits.
+    // Sizes whose word counts straddle the schoolbook/Karatsuba thresholds (24 words, and 64
+    // with AVX-512) and odd splits.
     let mut rng = derive_rng(8, &[0]);
-    for (n, m) in [(1536, 1536), (3200, 1600), (4097, 2049), (6000, 100)] {
+    for (n, m) in [(1536, 1536), (3200, 1600), (4097, 2049), (6000, 100), (10_000, 8_500)] {
         let key = BitString::random(n, &mut rng);
         let hash = ToeplitzHash::random(n, m, &mut rng).unwrap();
         assert_eq!(hash.hash(&key).unwrap(), hash.hash_reference(&key).unwrap(), "n = {n}, m = {m}");
