@@ -25,8 +25,8 @@ proptest! {
 
 #[test]
 fn fast_toeplitz_equals_reference_across_karatsuba_levels() {
-    // Sizes whose word counts straddle the schoolbook/Karatsuba thresholds (24 words, and 64
-    // with AVX-512) and odd splits.
+    // Sizes whose word counts straddle the schoolbook/Karatsuba threshold (24 words), with odd
+    // splits and several recursion levels.
     let mut rng = derive_rng(8, &[0]);
     for (n, m) in [(1536, 1536), (3200, 1600), (4097, 2049), (6000, 100), (10_000, 8_500)] {
         let key = BitString::random(n, &mut rng);
