@@ -7,7 +7,7 @@
 //! EUROCRYPT '93 (LNCS 765, pp. 410–423), with the block-size schedules, sub-block parity reuse
 //! and BICONF passes studied by Martinez-Mateo, Pacher, Peev, Ciurana and Martin, "Demystifying
 //! the information reconciliation protocol Cascade", Quantum Inf. Comput. 15, 453–477 (2015),
-//! arXiv:1407.3257 (their Table 1 lists the variants of [`CascadeVariant`]).
+//! arXiv:1407.3257, who compare the variants of [`CascadeVariant`].
 //!
 //! The two parties are simulated honestly: Bob runs the protocol on his own string only; Alice
 //! is a [`ParityOracle`] that answers parity requests from her own string (see

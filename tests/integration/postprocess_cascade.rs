@@ -107,6 +107,12 @@ fn keys_agree_except_in_few_frames_for_every_variant() {
         let row = study(variant, qber, 0, n, runs, 5, None).unwrap();
         assert!(row.frame_error_rate <= 0.05, "{variant:?}: frame error rate {}", row.frame_error_rate);
     }
+    // BICONF as an option on another variant: more parities, no more frame errors than without.
+    let plain = study(CascadeVariant::Original, qber, 0, n, runs, 5, None).unwrap();
+    let with_biconf = study(CascadeVariant::Original, qber, 0, n, runs, 5, Some(10)).unwrap();
+    assert!(with_biconf.efficiency_mean > plain.efficiency_mean);
+    assert!(with_biconf.frame_error_rate <= plain.frame_error_rate);
+    assert!(with_biconf.channel_uses_mean > plain.channel_uses_mean);
 }
 
 #[test]

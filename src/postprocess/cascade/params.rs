@@ -1,8 +1,9 @@
 //! Cascade parameters: the block size of every pass, sub-block parity reuse and BICONF.
 //!
-//! The variants follow Table 1 of Martinez-Mateo et al., "Demystifying the information
-//! reconciliation protocol Cascade", QIC 15 (2015), with `Q` the (estimated) QBER and `n` the
-//! frame length:
+//! The variants are those compared by Martinez-Mateo et al., "Demystifying the information
+//! reconciliation protocol Cascade", QIC 15 (2015) (their names in quotes), with `Q` the
+//! (estimated) QBER and `n` the frame length; Sugimoto & Yamazaki, IEICE Trans. Fundamentals
+//! E83-A (2000); Yan et al., ICNC 2008:
 //!
 //! | variant | passes | k₁ | k₂ | kᵢ, i ≥ 3 | reuse | source |
 //! |---|---|---|---|---|---|---|
@@ -63,7 +64,7 @@ pub struct CascadeConfig {
     /// Block size of each ordinary pass, in bits (pass 1 first; each in `1..=n`).
     pub block_sizes: Vec<usize>,
     /// Remember every parity of Alice's already disclosed (top-level or found during a binary
-    /// search) and never ask for it again ("sub-block reuse", Martinez-Mateo et al. §4).
+    /// search) and never ask for it again ("sub-block reuse", Martinez-Mateo et al.).
     pub reuse_subblock_parities: bool,
     /// After the ordinary passes, BICONF rounds until this many consecutive rounds correct
     /// nothing (0: none).

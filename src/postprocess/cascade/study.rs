@@ -1,6 +1,6 @@
 //! Monte-Carlo study of a Cascade variant on a binary symmetric channel: the efficiency,
 //! channel uses and frame error rate over many independent frames, in the shape of the
-//! published Cascade studies (Martinez-Mateo et al. 2015, Figs. 6–9).
+//! published Cascade studies (e.g. Martinez-Mateo et al. 2015).
 
 use rayon::prelude::*;
 
