@@ -225,6 +225,11 @@ impl<O: ParityOracle> Bob<'_, '_, O> {
             let bits = self.passes[p].layout.permute(self.key);
             self.passes[p].bits = Some(bits);
         }
+        if self.reuse {
+            // Two parities per bisection step; room for a few searches without rehashing.
+            let depth = usize::BITS - self.passes[p].layout.block_size.leading_zeros();
+            self.passes[p].known.reserve(2 * depth as usize * searches.len());
+        }
         while !searches.is_empty() {
             self.requests.clear();
             for s in &mut searches {
