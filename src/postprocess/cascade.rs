@@ -49,3 +49,39 @@ pub fn reconcile_pair(
     let mut oracle = AliceParities::new(alice);
     reconcile(bob, &mut oracle, config, public_seed)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::derive_rng;
+
+    #[test]
+    fn tiny_frames_and_high_qber_terminate_with_consistent_accounting() {
+        for n in [1usize, 2, 3, 7, 64, 65, 130] {
+            for (v, variant) in CascadeVariant::ALL.into_iter().enumerate() {
+                for qber in [0.001, 0.1, 0.45] {
+                    let mut rng = derive_rng(17, &[n as u64, v as u64, (qber * 1000.0) as u64]);
+                    let (alice, mut bob) = binary_symmetric_pair(n, qber, &mut rng);
+                    let before = alice.hamming_distance(&bob);
+                    let config = CascadeConfig::new(variant, qber, n).unwrap();
+                    let out = reconcile_pair(&alice, &mut bob, &config, 3).unwrap();
+                    // Every flip corrects a real error: the distance drops by exactly the flips.
+                    assert_eq!(alice.hamming_distance(&bob), before - out.corrected_bits as usize);
+                    assert!(out.leaked_bits >= out.channel_uses);
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn rejects_mismatched_and_empty_keys() {
+        let config = CascadeConfig::new(CascadeVariant::Original, 0.02, 10).unwrap();
+        let e = reconcile_pair(&BitString::zeros(10), &mut BitString::zeros(9), &config, 0).unwrap_err();
+        assert!(e.to_string().contains("lengths differ (10 vs 9 bits)"), "{e}");
+        let e = reconcile_pair(&BitString::zeros(0), &mut BitString::zeros(0), &config, 0).unwrap_err();
+        assert!(e.to_string().contains("must be >= 1"), "{e}");
+        let big = CascadeConfig::new(CascadeVariant::Original, 0.02, 1000).unwrap();
+        let e = reconcile_pair(&BitString::zeros(10), &mut BitString::zeros(10), &big, 0).unwrap_err();
+        assert!(e.to_string().contains("cascade block size"), "{e}");
+    }
+}
