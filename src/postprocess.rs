@@ -8,6 +8,17 @@
 //!   GF(2⁶⁴) with a stated collision probability ε_cor;
 //! - [`privacy`]: privacy amplification by Toeplitz hashing, a reference O(n·m) implementation
 //!   and a fast carry-less Karatsuba one that equals it bit for bit.
+//!
+//! A block goes through them in that order: [`cascade::reconcile`] (Bob's key corrected,
+//! `leak_EC` counted), [`verify::VerificationHash`] (abort the block on a mismatch; the tags
+//! disclose 64 bits each), then [`privacy::ToeplitzHash::random`] with a fresh seed and
+//! [`privacy::ToeplitzHash::hash`] on both keys.
+//!
+//! Measured on this project's 2-core machine, one core, shared with other jobs (criterion
+//! benches `cascade` and `privacy`): Cascade on 10⁵-bit frames at 2 % QBER reconciles
+//! 5–6·10⁷ bits/s (original) and 2–3·10⁷ bits/s (options 7 and 8); Toeplitz hashing of
+//! 10⁶-bit blocks to 5·10⁵ bits runs at about 2.1·10⁸ input bits/s, and a 10⁸-bit block takes
+//! about 7.4 s.
 
 pub mod bits;
 pub mod cascade;

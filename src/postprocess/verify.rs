@@ -5,7 +5,7 @@
 //! Stinson, "Universal hashing and authentication codes", 1994). The key is cut into L 64-bit
 //! words `w₁..w_L` (zero-padded) followed by its length in bits `w_{L+1}`, and for a public
 //! uniformly random point `r` the tag is `t(r) = Σᵢ wᵢ·r^(L+2−i)` in GF(2⁶⁴) =
-//! GF(2)[x]/(x⁶⁴ + x⁴ + x³ + x + 1). Two different keys give the same tag only if `r` is a root
+//! GF(2)\[x\]/(x⁶⁴ + x⁴ + x³ + x + 1). Two different keys give the same tag only if `r` is a root
 //! of their nonzero difference polynomial, of degree at most L+1, so
 //! `P[collision] ≤ (L+1)/2⁶⁴` per tag; `t` tags with independent points give `((L+1)/2⁶⁴)^t`,
 //! and [`VerificationHash::new`] picks the smallest `t` reaching the requested ε_cor.
@@ -23,7 +23,7 @@ use super::privacy::clmul::clmul64;
 /// x⁶⁴ ≡ x⁴ + x³ + x + 1 modulo the field polynomial.
 const REDUCTION: u64 = 0x1B;
 
-/// Product in GF(2⁶⁴) = GF(2)[x]/(x⁶⁴ + x⁴ + x³ + x + 1).
+/// Product in GF(2⁶⁴) = GF(2)\[x\]/(x⁶⁴ + x⁴ + x³ + x + 1).
 #[inline]
 pub fn gf64_mul(a: u64, b: u64) -> u64 {
     let p = clmul64(a, b);
