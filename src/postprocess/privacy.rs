@@ -22,6 +22,7 @@
 pub mod clmul;
 
 use rand::Rng;
+use rayon::prelude::*;
 use zeroize::Zeroize;
 
 use super::PostprocessError;
@@ -84,18 +85,39 @@ impl ToeplitzHash {
         let block_bits = 64 * block_words;
         let mut padded_seed = vec![0u64; block_words];
         padded_seed.extend_from_slice(self.seed.words());
-        let mut out = vec![0u64; block_words];
-        for (c, chunk) in input.words().chunks(block_words).enumerate() {
-            let sigma = extract_bits(&padded_seed, n - 1 - c * block_bits, 2 * block_bits);
-            let mut x = chunk.to_vec();
-            x.resize(block_words, 0);
-            let mut part = clmul::middle_product(&sigma, &x);
-            for (o, y) in out.iter_mut().zip(&part) {
+        // Column blocks run in parallel (rayon); XOR is associative and commutative, so the
+        // result does not depend on the number of threads.
+        let xor_into = |mut acc: Vec<u64>, part: &[u64]| {
+            for (o, y) in acc.iter_mut().zip(part) {
                 *o ^= y;
             }
-            x.zeroize();
-            part.zeroize();
-        }
+            acc
+        };
+        let out = input
+            .words()
+            .par_chunks(block_words)
+            .enumerate()
+            .fold(
+                || vec![0u64; block_words],
+                |acc, (c, chunk)| {
+                    let sigma = extract_bits(&padded_seed, n - 1 - c * block_bits, 2 * block_bits);
+                    let mut x = chunk.to_vec();
+                    x.resize(block_words, 0);
+                    let mut part = clmul::middle_product(&sigma, &x);
+                    let acc = xor_into(acc, &part);
+                    x.zeroize();
+                    part.zeroize();
+                    acc
+                },
+            )
+            .reduce(
+                || vec![0u64; block_words],
+                |a, mut b| {
+                    let a = xor_into(a, &b);
+                    b.zeroize();
+                    a
+                },
+            );
         Ok(BitString::from_words(out, m))
     }
 

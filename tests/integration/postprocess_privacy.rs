@@ -69,3 +69,15 @@ fn verification_reports_a_single_flipped_bit() {
         assert!(!hash.check(&tags, &wrong).unwrap().matched, "flip of bit {i} not reported");
     }
 }
+
+#[test]
+fn toeplitz_independent_of_thread_count() {
+    let mut rng = derive_rng(33, &[0]);
+    let key = BitString::random(200_000, &mut rng);
+    let hash = ToeplitzHash::random(200_000, 30_000, &mut rng).unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| hash.hash(&key).unwrap())
+    };
+    assert_eq!(run(1), run(2));
+}
