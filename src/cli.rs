@@ -3,6 +3,7 @@
 //! failure while running).
 
 pub mod audit;
+mod cascade_study;
 mod keyrate;
 pub mod keys;
 mod link;
@@ -48,6 +49,8 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Key-store views for operators (never prints key bytes).
     Keys(keys::KeysArgs),
+    /// Efficiency, channel uses and frame error rate of Cascade variants on a binary symmetric channel.
+    CascadeStudy(cascade_study::CascadeStudyArgs),
 }
 
 /// Parses the process arguments, runs the command and returns the exit code.
@@ -71,6 +74,7 @@ pub fn main() -> ExitCode {
         Command::Mesh(args) => done(mesh::run(args)),
         Command::Audit(args) => audit::run(args).map_err(Error::from),
         Command::Keys(args) => keys::run(args).map_err(Error::from),
+        Command::CascadeStudy(args) => done(cascade_study::run(args)),
     };
     match result {
         Ok(code) => code,

@@ -18,6 +18,9 @@ pub enum Error {
     /// The key-lifecycle engine, its store or its audit chain refused.
     #[error(transparent)]
     Lifecycle(#[from] crate::lifecycle::LifecycleError),
+    /// A post-processing parameter or input out of range.
+    #[error(transparent)]
+    Postprocess(#[from] crate::postprocess::PostprocessError),
     /// Reading or writing a file failed.
     #[error("{path}: {source}")]
     Io {

@@ -4,6 +4,8 @@
 //! - [`units`] and [`rng`]: typed physical quantities and reproducible random streams;
 //! - [`photonics`]: the photon-level BB84 link model (source, channel, eavesdropper, detector),
 //!   its analytic expectation and two simulation engines (`pulse`, `event`);
+//! - [`postprocess`]: Cascade reconciliation, verification by universal hashing and Toeplitz
+//!   privacy amplification, pure algorithms on packed bit strings;
 //! - [`config`]: scenario files (TOML) with `--set path.field=value` overrides;
 //! - [`postprocess`]: from sifted key to secret key (estimation, key rates, finite key);
 //! - [`crypto`] and [`lifecycle`]: the key types of the QECNet spec with their real

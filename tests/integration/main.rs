@@ -6,6 +6,8 @@ mod keyrate;
 mod link_analytic;
 mod link_eavesdroppers;
 mod link_engines_agree;
+mod postprocess_cascade;
+mod postprocess_privacy;
 mod report;
 mod slurm;
 mod stats;
