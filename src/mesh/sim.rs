@@ -111,6 +111,9 @@ struct ChannelState {
     nodes: Vec<usize>,
     active: Option<KeyId>,
     pending: Option<KeyId>,
+    /// A triggered rotation requested while another was in flight: it starts when that one
+    /// activates.
+    queued_trigger: Option<Trigger>,
 }
 
 /// Runs `scenario`, writing the store and CSVs of `outputs`; `progress(simulated_s, total_s)`.
@@ -225,17 +228,32 @@ impl<'a> Sim<'a> {
         for (i, l) in topology.links.iter().enumerate() {
             channels.insert(
                 Channel::Link(i),
-                ChannelState { name: l.id.clone(), nodes: vec![l.a, l.b], active: None, pending: None },
+                ChannelState {
+                    name: l.id.clone(),
+                    nodes: vec![l.a, l.b],
+                    active: None,
+                    pending: None,
+                    queued_trigger: None,
+                },
             );
         }
         for (i, &(a, b)) in topology.relayed.iter().enumerate() {
             let name = format!("{}-{}", topology.nodes[a].name, topology.nodes[b].name);
-            channels.insert(Channel::Relay(i), ChannelState { name, nodes: vec![a, b], active: None, pending: None });
+            channels.insert(
+                Channel::Relay(i),
+                ChannelState { name, nodes: vec![a, b], active: None, pending: None, queued_trigger: None },
+            );
         }
         let everyone = (0..topology.nodes.len()).collect();
         channels.insert(
             Channel::Group,
-            ChannelState { name: "mesh-group".into(), nodes: everyone, active: None, pending: None },
+            ChannelState {
+                name: "mesh-group".into(),
+                nodes: everyone,
+                active: None,
+                pending: None,
+                queued_trigger: None,
+            },
         );
         let msg = &scenario.messages;
         let hub_delay_ns = (0..topology.nodes.len())
@@ -587,7 +605,13 @@ impl<'a> Sim<'a> {
 
     fn refresh(&mut self, now: SimTime, ch: Channel, kind: Kind, trigger: Option<Trigger>) -> Result<()> {
         let state = &self.channels[&ch];
-        if state.pending.is_some() || state.nodes.iter().any(|n| self.isolated.contains(n)) {
+        if state.nodes.iter().any(|n| self.isolated.contains(n)) {
+            return Ok(());
+        }
+        if state.pending.is_some() {
+            if trigger.is_some() {
+                self.channels.get_mut(&ch).expect("channel").queued_trigger = trigger;
+            }
             return Ok(());
         }
         let (name, nodes, active) = (state.name.clone(), state.nodes.clone(), state.active);
@@ -684,6 +708,9 @@ impl<'a> Sim<'a> {
             let state = self.channels.get_mut(&ch).expect("channel");
             state.active = Some(key);
             state.pending = None;
+            if let Some(trigger) = state.queued_trigger.take() {
+                self.refresh(now, ch, Kind::Triggered, Some(trigger))?;
+            }
         }
         Ok(())
     }
