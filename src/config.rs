@@ -87,6 +87,19 @@ pub fn apply_override(root: &mut toml::Value, item: &str) -> Result<(), ConfigEr
     let (field, raw) = (field.trim(), raw.trim());
     let mut node = root;
     for (depth, key) in field.split('.').enumerate() {
+        if let toml::Value::Array(items) = node {
+            // `link.0.length_km`: an index into an array of tables.
+            let len = items.len();
+            node =
+                key.parse::<usize>().ok().and_then(|i| items.get_mut(i)).ok_or_else(|| ConfigError::UnknownField {
+                    field: field.to_owned(),
+                    known: format!(
+                        "indices 0..{len} of `{}`",
+                        field.split('.').take(depth).collect::<Vec<_>>().join(".")
+                    ),
+                })?;
+            continue;
+        }
         let table = node.as_table_mut().ok_or_else(|| ConfigError::UnknownField {
             field: field.to_owned(),
             known: format!("(`{}` is not a table)", field.split('.').take(depth).collect::<Vec<_>>().join(".")),

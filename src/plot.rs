@@ -23,6 +23,8 @@ pub enum SeriesKind {
     Line,
     /// Markers with error bars (simulated points).
     Markers,
+    /// Vertical bars from the bottom of the chart (counts per category).
+    Bars,
 }
 
 /// One point: x, y and the half-height of its error bar (0 for none).
@@ -68,6 +70,8 @@ pub struct Chart {
     pub x_bands: Vec<(f64, f64, String)>,
     /// Put the legend in the upper left corner instead of the lower left.
     pub legend_upper_left: bool,
+    /// Names of the integer x positions 0, 1, 2 ... (category axis), if any.
+    pub x_categories: Vec<String>,
 }
 
 const COLORS: [RGBColor; 6] = [
@@ -169,7 +173,19 @@ where
     ctx.configure_mesh()
         .x_desc(&chart.x_label)
         .y_desc(&chart.y_label)
-        .x_label_formatter(&|v| tick_label(*v, lx))
+        .x_label_formatter(&|v| {
+            if chart.x_categories.is_empty() {
+                tick_label(*v, lx)
+            } else {
+                let i = v.round();
+                if (v - i).abs() < 1e-6 && i >= 0.0 {
+                    chart.x_categories.get(i as usize).cloned().unwrap_or_default()
+                } else {
+                    String::new()
+                }
+            }
+        })
+        .x_labels(if chart.x_categories.is_empty() { 10 } else { chart.x_categories.len() + 1 })
         .y_label_formatter(&|v| tick_label(*v, ly))
         .label_style(("sans-serif", 14))
         .draw()
@@ -209,6 +225,13 @@ where
                     .map_err(err)?
                     .label(series.label.as_str())
                     .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], style));
+            }
+            SeriesKind::Bars => {
+                let style = color.mix(0.8).filled();
+                ctx.draw_series(pts.iter().map(|p| Rectangle::new([(p.0 - 0.35, y0), (p.0 + 0.35, p.1)], style)))
+                    .map_err(err)?
+                    .label(series.label.as_str())
+                    .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], style));
             }
             SeriesKind::Markers => {
                 ctx.draw_series(

@@ -24,8 +24,9 @@ use std::sync::atomic::AtomicBool;
 use serde::Deserialize;
 
 use crate::config::{ConfigError, apply_override};
+use crate::mesh::scenario::MeshScenario;
+use crate::mesh::sim::{MeshOutputs, run_mesh};
 use crate::plot::data::Table;
-use crate::scenario::Scenario;
 use crate::sweep::{RunOptions, Sweep, SweepError};
 use crate::{Error, Result};
 pub use recipes::Recipe;
@@ -53,12 +54,14 @@ pub struct ReportSection {
     pub datasets: PathBuf,
 }
 
-/// One `[[job]]`.
+/// One `[[job]]`: a sweep, or a mesh run (for the lifecycle diagrams).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Job {
     /// The sweep file, relative to the run file.
-    pub sweep: PathBuf,
+    pub sweep: Option<PathBuf>,
+    /// A mesh scenario to run once, relative to the run file.
+    pub mesh: Option<PathBuf>,
     /// Its plot.
     pub recipe: Recipe,
     /// Overrides of the sweep's base scenario.
@@ -89,7 +92,21 @@ pub fn run(path: &Path, stop: &AtomicBool, progress: &(dyn Fn(&str, u64, u64) + 
     std::fs::create_dir_all(&charts_dir).map_err(|e| Error::io(&charts_dir, e))?;
     let mut sections = String::new();
     for job in &file.jobs {
-        let mut sweep = Sweep::load(&dir.join(&job.sweep))?;
+        let sweep_file = match (&job.sweep, &job.mesh) {
+            (Some(s), None) => s,
+            (None, Some(m)) => {
+                sections.push_str(&mesh_section(
+                    &dir.join(m),
+                    job,
+                    &dir.join(&file.report.datasets),
+                    &charts_dir,
+                    stop,
+                )?);
+                continue;
+            }
+            _ => return Err(Error::Usage(format!("{}: each [[job]] names either `sweep` or `mesh`", path.display()))),
+        };
+        let mut sweep = Sweep::load(&dir.join(sweep_file))?;
         for item in &job.set {
             apply_override(&mut sweep.base, item)?;
         }
@@ -107,8 +124,7 @@ pub fn run(path: &Path, stop: &AtomicBool, progress: &(dyn Fn(&str, u64, u64) + 
                 outcome.path.display()
             )));
         }
-        let base: Scenario = sweep.base.clone().try_into().map_err(|e: toml::de::Error| Error::Usage(e.to_string()))?;
-        let drawn = recipes::draw(job.recipe, &Table::read(&csv)?, &base)?;
+        let drawn = recipes::draw(job.recipe, &Table::read(&csv)?, &sweep.base)?;
         let _ = writeln!(sections, "<h2>{}</h2>", html_escape(&sweep.name));
         for (stem, chart) in &drawn.charts {
             let (svg, png) = crate::plot::render(chart, &charts_dir.join(stem))?;
@@ -138,7 +154,7 @@ pub fn run(path: &Path, stop: &AtomicBool, progress: &(dyn Fn(&str, u64, u64) + 
             "<details><summary>parameters</summary><pre>{}\n# overrides: {:?}</pre><pre>{}</pre></details>",
             html_escape(&sweep.source_text),
             job.set,
-            html_escape(&toml::to_string(&base).unwrap_or_default())
+            html_escape(&toml::to_string(&sweep.base).unwrap_or_default())
         );
     }
     let page = format!(
@@ -148,6 +164,99 @@ pub fn run(path: &Path, stop: &AtomicBool, progress: &(dyn Fn(&str, u64, u64) + 
         file = html_escape(&path.display().to_string()),
     );
     crate::output::write_text_atomically(&out, &page)?;
+    Ok(out)
+}
+
+/// Runs the mesh scenario of a `mesh =` job and draws its lifecycle diagrams.
+fn mesh_section(
+    scenario_path: &Path,
+    job: &Job,
+    datasets: &Path,
+    charts_dir: &Path,
+    _stop: &AtomicBool,
+) -> Result<String> {
+    let scenario: MeshScenario = crate::config::load(Some(scenario_path), &job.set)?;
+    std::fs::create_dir_all(datasets).map_err(|e| Error::io(datasets, e))?;
+    let stem = scenario_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "mesh".into());
+    let db = datasets.join(format!("{stem}.db"));
+    for suffix in ["", "-wal", "-shm", ".lock"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(name));
+    }
+    let outputs = MeshOutputs {
+        db: db.clone(),
+        trace: Some(datasets.join(format!("{stem}-trace.csv"))),
+        timeseries: Some(datasets.join(format!("{stem}-links.csv"))),
+        rotations: Some(datasets.join(format!("{stem}-rotations.csv"))),
+    };
+    let summary = run_mesh(&scenario, &outputs, &|_, _| {})?;
+    let drawn = match job.recipe {
+        Recipe::LifecycleDiagrams => {
+            recipes::lifecycle_diagrams(&db, outputs.rotations.as_deref().expect("set above"))?
+        }
+        other => return Err(Error::Usage(format!("recipe {other:?} draws from a sweep: use it with `sweep =`"))),
+    };
+    let mut out = String::new();
+    let _ = writeln!(out, "<h2>mesh: {}</h2>", html_escape(&stem));
+    for (stem, chart) in &drawn.charts {
+        let (svg, png) = crate::plot::render(chart, &charts_dir.join(stem))?;
+        let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "<figure><img src=\"{}\" alt=\"{}\" width=\"900\"><figcaption>{} (<a href=\"{}\">PNG</a>)</figcaption></figure>",
+            name(&svg),
+            html_escape(&chart.title),
+            html_escape(&chart.title),
+            name(&png)
+        );
+    }
+    let r = &summary.rotations;
+    let mut rows = vec![
+        (
+            "nodes / links / relayed pairs".to_string(),
+            format!("{} / {} / {}", summary.nodes, summary.links, summary.relayed_pairs),
+        ),
+        ("simulated time (h)".into(), format!("{}", summary.duration_s / 3600.0)),
+        ("key delivered (bits)".into(), summary.key_delivered_bits.to_string()),
+        (
+            "fallback (link-s), links ever in fallback".into(),
+            format!("{:.0}, {}", summary.fallback_seconds_total, summary.links_in_fallback_ever),
+        ),
+    ];
+    for (name, s) in [
+        ("scheduled", &r.scheduled),
+        ("triggered", &r.triggered),
+        ("emergency re-key", &r.emergency),
+        ("revocation", &summary.revocation_ms),
+    ] {
+        rows.push((
+            format!("{name}: count, p50 / p99 / max ms (promise)"),
+            format!(
+                "{}, {:.2} / {:.2} / {:.2} (< {} ms: {})",
+                s.count,
+                s.convergence_ms.p50,
+                s.convergence_ms.p99,
+                s.convergence_ms.max,
+                s.promise_ms,
+                if s.within_promise { "kept" } else { "NOT kept" }
+            ),
+        ));
+    }
+    rows.push((
+        "detections (mean delay s), false alarms".into(),
+        format!("{} ({:.1}), {}", summary.detections, summary.detection_delay_s_mean, summary.false_alarms),
+    ));
+    rows.push((
+        "audit records, key-use violations".into(),
+        format!("{}, {}", summary.audit_records, summary.key_use_violations),
+    ));
+    rows.extend(drawn.figures);
+    let _ = writeln!(out, "<table><tr><th>figure</th><th>value</th></tr>");
+    for (k, v) in rows {
+        let _ = writeln!(out, "<tr><td>{}</td><td>{}</td></tr>", html_escape(&k), html_escape(&v));
+    }
+    let _ = writeln!(out, "</table>");
     Ok(out)
 }
 

@@ -53,6 +53,7 @@ pub fn run(args: &MeshArgs) -> Result<()> {
     let outputs = MeshOutputs {
         trace: Some(db.with_file_name(format!("{db_stem}-trace.csv"))),
         timeseries: Some(db.with_file_name(format!("{db_stem}-links.csv"))),
+        rotations: Some(db.with_file_name(format!("{db_stem}-rotations.csv"))),
         db: db.clone(),
     };
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -78,7 +79,10 @@ pub fn run(args: &MeshArgs) -> Result<()> {
         Ok(s) => s,
         Err(e) => {
             // Nothing half-written is left behind.
-            for p in [Some(db.clone()), outputs.trace.clone(), outputs.timeseries.clone()].into_iter().flatten() {
+            for p in [Some(db.clone()), outputs.trace.clone(), outputs.timeseries.clone(), outputs.rotations.clone()]
+                .into_iter()
+                .flatten()
+            {
                 let _ = std::fs::remove_file(p);
             }
             return Err(e);

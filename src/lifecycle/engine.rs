@@ -653,8 +653,8 @@ impl Engine {
         self.transition(id, Transition::Activate, "all receipts confirmed")?;
         // At most one ROTATING key (this key's predecessor) may overlap the
         // new ACTIVE one: any older key still in overlap on the channel is superseded.
-        for k in self.live_on_channel(&rec.channel, rec.key_type)? {
-            if k.state == KeyState::Rotating && Some(k.id) != rec.replaces {
+        for k in self.rotating_on_channel(&rec.channel, rec.key_type)? {
+            if Some(k.id) != rec.replaces {
                 self.transition(k.id, Transition::Retire, &format!("superseded by {id}"))?;
             }
         }

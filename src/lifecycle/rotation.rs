@@ -138,6 +138,16 @@ impl Engine {
         })
     }
 
+    /// The ROTATING keys of a channel (by index, without loading its archive of RETIRED keys,
+    /// which grows with every rotation).
+    pub(super) fn rotating_on_channel(&self, channel: &str, kt: KeyType) -> Result<Vec<KeyRecord>> {
+        let mut st = self.conn.prepare_cached(&format!(
+            "SELECT {KEY_COLUMNS} FROM keys WHERE channel = ?1 AND key_type = ?2 AND state = 'ROTATING' ORDER BY id"
+        ))?;
+        let rows = st.query_map(params![channel, kt.as_str()], record::from_row)?;
+        Ok(rows.collect::<std::result::Result<_, _>>()?)
+    }
+
     pub(super) fn live_on_channel(&self, channel: &str, kt: KeyType) -> Result<Vec<KeyRecord>> {
         let mut st = self.conn.prepare_cached(&format!(
             "SELECT {KEY_COLUMNS} FROM keys WHERE channel = ?1 AND key_type = ?2 \

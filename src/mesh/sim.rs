@@ -36,6 +36,8 @@ pub struct MeshOutputs {
     pub trace: Option<PathBuf>,
     /// Per-link time series CSV (one row per link and refresh interval).
     pub timeseries: Option<PathBuf>,
+    /// One row per converged rotation: start, channel, kind, convergence.
+    pub rotations: Option<PathBuf>,
 }
 
 /// A session-key channel: a direct link, or a pair relayed through the hub.
@@ -95,6 +97,7 @@ struct LinkState {
     severed: bool,
     // statistics
     qber_sum: f64,
+    buffer_sum: f64,
     windows: u64,
     fallback_since: Option<SimTime>,
     fallback_ns: u64,
@@ -144,6 +147,7 @@ struct Sim<'a> {
     message_rng: SimRng,
     trace: Option<std::io::BufWriter<std::fs::File>>,
     timeseries: Option<std::io::BufWriter<std::fs::File>>,
+    rotation_log: Option<std::io::BufWriter<std::fs::File>>,
     latencies: [Vec<f64>; 3],
     revocations: Vec<f64>,
     crash_delayed: Vec<f64>,
@@ -213,6 +217,7 @@ impl<'a> Sim<'a> {
                 eve: None,
                 severed: false,
                 qber_sum: 0.0,
+                buffer_sum: 0.0,
                 windows: 0,
                 fallback_since: None,
                 fallback_ns: 0,
@@ -279,6 +284,11 @@ impl<'a> Sim<'a> {
             .as_deref()
             .map(|p| csv_file(p, "time_s,link,qber,sifted_bits,secret_bits,buffer_bits,mode"))
             .transpose()?;
+        let rotation_log = outputs
+            .rotations
+            .as_deref()
+            .map(|p| csv_file(p, "start_s,channel,kind,convergence_ms,delayed_by_crash"))
+            .transpose()?;
         let n_nodes = topology.nodes.len();
         Ok(Sim {
             scenario,
@@ -297,6 +307,7 @@ impl<'a> Sim<'a> {
             message_rng: derive_rng(seed, &[2]),
             trace,
             timeseries,
+            rotation_log,
             latencies: [Vec::new(), Vec::new(), Vec::new()],
             revocations: Vec::new(),
             crash_delayed: Vec::new(),
@@ -446,6 +457,7 @@ impl<'a> Sim<'a> {
         let qber = stats.qber();
         link.windows += 1;
         link.qber_sum += qber;
+        link.buffer_sum += link.qkd.buffer_bits as f64;
         link.interval_secret += stats.secret_bits;
         link.interval_sifted += stats.sifted_bits;
         link.interval_errors += stats.errors;
@@ -699,6 +711,12 @@ impl<'a> Sim<'a> {
         let proof = self.engine.receipt_proof(key)?;
         self.engine.activate(proof)?;
         let converged_ms = (now.0 - p.started.0 + p.notify_ns) as f64 / 1e6;
+        if let Some(w) = &mut self.rotation_log {
+            let channel = p.channel.map(|c| self.channels[&c].name.clone()).unwrap_or_default();
+            let kind = ["scheduled", "triggered", "emergency"][p.kind as usize];
+            writeln!(w, "{},{channel},{kind},{converged_ms},{}", p.started.0 as f64 / NS, p.delayed_by_crash)
+                .map_err(|e| Error::io("rotations", e))?;
+        }
         if p.delayed_by_crash {
             self.crash_delayed.push(converged_ms);
         } else {
@@ -853,7 +871,7 @@ impl<'a> Sim<'a> {
 
     fn finish(mut self) -> Result<MeshSummary> {
         self.engine.checkpoint_now()?;
-        for w in [&mut self.trace, &mut self.timeseries].into_iter().flatten() {
+        for w in [&mut self.trace, &mut self.timeseries, &mut self.rotation_log].into_iter().flatten() {
             w.flush().map_err(|e| Error::io("csv", e))?;
         }
         let m = &self.scenario.mesh;
@@ -865,6 +883,7 @@ impl<'a> Sim<'a> {
                 length_km: l.length_km,
                 qber_mean: if l.windows > 0 { l.qber_sum / l.windows as f64 } else { 0.0 },
                 key_delivered_bits: l.qkd.produced_bits,
+                buffer_mean_bits: if l.windows > 0 { l.buffer_sum / l.windows as f64 } else { 0.0 },
                 fallback_seconds: l.fallback_ns as f64 / NS,
                 refreshes_qkd: l.refreshes_qkd,
                 refreshes_fallback: l.refreshes_fallback,

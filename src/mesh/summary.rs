@@ -77,6 +77,8 @@ pub struct LinkSummary {
     pub key_delivered_bits: u64,
     /// Time in ML-KEM-1024 fallback (s).
     pub fallback_seconds: f64,
+    /// Mean key-buffer level over the windows (bits).
+    pub buffer_mean_bits: f64,
     /// Session keys refreshed from QKD key.
     pub refreshes_qkd: u64,
     /// Session keys refreshed by the fallback exchange.

@@ -39,6 +39,39 @@ impl Table {
             .ok_or_else(|| Error::Usage(format!("no column `{name}`; columns: {}", self.header.join(", "))))
     }
 
+    /// The rows whose column `name` equals `value`.
+    pub fn filter_eq(&self, name: &str, value: &str) -> Result<Table> {
+        let i = self.column(name)?;
+        Ok(Table { header: self.header.clone(), rows: self.rows.iter().filter(|r| r[i] == value).cloned().collect() })
+    }
+
+    /// Every row as a point (x scaled by `x_scale`), in file order.
+    pub fn points(&self, x: &str, y: &str, x_scale: f64) -> Result<Vec<Point>> {
+        let (xi, yi) = (self.column(x)?, self.column(y)?);
+        Ok(self
+            .rows
+            .iter()
+            .filter_map(|r| Some(Point { x: r[xi].parse::<f64>().ok()? * x_scale, y: r[yi].parse().ok()?, err: 0.0 }))
+            .collect())
+    }
+
+    /// [`Table::mean_by`] separately for each value of the column `group` (in increasing
+    /// order of the group value): one series per group.
+    pub fn series_by(&self, group: &str, x: &str, y: &str) -> Result<Vec<(f64, Vec<Point>)>> {
+        let gi = self.column(group)?;
+        let mut values: Vec<f64> = self.rows.iter().filter_map(|r| r[gi].parse().ok()).collect();
+        values.sort_by(f64::total_cmp);
+        values.dedup();
+        values
+            .into_iter()
+            .map(|g| {
+                let rows = self.rows.iter().filter(|r| r[gi].parse::<f64>().ok() == Some(g)).cloned().collect();
+                let sub = Table { header: self.header.clone(), rows };
+                sub.mean_by(x, y).map(|points| (g, points))
+            })
+            .collect()
+    }
+
     /// Mean ± sample standard deviation of `y` over the rows sharing each value of `x` (rows
     /// with an error or without a value are skipped), in increasing x.
     pub fn mean_by(&self, x: &str, y: &str) -> Result<Vec<Point>> {
@@ -50,6 +83,9 @@ impl Table {
                 continue;
             }
             let (Ok(xv), Ok(yv)) = (row[xi].parse::<f64>(), row[yi].parse::<f64>()) else { continue };
+            if !yv.is_finite() {
+                continue;
+            }
             groups.entry(xv.to_bits() ^ (1 << 63)).or_insert((xv, Vec::new())).1.push(yv);
         }
         let mut points: Vec<Point> = groups

@@ -19,6 +19,15 @@ pub enum Recipe {
     KeyrateVsDistance,
     /// QBER and key rate vs intercept-resend fraction, the 11 % threshold and fallback region.
     InterceptResend,
+    /// Fallback time and delivered key vs QBER threshold and distance (mesh sweep).
+    Threshold,
+    /// Buffer level, fallback time and key consumed vs refresh interval and distance.
+    Refresh,
+    /// Decision-engine ROC: detection delay and probability vs false-alarm rate.
+    Roc,
+    /// The spec's two diagrams from a simulated mesh run: the key lifecycle flow (keys per
+    /// transition) and the rotation timing diagram (each rotation's convergence on a time axis).
+    LifecycleDiagrams,
 }
 
 /// Charts and headline figures of one recipe.
@@ -34,11 +43,150 @@ pub struct RecipeOutput {
 pub const QBER_THRESHOLD: f64 = 0.11;
 
 /// Draws `recipe` from the sweep CSV `table` whose base scenario is `base`.
-pub fn draw(recipe: Recipe, table: &Table, base: &Scenario) -> Result<RecipeOutput> {
+pub fn draw(recipe: Recipe, table: &Table, base: &toml::Value) -> Result<RecipeOutput> {
+    let link_base = || -> Result<Scenario> {
+        base.clone().try_into().map_err(|e: toml::de::Error| crate::Error::Usage(format!("base scenario: {e}")))
+    };
     match recipe {
-        Recipe::KeyrateVsDistance => keyrate_vs_distance(table, base),
-        Recipe::InterceptResend => intercept_resend(table, base),
+        Recipe::KeyrateVsDistance => keyrate_vs_distance(table, &link_base()?),
+        Recipe::InterceptResend => intercept_resend(table, &link_base()?),
+        Recipe::LifecycleDiagrams => Err(crate::Error::Usage(
+            "lifecycle-diagrams draws from a mesh run: use it with `mesh =`, not `sweep =`".into(),
+        )),
+        Recipe::Threshold => threshold(table),
+        Recipe::Refresh => refresh(table),
+        Recipe::Roc => roc(table),
     }
+}
+
+/// One line series per group value, labelled `format(group)`.
+fn grouped(
+    table: &Table,
+    group: &str,
+    x: &str,
+    y: &str,
+    label: impl Fn(f64) -> String,
+    kind: SeriesKind,
+) -> Result<Vec<Series>> {
+    Ok(table.series_by(group, x, y)?.into_iter().map(|(g, points)| Series { label: label(g), points, kind }).collect())
+}
+
+fn threshold(table: &Table) -> Result<RecipeOutput> {
+    let (g, x) = ("link.0.length_km", "monitor.qber_threshold");
+    let km = |g: f64| format!("{g} km");
+    let fallback = Chart {
+        title: "Time in ML-KEM-1024 fallback vs QBER threshold".into(),
+        x_label: "QBER threshold".into(),
+        y_label: "fallback time (link-s)".into(),
+        series: grouped(table, g, x, "fallback_seconds_total", km, SeriesKind::Line)?,
+        x_bands: vec![(0.1095, 0.1105, "11 % (the spec)".into())],
+        legend_upper_left: true,
+        ..Chart::default()
+    };
+    let delivered = Chart {
+        title: "QKD key delivered vs QBER threshold".into(),
+        x_label: "QBER threshold".into(),
+        y_label: "secret key delivered (bits)".into(),
+        log_y: true,
+        series: grouped(table, g, x, "key_delivered_bits", km, SeriesKind::Line)?,
+        x_bands: vec![(0.1095, 0.1105, "11 % (the spec)".into())],
+        ..Chart::default()
+    };
+    Ok(RecipeOutput {
+        charts: vec![("threshold-fallback".into(), fallback), ("threshold-key".into(), delivered)],
+        figures: vec![],
+    })
+}
+
+fn refresh(table: &Table) -> Result<RecipeOutput> {
+    let (g, x) = ("link.0.length_km", "mesh.refresh_interval");
+    let km = |g: f64| format!("{g} km");
+    let marker = vec![(290.0, 310.0, "300 s (the spec)".to_string())];
+    let chart = |title: &str, y: &str, y_label: &str, log_y: bool| -> Result<Chart> {
+        Ok(Chart {
+            title: title.into(),
+            x_label: "refresh interval (s)".into(),
+            y_label: y_label.into(),
+            log_x: true,
+            log_y,
+            series: grouped(table, g, x, y, km, SeriesKind::Line)?,
+            x_bands: marker.clone(),
+            ..Chart::default()
+        })
+    };
+    Ok(RecipeOutput {
+        charts: vec![
+            (
+                "refresh-buffer".into(),
+                chart("Mean key-buffer level vs refresh interval", "buffer_mean_bits", "mean buffer (bits)", false)?,
+            ),
+            (
+                "refresh-fallback".into(),
+                chart("Fallback time vs refresh interval", "fallback_seconds_total", "fallback time (link-s)", false)?,
+            ),
+            (
+                "refresh-consumed".into(),
+                chart("QKD key consumed by session keys", "session_key_bits_consumed", "key consumed (bits)", true)?,
+            ),
+        ],
+        figures: vec![],
+    })
+}
+
+fn roc(table: &Table) -> Result<RecipeOutput> {
+    let g = "link_defaults.eve.intercept_resend_fraction";
+    let attack = |p: f64| format!("intercept-resend {p}");
+    let delay = Chart {
+        title: "Decision engine: detection delay vs false-alarm rate".into(),
+        x_label: "measured false alarms per window".into(),
+        y_label: "mean detection delay (windows)".into(),
+        log_x: true,
+        series: grouped(table, g, "false_alarm_rate_per_window", "detection_delay_windows", attack, SeriesKind::Line)?,
+        legend_upper_left: true,
+        ..Chart::default()
+    };
+    let mut bound_series = grouped(
+        table,
+        g,
+        "monitor.cusum_false_alarm_per_block",
+        "false_alarm_rate_per_window",
+        attack,
+        SeriesKind::Markers,
+    )?;
+    let diagonal: Vec<Point> =
+        bound_series.iter().flat_map(|s| s.points.iter().map(|p| p.x)).map(|x| Point { x, y: x, err: 0.0 }).collect();
+    let mut diagonal = diagonal;
+    diagonal.sort_by(|a, b| a.x.total_cmp(&b.x));
+    bound_series.push(Series { label: "bound (Ville)".into(), points: diagonal, kind: SeriesKind::Line });
+    let bound = Chart {
+        title: "Measured false alarms vs the configured bound".into(),
+        x_label: "configured bound α per window".into(),
+        y_label: "measured false alarms per window".into(),
+        log_x: true,
+        log_y: true,
+        series: bound_series,
+        legend_upper_left: true,
+        ..Chart::default()
+    };
+    let detection = Chart {
+        title: "Decision engine: detection probability vs configured bound".into(),
+        x_label: "configured bound α per window".into(),
+        y_label: "detected within the trial".into(),
+        log_x: true,
+        series: grouped(
+            table,
+            g,
+            "monitor.cusum_false_alarm_per_block",
+            "detection_probability",
+            attack,
+            SeriesKind::Line,
+        )?,
+        ..Chart::default()
+    };
+    Ok(RecipeOutput {
+        charts: vec![("roc-delay".into(), delay), ("roc-bound".into(), bound), ("roc-detection".into(), detection)],
+        figures: vec![],
+    })
 }
 
 fn curve(label: &str, points: Vec<Point>) -> Series {
@@ -156,4 +304,79 @@ fn intercept_resend(table: &Table, _base: &Scenario) -> Result<RecipeOutput> {
         charts: vec![("intercept-resend-qber".into(), qber_chart), ("intercept-resend-keyrate".into(), rate_chart)],
         figures,
     })
+}
+
+/// `GENERATED→DISTRIBUTED` as `GEN→DIST` (axis labels must fit).
+fn abbreviate_states(t: &str) -> String {
+    [
+        ("GENERATED", "GEN"),
+        ("DISTRIBUTED", "DIST"),
+        ("ACTIVE", "ACT"),
+        ("ROTATING", "ROT"),
+        ("RETIRED", "RET"),
+        ("REVOKED", "REV"),
+        ("DESTROYED", "DES"),
+    ]
+    .iter()
+    .fold(t.to_string(), |s, (long, short)| s.replace(long, short))
+}
+
+/// The spec's lifecycle flow and rotation timing diagrams from a mesh run's store (`db`) and
+/// rotation log (`rotations`, the CSV `qecnet mesh` writes beside the store).
+pub fn lifecycle_diagrams(db: &std::path::Path, rotations: &std::path::Path) -> Result<RecipeOutput> {
+    let usage = |e: rusqlite::Error| crate::Error::Usage(format!("{}: {e}", db.display()));
+    let conn = rusqlite::Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY).map_err(usage)?;
+    let mut stmt = conn
+        .prepare(
+            "SELECT coalesce(from_state, '(new)'), to_state, count(*) FROM audit WHERE to_state IS NOT NULL \
+             GROUP BY 1, 2 ORDER BY 3 DESC",
+        )
+        .map_err(usage)?;
+    let transitions: Vec<(String, i64)> = stmt
+        .query_map([], |r| Ok((format!("{}→{}", r.get::<_, String>(0)?, r.get::<_, String>(1)?), r.get(2)?)))
+        .map_err(usage)?
+        .collect::<std::result::Result<_, _>>()
+        .map_err(usage)?;
+    let flow = Chart {
+        title: "Key lifecycle flow: keys per transition".into(),
+        x_label: "transition".into(),
+        y_label: "keys".into(),
+        log_y: true,
+        series: vec![Series {
+            label: "transitions in the audit chain".into(),
+            points: transitions
+                .iter()
+                .enumerate()
+                .map(|(i, (_, n))| Point { x: i as f64, y: *n as f64, err: 0.0 })
+                .collect(),
+            kind: SeriesKind::Bars,
+        }],
+        x_categories: transitions.iter().map(|(t, _)| abbreviate_states(t)).collect(),
+        legend_upper_left: false,
+        ..Chart::default()
+    };
+    let table = Table::read(rotations)?;
+    let timing_series = ["scheduled", "triggered", "emergency"]
+        .iter()
+        .map(|kind| -> Result<Series> {
+            let points = table.filter_eq("kind", kind)?.points("start_s", "convergence_ms", 1.0 / 3600.0)?;
+            Ok(Series { label: format!("{kind} rotations"), points, kind: SeriesKind::Markers })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let timing = Chart {
+        title: "Rotation timing: convergence of each rotation".into(),
+        x_label: "simulated time (h)".into(),
+        y_label: "convergence (ms)".into(),
+        log_y: true,
+        series: timing_series,
+        hlines: vec![
+            (5000.0, "scheduled promise 5 s".into()),
+            (3000.0, "re-key promise 3 s".into()),
+            (2000.0, "triggered promise 2 s".into()),
+        ],
+        legend_upper_left: true,
+        ..Chart::default()
+    };
+    let figures = transitions.iter().map(|(t, n)| (format!("keys {t}"), n.to_string())).collect();
+    Ok(RecipeOutput { charts: vec![("lifecycle-flow".into(), flow), ("rotation-timing".into(), timing)], figures })
 }

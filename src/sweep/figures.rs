@@ -1,6 +1,11 @@
 //! What a sweep point measures: named figures (units in the names) for each kind of sweep.
 
-use crate::photonics::link::LinkSummary;
+use crate::config::apply_override;
+use crate::mesh::link::QkdLink;
+use crate::mesh::monitor::Cusum;
+use crate::mesh::scenario::MeshScenario;
+use crate::mesh::sim::{MeshOutputs, run_mesh};
+use crate::photonics::link::{LinkExpectation, LinkSummary};
 use crate::photonics::simulate_link;
 use crate::postprocess::keyrate::{self, KeyRateModel};
 use crate::scenario::Scenario;
@@ -42,6 +47,8 @@ fn model_name(m: KeyRateModel) -> String {
 pub fn all_figure_names(sweep: &Sweep) -> Vec<String> {
     match sweep.kind {
         SweepKind::Link => LINK_FIGURES.iter().map(|s| s.to_string()).collect(),
+        SweepKind::Mesh => MESH_FIGURES.iter().map(|s| s.to_string()).collect(),
+        SweepKind::Decision => DECISION_FIGURES.iter().map(|s| s.to_string()).collect(),
         SweepKind::Keyrate => sweep
             .models
             .iter()
@@ -63,18 +70,141 @@ pub fn figure_names(sweep: &Sweep) -> Vec<String> {
     if sweep.outputs.is_empty() { all_figure_names(sweep) } else { sweep.outputs.clone() }
 }
 
-/// The kept figures of one point, formatted for CSV (shortest round-trip decimal).
-pub fn evaluate(sweep: &Sweep, scenario: &Scenario) -> Result<Vec<String>, String> {
-    scenario.validate().map_err(|e| e.to_string())?;
+/// The kept figures of one point (its scenario as a TOML value, its seed, its (point,
+/// replicate) key), formatted for CSV (shortest round-trip decimal).
+pub fn evaluate(sweep: &Sweep, mut value: toml::Value, seed: u64, key: (u64, u32)) -> Result<Vec<String>, String> {
+    let set = |value: &mut toml::Value, item: String| apply_override(value, &item).map_err(|e| e.to_string());
     let values: Vec<String> = match sweep.kind {
-        SweepKind::Link => link_figures(scenario)?,
-        SweepKind::Keyrate => keyrate_figures(sweep, scenario)?,
+        SweepKind::Link | SweepKind::Keyrate => {
+            if sweep.kind == SweepKind::Link {
+                set(&mut value, format!("simulation.seed={seed}"))?;
+            }
+            let scenario: Scenario = value.try_into().map_err(|e: toml::de::Error| e.to_string())?;
+            scenario.validate().map_err(|e| e.to_string())?;
+            if sweep.kind == SweepKind::Link { link_figures(&scenario)? } else { keyrate_figures(sweep, &scenario)? }
+        }
+        SweepKind::Mesh | SweepKind::Decision => {
+            set(&mut value, format!("mesh.seed={seed}"))?;
+            let scenario: MeshScenario = value.try_into().map_err(|e: toml::de::Error| e.to_string())?;
+            if sweep.kind == SweepKind::Mesh {
+                mesh_figures(&scenario, key)?
+            } else {
+                decision_figures(&scenario, seed)?
+            }
+        }
     };
     if sweep.outputs.is_empty() {
         return Ok(values);
     }
     let names = all_figure_names(sweep);
     Ok(sweep.outputs.iter().map(|o| values[names.iter().position(|n| n == o).expect("validated")].clone()).collect())
+}
+
+/// The figures of a mesh point, in column order.
+pub const MESH_FIGURES: &[&str] = &[
+    "key_delivered_bits",
+    "fallback_seconds_total",
+    "links_in_fallback_ever",
+    "buffer_depletions",
+    "refreshes_qkd",
+    "refreshes_fallback",
+    "buffer_mean_bits",
+    "session_key_bits_consumed",
+    "scheduled_p99_ms",
+    "triggered_rotations",
+    "detections",
+    "detection_delay_s",
+    "false_alarms",
+    "audit_records",
+];
+
+/// Runs a mesh point in a scratch directory (removed afterwards) and reports its summary.
+fn mesh_figures(scenario: &MeshScenario, (point, replicate): (u64, u32)) -> Result<Vec<String>, String> {
+    let dir = std::env::temp_dir().join(format!("qecnet-sweep-mesh-{}-{point}-{replicate}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let outputs = MeshOutputs { db: dir.join("store.db"), trace: None, timeseries: None, rotations: None };
+    let summary = run_mesh(scenario, &outputs, &|_, _| {}).map_err(|e| e.to_string());
+    let _ = std::fs::remove_dir_all(&dir);
+    let s = summary?;
+    let refreshes_qkd: u64 = s.per_link.iter().map(|l| l.refreshes_qkd).sum();
+    let refreshes_fallback: u64 = s.per_link.iter().map(|l| l.refreshes_fallback).sum();
+    let buffer_mean = s.per_link.iter().map(|l| l.buffer_mean_bits).sum::<f64>() / s.per_link.len().max(1) as f64;
+    Ok(vec![
+        s.key_delivered_bits.to_string(),
+        s.fallback_seconds_total.to_string(),
+        s.links_in_fallback_ever.to_string(),
+        s.buffer_depletions.to_string(),
+        refreshes_qkd.to_string(),
+        refreshes_fallback.to_string(),
+        buffer_mean.to_string(),
+        (refreshes_qkd * scenario.mesh.session_key_bits).to_string(),
+        s.rotations.scheduled.convergence_ms.p99.to_string(),
+        s.rotations.triggered.count.to_string(),
+        s.detections.to_string(),
+        s.detection_delay_s_mean.to_string(),
+        s.false_alarms.to_string(),
+        s.audit_records.to_string(),
+    ])
+}
+
+/// The figures of a decision-engine point, in column order.
+pub const DECISION_FIGURES: &[&str] = &[
+    "false_alarm_rate_per_window",
+    "detection_probability",
+    "detection_delay_windows",
+    "honest_windows",
+    "attack_trials",
+];
+
+/// Honest windows watched per decision point, attack trials, and windows per trial.
+const HONEST_WINDOWS: u64 = 20_000;
+const ATTACK_TRIALS: u64 = 200;
+const TRIAL_WINDOWS: u64 = 200;
+
+/// The CUSUM of the first link alone: its false alarms over honest windows, and over attack
+/// trials (Eve as in `link_defaults.eve`, the statistic starting at 0) the probability of an
+/// alarm within `TRIAL_WINDOWS` windows and the mean delay of those alarms (windows).
+fn decision_figures(scenario: &MeshScenario, seed: u64) -> Result<Vec<String>, String> {
+    let topology = scenario.validate().map_err(|e| e.to_string())?;
+    let link = topology.links.first().ok_or("the mesh has no link")?;
+    let attacked = scenario.link_config(link).map_err(|e| e.to_string())?;
+    let mut honest = attacked.clone();
+    honest.eve = crate::photonics::Eve::default();
+    let p0 = LinkExpectation::new(&honest).map_err(|e| e.to_string())?.expected[0].error_rate;
+    let m = &scenario.monitor;
+    let cusum = || Cusum::new(p0, p0 + m.cusum_shift, m.cusum_false_alarm_per_block);
+    let capacity = scenario.mesh.buffer_capacity_bits;
+    let mut rng = crate::rng::derive_rng(seed, &[7]);
+    let mut link =
+        QkdLink::new(&honest, scenario.mesh.window_s, &scenario.postprocess, capacity).map_err(|e| e.to_string())?;
+    let mut c = cusum();
+    let false_alarms = (0..HONEST_WINDOWS)
+        .filter(|_| {
+            let w = link.window(&mut rng);
+            c.block(w.sifted_bits, w.errors)
+        })
+        .count();
+    let mut link =
+        QkdLink::new(&attacked, scenario.mesh.window_s, &scenario.postprocess, capacity).map_err(|e| e.to_string())?;
+    let delays: Vec<u64> = (0..ATTACK_TRIALS)
+        .filter_map(|_| {
+            let mut c = cusum();
+            (1..=TRIAL_WINDOWS).find(|_| {
+                let w = link.window(&mut rng);
+                c.block(w.sifted_bits, w.errors)
+            })
+        })
+        .collect();
+    let detected = delays.len() as f64 / ATTACK_TRIALS as f64;
+    let delay = if delays.is_empty() { f64::NAN } else { delays.iter().sum::<u64>() as f64 / delays.len() as f64 };
+    Ok(vec![
+        (false_alarms as f64 / HONEST_WINDOWS as f64).to_string(),
+        detected.to_string(),
+        delay.to_string(),
+        HONEST_WINDOWS.to_string(),
+        ATTACK_TRIALS.to_string(),
+    ])
 }
 
 /// The [`LINK_FIGURES`] of one simulated link scenario, formatted.

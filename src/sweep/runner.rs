@@ -17,9 +17,8 @@ use rand::Rng;
 use rayon::prelude::*;
 
 use crate::config::apply_override;
-use crate::scenario::Scenario;
 use crate::sweep::figures;
-use crate::sweep::spec::{Sweep, SweepKind};
+use crate::sweep::spec::Sweep;
 use crate::sweep::table::{self, Marker};
 
 /// Which part of a sweep to run: shard `index` of `count` takes the points with
@@ -211,11 +210,7 @@ fn evaluate_row(sweep: &Sweep, point: u64, replicate: u32) -> String {
         for (field, v) in &assignments {
             apply_override(&mut value, &format!("{field}={v}")).map_err(|e| e.to_string())?;
         }
-        if sweep.kind == SweepKind::Link {
-            apply_override(&mut value, &format!("simulation.seed={seed}")).map_err(|e| e.to_string())?;
-        }
-        let scenario: Scenario = value.try_into().map_err(|e: toml::de::Error| e.to_string())?;
-        figures::evaluate(sweep, &scenario)
+        figures::evaluate(sweep, value, seed, (point, replicate))
     }))
     .unwrap_or_else(|_| Err("internal error: the point panicked".into()));
     match result {

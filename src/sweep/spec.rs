@@ -38,6 +38,18 @@ pub enum SweepKind {
     Link,
     /// Evaluate analytic key rates.
     Keyrate,
+    /// Run a mesh scenario (base: a mesh scenario) and report its summary figures.
+    Mesh,
+    /// The decision engine alone on the first link of a mesh scenario: false-alarm rate on
+    /// honest windows, detection probability and delay under `link_defaults.eve`.
+    Decision,
+}
+
+impl SweepKind {
+    /// Whether points are mesh scenarios (else link scenarios).
+    pub fn uses_mesh(self) -> bool {
+        matches!(self, SweepKind::Mesh | SweepKind::Decision)
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -66,6 +78,9 @@ struct Header {
     models: Vec<KeyRateModel>,
     #[serde(default)]
     optimise: bool,
+    /// Overrides applied to the base scenario (`--set` syntax) before the axes.
+    #[serde(default)]
+    set: Vec<String>,
 }
 
 fn one() -> u64 {
@@ -154,17 +169,22 @@ impl Sweep {
         })?;
         let invalid = |message: String| SweepError::Invalid { path: path.to_owned(), message };
         let dir = path.parent().unwrap_or(Path::new("."));
-        let base: Scenario = match (&file.sweep.base, &file.base) {
+        let base_text = match (&file.sweep.base, &file.base) {
             (Some(_), Some(_)) => {
                 return Err(invalid("give either [sweep] base = PATH or a [base] table, not both".into()));
             }
-            (Some(rel), None) => crate::config::load(Some(&dir.join(rel)), &[])?,
-            (None, Some(table)) => toml::Value::Table(table.clone()).try_into().map_err(|e: toml::de::Error| {
-                invalid(format!("[base]: {}", e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")))
-            })?,
-            (None, None) => Scenario::default(),
+            (Some(rel), None) => Some(BaseSource::File(dir.join(rel))),
+            (None, Some(table)) => Some(BaseSource::Table(table.clone())),
+            (None, None) => None,
         };
-        let base = toml::Value::try_from(&base).expect("a scenario serialises");
+        let mut base = if file.sweep.kind.uses_mesh() {
+            resolve_base::<crate::mesh::scenario::MeshScenario>(base_text, &invalid)?
+        } else {
+            resolve_base::<Scenario>(base_text, &invalid)?
+        };
+        for item in &file.sweep.set {
+            apply_override(&mut base, item)?;
+        }
         if file.axis.is_empty() {
             return Err(invalid("no [[axis]]: a sweep needs at least one axis".into()));
         }
@@ -245,6 +265,30 @@ impl Sweep {
         let canonical = serde_json::to_string(self).expect("a sweep serialises");
         canonical.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
     }
+}
+
+/// Where a sweep's base scenario comes from.
+enum BaseSource {
+    File(PathBuf),
+    Table(toml::Table),
+}
+
+/// The base scenario of type `T`, fully defaulted, as a TOML value.
+fn resolve_base<T>(
+    source: Option<BaseSource>,
+    invalid: &dyn Fn(String) -> SweepError,
+) -> Result<toml::Value, SweepError>
+where
+    T: Serialize + serde::de::DeserializeOwned + Default,
+{
+    let base: T = match source {
+        Some(BaseSource::File(path)) => crate::config::load(Some(&path), &[])?,
+        Some(BaseSource::Table(table)) => toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
+            invalid(format!("[base]: {}", e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")))
+        })?,
+        None => T::default(),
+    };
+    Ok(toml::Value::try_from(&base).expect("a scenario serialises"))
 }
 
 fn resolve_axis(spec: &AxisSpec) -> Result<Axis, String> {
