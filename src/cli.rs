@@ -8,6 +8,7 @@ mod keyrate;
 pub mod keys;
 mod link;
 mod mesh;
+mod plot;
 mod regress;
 mod run;
 mod sweep;
@@ -41,6 +42,8 @@ enum Command {
     Sweep(sweep::SweepArgs),
     /// Join shard CSVs into exactly the CSV an unsharded run writes.
     Merge(sweep::MergeArgs),
+    /// Draw a canonical chart (SVG and PNG) from a sweep's CSV.
+    Plot(plot::PlotArgs),
     /// The key-rate regression gate against the committed baseline.
     Regress(regress::RegressArgs),
     /// Run a QKD mesh scenario driving the real key-lifecycle engine.
@@ -70,6 +73,7 @@ pub fn main() -> ExitCode {
         Command::Keyrate(args) => done(keyrate::run(args)),
         Command::Sweep(args) => done(sweep::run(args)),
         Command::Merge(args) => done(sweep::merge(args)),
+        Command::Plot(args) => done(plot::run(args)),
         Command::Regress(args) => done(regress::run(args)),
         Command::Mesh(args) => done(mesh::run(args)),
         Command::Audit(args) => audit::run(args).map_err(Error::from),
