@@ -117,6 +117,8 @@ struct ChannelState {
     /// A triggered rotation requested while another was in flight: it starts when that one
     /// activates.
     queued_trigger: Option<Trigger>,
+    /// Uses of the current key not yet recorded in the store: (encrypt, decrypt-only).
+    uses: (u64, u64),
 }
 
 /// Runs `scenario`, writing the store and CSVs of `outputs`; `progress(simulated_s, total_s)`.
@@ -239,6 +241,7 @@ impl<'a> Sim<'a> {
                     active: None,
                     pending: None,
                     queued_trigger: None,
+                    uses: (0, 0),
                 },
             );
         }
@@ -246,7 +249,7 @@ impl<'a> Sim<'a> {
             let name = format!("{}-{}", topology.nodes[a].name, topology.nodes[b].name);
             channels.insert(
                 Channel::Relay(i),
-                ChannelState { name, nodes: vec![a, b], active: None, pending: None, queued_trigger: None },
+                ChannelState { name, nodes: vec![a, b], active: None, pending: None, queued_trigger: None, uses: (0, 0) },
             );
         }
         let everyone = (0..topology.nodes.len()).collect();
@@ -258,6 +261,7 @@ impl<'a> Sim<'a> {
                 active: None,
                 pending: None,
                 queued_trigger: None,
+                uses: (0, 0),
             },
         );
         let msg = &scenario.messages;
@@ -519,15 +523,13 @@ impl<'a> Sim<'a> {
             }
         }
         // The session key carries traffic this window. While a rotation is in flight the old
-        // key is ROTATING: it may only decrypt; otherwise the ACTIVE key encrypts. The engine
-        // refuses any other use (a successor active and the overlap over, or a revoked key).
-        if let Some(state) = self.channels.get(&Channel::Link(i))
-            && let Some(key) = state.active
+        // key is ROTATING: it may only decrypt; otherwise the ACTIVE key encrypts. Uses are
+        // counted here and recorded in the store (which refuses any use of a key that is no
+        // longer allowed) whenever the channel's key changes, and at the end.
+        if let Some(state) = self.channels.get_mut(&Channel::Link(i))
+            && state.active.is_some()
         {
-            let usage = if state.pending.is_some() { Usage::Unprotect } else { Usage::Protect };
-            if self.engine.record_use(key, usage, 1).is_err() {
-                self.violations += 1;
-            }
+            if state.pending.is_some() { state.uses.1 += 1 } else { state.uses.0 += 1 }
         }
         let interval = (self.scenario.mesh.refresh_interval_s / self.scenario.mesh.window_s).round().max(1.0) as u64;
         let link = &mut self.links[i];
@@ -553,6 +555,19 @@ impl<'a> Sim<'a> {
             link.interval_errors = 0;
             if let Some(w) = &mut self.timeseries {
                 writeln!(w, "{row}").map_err(|e| Error::io("timeseries", e))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Records the counted uses of `ch`'s current key in the store; a refused use (a key used
+    /// after its successor's overlap, or after revocation) is a violation.
+    fn flush_uses(&mut self, ch: Channel) -> Result<()> {
+        let state = self.channels.get_mut(&ch).expect("channel");
+        let (Some(key), (protect, unprotect)) = (state.active, std::mem::take(&mut state.uses)) else { return Ok(()) };
+        for (usage, n) in [(Usage::Protect, protect), (Usage::Unprotect, unprotect)] {
+            if n > 0 && self.engine.record_use(key, usage, n).is_err() {
+                self.violations += n;
             }
         }
         Ok(())
@@ -628,6 +643,7 @@ impl<'a> Sim<'a> {
         }
         let (name, nodes, active) = (state.name.clone(), state.nodes.clone(), state.active);
         let Some((material, origin)) = self.material(ch)? else { return Ok(()) };
+        self.flush_uses(ch)?;
         let participants: Vec<&str> = nodes.iter().map(|&n| self.topology.nodes[n].name.as_str()).collect();
         let key = match active {
             Some(old) => self.engine.rotate_with_material(old, material, origin, trigger, &mut self.crypto_rng)?,
@@ -708,6 +724,11 @@ impl<'a> Sim<'a> {
             return Ok(());
         }
         let p = self.pending.remove(&key).expect("present");
+        if let Some(ch) = p.channel {
+            // Record the old key's uses while it may still decrypt (a triggered rotation
+            // retires it the moment its successor activates).
+            self.flush_uses(ch)?;
+        }
         let proof = self.engine.receipt_proof(key)?;
         self.engine.activate(proof)?;
         let converged_ms = (now.0 - p.started.0 + p.notify_ns) as f64 / 1e6;
@@ -826,6 +847,10 @@ impl<'a> Sim<'a> {
     /// message delay; the re-keyed channels converge when their receipts are in.
     fn compromise(&mut self, now: SimTime, n: usize) -> Result<()> {
         let name = self.topology.nodes[n].name.clone();
+        let channels: Vec<Channel> = self.channels.keys().copied().collect();
+        for ch in channels {
+            self.flush_uses(ch)?;
+        }
         let report = self.engine.recover_compromise(&name, "scenario: node compromised", &mut self.crypto_rng)?;
         self.recoveries += 1;
         self.isolated.insert(n);
@@ -870,6 +895,12 @@ impl<'a> Sim<'a> {
     }
 
     fn finish(mut self) -> Result<MeshSummary> {
+        self.engine.begin_batch()?;
+        let channels: Vec<Channel> = self.channels.keys().copied().collect();
+        for ch in channels {
+            self.flush_uses(ch)?;
+        }
+        self.engine.commit_batch()?;
         self.engine.checkpoint_now()?;
         for w in [&mut self.trace, &mut self.timeseries, &mut self.rotation_log].into_iter().flatten() {
             w.flush().map_err(|e| Error::io("csv", e))?;
