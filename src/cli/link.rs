@@ -10,7 +10,9 @@ use crate::output::{AtomicFile, write_atomically};
 use crate::photonics::link::{Detection, LinkObserver, LinkSummary, write_qber_stream_csv};
 use crate::photonics::{Engine, LinkConfig, simulate_link};
 use crate::postprocess::cascade::CascadeVariant;
-use crate::postprocess::pipeline::{Pipeline, PipelineConfig, PipelineReport, PipelineSummary, write_blocks_csv};
+use crate::postprocess::pipeline::{
+    AbortReason, Pipeline, PipelineConfig, PipelineReport, PipelineSummary, write_blocks_csv,
+};
 use crate::postprocess::{PostprocessSettings, Security};
 use crate::scenario::Scenario;
 use crate::{Error, Result};
@@ -227,7 +229,7 @@ fn print_postprocess(out: &mut impl Write, report: &PipelineReport) -> std::io::
     };
     writeln!(out, "post-processing: cascade-{}, {}, blocks of {} key bits", s.reconciler, security, s.block_size)?;
     let mut reasons: Vec<(&str, usize)> = Vec::new();
-    for b in report.blocks.iter().filter(|b| !b.produced_key()) {
+    for b in report.blocks.iter().filter(|b| !b.produced_key() && b.abort_reason != AbortReason::Dropped) {
         match reasons.iter_mut().find(|(name, _)| *name == b.abort_reason.name()) {
             Some((_, n)) => *n += 1,
             None => reasons.push((b.abort_reason.name(), 1)),
@@ -236,10 +238,15 @@ fn print_postprocess(out: &mut impl Write, report: &PipelineReport) -> std::io::
     let reasons: Vec<String> = reasons.iter().map(|(name, n)| format!("{n} {name}")).collect();
     writeln!(
         out,
-        "blocks {}, aborted {}{}",
+        "blocks {}, aborted {}{}{}",
         s.blocks,
         s.blocks_aborted,
-        if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) }
+        if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) },
+        if s.dropped_bits > 0 {
+            format!("; last partial block of {} bits dropped", s.dropped_bits)
+        } else {
+            String::new()
+        }
     )?;
     let efficiency = s.reconciliation_efficiency.map(|f| format!("{f:.4}")).unwrap_or_else(|| "-".into());
     writeln!(

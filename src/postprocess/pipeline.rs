@@ -771,3 +771,91 @@ impl LinkObserver for Pipeline<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::photonics::simulate_link;
+
+    fn link(km: f64, pulses: u64) -> LinkConfig {
+        let mut c = LinkConfig::default();
+        c.source.repetition_rate_hz = 1e9;
+        c.source.signal_intensity = 0.5;
+        c.source.decoy_intensity = 0.1;
+        c.detector.efficiency = 0.6;
+        c.detector.dark_count_probability = 1e-8;
+        c.detector.misalignment = 0.01;
+        c.channel.attenuation_db_per_km = 0.2;
+        c.channel.length_km = km;
+        c.simulation.pulses = pulses;
+        c
+    }
+
+    fn settings(block_size: u64, security: Security) -> PostprocessSettings {
+        PostprocessSettings { block_size, security, ..PostprocessSettings::default() }
+    }
+
+    #[test]
+    fn sample_size_rule() {
+        let s = QberSample::default();
+        assert_eq!(s.size(10_000), 1000);
+        assert_eq!(s.size(1_000_000), 5000);
+        assert_eq!(s.size(100_000_000), 100_000);
+    }
+
+    #[test]
+    fn short_tail_is_dropped_and_reported() {
+        // About 3·10⁴ key bits against blocks of 10⁵: one partial block, under half a block.
+        let link = link(10.0, 1_000_000);
+        let mut pipeline = Pipeline::new(PipelineConfig::new(settings(100_000, Security::Finite), 1), &link).unwrap();
+        let run = simulate_link(&link, &mut pipeline).unwrap();
+        let report = pipeline.finish(&run).unwrap();
+        assert_eq!(report.blocks.len(), 1);
+        let b = &report.blocks[0];
+        assert_eq!(b.abort_reason, AbortReason::Dropped);
+        assert!(b.n_sifted > 10_000 && b.n_sifted < 50_000, "{b:?}");
+        assert_eq!(b.pulses, run.totals.pulses());
+        assert_eq!((report.summary.blocks, report.summary.blocks_aborted), (0, 0));
+        assert_eq!(report.summary.dropped_bits, b.n_sifted);
+        assert_eq!(report.summary.secret_bits, 0);
+    }
+
+    #[test]
+    fn error_free_link_reconciles_with_a_qber_floor() {
+        // No misalignment, no dark counts: the sample shows no error, Cascade is tuned with
+        // 1/k, and the keys still agree.
+        let mut link = link(10.0, 60_000_000);
+        link.detector.misalignment = 0.0;
+        link.detector.dark_count_probability = 0.0;
+        let mut equal = Vec::new();
+        let mut pipeline = Pipeline::new(PipelineConfig::new(settings(100_000, Security::Asymptotic), 2), &link)
+            .unwrap()
+            .with_key_sink(|_, a, b| equal.push(a == b));
+        let run = simulate_link(&link, &mut pipeline).unwrap();
+        let report = pipeline.finish(&run).unwrap();
+        assert!(report.summary.blocks >= 2, "{:?}", report.summary);
+        for b in report.blocks.iter().filter(|b| b.abort_reason != AbortReason::Dropped) {
+            assert_eq!((b.qber_true, b.qber_estimated), (0.0, 0.0));
+            assert_eq!(b.reconciliation_efficiency, None);
+            assert!(b.produced_key(), "{b:?}");
+        }
+        assert!(!equal.is_empty() && equal.iter().all(|&e| e));
+        assert_eq!(report.summary.reconciliation_efficiency, None);
+    }
+
+    #[test]
+    fn configuration_errors_name_the_parameter() {
+        let l = link(10.0, 1000);
+        let e = PipelineConfig::new(settings(1000, Security::Finite), 0).validate(&l).unwrap_err();
+        assert_eq!(e.field, "postprocess.block_size");
+        assert!(e.allowed.contains("QBER sample of 1000 bits"), "{e}");
+        let mut bad = settings(10_000, Security::Finite);
+        bad.epsilon_sec = 0.0;
+        let e = PipelineConfig::new(bad, 0).validate(&l).unwrap_err();
+        assert_eq!(e.to_string(), "postprocess.epsilon_sec = 0: must be in (0, 1)");
+        let mut block_engine = l.clone();
+        block_engine.simulation.engine = Engine::Block;
+        let e = PipelineConfig::new(settings(10_000, Security::Finite), 0).validate(&block_engine).unwrap_err();
+        assert_eq!(e.field, "simulation.engine");
+    }
+}
