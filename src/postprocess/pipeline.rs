@@ -602,6 +602,12 @@ struct OpenBlock {
     totals: Totals,
 }
 
+impl Drop for OpenBlock {
+    fn drop(&mut self) {
+        self.packed.zeroize();
+    }
+}
+
 /// The streaming pipeline: a [`LinkObserver`] that cuts the sifted key into blocks and
 /// processes each as it closes.
 pub struct Pipeline<'s> {
@@ -658,14 +664,15 @@ impl<'s> Pipeline<'s> {
     }
 
     fn close(&mut self, end_pulse: u64, partial: bool) {
-        let open = std::mem::replace(&mut self.open, OpenBlock { first_pulse: end_pulse, ..OpenBlock::default() });
+        let open = &mut self.open;
         let block = SiftedBlock {
             pulses: end_pulse - open.first_pulse,
-            packed: open.packed,
-            errors: open.errors,
+            packed: std::mem::take(&mut open.packed),
+            errors: std::mem::take(&mut open.errors),
             first_pulse: open.first_pulse,
-            totals: open.totals,
+            totals: std::mem::take(&mut open.totals),
         };
+        open.first_pulse = end_pulse;
         let index = self.blocks.len() as u64;
         if self.error.is_some() {
             return;
@@ -759,11 +766,24 @@ fn dropped_report(index: u64, block: &SiftedBlock, s: &PostprocessSettings) -> B
     }
 }
 
+/// Appends `byte` to the key bytes `packed`; when the buffer must grow, copies it into one
+/// twice as large (at most `limit`) and wipes the old one, so no key bit is left behind in
+/// freed memory by a reallocation.
+fn push_wiping(packed: &mut Vec<u8>, byte: u8, limit: usize) {
+    if packed.len() == packed.capacity() {
+        let mut grown = Vec::with_capacity((2 * packed.capacity()).max(4096).min(limit).max(packed.len() + 1));
+        grown.extend_from_slice(packed);
+        packed.zeroize();
+        *packed = grown;
+    }
+    packed.push(byte);
+}
+
 impl LinkObserver for Pipeline<'_> {
     fn detection(&mut self, d: &Detection) {
         self.open.totals.add_detection(d);
         if d.is_sifted() && d.alice_basis == Basis::Z && self.key_classes[d.class.index()] {
-            self.open.packed.push((d.alice_bit & 1) | ((d.bob_bit & 1) << 1));
+            push_wiping(&mut self.open.packed, (d.alice_bit & 1) | ((d.bob_bit & 1) << 1), self.block_size);
             self.open.errors += u64::from(d.alice_bit != d.bob_bit);
             if self.open.packed.len() == self.block_size {
                 self.close(d.pulse + 1, false);

@@ -370,3 +370,35 @@ fn cli_bad_input_names_the_parameter() {
     assert!(err.contains("--postprocess"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn cli_pipeline_output_depends_only_on_the_seed() {
+    let dir = scratch("determinism");
+    let run_with = |threads: &str| {
+        let blocks = dir.join(format!("blocks-{threads}.csv"));
+        let (code, json, err) = qecnet(&[
+            "--threads",
+            threads,
+            "link",
+            "--pulses",
+            "1e8",
+            "--seed",
+            "3",
+            "--distance-km",
+            "10",
+            "--set",
+            "postprocess.block_size=20000",
+            "--postprocess",
+            "--json",
+            "--blocks",
+            blocks.to_str().unwrap(),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        (json, std::fs::read(&blocks).unwrap())
+    };
+    let one = run_with("1");
+    let two = run_with("2");
+    assert!(one.1.len() > BlockReport::CSV_HEADER.len() + 100, "a few blocks");
+    assert_eq!(one, two, "same seed, same JSON and blocks CSV on 1 and 2 threads");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
