@@ -537,12 +537,12 @@ impl BlockProcessor {
         debug_assert_eq!((chosen, kept), (k, m));
         drop(block);
         report.qber_estimated = if k == 0 { 0.0 } else { sample_errors as f64 / k as f64 };
-        if report.qber_estimated >= 0.5 || m == 0 {
+        if report.qber_estimated >= 0.5 {
             return finish(report, AbortReason::QberTooHigh);
         }
 
         // 2. The bound with only the sample disclosed.
-        if self.bound(&report.counts, k as f64) < 1.0 {
+        if m == 0 || self.bound(&report.counts, k as f64) < 1.0 {
             return finish(report, AbortReason::NoKey);
         }
 

@@ -402,3 +402,75 @@ fn cli_pipeline_output_depends_only_on_the_seed() {
     assert_eq!(one, two, "same seed, same JSON and blocks CSV on 1 and 2 threads");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn asymptotic_rate_matches_the_vacuum_weak_decoy_analysis() {
+    use qecnet::postprocess::pipeline::{BlockCounts, BlockProcessor};
+    let block = 200_000u64;
+    let s = settings(block, Security::Asymptotic);
+    for (i, km) in [25.0, 50.0].into_iter().enumerate() {
+        let mut link = modern_link(km, 1, 120 + i as u64);
+        let model = LinkExpectation::new(&link).unwrap();
+        let (pa, pb) = (link.source.z_basis_probability, link.detector.z_basis_probability);
+        let p = model.class_probabilities;
+        let signal = model.expected[0];
+        // A block is `block` signal key bits: N pulses with N·p_μ·pa·pb·Q_μ = block.
+        let pulses = block as f64 / (p[0] * pa * pb * signal.gain);
+        link.simulation.pulses = (4.5 * pulses) as u64;
+        let (report, _) = run(&link, PipelineConfig::new(s.clone(), 21));
+        let full: Vec<&BlockReport> = report.blocks.iter().filter(|b| b.n_sifted == block).collect();
+        assert!(full.len() >= 3 && full.iter().all(|b| b.produced_key()), "{km} km: {:?}", report.blocks);
+
+        let disclosed = |b: &BlockReport| (b.sample_bits + b.leak_ec_bits + b.verification_bits) as f64;
+        let mean_disclosed = full.iter().map(|b| disclosed(b)).sum::<f64>() / full.len() as f64;
+        let f_eff = mean_disclosed / (block as f64 * binary_entropy(signal.error_rate));
+        let analytic_settings = PostprocessSettings { error_correction_efficiency: f_eff, ..s.clone() };
+        // key_rate's GLLP rate counts key from both bases and every pulse as a signal pulse
+        // (q·Q_μ); the pipeline's key is the signal pulses' Z-basis bits: scale by p_μ·pa·pb/q.
+        let q = pa * pb + (1.0 - pa) * (1.0 - pb);
+        let analytic = key_rate(KeyRateModel::DecoyVacuumWeak, &link, &analytic_settings, None).unwrap().rate_per_pulse
+            * p[0]
+            * pa
+            * pb
+            / q;
+        let rates: Vec<f64> =
+            full.iter().map(|b| (b.final_bits as f64 + disclosed(b) - mean_disclosed) / b.pulses as f64).collect();
+        let measured = rates.iter().sum::<f64>() / rates.len() as f64;
+
+        // One block's standard deviation: the bound's response to a one-sigma (Poisson) change
+        // of each count it reads, in quadrature, plus the spread of the pulses per block.
+        let processor = BlockProcessor::new(PipelineConfig::new(s.clone(), 0), &link).unwrap();
+        let mut expected = BlockCounts { pulses: pulses.round() as u64, key_bits: block, ..BlockCounts::default() };
+        for k in 0..3 {
+            let e = model.expected[k];
+            expected.detections[k] = (pulses * p[k] * e.gain).round() as u64;
+            for (counts, share) in [(&mut expected.key, pa * pb), (&mut expected.test, (1.0 - pa) * (1.0 - pb))] {
+                counts.detections[k] = pulses * p[k] * share * e.gain;
+                counts.errors[k] = counts.detections[k] * e.error_rate;
+            }
+        }
+        let base = processor.bound(&expected, mean_disclosed);
+        let mut variance = 0.0;
+        for k in 0..3 {
+            let mut c = expected;
+            c.detections[k] += (expected.detections[k] as f64).sqrt().ceil() as u64;
+            variance += (processor.bound(&c, mean_disclosed) - base).powi(2);
+            for basis in 0..2 {
+                let mut c = expected;
+                let counts = if basis == 0 { &mut c.key } else { &mut c.test };
+                counts.errors[k] += counts.errors[k].sqrt();
+                variance += (processor.bound(&c, mean_disclosed) - base).powi(2);
+            }
+        }
+        let sd_rate = ((variance + 1.0) / (pulses * pulses) + analytic * analytic / block as f64).sqrt();
+        let tolerance = Z_TOLERANCE * sd_rate / (rates.len() as f64).sqrt();
+        eprintln!(
+            "asymptotic {km} km: measured {measured:.5e}/pulse, analytic {analytic:.5e} (f_eff {f_eff:.4}), \
+             tolerance {tolerance:.3e}"
+        );
+        assert!(
+            (measured - analytic).abs() < tolerance,
+            "{km} km: measured {measured:e} vs analytic {analytic:e} per pulse, tolerance {tolerance:e}"
+        );
+    }
+}
