@@ -441,11 +441,10 @@ fn asymptotic_rate_matches_the_vacuum_weak_decoy_analysis() {
         // of each count it reads, in quadrature, plus the spread of the pulses per block.
         let processor = BlockProcessor::new(PipelineConfig::new(s.clone(), 0), &link).unwrap();
         let mut expected = BlockCounts { pulses: pulses.round() as u64, key_bits: block, ..BlockCounts::default() };
-        for k in 0..3 {
-            let e = model.expected[k];
-            expected.detections[k] = (pulses * p[k] * e.gain).round() as u64;
+        for (k, (&pk, e)) in p.iter().zip(&model.expected).enumerate() {
+            expected.detections[k] = (pulses * pk * e.gain).round() as u64;
             for (counts, share) in [(&mut expected.key, pa * pb), (&mut expected.test, (1.0 - pa) * (1.0 - pb))] {
-                counts.detections[k] = pulses * p[k] * share * e.gain;
+                counts.detections[k] = pulses * pk * share * e.gain;
                 counts.errors[k] = counts.detections[k] * e.error_rate;
             }
         }
