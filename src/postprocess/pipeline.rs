@@ -12,7 +12,7 @@
 //! counted in the block, which is how the finite-key bound gets per-block counts of both bases
 //! per intensity class.
 //!
-//! Each block goes through, in order ([`BlockProcessor::process`]):
+//! Each block goes through, in order ([`BlockProcessor`]):
 //! 1. **parameter estimation** — a uniformly random sample of `k` positions (Knuth's selection
 //!    sampling, *TAOCP* vol. 2, Algorithm 3.4.2 S, O(1) extra memory) is disclosed, its QBER
 //!    estimated and the sample discarded; `k = clamp(⌈0.5 % · n⌉, 1000, 100 000)`
