@@ -560,18 +560,37 @@ impl BlockProcessor {
             report.reconciliation_efficiency = Some(outcome.efficiency(m, frame_errors as f64 / m as f64));
         }
 
+        self.finalise(report, &alice, &bob, sink, started)
+    }
+
+    /// Steps 4–6 on the reconciled keys of a block whose report holds the sample and the leak.
+    fn finalise(
+        &self,
+        mut report: BlockReport,
+        alice: &BitString,
+        bob: &BitString,
+        sink: Option<&mut KeySink<'_>>,
+        started: Instant,
+    ) -> Result<BlockReport, PostprocessError> {
+        let finish = |mut report: BlockReport, reason: AbortReason| {
+            report.abort_reason = reason;
+            report.elapsed = started.elapsed();
+            Ok(report)
+        };
+        let (index, m) = (report.index, alice.len());
+
         // 4. Verification.
         let mut rng = derive_rng(self.config.seed, &[RNG_DOMAIN, index, 1]);
-        let hash = VerificationHash::new(m, s.epsilon_cor, &mut rng)?;
-        let tags = hash.tags(&alice)?;
-        let verdict = hash.check(&tags, &bob)?;
+        let hash = VerificationHash::new(m, self.config.settings.epsilon_cor, &mut rng)?;
+        let tags = hash.tags(alice)?;
+        let verdict = hash.check(&tags, bob)?;
         report.verification_bits = verdict.disclosed_bits;
         if !verdict.matched {
             return finish(report, AbortReason::Verification);
         }
 
         // 5. Privacy amplification to the bound with everything disclosed subtracted.
-        let disclosed = (k as u64 + report.leak_ec_bits + report.verification_bits) as f64;
+        let disclosed = (report.sample_bits + report.leak_ec_bits + report.verification_bits) as f64;
         let length = self.bound(&report.counts, disclosed).min(m as f64);
         if length < 1.0 {
             return finish(report, AbortReason::NoKey);
@@ -579,8 +598,8 @@ impl BlockProcessor {
         let length = length as usize;
         let mut rng = derive_rng(self.config.seed, &[RNG_DOMAIN, index, 2]);
         let toeplitz = ToeplitzHash::random(m, length, &mut rng)?;
-        let final_alice = toeplitz.hash(&alice)?;
-        let final_bob = toeplitz.hash(&bob)?;
+        let final_alice = toeplitz.hash(alice)?;
+        let final_bob = toeplitz.hash(bob)?;
 
         // 6. The final keys must agree.
         if final_alice != final_bob {
@@ -864,6 +883,56 @@ mod tests {
         }
         assert!(!equal.is_empty() && equal.iter().all(|&e| e));
         assert_eq!(report.summary.reconciliation_efficiency, None);
+    }
+
+    #[test]
+    fn keys_that_still_differ_abort_at_verification() {
+        // Steps 4–6 on keys that differ in one bit (as Cascade may leave them): the block
+        // aborts at verification, gives no key, and nothing reaches the sink; equal keys give
+        // the bound's length.
+        let l = link(10.0, 1);
+        let m = 100_000;
+        let processor = BlockProcessor::new(PipelineConfig::new(settings(m as u64, Security::Finite), 4), &l).unwrap();
+        // Counts of a block with a large bound (every detection single-photon-like).
+        let mut counts = BlockCounts { pulses: 10 * m as u64, key_bits: m as u64, ..BlockCounts::default() };
+        for (k, share) in [0.7, 0.2, 0.1].into_iter().enumerate() {
+            counts.key.detections[k] = share * 10.0 * m as f64;
+            counts.test.detections[k] = share * 10.0 * m as f64;
+            counts.test.errors[k] = 0.01 * counts.test.detections[k];
+        }
+        let report = BlockReport {
+            index: 0,
+            first_pulse: 0,
+            pulses: counts.pulses,
+            n_sifted: m as u64,
+            sample_bits: 0,
+            qber_estimated: 0.0,
+            qber_true: 0.0,
+            leak_ec_bits: 0,
+            cascade_reported_bits: 0,
+            verification_bits: 0,
+            reconciliation_efficiency: None,
+            channel_uses: 0,
+            residual_errors: 1,
+            eps_sec: 1e-10,
+            eps_cor: 1e-15,
+            final_bits: 0,
+            abort_reason: AbortReason::None,
+            counts,
+            elapsed: Duration::ZERO,
+        };
+        let alice = BitString::random(m, &mut derive_rng(4, &[1]));
+        let mut bob = alice.clone();
+        bob.flip(12_345);
+        let mut reached = 0;
+        let mut sink: KeySink<'_> = Box::new(|_, _, _| reached += 1);
+        let out = processor.finalise(report.clone(), &alice, &bob, Some(&mut sink), Instant::now()).unwrap();
+        assert_eq!((out.abort_reason, out.final_bits, out.verification_bits), (AbortReason::Verification, 0, 64));
+        let out = processor.finalise(report, &alice, &alice, Some(&mut sink), Instant::now()).unwrap();
+        drop(sink);
+        assert_eq!(out.abort_reason, AbortReason::None);
+        assert_eq!(out.final_bits as f64, processor.bound(&counts, 64.0).min(m as f64));
+        assert_eq!(reached, 1);
     }
 
     #[test]
