@@ -6,8 +6,9 @@
 //! `postprocess.block_size` key-basis (Z) sifted bits and processes each block as soon as it
 //! is complete, so memory holds one block, never the whole sifted key: about one byte per key
 //! bit of the open block (Alice's bit, Bob's bit and the intensity class packed in a byte,
-//! wiped when the block closes) plus the two packed keys of the block being processed
-//! (n/4 bytes). A block spans the pulses from the one after the previous block's last key bit
+//! wiped when the block closes) plus, while a block is processed, its two packed keys (n/4
+//! bytes) and Cascade's permuted copies of them (n/8 bytes per pass and party, wiped). A block
+//! spans the pulses from the one after the previous block's last key bit
 //! to its own last key bit; every detection in that range (test basis, other classes) is
 //! counted in the block, which is how the finite-key bound gets per-block counts of both bases
 //! per intensity class.
