@@ -12,7 +12,9 @@
 //! - [`verify`]: error verification of the reconciled keys by polynomial universal hashing over
 //!   GF(2⁶⁴) with a stated collision probability ε_cor;
 //! - [`privacy`]: privacy amplification by Toeplitz hashing, a reference O(n·m) implementation
-//!   and a fast carry-less Karatsuba one that equals it bit for bit.
+//!   and a fast carry-less Karatsuba one that equals it bit for bit;
+//! - [`pipeline`]: all of the above per block of a simulated link's sifted key, streamed from
+//!   the link simulation (`qecnet link --postprocess`).
 //!
 //! A block goes through them in that order: [`cascade::reconcile`] (Bob's key corrected,
 //! `leak_EC` counted), [`verify::VerificationHash`] (abort the block on a mismatch; the tags
@@ -29,6 +31,7 @@ pub mod bits;
 pub mod cascade;
 pub mod estimation;
 pub mod keyrate;
+pub mod pipeline;
 pub mod privacy;
 pub mod settings;
 pub mod verify;

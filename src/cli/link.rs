@@ -9,6 +9,11 @@ use crate::config::parse_count;
 use crate::output::{AtomicFile, write_atomically};
 use crate::photonics::link::{Detection, LinkObserver, LinkSummary, write_qber_stream_csv};
 use crate::photonics::{Engine, LinkConfig, simulate_link};
+use crate::postprocess::cascade::CascadeVariant;
+use crate::postprocess::pipeline::{
+    AbortReason, Pipeline, PipelineConfig, PipelineReport, PipelineSummary, write_blocks_csv,
+};
+use crate::postprocess::{PostprocessSettings, Security};
 use crate::scenario::Scenario;
 use crate::{Error, Result};
 
@@ -58,6 +63,48 @@ pub struct ScenarioArgs {
     /// Upper bound on the records written by --records.
     #[arg(long, default_value = "1000000", value_parser = parse_count)]
     pub max_records: u64,
+    /// Post-process the sifted key block by block: QBER sample, security bound, Cascade,
+    /// verification, privacy amplification (blocks of postprocess.block_size key bits).
+    #[arg(long)]
+    pub postprocess: bool,
+    /// Reconciler of --postprocess.
+    #[arg(long, value_enum, requires = "postprocess", default_value = "cascade-option7")]
+    pub reconciler: Reconciler,
+    /// Security analysis setting the key length (postprocess.security).
+    #[arg(long, value_enum)]
+    pub security: Option<Security>,
+    /// Write the per-block post-processing report to this CSV file.
+    #[arg(long, value_name = "FILE.csv", requires = "postprocess")]
+    pub blocks: Option<PathBuf>,
+}
+
+/// The reconcilers of `--postprocess`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Reconciler {
+    /// Cascade of Brassard and Salvail 1993.
+    CascadeOriginal,
+    /// Cascade with BICONF passes (Sugimoto and Yamazaki 2000).
+    CascadeBiconf,
+    /// Cascade as tuned by Yan et al. 2008.
+    CascadeYan,
+    /// Cascade option 7 of Martinez-Mateo et al. 2015 (the most efficient here at 1–5 % QBER).
+    #[default]
+    CascadeOption7,
+    /// Cascade option 8 of Martinez-Mateo et al. 2015.
+    CascadeOption8,
+}
+
+impl Reconciler {
+    /// The Cascade variant.
+    pub fn variant(self) -> CascadeVariant {
+        match self {
+            Reconciler::CascadeOriginal => CascadeVariant::Original,
+            Reconciler::CascadeBiconf => CascadeVariant::Biconf,
+            Reconciler::CascadeYan => CascadeVariant::Yan,
+            Reconciler::CascadeOption7 => CascadeVariant::Option7,
+            Reconciler::CascadeOption8 => CascadeVariant::Option8,
+        }
+    }
 }
 
 impl ScenarioArgs {
@@ -75,6 +122,13 @@ impl ScenarioArgs {
         add("simulation.qber_block_bits", self.qber_block_bits.map(|n| n.to_string()));
         add("channel.length_km", self.distance_km.map(float));
         add("eve.intercept_resend_fraction", self.intercept_resend.map(float));
+        add(
+            "postprocess.security",
+            self.security.map(|s| match s {
+                Security::Asymptotic => "\"asymptotic\"".to_owned(),
+                Security::Finite => "\"finite\"".to_owned(),
+            }),
+        );
         all
     }
 }
@@ -88,22 +142,44 @@ fn float(x: f64) -> String {
 pub fn run(args: &LinkArgs) -> Result<()> {
     let scenario: Scenario = crate::config::load(args.config.as_deref(), &args.scenario.overrides())?;
     scenario.validate()?;
-    simulate_and_report(&scenario.link(), &args.scenario)
+    simulate_and_report(&scenario.link(), &scenario.postprocess, &args.scenario)
 }
 
-/// Simulates `config` and reports as `args` asks (shared with `qecnet run`).
-pub fn simulate_and_report(config: &LinkConfig, args: &ScenarioArgs) -> Result<()> {
+/// `qecnet link --json` with `--postprocess`: the link's fields, then the pipeline's.
+#[derive(serde::Serialize)]
+struct WithPostprocess<'a> {
+    #[serde(flatten)]
+    link: &'a LinkSummary,
+    #[serde(flatten)]
+    postprocess: &'a PipelineSummary,
+}
+
+/// Simulates `config` and reports as `args` asks, post-processing with `postprocess` when
+/// `args.postprocess` (shared with `qecnet run`).
+pub fn simulate_and_report(config: &LinkConfig, postprocess: &PostprocessSettings, args: &ScenarioArgs) -> Result<()> {
     config.validate()?;
+    let pipeline = if args.postprocess {
+        let mut pipeline_config = PipelineConfig::new(postprocess.clone(), config.simulation.seed);
+        pipeline_config.reconciler = args.reconciler.variant();
+        Some(Pipeline::new(pipeline_config, config)?)
+    } else {
+        None
+    };
     let mut observer = Observer {
         records: args.records.as_deref().map(|p| RecordWriter::create(p, args.max_records)).transpose()?,
         progress: progress_bar(config.simulation.pulses),
+        pipeline,
     };
     let started = std::time::Instant::now();
     let run = simulate_link(config, &mut observer)?;
     observer.progress.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
+    let processed = observer.pipeline.take().map(|p| p.finish(&run)).transpose()?;
     if let Some(stream_path) = &args.qber_stream {
         write_atomically(stream_path, |w| write_qber_stream_csv(&run.qber_blocks, w))?;
+    }
+    if let (Some(path), Some(report)) = (&args.blocks, &processed) {
+        write_atomically(path, |w| write_blocks_csv(&report.blocks, w))?;
     }
     let records_written = match observer.records.take() {
         Some(records) => Some(records.commit()?),
@@ -112,11 +188,19 @@ pub fn simulate_and_report(config: &LinkConfig, args: &ScenarioArgs) -> Result<(
     let summary = LinkSummary::new(&run);
     let mut stdout = std::io::stdout().lock();
     let out = if args.json {
-        serde_json::to_writer_pretty(&mut stdout, &summary)
-            .map_err(std::io::Error::other)
-            .and_then(|_| writeln!(stdout))
+        let written = match &processed {
+            Some(report) => serde_json::to_writer_pretty(
+                &mut stdout,
+                &WithPostprocess { link: &summary, postprocess: &report.summary },
+            ),
+            None => serde_json::to_writer_pretty(&mut stdout, &summary),
+        };
+        written.map_err(std::io::Error::other).and_then(|_| writeln!(stdout))
     } else {
-        print_table(&mut stdout, &summary, records_written)
+        print_table(&mut stdout, &summary, records_written).and_then(|_| match &processed {
+            Some(report) => print_postprocess(&mut stdout, report),
+            None => Ok(()),
+        })
     };
     out.map_err(|e| Error::io("<stdout>", e))?;
     eprintln!(
@@ -125,7 +209,56 @@ pub fn simulate_and_report(config: &LinkConfig, args: &ScenarioArgs) -> Result<(
         elapsed,
         summary.pulses as f64 / elapsed.max(1e-9)
     );
+    if let Some(report) = &processed {
+        let seconds = report.elapsed.as_secs_f64();
+        eprintln!(
+            "post-processed {} blocks in {:.2} s ({:.3} s per block)",
+            report.summary.blocks,
+            seconds,
+            seconds / report.summary.blocks.max(1) as f64
+        );
+    }
     Ok(())
+}
+
+fn print_postprocess(out: &mut impl Write, report: &PipelineReport) -> std::io::Result<()> {
+    let s = &report.summary;
+    let security = match s.security {
+        Security::Finite => "finite key (Lim et al. 2014)",
+        Security::Asymptotic => "asymptotic (vacuum + weak decoy)",
+    };
+    writeln!(out, "post-processing: cascade-{}, {}, blocks of {} key bits", s.reconciler, security, s.block_size)?;
+    let mut reasons: Vec<(&str, usize)> = Vec::new();
+    for b in report.blocks.iter().filter(|b| !b.produced_key() && b.abort_reason != AbortReason::Dropped) {
+        match reasons.iter_mut().find(|(name, _)| *name == b.abort_reason.name()) {
+            Some((_, n)) => *n += 1,
+            None => reasons.push((b.abort_reason.name(), 1)),
+        }
+    }
+    let reasons: Vec<String> = reasons.iter().map(|(name, n)| format!("{n} {name}")).collect();
+    writeln!(
+        out,
+        "blocks {}, aborted {}{}{}",
+        s.blocks,
+        s.blocks_aborted,
+        if reasons.is_empty() { String::new() } else { format!(" ({})", reasons.join(", ")) },
+        if s.dropped_bits > 0 {
+            format!("; last partial block of {} bits dropped", s.dropped_bits)
+        } else {
+            String::new()
+        }
+    )?;
+    let efficiency = s.reconciliation_efficiency.map(|f| format!("{f:.4}")).unwrap_or_else(|| "-".into());
+    writeln!(
+        out,
+        "disclosed: leak_EC {} bits (efficiency f = {}), QBER samples {} bits, verification tags {} bits",
+        s.leak_ec_bits, efficiency, s.sample_bits, s.verification_bits
+    )?;
+    writeln!(
+        out,
+        "secret key: {} bits, {:.4e} bits/s, {:.4e} bits/pulse",
+        s.secret_bits, s.secret_key_rate_bps, s.secret_key_rate_per_pulse
+    )
 }
 
 fn progress_bar(total: u64) -> ProgressBar {
@@ -165,10 +298,14 @@ impl RecordWriter {
 struct Observer {
     records: Option<RecordWriter>,
     progress: ProgressBar,
+    pipeline: Option<Pipeline<'static>>,
 }
 
 impl LinkObserver for Observer {
     fn detection(&mut self, d: &Detection) {
+        if let Some(p) = &mut self.pipeline {
+            p.detection(d);
+        }
         if let Some(r) = &mut self.records
             && r.written < r.max
             && r.error.is_none()

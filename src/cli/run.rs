@@ -41,5 +41,5 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     let scenario: Scenario = crate::config::load(Some(&args.file), &args.scenario.overrides())?;
     scenario.validate()?;
-    simulate_and_report(&scenario.link(), &args.scenario)
+    simulate_and_report(&scenario.link(), &scenario.postprocess, &args.scenario)
 }

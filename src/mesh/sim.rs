@@ -249,7 +249,14 @@ impl<'a> Sim<'a> {
             let name = format!("{}-{}", topology.nodes[a].name, topology.nodes[b].name);
             channels.insert(
                 Channel::Relay(i),
-                ChannelState { name, nodes: vec![a, b], active: None, pending: None, queued_trigger: None, uses: (0, 0) },
+                ChannelState {
+                    name,
+                    nodes: vec![a, b],
+                    active: None,
+                    pending: None,
+                    queued_trigger: None,
+                    uses: (0, 0),
+                },
             );
         }
         let everyone = (0..topology.nodes.len()).collect();

@@ -7,6 +7,7 @@ mod link_analytic;
 mod link_eavesdroppers;
 mod link_engines_agree;
 mod mesh;
+mod pipeline;
 mod postprocess_cascade;
 mod postprocess_privacy;
 mod report;
