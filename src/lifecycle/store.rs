@@ -54,6 +54,8 @@ CREATE TABLE keys(
 CREATE INDEX keys_by_state ON keys(state);
 CREATE INDEX keys_by_channel ON keys(channel, key_type, state);
 CREATE INDEX keys_by_replaces ON keys(replaces);
+CREATE INDEX keys_by_state_age ON keys(state, state_changed_ns);
+CREATE INDEX keys_by_overlap ON keys(state, overlap_until_ns);
 CREATE TABLE receipts(
     key_id INTEGER NOT NULL,
     node TEXT NOT NULL,
@@ -120,6 +122,8 @@ fn set_pragmas(conn: &Connection, durability: Durability) -> Result<(), rusqlite
     // 64 MiB of page cache (SQLite's default is 2 MiB): a simulated mesh writes hundreds of
     // MB of keys and audit records, and a small cache turns every update into page reads.
     conn.pragma_update(None, "cache_size", -65_536)?;
+    // Every statement the engine runs stays prepared (rusqlite's default cache holds 16).
+    conn.set_prepared_statement_cache_capacity(128);
     Ok(())
 }
 
