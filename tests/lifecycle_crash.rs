@@ -55,7 +55,7 @@ fn burst(engine: &mut Engine, rng: &mut ChaCha20Rng, round: u64) {
         }
         Ok(())
     };
-    if round % 3 == 0 {
+    if round.is_multiple_of(3) {
         engine
             .batch(|e| {
                 for _ in 0..10 {

@@ -32,10 +32,10 @@ impl Engine {
         if !usage.allowed_in(rec.state) {
             return Err(LifecycleError::NotUsable { key: id, state: rec.state, usage });
         }
-        if let (Usage::Protect, Some(limit)) = (usage, rec.usage_limit) {
-            if rec.usage_count.saturating_add(n) > limit {
-                return Err(LifecycleError::UsageLimitReached { key: id, limit });
-            }
+        if let (Usage::Protect, Some(limit)) = (usage, rec.usage_limit)
+            && rec.usage_count.saturating_add(n) > limit
+        {
+            return Err(LifecycleError::UsageLimitReached { key: id, limit });
         }
         self.conn
             .prepare_cached("UPDATE keys SET usage_count = usage_count + ?2 WHERE id = ?1")?

@@ -204,7 +204,7 @@ impl MeshScenario {
         check_positive("mesh.window", m.window_s)?;
         check_positive("mesh.refresh_interval", m.refresh_interval_s)?;
         check_non_negative("mesh.overlap", m.overlap_s)?;
-        if m.session_key_bits == 0 || m.session_key_bits % 8 != 0 {
+        if m.session_key_bits == 0 || !m.session_key_bits.is_multiple_of(8) {
             return Err(InvalidParameter::new(
                 "mesh.session_key_bits",
                 m.session_key_bits,

@@ -540,7 +540,7 @@ impl<'a> Sim<'a> {
         }
         let interval = (self.scenario.mesh.refresh_interval_s / self.scenario.mesh.window_s).round().max(1.0) as u64;
         let link = &mut self.links[i];
-        if link.windows % interval == 0 {
+        if link.windows.is_multiple_of(interval) {
             let q =
                 if link.interval_sifted > 0 { link.interval_errors as f64 / link.interval_sifted as f64 } else { 0.0 };
             let mode = match link.monitor.mode() {

@@ -53,16 +53,16 @@ impl ParityOracle for AliceParities<'_> {
         for r in requests {
             let (layout, permuted) = &mut self.passes[r.pass as usize];
             let (start, end) = (r.start as usize, r.end as usize);
-            if permuted.is_none() {
-                if let Some((first, second)) = layout.two_block_parities(self.key) {
-                    if (start, end) == layout.block_range(0) {
-                        answers.push(first);
-                        continue;
-                    }
-                    if (start, end) == layout.block_range(1) {
-                        answers.push(second);
-                        continue;
-                    }
+            if permuted.is_none()
+                && let Some((first, second)) = layout.two_block_parities(self.key)
+            {
+                if (start, end) == layout.block_range(0) {
+                    answers.push(first);
+                    continue;
+                }
+                if (start, end) == layout.block_range(1) {
+                    answers.push(second);
+                    continue;
                 }
             }
             let bits = permuted.get_or_insert_with(|| layout.permute(self.key));
