@@ -27,6 +27,9 @@ use crate::{Error, Result};
 
 const NS: f64 = 1e9;
 
+/// How often the key types with their own rotation periods are checked (ns).
+const KEY_TYPE_CHECK_NS: u64 = 600_000_000_000;
+
 /// Where a mesh run writes.
 #[derive(Debug, Clone)]
 pub struct MeshOutputs {
@@ -54,6 +57,8 @@ enum Kind {
     Scheduled,
     Triggered,
     Emergency,
+    /// A first key (node identities at the start): not a rotation.
+    Setup,
 }
 
 /// A rotation waiting for receipts.
@@ -72,11 +77,26 @@ struct Pending {
 enum Ev {
     Window(usize),
     Refresh(Channel),
-    Receipt { key: KeyId, node: String },
+    Receipt {
+        key: KeyId,
+        node: String,
+    },
     Start(usize),
     End(usize),
     Restart(usize),
     Tick,
+    /// Rotate the key types with their own periods (NODE_IDENTITY, AUDIT_SIGNING...) that are due.
+    KeyTypes,
+    /// The operator supplies a new SOVEREIGN_MASTER (every key is re-wrapped).
+    MasterRotation,
+    /// Use a replaced key for decryption: `within` its overlap (must be allowed) or after it
+    /// (must be refused).
+    OverlapProbe {
+        key: KeyId,
+        within: bool,
+        channel: Channel,
+        activations: u64,
+    },
 }
 
 struct LinkState {
@@ -119,6 +139,8 @@ struct ChannelState {
     queued_trigger: Option<Trigger>,
     /// Uses of the current key not yet recorded in the store: (encrypt, decrypt-only).
     uses: (u64, u64),
+    /// Keys activated on this channel so far.
+    activations: u64,
 }
 
 /// Runs `scenario`, writing the store and CSVs of `outputs`; `progress(simulated_s, total_s)`.
@@ -150,7 +172,7 @@ struct Sim<'a> {
     trace: Option<std::io::BufWriter<std::fs::File>>,
     timeseries: Option<std::io::BufWriter<std::fs::File>>,
     rotation_log: Option<std::io::BufWriter<std::fs::File>>,
-    latencies: [Vec<f64>; 3],
+    latencies: [Vec<f64>; 4],
     revocations: Vec<f64>,
     crash_delayed: Vec<f64>,
     detections: u64,
@@ -160,6 +182,10 @@ struct Sim<'a> {
     depletions: u64,
     recoveries: u64,
     violations: u64,
+    late_uses_refused: u64,
+    overlap_probes: u64,
+    master_rotations: u64,
+    other_rotations: u64,
 }
 
 fn csv_file(path: &Path, header: &str) -> Result<std::io::BufWriter<std::fs::File>> {
@@ -242,6 +268,7 @@ impl<'a> Sim<'a> {
                     pending: None,
                     queued_trigger: None,
                     uses: (0, 0),
+                    activations: 0,
                 },
             );
         }
@@ -256,6 +283,7 @@ impl<'a> Sim<'a> {
                     pending: None,
                     queued_trigger: None,
                     uses: (0, 0),
+                    activations: 0,
                 },
             );
         }
@@ -269,6 +297,7 @@ impl<'a> Sim<'a> {
                 pending: None,
                 queued_trigger: None,
                 uses: (0, 0),
+                activations: 0,
             },
         );
         let msg = &scenario.messages;
@@ -319,7 +348,7 @@ impl<'a> Sim<'a> {
             trace,
             timeseries,
             rotation_log,
-            latencies: [Vec::new(), Vec::new(), Vec::new()],
+            latencies: [Vec::new(), Vec::new(), Vec::new(), Vec::new()],
             revocations: Vec::new(),
             crash_delayed: Vec::new(),
             detections: 0,
@@ -329,6 +358,10 @@ impl<'a> Sim<'a> {
             depletions: 0,
             recoveries: 0,
             violations: 0,
+            late_uses_refused: 0,
+            overlap_probes: 0,
+            master_rotations: 0,
+            other_rotations: 0,
         })
     }
 
@@ -362,6 +395,28 @@ impl<'a> Sim<'a> {
             }
         }
         q.schedule(SimTime(0) + window, Ev::Tick).expect("future");
+        q.schedule(SimTime(0) + SimDuration(KEY_TYPE_CHECK_NS), Ev::KeyTypes).expect("future");
+        if let Some(period) = self.engine.config().specs.get(KeyType::SovereignMaster).rotation_period_ns {
+            let mut t = period;
+            while t <= end.0 {
+                q.schedule(SimTime(t), Ev::MasterRotation).expect("future");
+                t += period;
+            }
+        }
+        // Every node gets its NODE_IDENTITY key (Ed25519 + ML-DSA-65) at the start.
+        self.engine.begin_batch()?;
+        for n in 1..self.topology.nodes.len() {
+            let name = self.topology.nodes[n].name.clone();
+            let key = self.engine.generate(
+                KeyType::NodeIdentity,
+                &format!("identity-{name}"),
+                &["hub", &name],
+                &mut self.crypto_rng,
+            )?;
+            self.engine.distribute(key)?;
+            self.send_for_receipts(SimTime(0), key, None, Kind::Setup, &[0, n])?;
+        }
+        self.engine.commit_batch()?;
         let slice = SimDuration((600.0 * NS) as u64);
         let mut slice_end = SimTime(0) + slice;
         loop {
@@ -444,6 +499,25 @@ impl<'a> Sim<'a> {
                 self.down_until[n] = None;
                 let name = self.topology.nodes[n].name.clone();
                 self.trace(now, &name, "node:restart", "up", (0.0, 0), "")
+            }
+            Ev::KeyTypes => {
+                self.queue
+                    .schedule(now + SimDuration(KEY_TYPE_CHECK_NS), Ev::KeyTypes)
+                    .map_err(|e| Error::Usage(e.to_string()))?;
+                self.rotate_due_key_types(now)
+            }
+            Ev::MasterRotation => {
+                let master =
+                    SecretBytes::random(32, "master", &mut self.crypto_rng).map_err(|e| Error::Usage(e.to_string()))?;
+                self.engine.rotate_master(&master, &mut self.crypto_rng)?;
+                self.master_rotations += 1;
+                self.trace(now, "hub", "master:rotated", "SOVEREIGN_MASTER", (0.0, 0), "every stored key re-wrapped")
+            }
+            Ev::OverlapProbe { key, within, channel, activations } => {
+                // A newer activation on the channel supersedes the probed key early (at most
+                // two keys are usable): nothing to check within its overlap then.
+                let superseded = self.channels[&channel].activations != activations;
+                if within && superseded { Ok(()) } else { self.overlap_probe(key, within) }
             }
             Ev::Tick => {
                 self.engine.tick()?;
@@ -563,6 +637,41 @@ impl<'a> Sim<'a> {
             if let Some(w) = &mut self.timeseries {
                 writeln!(w, "{row}").map_err(|e| Error::io("timeseries", e))?;
             }
+        }
+        Ok(())
+    }
+
+    /// Rotates the ACTIVE keys of the types that rotate on their own periods (all but the
+    /// MESH_SESSION keys, which the refresh rotates) once they are due.
+    fn rotate_due_key_types(&mut self, now: SimTime) -> Result<()> {
+        for old in self.engine.due_for_rotation()? {
+            let rec = self.engine.key(old)?;
+            if rec.key_type == KeyType::MeshSession {
+                continue;
+            }
+            let new = self.engine.begin_rotation(old, &mut self.crypto_rng)?;
+            self.engine.distribute(new)?;
+            let nodes: Vec<usize> = rec.participants.iter().filter_map(|p| self.topology.node(p)).collect();
+            self.other_rotations += 1;
+            self.send_for_receipts(now, new, None, Kind::Scheduled, &nodes)?;
+        }
+        Ok(())
+    }
+
+    /// Decrypts with the replaced key `key`: within its overlap this must be allowed (unless a
+    /// compromise revoked it meanwhile); after it the engine must refuse.
+    fn overlap_probe(&mut self, key: KeyId, within: bool) -> Result<()> {
+        self.overlap_probes += 1;
+        let allowed = self.engine.record_use(key, Usage::Unprotect, 1).is_ok();
+        if within {
+            let revoked = self.engine.key(key)?.state == crate::lifecycle::KeyState::Revoked;
+            if !allowed && !revoked {
+                self.violations += 1;
+            }
+        } else if allowed {
+            self.violations += 1; // an expired key was accepted
+        } else {
+            self.late_uses_refused += 1;
         }
         Ok(())
     }
@@ -741,7 +850,7 @@ impl<'a> Sim<'a> {
         let converged_ms = (now.0 - p.started.0 + p.notify_ns) as f64 / 1e6;
         if let Some(w) = &mut self.rotation_log {
             let channel = p.channel.map(|c| self.channels[&c].name.clone()).unwrap_or_default();
-            let kind = ["scheduled", "triggered", "emergency"][p.kind as usize];
+            let kind = ["scheduled", "triggered", "emergency", "setup"][p.kind as usize];
             writeln!(w, "{},{channel},{kind},{converged_ms},{}", p.started.0 as f64 / NS, p.delayed_by_crash)
                 .map_err(|e| Error::io("rotations", e))?;
         }
@@ -751,7 +860,22 @@ impl<'a> Sim<'a> {
             self.latencies[p.kind as usize].push(converged_ms);
         }
         if let Some(ch) = p.channel {
+            let activations = self.channels[&ch].activations + 1;
+            if let (Channel::Link(_), Some(old)) = (ch, self.channels[&ch].active) {
+                let overlap = (self.scenario.mesh.overlap_s * NS) as u64;
+                let window = (self.scenario.mesh.window_s * NS) as u64;
+                let probe = |within| Ev::OverlapProbe { key: old, within, channel: ch, activations };
+                if p.kind == Kind::Scheduled && overlap > 1 {
+                    self.queue
+                        .schedule(SimTime(now.0 + overlap / 2), probe(true))
+                        .map_err(|e| Error::Usage(e.to_string()))?;
+                }
+                self.queue
+                    .schedule(SimTime(now.0 + overlap + 2 * window), probe(false))
+                    .map_err(|e| Error::Usage(e.to_string()))?;
+            }
             let state = self.channels.get_mut(&ch).expect("channel");
+            state.activations = activations;
             state.active = Some(key);
             state.pending = None;
             if let Some(trigger) = state.queued_trigger.take() {
@@ -954,6 +1078,10 @@ impl<'a> Sim<'a> {
             buffer_depletions: self.depletions,
             recoveries: self.recoveries,
             key_use_violations: self.violations,
+            overlap_probes: self.overlap_probes,
+            late_uses_refused: self.late_uses_refused,
+            master_rotations: self.master_rotations,
+            other_key_rotations: self.other_rotations,
             audit_records: self.engine.audit_len(),
             events: self.queue.popped(),
             per_link,

@@ -123,8 +123,17 @@ pub struct MeshSummary {
     pub buffer_depletions: u64,
     /// Compromise recoveries run (six audited steps each).
     pub recoveries: u64,
-    /// Key uses refused by the engine (must be 0: no key used after successor/revocation).
+    /// Uses the engine judged wrongly (must be 0): an allowed use refused, or a replaced key
+    /// accepted after its overlap.
     pub key_use_violations: u64,
+    /// Probes of replaced keys (decryption within and after the overlap).
+    pub overlap_probes: u64,
+    /// Decryptions with a replaced key after its overlap, refused by the engine as they must be.
+    pub late_uses_refused: u64,
+    /// SOVEREIGN_MASTER rotations (every stored key re-wrapped), one per master period.
+    pub master_rotations: u64,
+    /// Rotations of the other key types on their own periods (NODE_IDENTITY, AUDIT_SIGNING).
+    pub other_key_rotations: u64,
     /// Audit records in the store.
     pub audit_records: u64,
     /// Events processed by the simulator.

@@ -74,6 +74,11 @@ fn run(name: &str, s: &MeshScenario) -> Run {
     Run { summary, db: outputs.db, trace, dir }
 }
 
+/// Session-key refreshes of one channel in 24 h at the 300 s interval.
+fn per_channel_refreshes() -> u64 {
+    (86_400.0f64 / 300.0).floor() as u64
+}
+
 /// Trace rows (time_s, subject, event).
 fn events(trace: &str) -> Vec<(f64, String, String)> {
     trace
@@ -100,7 +105,14 @@ fn an_honest_link_never_falls_back_and_refreshes_every_300_s() {
     let r = run("honest", &s);
     assert_eq!(r.summary.links_in_fallback_ever, 0, "{:?}", r.summary.per_link);
     assert_eq!(r.summary.fallback_seconds_total, 0.0);
+    // No key is used after its successor is ACTIVE and the overlap has ended: every replaced
+    // link key is probed within its overlap (allowed) and after it (refused by the engine).
     assert_eq!(r.summary.key_use_violations, 0);
+    let replaced = 2 * (per_channel_refreshes() - 1);
+    assert_eq!(r.summary.late_uses_refused, replaced, "{:?}", r.summary);
+    assert_eq!(r.summary.overlap_probes, 2 * replaced);
+    // SOVEREIGN_MASTER rotates on its 24 h period (every stored key re-wrapped).
+    assert_eq!(r.summary.master_rotations, 1);
     // Every channel (2 links, the n1-n2 pair relayed via the hub, the group key) refreshes
     // every 300 s: 288 per day (the first after the first window), all converged well within
     // the 5 s promise.
