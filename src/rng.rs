@@ -98,6 +98,19 @@ pub fn geometric_gap<R: rand::Rng + ?Sized>(log_failure: f64, rng: &mut R) -> u6
     if g.is_finite() && g < 1.8e19 { g as u64 } else { u64::MAX }
 }
 
+/// A Binomial(n, p) draw (exact: `rand_distr`'s BTPE/inversion), with the degenerate cases
+/// handled without constructing the distribution.
+pub fn binomial<R: rand::Rng + ?Sized>(n: u64, p: f64, rng: &mut R) -> u64 {
+    use rand_distr::{Binomial, Distribution};
+    if n == 0 || p <= 0.0 {
+        return 0;
+    }
+    if p >= 1.0 {
+        return n;
+    }
+    Binomial::new(n, p).expect("valid binomial parameters").sample(rng)
+}
+
 /// Index drawn from a cumulative distribution given as `u64` thresholds: the first `i` with
 /// `u < cumulative[i]`; the last entry absorbs rounding (it should be `u64::MAX`).
 #[inline]

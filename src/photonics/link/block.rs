@@ -11,13 +11,13 @@
 //! consecutive gates are ignored. Its agreement with the event engine is tested.
 
 use rand::Rng;
-use rand_distr::{Binomial, Distribution};
 
 use crate::photonics::analytic::click_probability;
 use crate::photonics::eve::Arrival;
 use crate::photonics::link::model::LinkExpectation;
 use crate::photonics::link::totals::Totals;
 use crate::photonics::source::poisson_photon_numbers;
+use crate::rng::binomial;
 
 /// A click outcome.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -176,14 +176,4 @@ fn natural_click(link: &LinkExpectation, k: usize) -> f64 {
                 .sum::<f64>()
         })
         .sum()
-}
-
-fn binomial<R: Rng + ?Sized>(n: u64, p: f64, rng: &mut R) -> u64 {
-    if n == 0 || p <= 0.0 {
-        return 0;
-    }
-    if p >= 1.0 {
-        return n;
-    }
-    Binomial::new(n, p).expect("valid binomial parameters").sample(rng)
 }

@@ -11,13 +11,12 @@
 //! exact multinomial distribution.
 
 use rand::Rng;
-use rand_distr::{Binomial, Distribution};
 
 use crate::photonics::detector::route_photons;
 use crate::photonics::link::ChunkOutput;
 use crate::photonics::link::model::{Branch, LinkModel};
 use crate::photonics::link::receiver_state::{ReceiverState, detection};
-use crate::rng::{geometric_gap, pick_cumulative};
+use crate::rng::{binomial, geometric_gap, pick_cumulative};
 
 /// Simulates pulses `start .. start + len`.
 pub(crate) fn run_chunk<R: Rng + ?Sized>(
@@ -125,14 +124,4 @@ fn add_unsimulated_pulses<R: Rng + ?Sized>(
         out.totals.pulses[k][0] += z;
         out.totals.pulses[k][1] += n - z;
     }
-}
-
-fn binomial<R: Rng + ?Sized>(n: u64, p: f64, rng: &mut R) -> u64 {
-    if n == 0 || p <= 0.0 {
-        return 0;
-    }
-    if p >= 1.0 {
-        return n;
-    }
-    Binomial::new(n, p).expect("valid binomial parameters").sample(rng)
 }
