@@ -15,11 +15,16 @@ mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
 
 stop() {
-  for pidfile in "$dir/slurmd.pid" "$dir/slurmctld.pid" /run/munge/munged.pid; do
+  for pidfile in "$dir/slurmd.pid" "$dir/slurmctld.pid"; do
     if [ -s "$pidfile" ]; then
       kill "$(cat "$pidfile")" 2>/dev/null || true
     fi
   done
+  # munged is shared by everything on the machine: stop it only if this script started it.
+  if [ -e "$dir/munged.ours" ] && [ -s /run/munge/munged.pid ]; then
+    kill "$(cat /run/munge/munged.pid)" 2>/dev/null || true
+    rm -f "$dir/munged.ours"
+  fi
 }
 
 case "$cmd" in
@@ -65,6 +70,7 @@ CONF
   install -d -o munge -g munge -m 0755 /run/munge
   if ! { [ -s /run/munge/munged.pid ] && kill -0 "$(cat /run/munge/munged.pid)" 2>/dev/null; }; then
     runuser -u munge -- /usr/sbin/munged
+    touch "$dir/munged.ours"
   fi
   export SLURM_CONF="$dir/slurm.conf"
   slurmctld -c
