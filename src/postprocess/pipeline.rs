@@ -491,27 +491,7 @@ impl BlockProcessor {
         let s = &self.config.settings;
         let n = block.len();
         let k = self.config.sample.size(n).min(n);
-        let mut report = BlockReport {
-            index,
-            first_pulse: block.first_pulse,
-            pulses: block.pulses,
-            n_sifted: n as u64,
-            sample_bits: k as u64,
-            qber_estimated: 0.0,
-            qber_true: if n == 0 { 0.0 } else { block.errors as f64 / n as f64 },
-            leak_ec_bits: 0,
-            cascade_reported_bits: 0,
-            verification_bits: 0,
-            reconciliation_efficiency: None,
-            channel_uses: 0,
-            residual_errors: 0,
-            eps_sec: s.epsilon_sec,
-            eps_cor: s.epsilon_cor,
-            final_bits: 0,
-            abort_reason: AbortReason::None,
-            counts: block.counts(),
-            elapsed: Duration::ZERO,
-        };
+        let mut report = blank_report(index, &block, s, k as u64, AbortReason::None);
         let finish = |mut report: BlockReport, reason: AbortReason| {
             report.abort_reason = reason;
             report.elapsed = started.elapsed();
@@ -702,7 +682,7 @@ impl<'s> Pipeline<'s> {
         }
         let n = block.len();
         if partial && (2 * n < self.block_size || n <= self.processor.config.sample.size(n)) {
-            self.blocks.push(dropped_report(index, &block, &self.processor.config.settings));
+            self.blocks.push(blank_report(index, &block, &self.processor.config.settings, 0, AbortReason::Dropped));
             return;
         }
         let started = Instant::now();
@@ -764,14 +744,22 @@ impl<'s> Pipeline<'s> {
     }
 }
 
-fn dropped_report(index: u64, block: &SiftedBlock, s: &PostprocessSettings) -> BlockReport {
+/// The report of block `index` before any step ran: counts and true QBER filled in, every
+/// disclosure and the final length still zero, `sample_bits` and `reason` as given.
+fn blank_report(
+    index: u64,
+    block: &SiftedBlock,
+    s: &PostprocessSettings,
+    sample_bits: u64,
+    reason: AbortReason,
+) -> BlockReport {
     let n = block.len();
     BlockReport {
         index,
         first_pulse: block.first_pulse,
         pulses: block.pulses,
         n_sifted: n as u64,
-        sample_bits: 0,
+        sample_bits,
         qber_estimated: 0.0,
         qber_true: if n == 0 { 0.0 } else { block.errors as f64 / n as f64 },
         leak_ec_bits: 0,
@@ -783,7 +771,7 @@ fn dropped_report(index: u64, block: &SiftedBlock, s: &PostprocessSettings) -> B
         eps_sec: s.epsilon_sec,
         eps_cor: s.epsilon_cor,
         final_bits: 0,
-        abort_reason: AbortReason::Dropped,
+        abort_reason: reason,
         counts: block.counts(),
         elapsed: Duration::ZERO,
     }
