@@ -151,23 +151,7 @@ impl Engine {
         let hub = engine.actor.clone();
         engine.atomic(|e| {
             e.append_audit("store_created", None, None, None, "schema_version=1")?;
-            // The master is operator-held: its record carries no material.
-            let spec = e.config.specs.get(KeyType::SovereignMaster).clone();
-            let id = e.insert_key(
-                KeyType::SovereignMaster,
-                "store",
-                std::slice::from_ref(&hub),
-                None,
-                false,
-                spec.material_len,
-            )?;
-            e.append_audit(
-                "generate",
-                Some(id),
-                None,
-                Some(KeyState::Generated),
-                "type=SOVEREIGN_MASTER; operator-held, not stored",
-            )?;
+            let id = e.insert_master_record(None, "type=SOVEREIGN_MASTER; operator-held, not stored")?;
             e.transition(id, Transition::Distribute, "to operator")?;
             e.confirm_receipt_inner(id, &hub)?;
             e.activate_inner(id)?;
@@ -525,6 +509,23 @@ impl Engine {
                 prestaged,
             ])?;
         Ok(KeyId(self.conn.last_insert_rowid()))
+    }
+
+    /// The record of an operator-held SOVEREIGN_MASTER (no material stored), GENERATED, with
+    /// its audit record; the operator (the engine's actor) is its one participant.
+    pub(super) fn insert_master_record(&mut self, replaces: Option<KeyId>, detail: &str) -> Result<KeyId> {
+        let actor = self.actor.clone();
+        let material_len = self.config.specs.get(KeyType::SovereignMaster).material_len;
+        let id = self.insert_key(
+            KeyType::SovereignMaster,
+            "store",
+            std::slice::from_ref(&actor),
+            replaces,
+            false,
+            material_len,
+        )?;
+        self.append_audit("generate", Some(id), None, Some(KeyState::Generated), detail)?;
+        Ok(id)
     }
 
     pub(super) fn generate_inner(

@@ -191,20 +191,8 @@ impl Engine {
                 .map_err(|source| LifecycleError::GenerationFailed { key_type: KeyType::SovereignMaster, source })?;
             e.conn.execute("UPDATE meta SET value = ?1 WHERE name = 'master_check'", [check])?;
             let actor = e.actor.clone();
-            let spec = e.config.specs.get(KeyType::SovereignMaster).clone();
-            let id = e.insert_key(
-                KeyType::SovereignMaster,
-                "store",
-                std::slice::from_ref(&actor),
+            let id = e.insert_master_record(
                 old_records.first().map(|k| k.id),
-                false,
-                spec.material_len,
-            )?;
-            e.append_audit(
-                "generate",
-                Some(id),
-                None,
-                Some(KeyState::Generated),
                 &format!("type=SOVEREIGN_MASTER; operator-held; {rewrapped} keys re-wrapped"),
             )?;
             for old in &old_records {
