@@ -163,26 +163,9 @@ mod tests {
     use super::*;
     use crate::postprocess::keyrate::{KeyRateModel, key_rate};
 
-    fn modern_link(km: f64) -> LinkConfig {
-        let mut c = LinkConfig::default();
-        c.source.repetition_rate_hz = 1e9;
-        c.source.signal_intensity = 0.5;
-        c.source.decoy_intensity = 0.1;
-        c.source.vacuum_intensity = 0.0;
-        c.source.signal_probability = 0.6;
-        c.source.decoy_probability = 0.25;
-        c.source.vacuum_probability = 0.15;
-        c.detector.efficiency = 0.6;
-        c.detector.dark_count_probability = 1e-8;
-        c.detector.misalignment = 0.01;
-        c.channel.attenuation_db_per_km = 0.2;
-        c.channel.length_km = km;
-        c
-    }
-
     #[test]
     fn finite_key_production_matches_the_analytic_rate() {
-        let config = modern_link(50.0);
+        let config = LinkConfig::modern(50.0);
         let settings = PostprocessSettings { block_size: 1_000_000, ..PostprocessSettings::default() };
         // Windows of 1 ms (~3e4 key detections each) overshoot the block size by < 3 %.
         let mut link = QkdLink::new(&config, 0.001, &settings, u64::MAX).unwrap();
@@ -197,7 +180,7 @@ mod tests {
 
     #[test]
     fn intercept_resend_shows_in_the_window_qber() {
-        let mut config = modern_link(20.0);
+        let mut config = LinkConfig::modern(20.0);
         config.eve.intercept_resend_fraction = 0.6;
         let mut link = QkdLink::new(&config, 0.01, &PostprocessSettings::default(), 1 << 30).unwrap();
         let w = link.window(&mut crate::rng::derive_rng(4, &[0]));

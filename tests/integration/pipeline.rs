@@ -20,19 +20,7 @@ use crate::stats::Z_TOLERANCE;
 /// A modern memoryless link (1 GHz, 60 % detectors, 10⁻⁸ dark counts, 1 % misalignment) with
 /// the event engine.
 fn modern_link(km: f64, pulses: u64, seed: u64) -> LinkConfig {
-    let mut c = LinkConfig::default();
-    c.source.repetition_rate_hz = 1e9;
-    c.source.signal_intensity = 0.5;
-    c.source.decoy_intensity = 0.1;
-    c.source.vacuum_intensity = 0.0;
-    c.source.signal_probability = 0.6;
-    c.source.decoy_probability = 0.25;
-    c.source.vacuum_probability = 0.15;
-    c.detector.efficiency = 0.6;
-    c.detector.dark_count_probability = 1e-8;
-    c.detector.misalignment = 0.01;
-    c.channel.attenuation_db_per_km = 0.2;
-    c.channel.length_km = km;
+    let mut c = LinkConfig::modern(km);
     c.simulation.pulses = pulses;
     c.simulation.seed = seed;
     c
