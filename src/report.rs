@@ -126,29 +126,14 @@ pub fn run(path: &Path, stop: &AtomicBool, progress: &(dyn Fn(&str, u64, u64) + 
         }
         let drawn = recipes::draw(job.recipe, &Table::read(&csv)?, &sweep.base)?;
         let _ = writeln!(sections, "<h2>{}</h2>", html_escape(&sweep.name));
-        for (stem, chart) in &drawn.charts {
-            let (svg, png) = crate::plot::render(chart, &charts_dir.join(stem))?;
-            let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let _ = writeln!(
-                sections,
-                "<figure><img src=\"{}\" alt=\"{}\" width=\"900\"><figcaption>{} (<a href=\"{}\">PNG</a>)</figcaption></figure>",
-                name(&svg),
-                html_escape(&chart.title),
-                html_escape(&chart.title),
-                name(&png)
-            );
-        }
-        let _ = writeln!(sections, "<table><tr><th>figure</th><th>value</th></tr>");
+        sections.push_str(&charts_html(&drawn.charts, &charts_dir)?);
         let mut rows = drawn.figures.clone();
         rows.push((
             "points × replicates".into(),
             format!("{} × {} ({} failed)", sweep.points(), sweep.replicates, outcome.failed),
         ));
         rows.push(("data".into(), csv.display().to_string()));
-        for (k, v) in rows {
-            let _ = writeln!(sections, "<tr><td>{}</td><td>{}</td></tr>", html_escape(&k), html_escape(&v));
-        }
-        let _ = writeln!(sections, "</table>");
+        sections.push_str(&table_html(&rows));
         let _ = writeln!(
             sections,
             "<details><summary>parameters</summary><pre>{}\n# overrides: {:?}</pre><pre>{}</pre></details>",
@@ -199,18 +184,7 @@ fn mesh_section(
     };
     let mut out = String::new();
     let _ = writeln!(out, "<h2>mesh: {}</h2>", html_escape(&stem));
-    for (stem, chart) in &drawn.charts {
-        let (svg, png) = crate::plot::render(chart, &charts_dir.join(stem))?;
-        let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-        let _ = writeln!(
-            out,
-            "<figure><img src=\"{}\" alt=\"{}\" width=\"900\"><figcaption>{} (<a href=\"{}\">PNG</a>)</figcaption></figure>",
-            name(&svg),
-            html_escape(&chart.title),
-            html_escape(&chart.title),
-            name(&png)
-        );
-    }
+    out.push_str(&charts_html(&drawn.charts, charts_dir)?);
     let r = &summary.rotations;
     let mut rows = vec![
         (
@@ -252,12 +226,36 @@ fn mesh_section(
         format!("{}, {}", summary.audit_records, summary.key_use_violations),
     ));
     rows.extend(drawn.figures);
-    let _ = writeln!(out, "<table><tr><th>figure</th><th>value</th></tr>");
-    for (k, v) in rows {
-        let _ = writeln!(out, "<tr><td>{}</td><td>{}</td></tr>", html_escape(&k), html_escape(&v));
-    }
-    let _ = writeln!(out, "</table>");
+    out.push_str(&table_html(&rows));
     Ok(out)
+}
+
+/// Renders `charts` (SVG and PNG beside the report) and returns their `<figure>` elements.
+fn charts_html(charts: &[(String, crate::plot::Chart)], charts_dir: &Path) -> Result<String> {
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut out = String::new();
+    for (stem, chart) in charts {
+        let (svg, png) = crate::plot::render(chart, &charts_dir.join(stem))?;
+        let _ = writeln!(
+            out,
+            "<figure><img src=\"{}\" alt=\"{}\" width=\"900\"><figcaption>{} (<a href=\"{}\">PNG</a>)</figcaption></figure>",
+            name(&svg),
+            html_escape(&chart.title),
+            html_escape(&chart.title),
+            name(&png)
+        );
+    }
+    Ok(out)
+}
+
+/// A two-column table of (figure, value) rows.
+fn table_html(rows: &[(String, String)]) -> String {
+    let mut out = String::from("<table><tr><th>figure</th><th>value</th></tr>\n");
+    for (k, v) in rows {
+        let _ = writeln!(out, "<tr><td>{}</td><td>{}</td></tr>", html_escape(k), html_escape(v));
+    }
+    out.push_str("</table>\n");
+    out
 }
 
 fn html_escape(s: &str) -> String {
