@@ -6,23 +6,60 @@
 //!   intercept-resend QBERs [`intercept_resend_qber_ideal`] and
 //!   [`intercept_resend_error_rate`];
 //! - the exact expectation of this crate's detector model ([`expected_memoryless`]): a sum over
-//!   Alice's photon number and Eve's action of the exact click and error probabilities of two
-//!   threshold detectors with dark counts and squashed double clicks. It agrees with the closed
-//!   forms to O(Y0·ημ) and is what the simulation engines must reproduce.
+//!   Alice's photon number and Eve's action of the exact click and error probabilities of the
+//!   receiver's threshold detectors (two, or four for the passive receiver) with dark counts
+//!   and squashed double clicks ([`ReceiverModel::outcomes`]). For the active receiver it
+//!   agrees with the closed forms to O(Y0·ημ); it is what the simulation engines must
+//!   reproduce.
 //!
 //! Detector memory (dead time, afterpulsing) is applied by [`with_memory`] to first order in
 //! the afterpulse probability and in `D·Q` (dead gates × click probability); it is exact when
 //! both are off.
 
 use crate::photonics::eve::{Arrival, EveAction};
-use crate::photonics::source::poisson_photon_numbers;
+use crate::photonics::receiver::{ReceiverModel, sifted_and_errors};
+use crate::photonics::source::{Basis, poisson_photon_numbers};
 
-/// Expected gain and error rate of one intensity class.
+/// Expected gain and error rates of one intensity class.
 #[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
 pub struct Expected {
     /// Probability that a pulse of this class gives a detection.
     pub gain: f64,
-    /// Probability that a matched-basis detection of this class is in error.
+    /// Probability that a matched-basis detection of this class is in error (both bases, as
+    /// Alice chooses them).
+    pub error_rate: f64,
+    /// Per Alice basis (Z, X): probability that a pulse sent in it is detected with Bob in
+    /// the same basis.
+    pub sifted_gain: [f64; 2],
+    /// Per Alice basis (Z, X): error rate of those sifted detections. The two differ only for
+    /// a passive receiver with an unbalanced beam splitter (clicks in both arms are assigned
+    /// to a random basis).
+    pub error_rate_by_basis: [f64; 2],
+}
+
+impl Expected {
+    /// From per-pulse probabilities: the `gain`, and per Alice basis the probability of a
+    /// sifted detection and of a sifted error; Alice sends Z with probability `alice_z`.
+    pub fn from_probabilities(gain: f64, sifted: [f64; 2], errors: [f64; 2], alice_z: f64) -> Self {
+        let share = [alice_z, 1.0 - alice_z];
+        let pooled_sifted: f64 = (0..2).map(|b| share[b] * sifted[b]).sum();
+        let pooled_errors: f64 = (0..2).map(|b| share[b] * errors[b]).sum();
+        let rate = |e: f64, s: f64| if s > 0.0 { e / s } else { 0.0 };
+        Expected {
+            gain,
+            error_rate: rate(pooled_errors, pooled_sifted),
+            sifted_gain: sifted,
+            error_rate_by_basis: [rate(errors[0], sifted[0]), rate(errors[1], sifted[1])],
+        }
+    }
+}
+
+/// A gain and an error rate given by a closed form.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GainAndErrorRate {
+    /// Probability that a pulse gives a detection.
+    pub gain: f64,
+    /// Probability that a matched-basis detection is in error.
     pub error_rate: f64,
 }
 
@@ -59,7 +96,7 @@ pub fn intercept_resend_qber_ideal(p: f64) -> f64 {
 /// - `E = ((1−p)(EQ)_h + p(EQ)_IR) / ((1−p)Q_h + pQ_IR)`.
 ///
 /// On an ideal link (`η = 1`, `p_dc = 0`, `e_d = 0`) this is exactly `p/4`.
-pub fn intercept_resend_error_rate(p: f64, mu: f64, eta: f64, p_dc: f64, e_d: f64) -> Expected {
+pub fn intercept_resend_error_rate(p: f64, mu: f64, eta: f64, p_dc: f64, e_d: f64) -> GainAndErrorRate {
     let q = 1.0 - p_dc;
     let a = q * (-eta * mu * (1.0 - e_d)).exp();
     let b = q * (-eta * mu * e_d).exp();
@@ -73,56 +110,57 @@ pub fn intercept_resend_error_rate(p: f64, mu: f64, eta: f64, p_dc: f64, e_d: f6
     let gain_ir = 1.0 - z;
     let err_ir = (c - z) + 0.5 * (1.0 - c - w + z);
     let gain = (1.0 - p) * gain_h + p * gain_ir;
-    Expected { gain, error_rate: ((1.0 - p) * err_h + p * err_ir) / gain }
+    GainAndErrorRate { gain, error_rate: ((1.0 - p) * err_h + p * err_ir) / gain }
 }
 
-/// Probability that a gate clicks when `arrival` reaches the receiver and each detector has
-/// dark-count probability `p_dc`: `1 − (1−t)^m (1−p_dc)²`.
-pub fn click_probability(arrival: &Arrival, p_dc: f64) -> f64 {
-    let silent = (1.0 - arrival.detection).powi(arrival.photons as i32) * (1.0 - p_dc).powi(2);
-    1.0 - silent
-}
-
-/// Probability that a matched-basis gate clicks with Bob's bit wrong (wrong detector alone,
-/// or a double click squashed to the wrong bit).
-pub fn error_click_probability(arrival: &Arrival, p_dc: f64) -> f64 {
-    let m = arrival.photons as i32;
-    let t = arrival.detection;
-    let q = 1.0 - p_dc;
-    let correct_silent = q * (1.0 - t * (1.0 - arrival.error)).powi(m);
-    let wrong_silent = q * (1.0 - t * arrival.error).powi(m);
-    let both_silent = q * q * (1.0 - t).powi(m);
-    let wrong_only = correct_silent - both_silent;
-    let both = 1.0 - correct_silent - wrong_silent + both_silent;
-    wrong_only + 0.5 * both
-}
-
-/// Exact expected gain and error rate of a pulse class of mean `mu` without detector memory:
-/// `Q = Σ_n P(n) Σ_branches w·P(click | arrival)`, and likewise for errors.
-pub fn expected_memoryless(mu: f64, eve: &EveAction, p_dc: f64) -> Expected {
+/// Exact expected gain and error rates of the pulses whose possible arrivals at Bob are
+/// `branches` (probability, arrival), for `receiver`, Alice sending Z with probability
+/// `alice_z`: `Q = Σ w·P(click | arrival)`, and per basis the sifted and error probabilities
+/// of [`ReceiverModel::outcomes`].
+pub fn expected_of_branches(
+    branches: impl IntoIterator<Item = (f64, Arrival)>,
+    receiver: &ReceiverModel,
+    alice_z: f64,
+) -> Expected {
     let mut gain = 0.0;
-    let mut errors = 0.0;
-    for (n, pn) in poisson_photon_numbers(mu).into_iter().enumerate() {
-        for (w, arrival) in eve.branches(n as u32) {
-            gain += pn * w * click_probability(&arrival, p_dc);
-            errors += pn * w * error_click_probability(&arrival, p_dc);
+    let mut sifted = [0.0; 2];
+    let mut errors = [0.0; 2];
+    for (w, arrival) in branches {
+        gain += w * receiver.click_probability(&arrival);
+        for alice in Basis::ALL {
+            let (s, e) = sifted_and_errors(&receiver.outcomes(&arrival, alice), alice);
+            sifted[alice.index()] += w * s;
+            errors[alice.index()] += w * e;
         }
     }
-    Expected { gain, error_rate: if gain > 0.0 { errors / gain } else { 0.0 } }
+    Expected::from_probabilities(gain, sifted, errors, alice_z)
+}
+
+/// Exact expected gain and error rates of a pulse class of mean `mu` without detector memory:
+/// Alice's Poisson photon number, Eve's action, then [`expected_of_branches`].
+pub fn expected_memoryless(mu: f64, eve: &EveAction, receiver: &ReceiverModel, alice_z: f64) -> Expected {
+    let branches = poisson_photon_numbers(mu)
+        .into_iter()
+        .enumerate()
+        .flat_map(|(n, pn)| eve.branches(n as u32).into_iter().map(move |(w, arrival)| (pn * w, arrival)));
+    expected_of_branches(branches, receiver, alice_z)
 }
 
 /// Applies detector memory to memoryless expectations `classes` (sent with probabilities
-/// `class_probabilities`), to first order:
+/// `class_probabilities`, Alice's Z basis with `alice_z`, Bob's with `bob_z`), to first order:
 ///
 /// - with `q = Σ π_k Q_k` the natural click probability of a live gate, an afterpulse fires
 ///   in a live gate with probability `a = c·p_ap·r^D`, where `c = q / (1 − p_ap·r^D)` is the
 ///   click probability of a live gate including afterpulses and `r^D` the chance that the
-///   release falls after the dead time; an afterpulse click has a random bit (error ½);
+///   release falls after the dead time; an afterpulse click has a random bit (error ½) and
+///   Bob's basis b with probability `p_b` (his setting, or the beam splitter's share);
 /// - a fraction `L = 1 / (1 + D·c)` of gates is live;
-/// - `Q'_k = L·(Q_k + (1 − Q_k)·a)`, `E'_k·Q'_k = L·(E_k·Q_k + ½(1 − Q_k)·a)`.
+/// - `Q'_k = L·(Q_k + (1 − Q_k)·a)`, and per basis, sifted `S'_b = L·(S_b + p_b(1 − Q_k)·a)`,
+///   errors `E'_b·S'_b = L·(E_b·S_b + ½p_b(1 − Q_k)·a)`.
 pub fn with_memory(
     classes: [Expected; 3],
     class_probabilities: [f64; 3],
+    (alice_z, bob_z): (f64, f64),
     dead_gates: u64,
     afterpulse_probability: f64,
     afterpulse_delay_ratio: f64,
@@ -136,10 +174,13 @@ pub fn with_memory(
     let c = q / (1.0 - reach);
     let a = c * reach;
     let live = 1.0 / (1.0 + dead_gates as f64 * c);
+    let bob_share = [bob_z, 1.0 - bob_z];
     classes.map(|e| {
-        let gain = live * (e.gain + (1.0 - e.gain) * a);
-        let errors = live * (e.error_rate * e.gain + 0.5 * (1.0 - e.gain) * a);
-        Expected { gain, error_rate: if gain > 0.0 { errors / gain } else { 0.0 } }
+        let extra = (1.0 - e.gain) * a;
+        let sifted: [f64; 2] = std::array::from_fn(|b| live * (e.sifted_gain[b] + bob_share[b] * extra));
+        let errors: [f64; 2] =
+            std::array::from_fn(|b| live * (e.error_rate_by_basis[b] * e.sifted_gain[b] + 0.5 * bob_share[b] * extra));
+        Expected::from_probabilities(live * (e.gain + extra), sifted, errors, alice_z)
     })
 }
 
@@ -147,6 +188,11 @@ pub fn with_memory(
 mod tests {
     use super::*;
     use crate::photonics::eve::{Eve, PhotonPaths};
+    use crate::photonics::receiver::Receiver;
+
+    fn active(p_dc: f64) -> ReceiverModel {
+        ReceiverModel { receiver: Receiver::Active, z_probability: 0.5, dark_count_probability: p_dc }
+    }
 
     fn honest(eta: f64, e_d: f64) -> EveAction {
         EveAction::new(&Eve::default(), PhotonPaths { fibre: eta, eve: eta, aligned_error: e_d })
@@ -161,7 +207,7 @@ mod tests {
             let p_dc = 8.5e-7;
             let y0 = 1.0 - (1.0 - p_dc) * (1.0 - p_dc);
             for mu in [0.48, 0.05, 0.0] {
-                let exact = expected_memoryless(mu, &honest(eta, 0.033), p_dc);
+                let exact = expected_memoryless(mu, &honest(eta, 0.033), &active(p_dc), 0.5);
                 let q = gys_gain(y0, eta, mu);
                 let e = gys_error_rate(y0, eta, mu, 0.033);
                 assert!((exact.gain - q).abs() / q < 1e-4, "km={km} mu={mu}: {} vs {q}", exact.gain);
@@ -177,7 +223,7 @@ mod tests {
                 let mu = 0.5;
                 let eve = Eve { intercept_resend_fraction: p, ..Eve::default() };
                 let action = EveAction::new(&eve, PhotonPaths { fibre: eta, eve: eta, aligned_error: e_d });
-                let enumerated = expected_memoryless(mu, &action, p_dc);
+                let enumerated = expected_memoryless(mu, &action, &active(p_dc), 0.5);
                 let closed = intercept_resend_error_rate(p, mu, eta, p_dc, e_d);
                 assert!((enumerated.gain - closed.gain).abs() < 1e-12);
                 assert!((enumerated.error_rate - closed.error_rate).abs() < 1e-12);
@@ -189,8 +235,8 @@ mod tests {
 
     #[test]
     fn memory_correction_vanishes_without_memory() {
-        let e = [Expected { gain: 0.01, error_rate: 0.03 }; 3];
-        let out = with_memory(e, [0.8, 0.1, 0.1], 0, 0.0, 0.5);
+        let e = [Expected::from_probabilities(0.01, [0.005, 0.005], [1.5e-4, 1.5e-4], 0.5); 3];
+        let out = with_memory(e, [0.8, 0.1, 0.1], (0.5, 0.5), 0, 0.0, 0.5);
         assert_eq!(out, e);
     }
 }

@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::photonics::LinkConfig;
-use crate::photonics::analytic::{click_probability, error_click_probability};
+use crate::photonics::analytic::expected_of_branches;
 use crate::photonics::eve::Arrival;
 use crate::photonics::link::LinkExpectation;
 use crate::postprocess::estimation::{BasisCounts, Lim2014, vacuum_weak_bounds};
@@ -68,15 +68,17 @@ pub struct KeyRate {
 fn true_single_photon(model: &LinkExpectation) -> (f64, f64) {
     let paths = model.eve.paths();
     let one = Arrival { photons: 1, detection: paths.fibre, error: paths.aligned_error };
-    let y1 = click_probability(&one, model.dark_count_probability);
-    (y1, error_click_probability(&one, model.dark_count_probability) / y1)
+    let e = expected_of_branches([(1.0, one)], &model.receiver, model.config.source.z_basis_probability);
+    (e.gain, e.error_rate)
 }
 
 /// Evaluates `kind` on the link `config` (its expected gains and error rates; Eve as
 /// configured) with `settings`. `qber` overrides the signal error rate E_μ where given.
 ///
-/// Asymptotic models use `q = P(bases match)` (key from both bases, q = ½ for symmetric
-/// BB84 as in Ma et al. 2005): `R = q{−Q_μ f h(E_μ) + Q_1[1 − h(e_1)]}` (GLLP; Lo, Ma, Chen,
+/// Asymptotic models use `q = P(bases match | detection)` of the signal (key from both bases;
+/// `q = p_A·p_B + (1 − p_A)(1 − p_B)`, ½ for symmetric BB84 as in Ma et al. 2005, up to double
+/// clicks across the arms of a passive receiver): `R = q{−Q_μ f h(E_μ) + Q_1[1 − h(e_1)]}`
+/// (GLLP; Lo, Ma, Chen,
 /// PRL 94, 230504 (2005), eq. 1) with
 /// - decoy-infinite: `Q_1 = Y_1 μ e^(−μ)`, Y_1 and e_1 the true single-photon values;
 /// - decoy-vacuum-weak: Y_1 and e_1 from [`vacuum_weak_bounds`];
@@ -105,8 +107,9 @@ pub fn key_rate(
     let q_mu = signal.gain;
     let e_mu = qber.unwrap_or(signal.error_rate);
     let f = settings.error_correction_efficiency;
-    let (pa, pb) = (src.z_basis_probability, config.detector.z_basis_probability);
-    let sifting = pa * pb + (1.0 - pa) * (1.0 - pb);
+    let pa = src.z_basis_probability;
+    let sifting =
+        if q_mu > 0.0 { (pa * signal.sifted_gain[0] + (1.0 - pa) * signal.sifted_gain[1]) / q_mu } else { 0.0 };
     let gllp = |q1: f64, e1: f64| sifting * (-q_mu * f * binary_entropy(e_mu) + q1 * (1.0 - binary_entropy(e1)));
     let (rate, y1, e1) = match kind {
         KeyRateModel::ShorPreskill => (sifting * q_mu * shor_preskill(e_mu), q_mu, e_mu),
@@ -155,22 +158,25 @@ fn lim2014_rate(
         ));
     }
     let lim = Lim2014 { intensities, probabilities: model.class_probabilities, epsilon_sec: settings.epsilon_sec };
-    let (pa, pb) = (src.z_basis_probability, model.config.detector.z_basis_probability);
-    let key_share = pa * pb;
-    let test_share = (1.0 - pa) * (1.0 - pb);
-    let per_pulse_key: f64 = (0..3).map(|k| lim.probabilities[k] * key_share * model.expected[k].gain).sum();
+    let pa = src.z_basis_probability;
+    let alice_share = [pa, 1.0 - pa];
+    // Sifted detections per pulse sent, in the key (Z) and test (X) basis.
+    let sifted = |k: usize, b: usize| lim.probabilities[k] * alice_share[b] * model.expected[k].sifted_gain[b];
+    let per_pulse_key: f64 = (0..3).map(|k| sifted(k, 0)).sum();
     let pulses = settings.block_size as f64 / per_pulse_key;
-    let counts = |share: f64| {
+    let counts = |b: usize| {
         let mut c = BasisCounts::default();
         for k in 0..3 {
-            let e = model.expected[k];
-            let err = if qber_given && k == 0 { e_mu } else { e.error_rate };
-            c.detections[k] = pulses * lim.probabilities[k] * share * e.gain;
+            let err = if qber_given && k == 0 { e_mu } else { model.expected[k].error_rate_by_basis[b] };
+            c.detections[k] = pulses * sifted(k, b);
             c.errors[k] = c.detections[k] * err;
         }
         c
     };
-    let (key, test) = (counts(key_share), counts(test_share));
+    let (key, test) = (counts(0), counts(1));
+    // Share of a detection that is a key-basis sifted detection (p_A·p_B for an active receiver).
+    let signal = model.expected[0];
+    let key_share = if signal.gain > 0.0 { pa * signal.sifted_gain[0] / signal.gain } else { 0.0 };
     let e_key = key.total_errors() / key.total_detections();
     let leak = settings.error_correction_efficiency * key.total_detections() * binary_entropy(e_key);
     let length = lim.key_length(&key, &test, leak, settings.epsilon_cor);

@@ -1,30 +1,30 @@
 //! The block engine, third rung of the fidelity ladder: the counts of a window of pulses drawn
-//! directly from their multinomial distribution over (class × Alice's basis × Bob's basis ×
-//! outcome), with no individual pulse or bit. Outcomes: silent, or a click by source photon
-//! number (0, 1, ≥2) and kind (right detector only, wrong detector only, double click squashed
-//! to a random bit). Cost is independent of the number of pulses (≈ 120 binomial draws).
+//! directly from their multinomial distribution over (class × Alice's basis × outcome), with
+//! no individual pulse or bit. Outcomes: silent, or a click by Bob's basis, source photon
+//! number (0, 1, ≥2) and kind (right bit, wrong bit, double click squashed to a random bit),
+//! from the receiver's exact gate statistics. Cost is independent of the number of pulses
+//! (≈ 110 binomial draws).
 //!
 //! Exact for a memoryless receiver. With dead time or afterpulsing it approximates, to first
 //! order as [`crate::photonics::analytic::with_memory`] does: only the live fraction
 //! `L = 1/(1 + D·c)` of the gates can click, and afterpulses act as extra dark counts of
-//! probability `a/2` per detector and live gate (`a = c·p_ap·r^D`); correlations between
+//! probability `a/n` per detector and live gate (`a = c·p_ap·r^D`, n detectors); correlations between
 //! consecutive gates are ignored. Its agreement with the event engine is tested.
 
 use rand::Rng;
 
-use crate::photonics::analytic::click_probability;
-use crate::photonics::eve::Arrival;
 use crate::photonics::link::model::LinkExpectation;
 use crate::photonics::link::totals::Totals;
-use crate::photonics::source::poisson_photon_numbers;
+use crate::photonics::receiver::{ClickKind, ReceiverModel};
+use crate::photonics::source::{Basis, poisson_photon_numbers};
 use crate::rng::binomial;
 
-/// A click outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Kind {
-    Right,
-    Wrong,
-    Double,
+/// A click of one cell: Bob's basis, the source photon group (0, 1, ≥2) and the kind.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Click {
+    bob: usize,
+    group: usize,
+    kind: ClickKind,
 }
 
 /// One cell of the multinomial.
@@ -32,9 +32,8 @@ enum Kind {
 struct Cell {
     class: usize,
     alice: usize,
-    bob: usize,
-    /// None for a silent gate; else (source photon group, kind).
-    click: Option<(usize, Kind)>,
+    /// None for a silent gate.
+    click: Option<Click>,
 }
 
 /// The per-gate cell probabilities of a link, ready to sample windows.
@@ -47,60 +46,45 @@ pub struct BlockSampler {
     alice_z: f64,
 }
 
-/// (right only, wrong only, both) probabilities of a gate receiving `arrival`, with dark-count
-/// probability `p_dc` per detector, when a detected photon is misrouted with probability
-/// `error`.
-fn click_kinds(arrival: &Arrival, error: f64, p_dc: f64) -> [f64; 3] {
-    let m = arrival.photons as i32;
-    let t = arrival.detection;
-    let q = 1.0 - p_dc;
-    let right_silent = q * (1.0 - t * (1.0 - error)).powi(m);
-    let wrong_silent = q * (1.0 - t * error).powi(m);
-    let both_silent = q * q * (1.0 - t).powi(m);
-    [wrong_silent - both_silent, right_silent - both_silent, 1.0 - right_silent - wrong_silent + both_silent]
-}
-
 impl BlockSampler {
     /// Compiles the block engine for `link`.
     pub fn new(link: &LinkExpectation) -> Self {
         let src = &link.config.source;
-        let (pa, pb) = (src.z_basis_probability, link.config.detector.z_basis_probability);
+        let pa = src.z_basis_probability;
         let memory = link.memory;
         let p_ap = link.config.detector.afterpulse_probability;
         // First-order memory: live fraction and afterpulses as extra dark counts.
-        let (live_fraction, p_dc) = if memory.has_memory() {
+        let mut receiver = link.receiver;
+        let live_fraction = if memory.has_memory() {
             let q: f64 = (0..3).map(|k| link.class_probabilities[k] * natural_click(link, k)).sum();
             let reach = p_ap * memory.afterpulse_delay_ratio.powf(memory.dead_gates as f64);
             let c = q / (1.0 - reach);
             let a = c * reach;
-            (1.0 / (1.0 + memory.dead_gates as f64 * c), 1.0 - (1.0 - link.dark_count_probability) * (1.0 - a / 2.0))
+            let per_detector = a / receiver.detectors() as f64;
+            receiver.dark_count_probability = 1.0 - (1.0 - receiver.dark_count_probability) * (1.0 - per_detector);
+            1.0 / (1.0 + memory.dead_gates as f64 * c)
         } else {
-            (1.0, link.dark_count_probability)
+            1.0
         };
         let mut cells = Vec::new();
         let mut probabilities = Vec::new();
         for k in 0..3 {
             let mu = src.intensity(crate::photonics::IntensityClass::from_index(k));
             let photons = poisson_photon_numbers(mu);
-            for (alice, p_alice) in [(0, pa), (1, 1.0 - pa)] {
-                for (bob, p_bob) in [(0, pb), (1, 1.0 - pb)] {
-                    let weight = link.class_probabilities[k] * p_alice * p_bob;
-                    let mut kinds = [[0.0; 3]; 3];
-                    for (n, pn) in photons.iter().enumerate() {
-                        for (w, arrival) in link.eve.branches(n as u32) {
-                            let error = if alice == bob { arrival.error } else { 0.5 };
-                            let probs = click_kinds(&arrival, error, p_dc);
-                            for (slot, p) in kinds[n.min(2)].iter_mut().zip(probs) {
-                                *slot += pn * w * p;
-                            }
-                        }
-                    }
-                    let clicking: f64 = kinds.iter().flatten().sum();
-                    cells.push(Cell { class: k, alice, bob, click: None });
-                    probabilities.push(weight * (1.0 - clicking));
-                    for (group, probs) in kinds.iter().enumerate() {
-                        for (kind, p) in [Kind::Right, Kind::Wrong, Kind::Double].into_iter().zip(probs) {
-                            cells.push(Cell { class: k, alice, bob, click: Some((group, kind)) });
+            for (alice, p_alice) in [(Basis::Z, pa), (Basis::X, 1.0 - pa)] {
+                let weight = link.class_probabilities[k] * p_alice;
+                let outcomes = click_outcomes(link, &receiver, &photons, alice);
+                let clicking: f64 = outcomes.iter().flatten().flatten().sum();
+                cells.push(Cell { class: k, alice: alice.index(), click: None });
+                probabilities.push(weight * (1.0 - clicking));
+                for (group, by_bob) in outcomes.iter().enumerate() {
+                    for (bob, by_kind) in by_bob.iter().enumerate() {
+                        for (kind, p) in ClickKind::ALL.into_iter().zip(by_kind) {
+                            cells.push(Cell {
+                                class: k,
+                                alice: alice.index(),
+                                click: Some(Click { bob, group, kind }),
+                            });
                             probabilities.push(weight * p);
                         }
                     }
@@ -129,17 +113,17 @@ impl BlockSampler {
             remaining -= n;
             remaining_p -= p;
             t.pulses[cell.class][cell.alice] += n;
-            let Some((group, kind)) = cell.click else { continue };
+            let Some(Click { bob, group, kind }) = cell.click else { continue };
             t.detections[cell.class][cell.alice] += n;
             t.detections_by_source_photons[cell.class][group] += n;
-            let doubles = if kind == Kind::Double { n } else { 0 };
+            let doubles = if kind == ClickKind::Double { n } else { 0 };
             t.double_clicks[cell.class] += doubles;
-            if cell.alice == cell.bob {
+            if cell.alice == bob {
                 t.sifted[cell.class][cell.alice] += n;
                 t.errors[cell.class][cell.alice] += match kind {
-                    Kind::Right => 0,
-                    Kind::Wrong => n,
-                    Kind::Double => binomial(n, 0.5, rng),
+                    ClickKind::Right => 0,
+                    ClickKind::Wrong => n,
+                    ClickKind::Double => binomial(n, 0.5, rng),
                 };
             }
         }
@@ -162,6 +146,27 @@ impl BlockSampler {
     }
 }
 
+/// Probability of each click outcome of a live gate of a class with photon-number
+/// distribution `photons`, sent in Alice's basis `alice`, indexed
+/// `[photon group 0, 1, ≥2][Bob's basis][kind]`.
+fn click_outcomes(
+    link: &LinkExpectation,
+    receiver: &ReceiverModel,
+    photons: &[f64],
+    alice: Basis,
+) -> [[[f64; 3]; 2]; 3] {
+    let mut out = [[[0.0; 3]; 2]; 3];
+    for (n, pn) in photons.iter().enumerate() {
+        for (w, arrival) in link.eve.branches(n as u32) {
+            let outcomes = receiver.outcomes(&arrival, alice);
+            for (slot, p) in out[n.min(2)].iter_mut().flatten().zip(outcomes.iter().flatten()) {
+                *slot += pn * w * p;
+            }
+        }
+    }
+    out
+}
+
 /// Click probability of a live gate of class `k` without afterpulses.
 fn natural_click(link: &LinkExpectation, k: usize) -> f64 {
     let mu = link.config.source.intensity(crate::photonics::IntensityClass::from_index(k));
@@ -169,11 +174,7 @@ fn natural_click(link: &LinkExpectation, k: usize) -> f64 {
         .iter()
         .enumerate()
         .map(|(n, pn)| {
-            link.eve
-                .branches(n as u32)
-                .iter()
-                .map(|(w, a)| pn * w * click_probability(a, link.dark_count_probability))
-                .sum::<f64>()
+            link.eve.branches(n as u32).iter().map(|(w, a)| pn * w * link.receiver.click_probability(a)).sum::<f64>()
         })
         .sum()
 }

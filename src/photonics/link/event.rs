@@ -3,7 +3,8 @@
 //! Without memory, pulses are independent, so the number of silent live gates before the next
 //! natural click is geometric with `p = Σ_k π_k·P(click | k)`; the clicking pulse's class,
 //! photon number and Eve branch are drawn with weights `π_k·P(n)·P(branch)·P(click | branch)`
-//! and its detectors from their distribution conditioned on a click. Detector memory is then
+//! and the set of detectors that fire from its exact distribution conditioned on a click
+//! ([`crate::photonics::receiver::ReceiverModel::patterns`]). Detector memory is then
 //! exact too: dead gates are skipped (they cannot click), and a pending afterpulse at gate `t`
 //! interrupts the jump: by memorylessness, gate `t`'s natural outcome is a click iff the drawn
 //! gap ends exactly there, and is otherwise drawn from the silent branches. The classes and
@@ -12,11 +13,10 @@
 
 use rand::Rng;
 
-use crate::photonics::detector::route_photons;
 use crate::photonics::link::ChunkOutput;
-use crate::photonics::link::model::{Branch, LinkModel};
+use crate::photonics::link::model::LinkModel;
 use crate::photonics::link::receiver_state::{ReceiverState, detection};
-use crate::rng::{binomial, geometric_gap, pick_cumulative};
+use crate::rng::{binomial, geometric_gap};
 
 /// Simulates pulses `start .. start + len`.
 pub(crate) fn run_chunk<R: Rng + ?Sized>(
@@ -48,14 +48,13 @@ pub(crate) fn run_chunk<R: Rng + ?Sized>(
         let table = if natural_click { &model.clicking } else { &model.silent };
         let branch = table.pick(rng.next_u64());
         let bases = model.bases.draw(rng.next_u64());
-        let (alice_basis, alice_bit, bob_basis) = bases;
+        let (alice_basis, alice_bit, bob_choice) = bases;
         out.totals.pulses[branch.class.index()][alice_basis.index()] += 1;
         if natural_click {
-            let error = if alice_basis == bob_basis { branch.arrival.error } else { 0.5 };
-            let natural_hits = hits_given_click(model, branch, alice_bit, error, rng);
-            hits = [hits[0] || natural_hits[0], hits[1] || natural_hits[1]];
+            let table = &branch.patterns[model.receiver.case(alice_basis, bob_choice)];
+            hits = hits | table.pick(rng.next_u64(), alice_bit);
         }
-        let d = detection(at, branch.class, branch.source_photons, bases, hits, rng);
+        let d = detection(at, branch.class, branch.source_photons, bases, hits, model.receiver.receiver, rng);
         out.totals.add_detection(&d);
         out.detections.push(d);
         state.click(at, hits, &model.memory, rng);
@@ -75,28 +74,6 @@ fn skip_dead(gate: &mut u64, end: u64, state: &ReceiverState, dead_gates: &mut u
         let to = state.live_from.min(end);
         *dead_gates += to - *gate;
         *gate = to;
-    }
-}
-
-/// Which detectors fire in a gate of `branch`, given that it clicks.
-#[inline]
-fn hits_given_click<R: Rng + ?Sized>(
-    model: &LinkModel,
-    branch: &Branch,
-    alice_bit: u8,
-    error: f64,
-    rng: &mut R,
-) -> [bool; 2] {
-    if branch.photon_given_click.hit(rng.next_u64()) {
-        let detected = 1 + pick_cumulative(&branch.detected_given_any, rng.next_u64()) as u32;
-        let mut hits = route_photons(detected, alice_bit, error, rng.next_u64());
-        if model.darks.any.hit(rng.next_u64()) {
-            let dark = model.darks.given_any(rng.next_u64());
-            hits = [hits[0] || dark[0], hits[1] || dark[1]];
-        }
-        hits
-    } else {
-        model.darks.given_any(rng.next_u64())
     }
 }
 

@@ -5,8 +5,9 @@ use crate::photonics::analytic::{self, Expected};
 use crate::photonics::detector::{DarkCounts, DetectorMemory};
 use crate::photonics::eve::{Arrival, EveAction, PhotonPaths};
 use crate::photonics::link::LinkConfig;
+use crate::photonics::receiver::{Clicks, ReceiverModel};
 use crate::photonics::source::{Basis, IntensityClass, poisson_photon_numbers};
-use crate::rng::{Chance, cumulative_thresholds};
+use crate::rng::{cumulative_thresholds, pick_cumulative};
 use crate::units::InvalidParameter;
 
 /// Basis and bit choices of one pulse, drawn from one 64-bit word: bit 0 is Alice's bit,
@@ -47,10 +48,41 @@ pub struct Branch {
     pub source_photons: u32,
     /// What reaches Bob.
     pub arrival: Arrival,
-    /// Given a click, whether at least one photon was detected (else only dark counts).
-    pub photon_given_click: Chance,
-    /// Given ≥ 1 detected photon, cumulative thresholds of the number detected (1, 2, ...).
-    pub detected_given_any: Vec<u64>,
+    /// Which detectors fire given that the gate clicks, per [`ReceiverModel::case`] (empty if
+    /// the branch never clicks).
+    pub patterns: [PatternTable; 2],
+}
+
+/// The click patterns of a gate given that it clicks, for Alice's bit 0, sampled by cumulative
+/// thresholds (most likely first).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PatternTable {
+    clicks: Vec<Clicks>,
+    cumulative: Vec<u64>,
+}
+
+impl PatternTable {
+    /// From the probabilities of every pattern (index 0, the silent gate, is left out).
+    fn new(patterns: &[f64; 16]) -> Self {
+        let mut weighted: Vec<(f64, Clicks)> =
+            (1..16).filter(|&s| patterns[s] > 0.0).map(|s| (patterns[s], Clicks(s as u8))).collect();
+        weighted.sort_by(|a, b| b.0.total_cmp(&a.0));
+        if weighted.is_empty() {
+            return PatternTable::default();
+        }
+        let weights: Vec<f64> = weighted.iter().map(|(w, _)| *w).collect();
+        PatternTable {
+            clicks: weighted.into_iter().map(|(_, c)| c).collect(),
+            cumulative: cumulative_thresholds(&weights),
+        }
+    }
+
+    /// The pattern picked by the uniform word `u`, for Alice's bit `alice_bit`.
+    #[inline]
+    pub fn pick(&self, u: u64, alice_bit: u8) -> Clicks {
+        let clicks = self.clicks[pick_cumulative(&self.cumulative, u)];
+        if alice_bit == 0 { clicks } else { clicks.swap_bits() }
+    }
 }
 
 /// A distribution over branches, sampled by cumulative thresholds (most likely first).
@@ -94,10 +126,10 @@ pub struct LinkModel {
     pub bases: BasisChoice,
     /// Eve's action and the photon paths.
     pub eve: EveAction,
+    /// The receiver's architecture, basis split and dark counts.
+    pub receiver: ReceiverModel,
     /// Dark counts per gate.
     pub darks: DarkCounts,
-    /// Per-detector dark-count probability.
-    pub dark_count_probability: f64,
     /// Dead time and afterpulsing in gates.
     pub memory: DetectorMemory,
     /// Probability that a live gate of each class clicks without afterpulses.
@@ -115,7 +147,7 @@ pub struct LinkModel {
 impl LinkModel {
     /// Validates `config` and compiles it.
     pub fn new(config: &LinkConfig) -> Result<Self, InvalidParameter> {
-        let LinkExpectation { config, class_probabilities, eve, dark_count_probability: p_dc, memory, expected } =
+        let LinkExpectation { config, class_probabilities, eve, receiver, memory, expected } =
             LinkExpectation::new(config)?;
         let intensities = IntensityClass::ALL.map(|c| config.source.intensity(c));
         let mut joint = Vec::new();
@@ -128,9 +160,9 @@ impl LinkModel {
                 let n = n as u32;
                 joint.push((class_probabilities[k] * pn, (class, n)));
                 for (w, arrival) in eve.branches(n) {
-                    let p_click = analytic::click_probability(&arrival, p_dc);
+                    let p_click = receiver.click_probability(&arrival);
                     click_probability[k] += pn * w * p_click;
-                    let branch = compile_branch(class, n, arrival, p_click);
+                    let branch = compile_branch(&receiver, class, n, arrival, p_click);
                     let weight = class_probabilities[k] * pn * w;
                     clicking.push((weight * p_click, branch.clone()));
                     silent.push((weight * (1.0 - p_click), branch));
@@ -149,8 +181,8 @@ impl LinkModel {
             class_photons_cumulative,
             bases: BasisChoice::new(config.source.z_basis_probability, config.detector.z_basis_probability),
             eve,
-            darks: DarkCounts::new(p_dc),
-            dark_count_probability: p_dc,
+            darks: DarkCounts::new(receiver.dark_count_probability, receiver.detectors()),
+            receiver,
             memory,
             click_probability,
             click_probability_total,
@@ -163,7 +195,7 @@ impl LinkModel {
 
     /// Expected signal QBER in the key basis (the analytic counterpart of `Totals::qber`).
     pub fn expected_qber(&self) -> f64 {
-        self.expected[0].error_rate
+        self.expected[0].error_rate_by_basis[Basis::Z.index()]
     }
 }
 
@@ -177,8 +209,8 @@ pub struct LinkExpectation {
     pub class_probabilities: [f64; 3],
     /// Eve's action and the photon paths.
     pub eve: EveAction,
-    /// Per-detector dark-count probability.
-    pub dark_count_probability: f64,
+    /// The receiver's architecture, basis split and dark counts.
+    pub receiver: ReceiverModel,
     /// Dead time and afterpulsing in gates.
     pub memory: DetectorMemory,
     /// Expected gain and error rate per class (exact without memory, first order with it).
@@ -194,7 +226,12 @@ impl LinkExpectation {
         let det = &config.detector;
         let fibre = config.channel.transmittance() * det.efficiency;
         let eve_detection = if config.eve.lossless_channel { det.efficiency } else { fibre };
-        let p_dc = det.dark_count_probability;
+        let receiver = ReceiverModel {
+            receiver: det.receiver,
+            z_probability: det.z_basis_probability,
+            dark_count_probability: det.dark_count_probability,
+        };
+        let alice_z = source.z_basis_probability;
         let class_probabilities = IntensityClass::ALL.map(|c| source.class_probability(c));
         let intensities = IntensityClass::ALL.map(|c| source.intensity(c));
         let action_with = |depolarising: f64| {
@@ -206,7 +243,8 @@ impl LinkExpectation {
             EveAction::new(&config.eve, paths)
         };
         let signal_qber = |depolarising: f64| {
-            analytic::expected_memoryless(intensities[0], &action_with(depolarising), p_dc).error_rate
+            let signal = analytic::expected_memoryless(intensities[0], &action_with(depolarising), &receiver, alice_z);
+            signal.error_rate_by_basis[Basis::Z.index()]
         };
         let depolarising = if config.eve.target_qber > 0.0 {
             solve_depolarising(config.eve.target_qber, signal_qber)?
@@ -215,43 +253,29 @@ impl LinkExpectation {
         };
         let eve = action_with(depolarising);
         let memory = det.memory(source.repetition_rate_hz);
-        let memoryless = intensities.map(|mu| analytic::expected_memoryless(mu, &eve, p_dc));
+        let memoryless = intensities.map(|mu| analytic::expected_memoryless(mu, &eve, &receiver, alice_z));
         let expected = analytic::with_memory(
             memoryless,
             class_probabilities,
+            (alice_z, det.z_basis_probability),
             memory.dead_gates,
             det.afterpulse_probability,
             memory.afterpulse_delay_ratio,
         );
         config.eve.depolarising = depolarising;
         config.eve.target_qber = 0.0;
-        Ok(LinkExpectation { config, class_probabilities, eve, dark_count_probability: p_dc, memory, expected })
+        Ok(LinkExpectation { config, class_probabilities, eve, receiver, memory, expected })
     }
 }
 
 /// Precomputes the conditional draws of a branch given that its gate clicks.
-fn compile_branch(class: IntensityClass, n: u32, arrival: Arrival, p_click: f64) -> Branch {
-    let m = arrival.photons;
-    let t = arrival.detection;
-    let any_photon = 1.0 - (1.0 - t).powi(m as i32);
-    let photon_given_click = if p_click > 0.0 { Chance::new(any_photon / p_click) } else { Chance::new(0.0) };
-    let detected_given_any = if m > 0 && any_photon > 0.0 {
-        // Binomial(m, t) restricted to j ≥ 1.
-        let weights: Vec<f64> = (1..=m).map(|j| binomial_pmf(m, j, t)).collect();
-        cumulative_thresholds(&weights)
+fn compile_branch(receiver: &ReceiverModel, class: IntensityClass, n: u32, arrival: Arrival, p_click: f64) -> Branch {
+    let patterns = if p_click > 0.0 {
+        std::array::from_fn(|case| PatternTable::new(&receiver.patterns(&arrival, case)))
     } else {
-        Vec::new()
+        Default::default()
     };
-    Branch { class, source_photons: n, arrival, photon_given_click, detected_given_any }
-}
-
-/// `C(m, j)·t^j·(1 − t)^(m − j)`.
-fn binomial_pmf(m: u32, j: u32, t: f64) -> f64 {
-    let mut c = 1.0;
-    for i in 0..j {
-        c *= (m - i) as f64 / (i + 1) as f64;
-    }
-    c * t.powi(j as i32) * (1.0 - t).powi((m - j) as i32)
+    Branch { class, source_photons: n, arrival, patterns }
 }
 
 /// Finds the depolarising probability giving signal QBER `target` by bisection.

@@ -3,7 +3,8 @@
 //!
 //! Dark counts, i.i.d. per gate, are drawn as a Bernoulli process through its exact geometric
 //! inter-arrival times (one draw per dark event instead of one per gate); everything else is
-//! drawn gate by gate.
+//! drawn gate by gate and photon by photon: each photon's detection, its arm (passive
+//! receiver) and its detector.
 
 use rand::Rng;
 
@@ -11,6 +12,8 @@ use crate::photonics::detector::route_photons;
 use crate::photonics::link::ChunkOutput;
 use crate::photonics::link::model::LinkModel;
 use crate::photonics::link::receiver_state::{ReceiverState, detection};
+use crate::photonics::receiver::{Clicks, Receiver};
+use crate::photonics::source::Basis;
 use crate::rng::{Chance, geometric_gap, pick_cumulative};
 
 /// Simulates pulses `start .. start + len`.
@@ -23,6 +26,7 @@ pub(crate) fn run_chunk<R: Rng + ?Sized>(
 ) -> ChunkOutput {
     let mut out = ChunkOutput::default();
     let log_no_dark = (-model.darks.any_probability()).ln_1p();
+    let to_z_arm = Chance::new(model.receiver.z_probability);
     let mut next_dark = start.saturating_add(geometric_gap(log_no_dark, rng));
     for gate in start..start + len {
         let dark_here = gate == next_dark;
@@ -31,31 +35,38 @@ pub(crate) fn run_chunk<R: Rng + ?Sized>(
         }
         let (class, photons) = model.class_photons[pick_cumulative(&model.class_photons_cumulative, rng.next_u64())];
         let bases = model.bases.draw(rng.next_u64());
-        let (alice_basis, alice_bit, bob_basis) = bases;
+        let (alice_basis, alice_bit, bob_choice) = bases;
         out.totals.pulses[class.index()][alice_basis.index()] += 1;
         if gate < state.live_from {
             continue; // dead gate: nothing Bob receives can click
         }
         let arrival = model.eve.act(photons, rng);
-        let mut hits = [false; 2];
+        let mut hits = Clicks::NONE;
         if arrival.photons > 0 {
             let detect = Chance::new(arrival.detection);
             let detected = (0..arrival.photons).filter(|_| detect.hit(rng.next_u64())).count() as u32;
-            if detected > 0 {
-                let error = if alice_basis == bob_basis { arrival.error } else { 0.5 };
-                hits = route_photons(detected, alice_bit, error, rng.next_u64());
+            // Photons per arm: the active receiver's one arm measures in Bob's chosen basis.
+            let (arms, to_z) = match model.receiver.receiver {
+                Receiver::Active => ([bob_choice, Basis::Z], detected),
+                Receiver::Passive => {
+                    ([Basis::Z, Basis::X], (0..detected).filter(|_| to_z_arm.hit(rng.next_u64())).count() as u32)
+                }
+            };
+            for (arm, (basis, count)) in arms.into_iter().zip([to_z, detected - to_z]).enumerate() {
+                if count > 0 {
+                    let error = if alice_basis == basis { arrival.error } else { 0.5 };
+                    hits = hits | Clicks::pair(arm, route_photons(count, alice_bit, error, rng.next_u64()));
+                }
             }
         }
         if dark_here {
-            let dark = model.darks.given_any(rng.next_u64());
-            hits = [hits[0] || dark[0], hits[1] || dark[1]];
+            hits = hits | model.darks.given_any(rng);
         }
         if state.has_pending() {
-            let after = state.take_afterpulses(gate);
-            hits = [hits[0] || after[0], hits[1] || after[1]];
+            hits = hits | state.take_afterpulses(gate);
         }
-        if hits[0] || hits[1] {
-            let d = detection(gate, class, photons, bases, hits, rng);
+        if hits.any() {
+            let d = detection(gate, class, photons, bases, hits, model.receiver.receiver, rng);
             out.totals.add_detection(&d);
             out.detections.push(d);
             state.click(gate, hits, &model.memory, rng);

@@ -8,6 +8,7 @@ use rand::Rng;
 
 use crate::photonics::detector::DetectorMemory;
 use crate::photonics::link::record::Detection;
+use crate::photonics::receiver::{Clicks, Receiver};
 use crate::photonics::source::{Basis, IntensityClass};
 use crate::rng::unit_open0;
 
@@ -41,14 +42,14 @@ impl ReceiverState {
 
     /// Removes the afterpulses due at `gate` (and stale earlier ones) and returns which
     /// detectors they fire.
-    pub fn take_afterpulses(&mut self, gate: u64) -> [bool; 2] {
-        let mut hits = [false; 2];
+    pub fn take_afterpulses(&mut self, gate: u64) -> Clicks {
+        let mut hits = Clicks::NONE;
         while let Some(&Reverse((t, det))) = self.pending.peek() {
             if t > gate {
                 break;
             }
             if t == gate {
-                hits[det as usize] = true;
+                hits = hits | Clicks::detector(det as usize);
             }
             self.pending.pop();
         }
@@ -57,10 +58,10 @@ impl ReceiverState {
 
     /// Records a click at `gate` where detectors `hits` avalanched: each may trap a carrier
     /// (afterpulse later) and the receiver goes dead for the following gates.
-    pub fn click<R: Rng + ?Sized>(&mut self, gate: u64, hits: [bool; 2], memory: &DetectorMemory, rng: &mut R) {
+    pub fn click<R: Rng + ?Sized>(&mut self, gate: u64, hits: Clicks, memory: &DetectorMemory, rng: &mut R) {
         if !memory.afterpulse.is_impossible() {
-            for (det, &hit) in hits.iter().enumerate() {
-                if hit && memory.afterpulse.hit(rng.next_u64()) {
+            for det in 0..4 {
+                if hits.contains(det) && memory.afterpulse.hit(rng.next_u64()) {
                     let delay = memory.afterpulse_delay(unit_open0(rng.next_u64()));
                     let at = gate.saturating_add(delay);
                     if at > gate + memory.dead_gates {
@@ -73,20 +74,21 @@ impl ReceiverState {
     }
 }
 
-/// The detection of pulse `pulse` whose gate fired detectors `hits` (at least one): a double
-/// click is squashed to a uniformly random bit.
+/// The detection of pulse `pulse` whose gate fired detectors `hits` (at least one), read by
+/// `receiver` (`bob_choice` is the basis an active receiver was set to); double clicks are
+/// squashed as [`Receiver::read`] says.
 #[inline]
 #[allow(clippy::too_many_arguments)]
 pub fn detection<R: Rng + ?Sized>(
     pulse: u64,
     class: IntensityClass,
     source_photons: u32,
-    (alice_basis, alice_bit, bob_basis): (Basis, u8, Basis),
-    hits: [bool; 2],
+    (alice_basis, alice_bit, bob_choice): (Basis, u8, Basis),
+    hits: Clicks,
+    receiver: Receiver,
     rng: &mut R,
 ) -> Detection {
-    let double_click = hits[0] && hits[1];
-    let bob_bit = if double_click { (rng.next_u64() >> 63) as u8 } else { hits[1] as u8 };
+    let (bob_basis, bob_bit, double_click) = receiver.read(hits, bob_choice, || rng.next_u64());
     Detection {
         pulse,
         class,

@@ -19,7 +19,8 @@ pub struct Detection {
     pub bob_basis: Basis,
     /// Bob's bit (after squashing a double click).
     pub bob_bit: u8,
-    /// Whether both detectors clicked.
+    /// Whether more than one detector clicked (squashed to a random bit, and with a passive
+    /// receiver clicking in both bases, to a random basis).
     pub double_click: bool,
     /// Photons in the pulse as it left Alice (saturating at 255): simulation ground truth,
     /// not visible to Alice or Bob, used to validate decoy-state estimates.
