@@ -325,8 +325,8 @@ impl LinkObserver for Observer {
 fn print_table(out: &mut impl Write, s: &LinkSummary, records: Option<u64>) -> std::io::Result<()> {
     writeln!(
         out,
-        "qecnet link: {} engine, {} pulses ({:.3} s at the repetition rate), seed {}, {} km ({:.2} dB)",
-        s.engine, s.pulses, s.duration_s, s.seed, s.distance_km, s.channel_loss_db
+        "qecnet link: {} engine, {} receiver, {} pulses ({:.3} s at the repetition rate), seed {}, {} km ({:.2} dB)",
+        s.engine, s.receiver, s.pulses, s.duration_s, s.seed, s.distance_km, s.channel_loss_db
     )?;
     writeln!(
         out,
@@ -362,9 +362,11 @@ fn print_table(out: &mut impl Write, s: &LinkSummary, records: Option<u64>) -> s
     )?;
     writeln!(
         out,
-        "QBER by basis (all classes): Z {:.4}%  X {:.4}%   double clicks {}   QBER blocks {}",
+        "QBER by basis (all classes): Z {:.4}% (expected {:.4}%)  X {:.4}% (expected {:.4}%)   double clicks {}   QBER blocks {}",
         100.0 * s.qber_by_basis.z,
+        100.0 * s.expected_qber_by_basis.z,
         100.0 * s.qber_by_basis.x,
+        100.0 * s.expected_qber_by_basis.x,
         s.double_clicks,
         s.qber_blocks
     )?;

@@ -113,6 +113,62 @@ pub fn intercept_resend_error_rate(p: f64, mu: f64, eta: f64, p_dc: f64, e_d: f6
     GainAndErrorRate { gain, error_rate: ((1.0 - p) * err_h + p * err_ir) / gain }
 }
 
+/// Closed-form statistics of a passive receiver (see [`crate::photonics::receiver`]) for an
+/// honest coherent pulse; per Alice basis `[Z, X]` where given.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct PassiveCoherent {
+    /// Probability of a click.
+    pub gain: f64,
+    /// Probability of a detection with Bob in Alice's basis, per Alice basis.
+    pub sifted: [f64; 2],
+    /// Probability of such a detection with Bob's bit wrong, per Alice basis.
+    pub errors: [f64; 2],
+    /// Probability of a double click (two detectors of an arm, or clicks in both arms), per
+    /// Alice basis (the arm matching Alice's basis splits the light unevenly, the other ½:½).
+    pub double_click: [f64; 2],
+}
+
+/// Passive receiver, honest coherent pulse of mean `mu`, overall transmittance `eta`, derived
+/// by hand (independently of the inclusion–exclusion of [`ReceiverModel::patterns`]): Poisson
+/// light split by the beam splitter (Z arm share `p_z`) and by the misalignment is Poisson in
+/// each of the four detectors, independently, with means `λ_d = ημ·r_d`
+/// (`r = (p_z(1−e_Z), p_z·e_Z, p_x(1−e_X), p_x·e_X)`, `e = e_d` in Alice's basis and ½ in the
+/// other). So detector `d` stays silent with `s_d = (1 − p_dc)·e^(−λ_d)`, independently;
+/// with the arms silent with `S_Z = s_0 s_1`, `S_X = s_2 s_3`, and `a` Alice's arm, `o` the
+/// other:
+/// - `Q = 1 − S_Z S_X`;
+/// - sifted `= (1 − S_a)·S_o + ½(1 − S_a)(1 − S_o)` (clicks in both arms take a random basis);
+/// - errors `= S_o·[s_right(1 − s_wrong) + ½(1 − s_right)(1 − s_wrong)] + ¼(1 − S_a)(1 − S_o)`;
+/// - double clicks `= (1 − s_0)(1 − s_1)S_X + (1 − s_2)(1 − s_3)S_Z + (1 − S_Z)(1 − S_X)`.
+pub fn passive_coherent(mu: f64, eta: f64, p_dc: f64, e_d: f64, p_z: f64) -> PassiveCoherent {
+    let silent = |mean: f64| (1.0 - p_dc) * (-mean).exp();
+    let lambda = eta * mu;
+    let mut sifted = [0.0; 2];
+    let mut errors = [0.0; 2];
+    let mut gain = 0.0;
+    let mut double_click = [0.0; 2];
+    for alice in 0..2 {
+        let error_in = |arm: usize| if arm == alice { e_d } else { 0.5 };
+        let share = [p_z, 1.0 - p_z];
+        // s[arm] = (right detector silent, wrong detector silent).
+        let s: [(f64, f64); 2] = std::array::from_fn(|arm| {
+            let e = error_in(arm);
+            (silent(lambda * share[arm] * (1.0 - e)), silent(lambda * share[arm] * e))
+        });
+        let arm_silent = [s[0].0 * s[0].1, s[1].0 * s[1].1];
+        let (sa, so) = (arm_silent[alice], arm_silent[1 - alice]);
+        let (right, wrong) = s[alice];
+        let both_arms = (1.0 - sa) * (1.0 - so);
+        sifted[alice] = (1.0 - sa) * so + 0.5 * both_arms;
+        errors[alice] = so * (right * (1.0 - wrong) + 0.5 * (1.0 - right) * (1.0 - wrong)) + 0.25 * both_arms;
+        // The gain does not depend on Alice's basis.
+        gain = 1.0 - sa * so;
+        let in_arm = |arm: usize| (1.0 - s[arm].0) * (1.0 - s[arm].1) * arm_silent[1 - arm];
+        double_click[alice] = in_arm(0) + in_arm(1) + both_arms;
+    }
+    PassiveCoherent { gain, sifted, errors, double_click }
+}
+
 /// Exact expected gain and error rates of the pulses whose possible arrivals at Bob are
 /// `branches` (probability, arrival), for `receiver`, Alice sending Z with probability
 /// `alice_z`: `Q = Σ w·P(click | arrival)`, and per basis the sifted and error probabilities
@@ -231,6 +287,45 @@ mod tests {
         }
         let ideal = intercept_resend_error_rate(0.2, 0.5, 1.0, 0.0, 0.0);
         assert!((ideal.error_rate - intercept_resend_qber_ideal(0.2)).abs() < 1e-15);
+    }
+
+    #[test]
+    fn passive_enumeration_matches_the_closed_form() {
+        // The inclusion–exclusion over detector sets against the independent-Poisson closed
+        // form, balanced and unbalanced beam splitters, dim and bright light, Alice Z 70 %.
+        for (eta, p_dc, e_d, p_z) in [(0.01, 1e-5, 0.03, 0.5), (0.3, 1e-3, 0.02, 0.8), (0.9, 0.01, 0.1, 0.2)] {
+            let receiver =
+                ReceiverModel { receiver: Receiver::Passive, z_probability: p_z, dark_count_probability: p_dc };
+            for mu in [0.0, 0.1, 0.5, 2.0] {
+                let enumerated = expected_memoryless(mu, &honest(eta, e_d), &receiver, 0.7);
+                let closed = passive_coherent(mu, eta, p_dc, e_d, p_z);
+                let label = format!("eta {eta} p_dc {p_dc} p_z {p_z} mu {mu}");
+                assert!((enumerated.gain - closed.gain).abs() < 1e-12, "{label}: gain");
+                for b in 0..2 {
+                    assert!((enumerated.sifted_gain[b] - closed.sifted[b]).abs() < 1e-12, "{label}: sifted {b}");
+                    let e = closed.errors[b] / closed.sifted[b];
+                    assert!((enumerated.error_rate_by_basis[b] - e).abs() < 1e-9, "{label}: error rate {b}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn balanced_passive_receiver_has_the_active_gain_and_more_errors_from_cross_arm_clicks() {
+        // Same total light and dark-count yield: the gains agree exactly; a passive
+        // receiver's clicks in both arms carry a random bit, so its error rate is higher.
+        let (eta, e_d, p_dc) = (0.2, 0.02, 1e-4);
+        let active = ReceiverModel { receiver: Receiver::Active, z_probability: 0.5, dark_count_probability: p_dc };
+        let passive = ReceiverModel {
+            receiver: Receiver::Passive,
+            z_probability: 0.5,
+            dark_count_probability: 1.0 - (1.0 - p_dc).sqrt(),
+        };
+        assert!((active.dark_yield() - passive.dark_yield()).abs() < 1e-15);
+        let a = expected_memoryless(1.0, &honest(eta, e_d), &active, 0.5);
+        let p = expected_memoryless(1.0, &honest(eta, e_d), &passive, 0.5);
+        assert!((a.gain - p.gain).abs() < 1e-12);
+        assert!(p.error_rate > a.error_rate + 1e-3, "{} vs {}", p.error_rate, a.error_rate);
     }
 
     #[test]

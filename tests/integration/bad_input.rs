@@ -81,6 +81,15 @@ fn unknown_field_in_set() {
 }
 
 #[test]
+fn unknown_receiver() {
+    assert_refused(
+        "receiver",
+        &["link", "--set", "detector.receiver=hybrid"],
+        "error: --set: unknown variant `hybrid`, expected `active` or `passive` in `detector.receiver`",
+    );
+}
+
+#[test]
 fn decoy_intensities_out_of_order() {
     assert_refused(
         "order",

@@ -1,8 +1,9 @@
-//! The event engine is statistically indistinguishable from the pulse engine: per-class counts
-//! (two-sample z-tests), the photon numbers behind the detections and the gaps between
-//! detections (chi-square homogeneity), with and without detector memory and eavesdroppers.
+//! The event engine is statistically indistinguishable from the pulse engine: per-class and
+//! per-basis counts (two-sample z-tests), the photon numbers behind the detections and the gaps
+//! between detections (chi-square homogeneity), with and without detector memory and
+//! eavesdroppers, for the active and the passive receiver.
 
-use qecnet::photonics::{Detection, Engine, LinkConfig, LinkObserver, LinkRun, simulate_link};
+use qecnet::photonics::{Detection, Engine, LinkConfig, LinkObserver, LinkRun, Receiver, simulate_link};
 
 use crate::stats::{Z_TOLERANCE, chi_square_homogeneity, z_two_sample};
 
@@ -43,6 +44,10 @@ fn assert_engines_agree(label: &str, config: &LinkConfig) {
     assert!(p > 1e-4, "{label}: gap distributions differ (p = {p:.2e})\npulse {pulse_gaps:?}\nevent {event_gaps:?}");
 }
 
+/// Names of the per-basis figures.
+const BASES: [(&str, &str); 2] =
+    [("Z sifted/detections", "Z errors/sifted"), ("X sifted/detections", "X errors/sifted")];
+
 fn assert_totals_agree(label: &str, a: &qecnet::photonics::link::Totals, b: &qecnet::photonics::link::Totals) {
     for k in 0..3 {
         let figures = [
@@ -69,7 +74,13 @@ fn assert_totals_agree(label: &str, a: &qecnet::photonics::link::Totals, b: &qec
             ),
             ("Z pulses/pulses", a.pulses[k][0], a.pulses[k].iter().sum(), b.pulses[k][0], b.pulses[k].iter().sum()),
         ];
-        for (name, x1, n1, x2, n2) in figures {
+        let by_basis = [0, 1].into_iter().flat_map(|i| {
+            [
+                (BASES[i].0, a.sifted[k][i], a.detections[k][i], b.sifted[k][i], b.detections[k][i]),
+                (BASES[i].1, a.errors[k][i], a.sifted[k][i], b.errors[k][i], b.sifted[k][i]),
+            ]
+        });
+        for (name, x1, n1, x2, n2) in figures.into_iter().chain(by_basis) {
             if n1 == 0 || n2 == 0 {
                 continue;
             }
@@ -156,4 +167,38 @@ fn block_engine_approximates_weak_detector_memory() {
     let (event, _) = run(&c, Engine::Event, 5);
     let (block, _) = run(&c, Engine::Block, 6);
     assert_totals_agree("block vs event with weak memory", &event.totals, &block.totals);
+}
+
+/// The bright link with a passive receiver and an unbalanced beam splitter.
+fn bright_passive_link() -> LinkConfig {
+    let mut c = bright_link();
+    c.detector.receiver = Receiver::Passive;
+    c.detector.z_basis_probability = 0.7;
+    c
+}
+
+#[test]
+fn engines_agree_with_a_passive_receiver() {
+    assert_engines_agree("passive", &bright_passive_link());
+}
+
+#[test]
+fn engines_agree_with_a_passive_receiver_with_memory_under_attack() {
+    let mut c = bright_passive_link();
+    c.detector.dead_time_ns = 1000.0;
+    c.detector.afterpulse_probability = 0.2;
+    c.detector.afterpulse_time_constant_ns = 5000.0;
+    c.eve.intercept_resend_fraction = 0.3;
+    c.eve.photon_number_splitting = true;
+    c.eve.pns_block_single_fraction = 0.4;
+    c.eve.lossless_channel = true;
+    assert_engines_agree("passive, memory, intercept-resend + PNS", &c);
+}
+
+#[test]
+fn block_engine_agrees_with_event_engine_for_a_passive_receiver() {
+    let config = bright_passive_link();
+    let (event, _) = run(&config, Engine::Event, 7);
+    let (block, _) = run(&config, Engine::Block, 8);
+    assert_totals_agree("block vs event, passive", &event.totals, &block.totals);
 }

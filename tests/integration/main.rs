@@ -6,6 +6,7 @@ mod keyrate;
 mod link_analytic;
 mod link_eavesdroppers;
 mod link_engines_agree;
+mod link_passive;
 mod mesh;
 mod pipeline;
 mod postprocess_cascade;

@@ -62,6 +62,8 @@ pub struct PerBasis {
 pub struct LinkSummary {
     /// Engine used.
     pub engine: &'static str,
+    /// Receiver architecture: `active` or `passive`.
+    pub receiver: &'static str,
     /// Seed.
     pub seed: u64,
     /// Pulses sent.
@@ -88,6 +90,8 @@ pub struct LinkSummary {
     pub expected_qber: f64,
     /// QBER of all sifted detections, per basis.
     pub qber_by_basis: PerBasis,
+    /// Analytic expectation of `qber_by_basis`.
+    pub expected_qber_by_basis: PerBasis,
     /// Signal class.
     pub signal: ClassSummary,
     /// Decoy class.
@@ -100,6 +104,19 @@ pub struct LinkSummary {
 
 fn std_error(p: f64, n: u64) -> f64 {
     if n == 0 { 0.0 } else { (p * (1.0 - p) / n as f64).sqrt() }
+}
+
+/// Expected QBER over the sifted detections of every class, per basis: the classes weighted by
+/// their sifted gains.
+fn expected_qber_by_basis(expected: &[Expected; 3], class_probabilities: &[f64; 3]) -> PerBasis {
+    let in_basis = |b: usize| {
+        let sifted: f64 = (0..3).map(|k| class_probabilities[k] * expected[k].sifted_gain[b]).sum();
+        let errors: f64 = (0..3)
+            .map(|k| class_probabilities[k] * expected[k].sifted_gain[b] * expected[k].error_rate_by_basis[b])
+            .sum();
+        if sifted > 0.0 { errors / sifted } else { 0.0 }
+    };
+    PerBasis { z: in_basis(0), x: in_basis(1) }
 }
 
 impl LinkSummary {
@@ -131,6 +148,7 @@ impl LinkSummary {
         let qber = t.qber();
         LinkSummary {
             engine: config.simulation.engine.name(),
+            receiver: config.detector.receiver.name(),
             seed: config.simulation.seed,
             pulses: t.pulses(),
             distance_km: config.channel.length_km,
@@ -144,6 +162,7 @@ impl LinkSummary {
             qber_std_error: std_error(qber, signal_z),
             expected_qber: run.model.expected_qber(),
             qber_by_basis: PerBasis { z: t.qber_in_basis(Basis::Z), x: t.qber_in_basis(Basis::X) },
+            expected_qber_by_basis: expected_qber_by_basis(&run.model.expected, &run.model.class_probabilities),
             signal: class(IntensityClass::Signal),
             decoy: class(IntensityClass::Decoy),
             vacuum: class(IntensityClass::Vacuum),
