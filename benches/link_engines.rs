@@ -1,8 +1,9 @@
-//! Throughput of the two link engines on one core: the GYS link at 50 km (no memory), and the
-//! event engine with dead time and afterpulsing. Throughput is in simulated pulses.
+//! Throughput of the two link engines on one core: the GYS link at 50 km (no memory), the
+//! event engine with dead time and afterpulsing, and both engines with a passive receiver.
+//! Throughput is in simulated pulses.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use qecnet::photonics::{Engine, LinkConfig, simulate_link};
+use qecnet::photonics::{Engine, LinkConfig, Receiver, simulate_link};
 
 fn gys_50km(engine: Engine, pulses: u64) -> LinkConfig {
     let mut c = LinkConfig::default();
@@ -21,15 +22,28 @@ fn engines(c: &mut Criterion) {
     let mut group = c.benchmark_group("link_gys_50km_one_core");
     group.sample_size(10);
 
+    let passive = |mut c: LinkConfig| {
+        c.detector.receiver = Receiver::Passive;
+        c
+    };
+
     let pulses = 20_000_000;
     group.throughput(Throughput::Elements(pulses));
     let config = gys_50km(Engine::Pulse, pulses);
     group.bench_function("pulse_engine", |b| b.iter(|| pool.install(|| simulate_link(&config, &mut ()).unwrap())));
+    let config = passive(gys_50km(Engine::Pulse, pulses));
+    group.bench_function("pulse_engine_passive", |b| {
+        b.iter(|| pool.install(|| simulate_link(&config, &mut ()).unwrap()))
+    });
 
     let pulses = 4_000_000_000;
     group.throughput(Throughput::Elements(pulses));
     let config = gys_50km(Engine::Event, pulses);
     group.bench_function("event_engine", |b| b.iter(|| pool.install(|| simulate_link(&config, &mut ()).unwrap())));
+    let config = passive(gys_50km(Engine::Event, pulses));
+    group.bench_function("event_engine_passive", |b| {
+        b.iter(|| pool.install(|| simulate_link(&config, &mut ()).unwrap()))
+    });
 
     let mut memory = gys_50km(Engine::Event, pulses);
     memory.detector.dead_time_ns = 10_000.0;
