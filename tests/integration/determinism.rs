@@ -1,5 +1,5 @@
-//! Same seed ⇒ byte-identical output, on one thread or several, for both engines and with
-//! detector memory (sequential chunks) or without (parallel chunks).
+//! Same seed ⇒ byte-identical output, on one thread or several, for both engines, both
+//! receivers and with detector memory (sequential chunks) or without (parallel chunks).
 
 use std::path::Path;
 use std::process::Command;
@@ -29,8 +29,12 @@ fn temp_dir(name: &str) -> std::path::PathBuf {
 #[test]
 fn same_seed_same_bytes_whatever_the_thread_count() {
     let dir = temp_dir("determinism");
-    let cases: [(&str, &[&str]); 3] = [
+    let cases: [(&str, &[&str]); 4] = [
         ("pulse", &["--engine", "pulse", "--pulses", "5e6", "--distance-km", "5"]),
+        (
+            "passive",
+            &["--engine", "event", "--pulses", "3e8", "--distance-km", "5", "--set", "detector.receiver=passive"],
+        ),
         ("event", &["--engine", "event", "--pulses", "3e8", "--distance-km", "5"]),
         (
             "memory",
