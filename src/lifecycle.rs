@@ -102,6 +102,7 @@ pub mod clock;
 pub mod engine;
 pub mod error;
 pub mod master;
+pub mod merkle;
 pub mod receipt;
 pub mod record;
 pub mod recovery;
