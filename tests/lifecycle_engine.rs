@@ -605,3 +605,70 @@ fn audit_signing_key_rotation_keeps_old_checkpoints_verifiable() {
     assert_eq!(signers, vec![old, new]);
     assert_chain_ok(&f);
 }
+
+#[test]
+fn version_one_store_is_verified_as_it_is_and_upgraded_by_its_writer() {
+    use qecnet::crypto::AuditSigner;
+    use qecnet::lifecycle::audit::checkpoint_message;
+    let config = EngineConfig { checkpoint_every: 5, ..EngineConfig::default() };
+    let mut f = fixture("upgrade", config.clone());
+    for i in 0..4 {
+        active_key(&mut f, KeyType::MeshSession, &format!("c{i}"), &["hub", "n1"]);
+    }
+    let Fixture { _dir, path, master, engine, mut rng, .. } = f;
+    drop(engine);
+    // Turn it into a version-1 store: no root column, checkpoints signing the chain head only
+    // (re-signed here by a stand-in audit key registered under its own id).
+    let stand_in = AuditSigner::from_material(&SecretBytes::random(32, "v1 audit key", &mut rng).unwrap()).unwrap();
+    let old_checkpoints = {
+        let c = rusqlite::Connection::open(&path).unwrap();
+        c.execute("INSERT INTO audit_keys(key_id, public) VALUES (9999, ?1)", [&stand_in.public()[..]]).unwrap();
+        let cps: Vec<(i64, i64, Vec<u8>)> = c
+            .prepare("SELECT seq, at_ns, head FROM checkpoints")
+            .unwrap()
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect();
+        for (seq, at, head) in &cps {
+            let head: [u8; 32] = head.clone().try_into().unwrap();
+            let sig = stand_in.sign(&checkpoint_message(*seq as u64, *at as u64, &head, None, KeyId(9999)));
+            c.execute(
+                "UPDATE checkpoints SET signer = 9999, signature = ?2 WHERE seq = ?1",
+                rusqlite::params![seq, &sig[..]],
+            )
+            .unwrap();
+        }
+        c.execute_batch(
+            "ALTER TABLE checkpoints DROP COLUMN root; UPDATE meta SET value = 1 WHERE name = 'schema_version';",
+        )
+        .unwrap();
+        cps.len() as u64
+    };
+    assert!(old_checkpoints >= 3);
+    // Read as it is, without changing it.
+    let reader = qecnet::lifecycle::open_reader(&path).unwrap();
+    let report = qecnet::lifecycle::verify_chain(&reader).unwrap().unwrap();
+    assert_eq!(report.checkpoints, old_checkpoints);
+    let version = |c: &rusqlite::Connection| -> i64 {
+        c.query_row("SELECT value FROM meta WHERE name = 'schema_version'", [], |r| r.get(0)).unwrap()
+    };
+    assert_eq!(version(&reader), 1);
+    drop(reader);
+    // The writer upgrades it; old and new checkpoints then verify together.
+    let mut e = Engine::open(&path, &master, config, Box::new(ManualClock::new(1_800_000_000 * NS_PER_SEC))).unwrap();
+    for i in 0..3 {
+        let id = e.generate(KeyType::MeshSession, &format!("new{i}"), &["hub"], &mut rng).unwrap();
+        e.distribute(id).unwrap();
+    }
+    e.checkpoint_now().unwrap();
+    drop(e);
+    let reader = qecnet::lifecycle::open_reader(&path).unwrap();
+    assert_eq!(version(&reader), qecnet::lifecycle::SCHEMA_VERSION);
+    let report = qecnet::lifecycle::verify_chain(&reader).unwrap().unwrap();
+    assert!(report.checkpoints > old_checkpoints, "{report:?}");
+    assert_eq!(report.unsigned_tail, 0);
+    let with_roots: i64 =
+        reader.query_row("SELECT COUNT(*) FROM checkpoints WHERE root IS NOT NULL", [], |r| r.get(0)).unwrap();
+    assert_eq!(with_roots as u64, report.checkpoints - old_checkpoints);
+}

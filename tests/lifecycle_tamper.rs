@@ -226,6 +226,25 @@ fn rewritten_chain_truncation_and_signatures_are_caught_by_checkpoints() {
         assert_eq!(code, 1);
         assert!(out.contains(&format!("checkpoint at record {cp}: bad signature")), "{out}");
     }
+    // A checkpoint's Merkle root altered, or removed (a downgrade to the version-1 message).
+    let p = copy(&path, &dir.0, "root.db");
+    {
+        let c = Connection::open(&p).unwrap();
+        let mut root: Vec<u8> =
+            c.query_row("SELECT root FROM checkpoints WHERE seq = ?1", [cps[2] as i64], |r| r.get(0)).unwrap();
+        root[3] ^= 1;
+        c.execute("UPDATE checkpoints SET root = ?2 WHERE seq = ?1", rusqlite::params![cps[2] as i64, root]).unwrap();
+    }
+    assert_eq!(verify(&p), Err(AuditFailure::CheckpointMismatch { seq: cps[2] }));
+    let p = copy(&path, &dir.0, "no-root.db");
+    Connection::open(&p)
+        .unwrap()
+        .execute("UPDATE checkpoints SET root = NULL WHERE seq = ?1", [cps[1] as i64])
+        .unwrap();
+    match verify(&p) {
+        Err(AuditFailure::BadSignature { seq, .. }) => assert_eq!(seq, cps[1]),
+        other => panic!("checkpoint without its root gave {other:?}"),
+    }
     // Truncate the chain below the last checkpoint.
     let last = *cps.last().unwrap();
     let p = copy(&path, &dir.0, "trunc.db");
@@ -268,8 +287,8 @@ fn cli_refuses_foreign_files_and_lists_keys_without_bytes() {
 #[test]
 fn pinned_audit_key_catches_a_chain_re_signed_with_a_substituted_key() {
     use qecnet::crypto::{AuditSigner, SecretBytes};
-    use qecnet::lifecycle::audit::checkpoint_message;
-    use qecnet::lifecycle::verify_chain_pinned;
+    use qecnet::lifecycle::audit::{checkpoint_message, record_leaf};
+    use qecnet::lifecycle::{merkle, verify_chain_pinned};
     let dir = TempDir::new("tamper-pin");
     let (path, _) = build_store(&dir.0);
     let genuine = {
@@ -282,7 +301,8 @@ fn pinned_audit_key_catches_a_chain_re_signed_with_a_substituted_key() {
     for (i, b) in pin.iter_mut().enumerate() {
         *b = u8::from_str_radix(&genuine_hex[2 * i..2 * i + 2], 16).unwrap();
     }
-    // Attacker: edit record 5, re-hash the chain, replace the audit key, re-sign every checkpoint.
+    // Attacker: edit record 5, re-hash the chain, replace the audit key, re-sign every
+    // checkpoint with recomputed Merkle roots.
     let p = copy(&path, &dir.0, "resigned.db");
     {
         let c = Connection::open(&p).unwrap();
@@ -298,13 +318,21 @@ fn pinned_audit_key_catches_a_chain_re_signed_with_a_substituted_key() {
             .unwrap()
             .map(|r| r.unwrap())
             .collect();
+        let leaves: Vec<merkle::Hash> = c
+            .prepare("SELECT hash FROM audit ORDER BY seq")
+            .unwrap()
+            .query_map([], |r| r.get::<_, Vec<u8>>(0))
+            .unwrap()
+            .map(|h| record_leaf(&h.unwrap().try_into().unwrap()))
+            .collect();
         for (seq, at, signer) in cps {
             let head: Vec<u8> = c.query_row("SELECT hash FROM audit WHERE seq = ?1", [seq], |r| r.get(0)).unwrap();
             let head: [u8; 32] = head.try_into().unwrap();
-            let sig = fake.sign(&checkpoint_message(seq as u64, at as u64, &head, KeyId(signer)));
+            let root = merkle::root(&leaves[..seq as usize]);
+            let sig = fake.sign(&checkpoint_message(seq as u64, at as u64, &head, Some(&root), KeyId(signer)));
             c.execute(
-                "UPDATE checkpoints SET head = ?2, signature = ?3 WHERE seq = ?1",
-                rusqlite::params![seq, &head[..], &sig[..]],
+                "UPDATE checkpoints SET head = ?2, signature = ?3, root = ?4 WHERE seq = ?1",
+                rusqlite::params![seq, &head[..], &sig[..], &root[..]],
             )
             .unwrap();
         }

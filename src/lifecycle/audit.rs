@@ -7,11 +7,17 @@
 //! `prev_hash` is 32 zero bytes. The sequence number is deliberately not
 //! hashed: order is fixed by the links, and a record moved to another
 //! position then still matches its own hash but breaks the link, so the
-//! verifier can tell "reordered" from "edited". A checkpoint signs
-//! `"qecnet/checkpoint/v1" || seq || at_ns || head_hash || signer_key_id`
-//! where `head_hash` is the hash of record `seq`; because every hash covers
-//! its predecessor, one signed head covers the whole prefix (the same idea as
-//! RFC 6962's signed tree heads, with a linear chain instead of a Merkle tree).
+//! verifier can tell "reordered" from "edited".
+//!
+//! The records' hashes are also the leaves of an RFC 6962 Merkle tree
+//! ([`crate::lifecycle::merkle`]). A checkpoint is a signed tree head: it signs
+//! `"qecnet/checkpoint/v2" || seq || at_ns || head_hash || root || signer_key_id`
+//! where `head_hash` is the hash of record `seq` and `root` the Merkle tree hash
+//! of records 1..=seq. Because every hash covers its predecessor, one signed
+//! head covers the whole prefix; the tree adds short proofs that one record is
+//! in a signed log, and that a later signed head extends an earlier one
+//! ([`crate::lifecycle::audit_proof`]). Checkpoints of version-1 stores have no
+//! root and sign `"qecnet/checkpoint/v1" || seq || at_ns || head_hash || signer_key_id`.
 //!
 //! [`verify_chain`] needs no secret: the AUDIT_SIGNING public keys are in the
 //! store's `audit_keys` table. It reports the first failing record and why.
@@ -23,6 +29,7 @@ use rusqlite::{Connection, OptionalExtension};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::merkle::{self, MerkleFrontier};
 use super::{KeyId, KeyState};
 use crate::crypto::verify_audit_signature;
 
@@ -78,15 +85,24 @@ impl AuditRecord {
     }
 }
 
-/// The message an AUDIT_SIGNING key signs for a checkpoint.
-pub fn checkpoint_message(seq: u64, at_ns: u64, head: &[u8; 32], signer: KeyId) -> Vec<u8> {
-    let mut m = Vec::with_capacity(20 + 8 + 8 + 32 + 8);
-    m.extend_from_slice(b"qecnet/checkpoint/v1");
+/// The message an AUDIT_SIGNING key signs for a checkpoint: version 2 with the Merkle
+/// `root` of records 1..=seq, version 1 (old stores) without.
+pub fn checkpoint_message(seq: u64, at_ns: u64, head: &[u8; 32], root: Option<&[u8; 32]>, signer: KeyId) -> Vec<u8> {
+    let mut m = Vec::with_capacity(20 + 8 + 8 + 32 + 32 + 8);
+    m.extend_from_slice(if root.is_some() { b"qecnet/checkpoint/v2" } else { b"qecnet/checkpoint/v1" });
     m.extend_from_slice(&seq.to_be_bytes());
     m.extend_from_slice(&at_ns.to_be_bytes());
     m.extend_from_slice(head);
+    if let Some(root) = root {
+        m.extend_from_slice(root);
+    }
     m.extend_from_slice(&signer.0.to_be_bytes());
     m
+}
+
+/// The Merkle leaf of a record: RFC 6962's leaf hash of its chained hash.
+pub fn record_leaf(chained_hash: &[u8; 32]) -> merkle::Hash {
+    merkle::leaf_hash(chained_hash)
 }
 
 /// Why verification stopped.
@@ -173,6 +189,8 @@ pub struct VerifyReport {
     pub unsigned_tail: u64,
     /// Hash of the last record (hex).
     pub head_hex: String,
+    /// RFC 6962 Merkle tree hash of every record (hex).
+    pub root_hex: String,
     /// Public keys (hex) of the AUDIT_SIGNING keys that signed checkpoints, by key id.
     /// Compare them with a copy kept elsewhere, or pin them with [`verify_chain_pinned`].
     pub signers: BTreeMap<KeyId, String>,
@@ -215,13 +233,23 @@ pub fn verify_chain_pinned(
             keys.insert(k, p);
         }
     }
-    let mut cps: BTreeMap<u64, (u64, Vec<u8>, i64, Vec<u8>)> = BTreeMap::new();
+    type Checkpoint = (u64, Vec<u8>, i64, Vec<u8>, Option<Vec<u8>>);
+    let mut cps: BTreeMap<u64, Checkpoint> = BTreeMap::new();
     {
-        let mut st = conn.prepare("SELECT seq, at_ns, head, signer, signature FROM checkpoints ORDER BY seq")?;
+        let root_column = if super::store::has_merkle_roots(conn)? { "root" } else { "NULL" };
+        let mut st = conn.prepare(&format!(
+            "SELECT seq, at_ns, head, signer, signature, {root_column} FROM checkpoints ORDER BY seq"
+        ))?;
         let rows = st.query_map([], |r| {
             Ok((
                 r.get::<_, i64>(0)? as u64,
-                (r.get::<_, i64>(1)? as u64, r.get::<_, Vec<u8>>(2)?, r.get::<_, i64>(3)?, r.get::<_, Vec<u8>>(4)?),
+                (
+                    r.get::<_, i64>(1)? as u64,
+                    r.get::<_, Vec<u8>>(2)?,
+                    r.get::<_, i64>(3)?,
+                    r.get::<_, Vec<u8>>(4)?,
+                    r.get::<_, Option<Vec<u8>>>(5)?,
+                ),
             ))
         })?;
         for row in rows {
@@ -235,6 +263,7 @@ pub fn verify_chain_pinned(
     )?;
     let mut rows = st.query([])?;
     let mut prev = GENESIS_HASH;
+    let mut tree = MerkleFrontier::default();
     let mut expected = 1u64;
     let mut checkpoints = 0u64;
     let mut last_cp = 0u64;
@@ -279,8 +308,13 @@ pub fn verify_chain_pinned(
             return Ok(Err(AuditFailure::BrokenLink { seq }));
         }
         prev = rec.hash(&prev);
-        if let Some((at_ns, head, signer, sig)) = cps.get(&seq) {
+        tree.push(record_leaf(&prev));
+        if let Some((at_ns, head, signer, sig, stored_root)) = cps.get(&seq) {
             if head.as_slice() != prev.as_slice() {
+                return Ok(Err(AuditFailure::CheckpointMismatch { seq }));
+            }
+            let root = tree.root();
+            if stored_root.as_ref().is_some_and(|r| r.as_slice() != root.as_slice()) {
                 return Ok(Err(AuditFailure::CheckpointMismatch { seq }));
             }
             let Some(public) = keys.get(signer) else {
@@ -294,7 +328,7 @@ pub fn verify_chain_pinned(
                 }));
             }
             signers.insert(KeyId(*signer), hex(public));
-            let msg = checkpoint_message(seq, *at_ns, &prev, KeyId(*signer));
+            let msg = checkpoint_message(seq, *at_ns, &prev, stored_root.is_some().then_some(&root), KeyId(*signer));
             if let Err(e) = verify_audit_signature(public, &msg, sig) {
                 return Ok(Err(AuditFailure::BadSignature { seq, reason: e.to_string() }));
             }
@@ -307,7 +341,14 @@ pub fn verify_chain_pinned(
     if let Some((&seq, _)) = cps.range(expected..).next() {
         return Ok(Err(AuditFailure::CheckpointBeyondChain { seq }));
     }
-    Ok(Ok(VerifyReport { records, checkpoints, unsigned_tail: records - last_cp, head_hex: hex(&prev), signers }))
+    Ok(Ok(VerifyReport {
+        records,
+        checkpoints,
+        unsigned_tail: records - last_cp,
+        head_hex: hex(&prev),
+        root_hex: hex(&tree.root()),
+        signers,
+    }))
 }
 
 /// Key states as the audit chain tells them: the `to` state of the last record of each key.
@@ -325,6 +366,25 @@ pub fn replay_states(conn: &Connection) -> Result<BTreeMap<KeyId, KeyState>, rus
         }
     }
     Ok(out)
+}
+
+/// The Merkle tree of every record's stored hash, rebuilt in sequence order.
+pub(crate) fn merkle_frontier(conn: &Connection) -> Result<MerkleFrontier, rusqlite::Error> {
+    let mut tree = MerkleFrontier::default();
+    let mut st = conn.prepare("SELECT hash FROM audit ORDER BY seq")?;
+    let mut rows = st.query([])?;
+    while let Some(r) = rows.next()? {
+        let hash: Vec<u8> = r.get(0)?;
+        let hash: [u8; 32] = hash.try_into().map_err(|_| {
+            rusqlite::Error::FromSqlConversionFailure(
+                0,
+                rusqlite::types::Type::Blob,
+                "audit hash is not 32 bytes".into(),
+            )
+        })?;
+        tree.push(record_leaf(&hash));
+    }
+    Ok(tree)
 }
 
 /// The last record's sequence number and hash, if any.

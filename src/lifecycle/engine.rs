@@ -15,6 +15,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 use serde::Serialize;
 
 use super::audit::{self, AuditFailure, AuditRecord, VerifyReport, checkpoint_message};
+use super::merkle::MerkleFrontier;
 use super::record::{self, KEY_COLUMNS, KeyId, KeyRecord};
 use super::store::{self, Durability, MASTER_CHECK_AAD};
 use super::{Clock, KeyState, LifecycleError, ReceiptProof, Transition};
@@ -69,6 +70,8 @@ pub struct TickReport {
 pub(super) struct ChainHead {
     seq: u64,
     hash: [u8; 32],
+    /// The Merkle tree of every record's hash so far.
+    tree: MerkleFrontier,
     since_checkpoint: u64,
     last_checkpoint_ns: u64,
 }
@@ -145,12 +148,18 @@ impl Engine {
             actor: config.actor.clone(),
             config,
             clock,
-            head: ChainHead { seq: 0, hash: audit::GENESIS_HASH, since_checkpoint: 0, last_checkpoint_ns: now },
+            head: ChainHead {
+                seq: 0,
+                hash: audit::GENESIS_HASH,
+                tree: MerkleFrontier::default(),
+                since_checkpoint: 0,
+                last_checkpoint_ns: now,
+            },
             signer: None,
         };
         let hub = engine.actor.clone();
         engine.atomic(|e| {
-            e.append_audit("store_created", None, None, None, "schema_version=1")?;
+            e.append_audit("store_created", None, None, None, &format!("schema_version={}", store::SCHEMA_VERSION))?;
             let id = e.insert_master_record(None, "type=SOVEREIGN_MASTER; operator-held, not stored")?;
             e.transition(id, Transition::Distribute, "to operator")?;
             e.confirm_receipt_inner(id, &hub)?;
@@ -179,6 +188,7 @@ impl Engine {
             .unwrap(&check, MASTER_CHECK_AAD)
             .map_err(|_| LifecycleError::MasterKeyMismatch { path: path.to_path_buf() })?;
         let (seq, hash) = audit::chain_head(&conn)?;
+        let tree = audit::merkle_frontier(&conn)?;
         let last_cp: Option<(i64, i64)> = conn
             .query_row("SELECT seq, at_ns FROM checkpoints ORDER BY seq DESC LIMIT 1", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
@@ -193,7 +203,13 @@ impl Engine {
             actor: config.actor.clone(),
             config,
             clock,
-            head: ChainHead { seq, hash, since_checkpoint: seq.saturating_sub(cp_seq), last_checkpoint_ns: cp_ns },
+            head: ChainHead {
+                seq,
+                hash,
+                tree,
+                since_checkpoint: seq.saturating_sub(cp_seq),
+                last_checkpoint_ns: cp_ns,
+            },
             signer: None,
         };
         engine.refresh_signer()?;
@@ -315,6 +331,7 @@ impl Engine {
             ])?;
         self.head.seq = rec.seq;
         self.head.hash = hash;
+        self.head.tree.push(audit::record_leaf(&hash));
         self.head.since_checkpoint += 1;
         if self.head.since_checkpoint >= self.config.checkpoint_every
             || now.saturating_sub(self.head.last_checkpoint_ns) >= self.config.checkpoint_interval_ns
@@ -335,11 +352,21 @@ impl Engine {
         }
         let now = self.clock.now_ns();
         let (signer_id, key) = (&signer.0, &signer.1);
-        let msg = checkpoint_message(self.head.seq, now, &self.head.hash, *signer_id);
+        let root = self.head.tree.root();
+        let msg = checkpoint_message(self.head.seq, now, &self.head.hash, Some(&root), *signer_id);
         let sig = key.sign(&msg);
         self.conn
-            .prepare_cached("INSERT INTO checkpoints(seq, at_ns, head, signer, signature) VALUES (?1, ?2, ?3, ?4, ?5)")?
-            .execute(params![self.head.seq as i64, now as i64, &self.head.hash[..], signer_id.0, &sig[..]])?;
+            .prepare_cached(
+                "INSERT INTO checkpoints(seq, at_ns, head, signer, signature, root) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![
+                self.head.seq as i64,
+                now as i64,
+                &self.head.hash[..],
+                signer_id.0,
+                &sig[..],
+                &root[..]
+            ])?;
         self.head.since_checkpoint = 0;
         self.head.last_checkpoint_ns = now;
         Ok(())

@@ -21,8 +21,10 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
 
 use super::LifecycleError;
 
-/// Schema version this build writes and reads.
-pub const SCHEMA_VERSION: i64 = 1;
+/// Schema version this build writes and reads. Version 2 added the Merkle root of each
+/// checkpoint; a version-1 store is read as it is (its checkpoints sign the chain head only)
+/// and upgraded when opened for writing.
+pub const SCHEMA_VERSION: i64 = 2;
 /// Value of `meta.magic` in every qecnet store.
 pub const MAGIC: &str = "qecnet-key-store";
 /// AAD of the master-key check value.
@@ -80,7 +82,8 @@ CREATE TABLE checkpoints(
     at_ns INTEGER NOT NULL,
     head BLOB NOT NULL,
     signer INTEGER NOT NULL,
-    signature BLOB NOT NULL
+    signature BLOB NOT NULL,
+    root BLOB
 );
 CREATE TABLE audit_keys(key_id INTEGER PRIMARY KEY, public BLOB NOT NULL);
 ";
@@ -218,7 +221,7 @@ pub(crate) fn check_identity(conn: &Connection, path: &Path) -> Result<(), Lifec
             supported: SCHEMA_VERSION,
         });
     }
-    if version < SCHEMA_VERSION {
+    if version < 1 {
         return Err(LifecycleError::NotAStore {
             path: path.to_path_buf(),
             reason: format!("unknown older schema version {version}"),
@@ -241,10 +244,37 @@ pub(crate) fn open_writer(path: &Path, durability: Durability) -> Result<(Connec
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     check_identity(&conn, path)?;
     set_pragmas(&conn, durability).map_err(|e| classify(path, e))?;
+    upgrade(&conn).map_err(|e| classify(path, e))?;
     let check: Vec<u8> = conn
         .query_row("SELECT value FROM meta WHERE name = 'master_check'", [], |r| r.get(0))
         .map_err(|e| classify(path, e))?;
     Ok((conn, check))
+}
+
+/// Brings a version-1 store to the current schema: checkpoints gain a (for the old ones,
+/// empty) Merkle root column.
+fn upgrade(conn: &Connection) -> Result<(), rusqlite::Error> {
+    let version: i64 = conn.query_row("SELECT value FROM meta WHERE name = 'schema_version'", [], |r| r.get(0))?;
+    if version >= SCHEMA_VERSION {
+        return Ok(());
+    }
+    conn.execute_batch("BEGIN IMMEDIATE")?;
+    let done = conn
+        .execute_batch("ALTER TABLE checkpoints ADD COLUMN root BLOB")
+        .and_then(|()| conn.execute("UPDATE meta SET value = ?1 WHERE name = 'schema_version'", [SCHEMA_VERSION]))
+        .and_then(|_| conn.execute_batch("COMMIT"));
+    if done.is_err() {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+    done
+}
+
+/// Whether the store's checkpoints carry Merkle roots (schema version 2 and later).
+pub(crate) fn has_merkle_roots(conn: &Connection) -> Result<bool, rusqlite::Error> {
+    conn.query_row("SELECT COUNT(*) FROM pragma_table_info('checkpoints') WHERE name = 'root'", [], |r| {
+        r.get::<_, i64>(0)
+    })
+    .map(|n| n > 0)
 }
 
 /// Open a store for reading only (`audit verify`, `keys list/show`): no
