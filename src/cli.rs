@@ -76,7 +76,7 @@ pub fn main() -> ExitCode {
         Command::Plot(args) => done(plot::run(args)),
         Command::Regress(args) => done(regress::run(args)),
         Command::Mesh(args) => done(mesh::run(args)),
-        Command::Audit(args) => audit::run(args).map_err(Error::from),
+        Command::Audit(args) => audit::run(args),
         Command::Keys(args) => keys::run(args).map_err(Error::from),
         Command::CascadeStudy(args) => done(cascade_study::run(args)),
     };

@@ -97,6 +97,7 @@
 //! ```
 
 pub mod audit;
+pub mod audit_proof;
 pub mod channel_ops;
 pub mod clock;
 pub mod engine;

@@ -286,9 +286,7 @@ fn cli_refuses_foreign_files_and_lists_keys_without_bytes() {
 
 #[test]
 fn pinned_audit_key_catches_a_chain_re_signed_with_a_substituted_key() {
-    use qecnet::crypto::{AuditSigner, SecretBytes};
-    use qecnet::lifecycle::audit::{checkpoint_message, record_leaf};
-    use qecnet::lifecycle::{merkle, verify_chain_pinned};
+    use qecnet::lifecycle::verify_chain_pinned;
     let dir = TempDir::new("tamper-pin");
     let (path, _) = build_store(&dir.0);
     let genuine = {
@@ -304,39 +302,7 @@ fn pinned_audit_key_catches_a_chain_re_signed_with_a_substituted_key() {
     // Attacker: edit record 5, re-hash the chain, replace the audit key, re-sign every
     // checkpoint with recomputed Merkle roots.
     let p = copy(&path, &dir.0, "resigned.db");
-    {
-        let c = Connection::open(&p).unwrap();
-        c.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 5", []).unwrap();
-        rehash_from(&c, 5);
-        let mut rng = ChaCha20Rng::seed_from_u64(666);
-        let fake = AuditSigner::from_material(&SecretBytes::random(32, "fake", &mut rng).unwrap()).unwrap();
-        c.execute("UPDATE audit_keys SET public = ?1", [&fake.public()[..]]).unwrap();
-        let cps: Vec<(i64, i64, i64)> = c
-            .prepare("SELECT seq, at_ns, signer FROM checkpoints")
-            .unwrap()
-            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .unwrap()
-            .map(|r| r.unwrap())
-            .collect();
-        let leaves: Vec<merkle::Hash> = c
-            .prepare("SELECT hash FROM audit ORDER BY seq")
-            .unwrap()
-            .query_map([], |r| r.get::<_, Vec<u8>>(0))
-            .unwrap()
-            .map(|h| record_leaf(&h.unwrap().try_into().unwrap()))
-            .collect();
-        for (seq, at, signer) in cps {
-            let head: Vec<u8> = c.query_row("SELECT hash FROM audit WHERE seq = ?1", [seq], |r| r.get(0)).unwrap();
-            let head: [u8; 32] = head.try_into().unwrap();
-            let root = merkle::root(&leaves[..seq as usize]);
-            let sig = fake.sign(&checkpoint_message(seq as u64, at as u64, &head, Some(&root), KeyId(signer)));
-            c.execute(
-                "UPDATE checkpoints SET head = ?2, signature = ?3, root = ?4 WHERE seq = ?1",
-                rusqlite::params![seq, &head[..], &sig[..], &root[..]],
-            )
-            .unwrap();
-        }
-    }
+    forge_history(&p);
     let c = Connection::open(&p).unwrap();
     // Without a pin the forgery is self-consistent, but the reported signer differs.
     let report = verify_chain(&c).unwrap().unwrap();
@@ -361,4 +327,167 @@ fn pinned_audit_key_catches_a_chain_re_signed_with_a_substituted_key() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+}
+
+/// The attacker who can write the store: edits record 5, re-hashes the chain, substitutes
+/// their own audit key and re-signs every checkpoint with recomputed Merkle roots.
+fn forge_history(p: &Path) {
+    use qecnet::crypto::{AuditSigner, SecretBytes};
+    use qecnet::lifecycle::audit::{checkpoint_message, record_leaf};
+    use qecnet::lifecycle::merkle;
+    let c = Connection::open(p).unwrap();
+    c.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 5", []).unwrap();
+    rehash_from(&c, 5);
+    let mut rng = ChaCha20Rng::seed_from_u64(666);
+    let fake = AuditSigner::from_material(&SecretBytes::random(32, "fake", &mut rng).unwrap()).unwrap();
+    c.execute("UPDATE audit_keys SET public = ?1", [&fake.public()[..]]).unwrap();
+    let cps: Vec<(i64, i64, i64)> = c
+        .prepare("SELECT seq, at_ns, signer FROM checkpoints")
+        .unwrap()
+        .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+        .unwrap()
+        .map(|r| r.unwrap())
+        .collect();
+    let leaves: Vec<merkle::Hash> = c
+        .prepare("SELECT hash FROM audit ORDER BY seq")
+        .unwrap()
+        .query_map([], |r| r.get::<_, Vec<u8>>(0))
+        .unwrap()
+        .map(|h| record_leaf(&h.unwrap().try_into().unwrap()))
+        .collect();
+    for (seq, at, signer) in cps {
+        let head: Vec<u8> = c.query_row("SELECT hash FROM audit WHERE seq = ?1", [seq], |r| r.get(0)).unwrap();
+        let head: [u8; 32] = head.try_into().unwrap();
+        let root = merkle::root(&leaves[..seq as usize]);
+        let sig = fake.sign(&checkpoint_message(seq as u64, at as u64, &head, Some(&root), KeyId(signer)));
+        c.execute(
+            "UPDATE checkpoints SET head = ?2, signature = ?3, root = ?4 WHERE seq = ?1",
+            rusqlite::params![seq, &head[..], &sig[..], &root[..]],
+        )
+        .unwrap();
+    }
+}
+
+fn qecnet(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_qecnet")).args(args).output().unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+fn genuine_signer(path: &Path) -> String {
+    let c = Connection::open(path).unwrap();
+    verify_chain(&c).unwrap().unwrap().signers.values().next().unwrap().clone()
+}
+
+#[test]
+fn inclusion_proofs_hold_for_every_kind_of_record_and_fail_when_altered() {
+    let dir = TempDir::new("proof-incl");
+    let (path, _) = build_store(&dir.0);
+    let db = path.to_str().unwrap();
+    let cps = checkpoint_seqs(&path);
+    let key = genuine_signer(&path);
+    // The first record, records inside and at the end of a checkpoint, the last signed one.
+    let last = *cps.last().unwrap();
+    for record in [1, cps[0], cps[0] + 1, cps[1] - 1, last] {
+        let file = dir.0.join(format!("proof-{record}.json"));
+        let f = file.to_str().unwrap();
+        let (code, _, err) = qecnet(&["audit", "prove", db, "--record", &record.to_string(), "--out", f]);
+        assert_eq!(code, 0, "prove {record}: {err}");
+        let (code, out, _) = qecnet(&["audit", "check-proof", f, "--pin", &key]);
+        assert_eq!(code, 0, "record {record}: {out}");
+        assert!(out.starts_with(&format!("OK: record {record} (")), "{out}");
+        // Against every later signed head too.
+        for head in cps.iter().filter(|&&c| c >= record) {
+            let proof =
+                qecnet::lifecycle::audit_proof::prove_inclusion(&Connection::open(&path).unwrap(), record, Some(*head))
+                    .unwrap();
+            assert!(proof.verify(None).is_ok(), "record {record} in head {head}");
+        }
+    }
+    // Alter the proof of record cps[0] + 1: its content, a path hash, the head's signature,
+    // or check it against another key.
+    let file = dir.0.join(format!("proof-{}.json", cps[0] + 1));
+    let text = std::fs::read_to_string(&file).unwrap();
+    let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let mut cases: Vec<(&str, serde_json::Value, &str)> = Vec::new();
+    let mut edited = json.clone();
+    edited["record"]["actor"] = "mallory".into();
+    cases.push(("content", edited, "is not in the signed head"));
+    let mut edited = json.clone();
+    let h = edited["path"][1].as_str().unwrap().to_string();
+    edited["path"][1] = format!("{}{}", if h.starts_with('0') { "1" } else { "0" }, &h[1..]).into();
+    cases.push(("path", edited, "is not in the signed head"));
+    let mut edited = json.clone();
+    let sig = edited["head"]["signature"].as_str().unwrap().to_string();
+    edited["head"]["signature"] = format!("{}{}", if sig.starts_with('0') { "1" } else { "0" }, &sig[1..]).into();
+    cases.push(("signature", edited, "bad signature"));
+    let mut edited = json.clone();
+    edited["head"]["tree_size"] = (cps[1] + 1).into();
+    cases.push(("tree size", edited, "bad signature"));
+    for (what, value, message) in cases {
+        let bad = dir.0.join(format!("bad-{}.json", what.replace(' ', "-")));
+        std::fs::write(&bad, serde_json::to_string_pretty(&value).unwrap()).unwrap();
+        let (code, out, _) = qecnet(&["audit", "check-proof", bad.to_str().unwrap()]);
+        assert_eq!(code, 1, "{what}: {out}");
+        assert!(out.starts_with("FAILED: ") && out.contains(message), "{what}: {out}");
+    }
+    let other = "11".repeat(32);
+    let (code, out, _) = qecnet(&["audit", "check-proof", file.to_str().unwrap(), "--pin", &other]);
+    assert_eq!(code, 1);
+    assert!(out.contains("is not one of the pinned audit keys"), "{out}");
+    // Records beyond the signed log, or not at all, are refused with a message.
+    let n =
+        Connection::open(&path).unwrap().query_row("SELECT MAX(seq) FROM audit", [], |r| r.get::<_, i64>(0)).unwrap();
+    if n as u64 > last {
+        let (code, _, err) = qecnet(&["audit", "prove", db, "--record", &n.to_string()]);
+        assert_eq!(code, 2);
+        assert!(err.contains("is not covered by a signed checkpoint yet"), "{err}");
+    }
+    let (code, _, err) = qecnet(&["audit", "prove", db, "--record", "0", "--head", &cps[0].to_string()]);
+    assert_eq!(code, 2);
+    assert!(err.contains("record 0 is not in a log"), "{err}");
+}
+
+#[test]
+fn consistency_proofs_show_the_log_is_append_only_and_catch_rewritten_history() {
+    use qecnet::lifecycle::audit_proof::{AuditProof, prove_consistency};
+    let dir = TempDir::new("proof-cons");
+    let (path, _) = build_store(&dir.0);
+    let db = path.to_str().unwrap();
+    let cps = checkpoint_seqs(&path);
+    let genuine = Connection::open(&path).unwrap();
+    // Every pair of signed heads, through the library; one through the CLI.
+    for (i, &from) in cps.iter().enumerate() {
+        for &to in &cps[i..] {
+            let proof = prove_consistency(&genuine, from, Some(to)).unwrap();
+            assert!(proof.verify(None).is_ok(), "{from} -> {to}");
+        }
+    }
+    let file = dir.0.join("consistency.json");
+    let (code, _, err) =
+        qecnet(&["audit", "consistency", db, "--from", &cps[0].to_string(), "--out", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, _) = qecnet(&["audit", "check-proof", file.to_str().unwrap()]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains(&format!("extends the log signed at {} records", cps[0])), "{out}");
+    // An auditor kept the genuine head at cps[0]. Someone able to write the store and to sign
+    // rewrites record 5 and re-signs everything: the store verifies on its own, but no
+    // consistency proof links the new log to the auditor's head.
+    let AuditProof::Consistency { first: kept, .. } = prove_consistency(&genuine, cps[0], None).unwrap() else {
+        unreachable!()
+    };
+    let forged = copy(&path, &dir.0, "forged.db");
+    forge_history(&forged);
+    let forged = Connection::open(&forged).unwrap();
+    assert!(verify_chain(&forged).unwrap().is_ok());
+    let AuditProof::Consistency { first, second, path } = prove_consistency(&forged, cps[0], None).unwrap() else {
+        unreachable!()
+    };
+    assert_ne!(first.root, kept.root, "the forged log has another history");
+    let against_kept = AuditProof::Consistency { first: kept, second, path };
+    let failure = against_kept.verify(None).unwrap_err().to_string();
+    assert!(failure.contains("does not extend"), "{failure}");
 }

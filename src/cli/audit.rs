@@ -1,13 +1,19 @@
-//! `qecnet audit verify DB`: check every hash and signature of a store's audit
-//! chain. Needs no secret. Exit status 0 when everything verifies, 1 when the
-//! chain is broken (naming the first failing record), errors for unreadable
-//! or foreign files.
+//! `qecnet audit`: needs no secret.
+//! - `verify DB`: check every hash, Merkle root and signature of a store's audit chain. Exit
+//!   status 0 when everything verifies, 1 when the chain is broken (naming the first failing
+//!   record), errors for unreadable or foreign files.
+//! - `prove DB --record N`, `consistency DB --from M`: write an inclusion proof (record N is
+//!   in a signed tree head) or a consistency proof (a later signed head extends the one at M)
+//!   as JSON, for someone without the store.
+//! - `check-proof FILE`: check such a proof; exit status 0 when it holds, 1 when not.
 
 use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::lifecycle::audit_proof::{AuditProof, parse_hex32, prove_consistency, prove_inclusion};
 use crate::lifecycle::{LifecycleError, open_reader, verify_chain_pinned};
+use crate::output::write_text_atomically;
 
 /// Arguments of `qecnet audit`.
 #[derive(Debug, clap::Args)]
@@ -32,58 +38,124 @@ pub enum AuditCommand {
         #[arg(long = "pin", value_name = "HEX")]
         pins: Vec<String>,
     },
+    /// Write a proof that one record is in a signed tree head (RFC 6962 audit path).
+    Prove {
+        /// Path of the key store.
+        db: PathBuf,
+        /// Sequence number of the record.
+        #[arg(long)]
+        record: u64,
+        /// Tree size (checkpoint sequence number) of the signed head to prove against;
+        /// default the first checkpoint covering the record.
+        #[arg(long)]
+        head: Option<u64>,
+        /// Write the proof here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Write a proof that a later signed tree head extends an earlier one (append-only).
+    Consistency {
+        /// Path of the key store.
+        db: PathBuf,
+        /// Tree size of the earlier signed head (a checkpoint's sequence number).
+        #[arg(long)]
+        from: u64,
+        /// Tree size of the later signed head; default the latest checkpoint.
+        #[arg(long)]
+        to: Option<u64>,
+        /// Write the proof here instead of standard output.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
+    /// Check a proof written by `prove` or `consistency`, without the store.
+    CheckProof {
+        /// The proof (JSON).
+        file: PathBuf,
+        /// Require its signed heads to be signed by this AUDIT_SIGNING public key (64 hex
+        /// digits); repeat for several keys.
+        #[arg(long = "pin", value_name = "HEX")]
+        pins: Vec<String>,
+    },
 }
 
 /// Run `qecnet audit ...`, printing to stdout.
-pub fn run(args: &AuditArgs) -> Result<ExitCode, LifecycleError> {
+pub fn run(args: &AuditArgs) -> crate::Result<ExitCode> {
     let mut out = std::io::stdout().lock();
     run_to(args, &mut out)
 }
 
+/// Writes `proof` as pretty JSON to `file`, or to `out`.
+fn emit_proof(proof: &AuditProof, file: &Option<PathBuf>, out: &mut impl Write) -> crate::Result<ExitCode> {
+    let text = serde_json::to_string_pretty(proof).expect("a proof serialises") + "\n";
+    match file {
+        Some(path) => write_text_atomically(path, &text)?,
+        None => out.write_all(text.as_bytes()).map_err(|e| crate::Error::io(std::path::Path::new("<stdout>"), e))?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Run `qecnet audit ...`, printing to `out`.
-pub fn run_to(args: &AuditArgs, out: &mut impl Write) -> Result<ExitCode, LifecycleError> {
+pub fn run_to(args: &AuditArgs, out: &mut impl Write) -> crate::Result<ExitCode> {
     match &args.command {
-        AuditCommand::Verify { db, json, pins } => {
+        AuditCommand::Prove { db, record, head, out: file } => {
+            emit_proof(&prove_inclusion(&open_reader(db)?, *record, *head)?, file, out)
+        }
+        AuditCommand::Consistency { db, from, to, out: file } => {
+            emit_proof(&prove_consistency(&open_reader(db)?, *from, *to)?, file, out)
+        }
+        AuditCommand::CheckProof { file, pins } => {
             let pinned = pins.iter().map(|h| parse_pin(h)).collect::<Result<Vec<_>, _>>()?;
-            let conn = open_reader(db)?;
-            let result = verify_chain_pinned(&conn, (!pinned.is_empty()).then_some(pinned.as_slice()))?;
-            if *json {
-                let v = match &result {
-                    Ok(r) => serde_json::json!({ "ok": true, "report": r }),
-                    Err(f) => {
-                        serde_json::json!({ "ok": false, "failure": f, "message": f.to_string() })
-                    }
-                };
-                writeln!(out, "{v}")?;
-            } else {
-                match &result {
-                    Ok(r) => {
-                        writeln!(
-                            out,
-                            "OK: {} records and {} signed checkpoints verified ({} records after the last checkpoint, hash-chained but not yet signed); head {}",
-                            r.records, r.checkpoints, r.unsigned_tail, r.head_hex
-                        )?;
-                        for (id, public) in &r.signers {
-                            writeln!(out, "  checkpoints signed by {id}: Ed25519 public key {public}")?;
-                        }
-                    }
-                    Err(f) => writeln!(out, "FAILED: {f}")?,
-                }
+            let text = std::fs::read_to_string(file).map_err(|e| crate::Error::io(file, e))?;
+            let proof: AuditProof = serde_json::from_str(&text)
+                .map_err(|e| LifecycleError::Input(format!("{}: not an audit proof ({e})", file.display())))?;
+            let result = proof.verify((!pinned.is_empty()).then_some(pinned.as_slice()));
+            match &result {
+                Ok(what) => writeln!(out, "OK: {what}"),
+                Err(why) => writeln!(out, "FAILED: {why}"),
             }
+            .map_err(|e| crate::Error::io(std::path::Path::new("<stdout>"), e))?;
             Ok(if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
+        AuditCommand::Verify { db, json, pins } => Ok(verify_to(db, *json, pins, out)?),
     }
 }
 
+/// `qecnet audit verify`.
+fn verify_to(
+    db: &std::path::Path,
+    json: bool,
+    pins: &[String],
+    out: &mut impl Write,
+) -> Result<ExitCode, LifecycleError> {
+    let pinned = pins.iter().map(|h| parse_pin(h)).collect::<Result<Vec<_>, _>>()?;
+    let conn = open_reader(db)?;
+    let result = verify_chain_pinned(&conn, (!pinned.is_empty()).then_some(pinned.as_slice()))?;
+    if json {
+        let v = match &result {
+            Ok(r) => serde_json::json!({ "ok": true, "report": r }),
+            Err(f) => {
+                serde_json::json!({ "ok": false, "failure": f, "message": f.to_string() })
+            }
+        };
+        writeln!(out, "{v}")?;
+    } else {
+        match &result {
+            Ok(r) => {
+                writeln!(
+                    out,
+                    "OK: {} records and {} signed checkpoints verified ({} records after the last checkpoint, hash-chained but not yet signed); head {}, Merkle root {}",
+                    r.records, r.checkpoints, r.unsigned_tail, r.head_hex, r.root_hex
+                )?;
+                for (id, public) in &r.signers {
+                    writeln!(out, "  checkpoints signed by {id}: Ed25519 public key {public}")?;
+                }
+            }
+            Err(f) => writeln!(out, "FAILED: {f}")?,
+        }
+    }
+    Ok(if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+}
+
 fn parse_pin(h: &str) -> Result<[u8; 32], LifecycleError> {
-    let h = h.trim();
-    if h.len() != 64 || !h.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return Err(LifecycleError::Input(format!("--pin {h:?}: an Ed25519 public key is 64 hex digits")));
-    }
-    let mut out = [0u8; 32];
-    for (i, b) in out.iter_mut().enumerate() {
-        *b = u8::from_str_radix(&h[2 * i..2 * i + 2], 16)
-            .map_err(|_| LifecycleError::Input(format!("--pin {h:?}: not hex")))?;
-    }
-    Ok(out)
+    parse_hex32("--pin", h).map_err(|e| LifecycleError::Input(format!("{e} (an Ed25519 public key)")))
 }
