@@ -39,9 +39,12 @@
 //! [`Engine::open`] gets [`LifecycleError::StoreLocked`]. The read-only views
 //! ([`open_reader`], used by `qecnet audit verify` and `qecnet keys`) need no
 //! lock and no secret, and work while the writer runs. Every audit record is hash-chained
-//! (SHA-256) to its predecessor, and a checkpoint signed with the ACTIVE
-//! AUDIT_SIGNING key (Ed25519) is stored every `checkpoint_every` records or
-//! `checkpoint_interval_ns`, whichever comes first ([`audit`]). Usage counting
+//! (SHA-256) to its predecessor and is a leaf of an RFC 6962 Merkle tree
+//! ([`merkle`]); a checkpoint — a signed tree head over the chain head and the
+//! Merkle root, signed with the ACTIVE AUDIT_SIGNING key (Ed25519) — is stored
+//! every `checkpoint_every` records or `checkpoint_interval_ns`, whichever comes
+//! first ([`audit`]). Inclusion and consistency proofs against signed heads,
+//! checkable without the store, are in [`audit_proof`]. Usage counting
 //! is not audited (it would double the write volume); state changes, receipts,
 //! rotations and every recovery step are.
 //!
