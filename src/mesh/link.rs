@@ -59,7 +59,7 @@ impl QkdLink {
         settings: &PostprocessSettings,
         capacity_bits: u64,
     ) -> Result<Self, InvalidParameter> {
-        let sampler = BlockSampler::new(&LinkExpectation::new(config)?);
+        let sampler = BlockSampler::counts_only(&LinkExpectation::new(config)?);
         settings.validate()?;
         Ok(QkdLink {
             pulses_per_window: (config.source.repetition_rate_hz * window_s).round() as u64,
@@ -83,7 +83,7 @@ impl QkdLink {
 
     /// Changes the physics (an eavesdropper appears, the fibre degrades...).
     pub fn set_config(&mut self, config: &LinkConfig) -> Result<(), InvalidParameter> {
-        self.sampler = BlockSampler::new(&LinkExpectation::new(config)?);
+        self.sampler = BlockSampler::counts_only(&LinkExpectation::new(config)?);
         self.config = config.clone();
         Ok(())
     }

@@ -27,13 +27,24 @@ struct Click {
     kind: ClickKind,
 }
 
+/// What the gates of one cell add to the totals.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Outcome {
+    /// No click.
+    Silent,
+    /// A click, in full.
+    Click(Click),
+    /// A click as sifting sees it: `None` Bob's basis differs from Alice's, `Some(wrong)` it
+    /// matches and Bob's bit is wrong or not (double clicks split evenly between the two).
+    Sifted(Option<bool>),
+}
+
 /// One cell of the multinomial.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Cell {
     class: usize,
     alice: usize,
-    /// None for a silent gate.
-    click: Option<Click>,
+    outcome: Outcome,
 }
 
 /// The per-gate cell probabilities of a link, ready to sample windows.
@@ -75,16 +86,13 @@ impl BlockSampler {
                 let weight = link.class_probabilities[k] * p_alice;
                 let outcomes = click_outcomes(link, &receiver, &photons, alice);
                 let clicking: f64 = outcomes.iter().flatten().flatten().sum();
-                cells.push(Cell { class: k, alice: alice.index(), click: None });
+                cells.push(Cell { class: k, alice: alice.index(), outcome: Outcome::Silent });
                 probabilities.push(weight * (1.0 - clicking));
                 for (group, by_bob) in outcomes.iter().enumerate() {
                     for (bob, by_kind) in by_bob.iter().enumerate() {
                         for (kind, p) in ClickKind::ALL.into_iter().zip(by_kind) {
-                            cells.push(Cell {
-                                class: k,
-                                alice: alice.index(),
-                                click: Some(Click { bob, group, kind }),
-                            });
+                            let outcome = Outcome::Click(Click { bob, group, kind });
+                            cells.push(Cell { class: k, alice: alice.index(), outcome });
                             probabilities.push(weight * p);
                         }
                     }
@@ -92,6 +100,40 @@ impl BlockSampler {
             }
         }
         BlockSampler { cells, probabilities, live_fraction, class_probabilities: link.class_probabilities, alice_z: pa }
+    }
+
+    /// The same distribution reduced to what sifting and parameter estimation use — pulses,
+    /// detections, sifted detections and errors per class and basis — with about a fifth of
+    /// the cells (double clicks and the source photon numbers are not counted). For the mesh,
+    /// which samples millions of windows.
+    pub fn counts_only(link: &LinkExpectation) -> Self {
+        let full = BlockSampler::new(link);
+        let mut cells: Vec<Cell> = Vec::new();
+        let mut probabilities: Vec<f64> = Vec::new();
+        let mut add = |class: usize, alice: usize, outcome: Outcome, p: f64| {
+            let cell = Cell { class, alice, outcome };
+            match cells.iter().position(|c| *c == cell) {
+                Some(i) => probabilities[i] += p,
+                None => {
+                    cells.push(cell);
+                    probabilities.push(p);
+                }
+            }
+        };
+        for (cell, &p) in full.cells.iter().zip(&full.probabilities) {
+            let (k, a) = (cell.class, cell.alice);
+            match cell.outcome {
+                Outcome::Click(Click { bob, .. }) if bob != a => add(k, a, Outcome::Sifted(None), p),
+                Outcome::Click(Click { kind: ClickKind::Right, .. }) => add(k, a, Outcome::Sifted(Some(false)), p),
+                Outcome::Click(Click { kind: ClickKind::Wrong, .. }) => add(k, a, Outcome::Sifted(Some(true)), p),
+                Outcome::Click(Click { kind: ClickKind::Double, .. }) => {
+                    add(k, a, Outcome::Sifted(Some(false)), p / 2.0);
+                    add(k, a, Outcome::Sifted(Some(true)), p / 2.0);
+                }
+                other => add(k, a, other, p),
+            }
+        }
+        BlockSampler { cells, probabilities, ..full }
     }
 
     /// Fraction of gates that can click (1 without detector memory).
@@ -112,19 +154,30 @@ impl BlockSampler {
             let n = binomial(remaining, (p / remaining_p).clamp(0.0, 1.0), rng);
             remaining -= n;
             remaining_p -= p;
-            t.pulses[cell.class][cell.alice] += n;
-            let Some(Click { bob, group, kind }) = cell.click else { continue };
-            t.detections[cell.class][cell.alice] += n;
-            t.detections_by_source_photons[cell.class][group] += n;
-            let doubles = if kind == ClickKind::Double { n } else { 0 };
-            t.double_clicks[cell.class] += doubles;
-            if cell.alice == bob {
-                t.sifted[cell.class][cell.alice] += n;
-                t.errors[cell.class][cell.alice] += match kind {
-                    ClickKind::Right => 0,
-                    ClickKind::Wrong => n,
-                    ClickKind::Double => binomial(n, 0.5, rng),
-                };
+            let (k, a) = (cell.class, cell.alice);
+            t.pulses[k][a] += n;
+            match cell.outcome {
+                Outcome::Silent => {}
+                Outcome::Click(Click { bob, group, kind }) => {
+                    t.detections[k][a] += n;
+                    t.detections_by_source_photons[k][group] += n;
+                    t.double_clicks[k] += if kind == ClickKind::Double { n } else { 0 };
+                    if a == bob {
+                        t.sifted[k][a] += n;
+                        t.errors[k][a] += match kind {
+                            ClickKind::Right => 0,
+                            ClickKind::Wrong => n,
+                            ClickKind::Double => binomial(n, 0.5, rng),
+                        };
+                    }
+                }
+                Outcome::Sifted(sifted) => {
+                    t.detections[k][a] += n;
+                    if let Some(wrong) = sifted {
+                        t.sifted[k][a] += n;
+                        t.errors[k][a] += if wrong { n } else { 0 };
+                    }
+                }
             }
         }
         // Dead gates: sent, never detected.
@@ -177,4 +230,75 @@ fn natural_click(link: &LinkExpectation, k: usize) -> f64 {
             link.eve.branches(n as u32).iter().map(|(w, a)| pn * w * link.receiver.click_probability(a)).sum::<f64>()
         })
         .sum()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::photonics::{LinkConfig, Receiver};
+    use rand::SeedableRng;
+
+    /// A bright link with an unbalanced passive receiver, so every outcome has weight.
+    fn link() -> LinkExpectation {
+        let mut c = LinkConfig::default();
+        c.channel.length_km = 5.0;
+        c.detector.receiver = Receiver::Passive;
+        c.detector.efficiency = 0.3;
+        c.detector.dark_count_probability = 1e-3;
+        c.detector.z_basis_probability = 0.7;
+        c.source.z_basis_probability = 0.6;
+        LinkExpectation::new(&c).unwrap()
+    }
+
+    #[test]
+    fn counts_only_cells_carry_the_same_sifted_and_error_probabilities() {
+        let link = link();
+        let (full, coarse) = (BlockSampler::new(&link), BlockSampler::counts_only(&link));
+        assert!(coarse.cells.len() * 4 < full.cells.len(), "{} vs {}", coarse.cells.len(), full.cells.len());
+        // Per (class, Alice basis): P(click), P(sifted), P(sifted error), from either table.
+        let figures = |s: &BlockSampler| {
+            let mut f = [[[0.0f64; 3]; 2]; 3];
+            for (cell, &p) in s.cells.iter().zip(&s.probabilities) {
+                let slot = &mut f[cell.class][cell.alice];
+                let (click, sifted, error) = match cell.outcome {
+                    Outcome::Silent => (0.0, 0.0, 0.0),
+                    Outcome::Click(c) if c.bob != cell.alice => (1.0, 0.0, 0.0),
+                    Outcome::Click(c) => (1.0, 1.0, [0.0, 1.0, 0.5][c.kind as usize]),
+                    Outcome::Sifted(None) => (1.0, 0.0, 0.0),
+                    Outcome::Sifted(Some(wrong)) => (1.0, 1.0, if wrong { 1.0 } else { 0.0 }),
+                };
+                slot[0] += p * click;
+                slot[1] += p * sifted;
+                slot[2] += p * error;
+            }
+            f
+        };
+        let (a, b) = (figures(&full), figures(&coarse));
+        for k in 0..3 {
+            for basis in 0..2 {
+                for i in 0..3 {
+                    assert!((a[k][basis][i] - b[k][basis][i]).abs() < 1e-15, "class {k} basis {basis} figure {i}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn counts_only_windows_match_the_expectation() {
+        // One window of 1e9 pulses: sifted detections and errors per class and basis within
+        // 5 binomial standard deviations of the exact expectation.
+        let link = link();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(5);
+        let t = BlockSampler::counts_only(&link).sample(1_000_000_000, &mut rng);
+        for k in 0..3 {
+            let e = link.expected[k];
+            for b in 0..2 {
+                let pulses = t.pulses[k][b] as f64;
+                let (p, n) = (e.sifted_gain[b], t.sifted[k][b] as f64);
+                assert!((n - pulses * p).abs() < 5.0 * (pulses * p * (1.0 - p)).sqrt(), "class {k} basis {b} sifted");
+                let (q, m) = (e.error_rate_by_basis[b], t.errors[k][b] as f64);
+                assert!((m - n * q).abs() < 5.0 * (n * q * (1.0 - q)).sqrt() + 1.0, "class {k} basis {b} errors");
+            }
+        }
+    }
 }
