@@ -7,6 +7,7 @@
 //!   engine.
 
 pub mod des;
+pub mod escalation;
 pub mod link;
 pub mod monitor;
 pub mod scenario;

@@ -164,11 +164,7 @@ fn mesh_section(
     std::fs::create_dir_all(datasets).map_err(|e| Error::io(datasets, e))?;
     let stem = scenario_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "mesh".into());
     let db = datasets.join(format!("{stem}.db"));
-    for suffix in ["", "-wal", "-shm", ".lock"] {
-        let mut name = db.as_os_str().to_owned();
-        name.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(name));
-    }
+    crate::mesh::sim::remove_store_files(&db);
     let outputs = MeshOutputs {
         db: db.clone(),
         trace: Some(datasets.join(format!("{stem}-trace.csv"))),
@@ -220,6 +216,10 @@ fn mesh_section(
     rows.push((
         "detections (mean delay s), false alarms".into(),
         format!("{} ({:.1}), {}", summary.detections, summary.detection_delay_s_mean, summary.false_alarms),
+    ));
+    rows.push((
+        "compromise recoveries (started by the decision engine)".into(),
+        format!("{} ({})", summary.recoveries, summary.escalations),
     ));
     rows.push((
         "audit records, key-use violations".into(),

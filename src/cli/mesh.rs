@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::mesh::scenario::MeshScenario;
-use crate::mesh::sim::{MeshOutputs, run_mesh};
+use crate::mesh::sim::{MeshOutputs, remove_store_files, run_mesh};
 use crate::mesh::summary::MeshSummary;
 use crate::units::parse_duration_s;
 use crate::{Error, Result};
@@ -60,11 +60,7 @@ pub fn run(args: &MeshArgs) -> Result<()> {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
     if args.overwrite {
-        for suffix in ["", "-wal", "-shm", ".lock"] {
-            let mut name = db.as_os_str().to_owned();
-            name.push(suffix);
-            let _ = std::fs::remove_file(PathBuf::from(name));
-        }
+        remove_store_files(&db);
     } else if db.exists() {
         return Err(Error::Usage(format!("{} already exists: pass --overwrite or another --db", db.display())));
     }
@@ -75,19 +71,7 @@ pub fn run(args: &MeshArgs) -> Result<()> {
     let started = std::time::Instant::now();
     let summary = run_mesh(&scenario, &outputs, &|done, _| bar.set_position(done as u64));
     bar.finish_and_clear();
-    let summary = match summary {
-        Ok(s) => s,
-        Err(e) => {
-            // Nothing half-written is left behind.
-            for p in [Some(db.clone()), outputs.trace.clone(), outputs.timeseries.clone(), outputs.rotations.clone()]
-                .into_iter()
-                .flatten()
-            {
-                let _ = std::fs::remove_file(p);
-            }
-            return Err(e);
-        }
-    };
+    let summary = summary?; // run_mesh leaves nothing behind on failure
     let elapsed = started.elapsed().as_secs_f64();
     let mut out = std::io::stdout().lock();
     let written = if args.json {
@@ -154,8 +138,8 @@ fn print_summary(out: &mut impl Write, s: &MeshSummary, o: &MeshOutputs) -> std:
     )?;
     writeln!(
         out,
-        "recoveries {}; key-use violations {}; audit records {}",
-        s.recoveries, s.key_use_violations, s.audit_records
+        "recoveries {} ({} started by the decision engine); key-use violations {}; audit records {}",
+        s.recoveries, s.escalations, s.key_use_violations, s.audit_records
     )?;
     writeln!(
         out,

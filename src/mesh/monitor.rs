@@ -4,6 +4,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::photonics::LinkConfig;
+use crate::photonics::link::LinkExpectation;
 use crate::units::{InvalidParameter, check_positive, check_probability};
 
 /// Monitor settings (`[monitor]` in a mesh scenario).
@@ -27,6 +29,14 @@ pub struct MonitorSettings {
     pub cusum_shift: f64,
     /// Bound on the CUSUM's false-alarm probability per block (e.g. 1e-6).
     pub cusum_false_alarm_per_block: f64,
+    /// Decision-engine alarms on this many distinct links of one node within
+    /// `escalate_within` validate a compromise of the node and start the six-step recovery
+    /// (0: never; compromises then come from scenario events only). See
+    /// [`crate::mesh::escalation`].
+    pub escalate_links: u32,
+    /// The span within which those alarms must fall (s).
+    #[serde(deserialize_with = "crate::units::deserialize_duration_s", rename = "escalate_within")]
+    pub escalate_within_s: f64,
 }
 
 impl Default for MonitorSettings {
@@ -40,6 +50,8 @@ impl Default for MonitorSettings {
             decision_engine: true,
             cusum_shift: 0.02,
             cusum_false_alarm_per_block: 1e-6,
+            escalate_links: 0,
+            escalate_within_s: 300.0,
         }
     }
 }
@@ -69,6 +81,14 @@ impl MonitorSettings {
         if self.cusum_false_alarm_per_block == 0.0 {
             return Err(InvalidParameter::new("monitor.cusum_false_alarm_per_block", 0, "must be > 0"));
         }
+        if self.escalate_links > 0 && !self.decision_engine {
+            return Err(InvalidParameter::new(
+                "monitor.escalate_links",
+                self.escalate_links,
+                "needs monitor.decision_engine = true (escalation counts its alarms)",
+            ));
+        }
+        check_positive("monitor.escalate_within", self.escalate_within_s)?;
         Ok(())
     }
 }
@@ -171,6 +191,13 @@ impl Cusum {
             threshold: (1.0 / alpha).ln(),
             statistic: 0.0,
         }
+    }
+
+    /// The CUSUM of a link whose honest physics is `honest`: `p0` its expected signal QBER in
+    /// the key basis (the error counts the mesh feeds it), `p1 = p0 + cusum_shift`.
+    pub fn for_honest_link(honest: &LinkConfig, settings: &MonitorSettings) -> Result<Self, InvalidParameter> {
+        let p0 = LinkExpectation::new(honest)?.expected_qber();
+        Ok(Cusum::new(p0, p0 + settings.cusum_shift, settings.cusum_false_alarm_per_block))
     }
 
     /// The current statistic.

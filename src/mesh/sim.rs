@@ -14,13 +14,13 @@ use rand_chacha::ChaCha20Rng;
 use crate::crypto::{HybridKemKey, KemSuite, KeyType, SecretBytes, encapsulate};
 use crate::lifecycle::{Durability, Engine, EngineConfig, KeyId, ManualClock, Trigger, Usage};
 use crate::mesh::des::EventQueue;
+use crate::mesh::escalation::{self, CompromiseDetector};
 use crate::mesh::link::QkdLink;
 use crate::mesh::monitor::{Cusum, LinkMode, ThresholdMonitor};
 use crate::mesh::scenario::{Attack, EventKind, MeshScenario};
 use crate::mesh::summary::{LinkSummary, MeshSummary, RotationStats, Rotations};
 use crate::mesh::topology::Topology;
 use crate::photonics::LinkConfig;
-use crate::photonics::link::LinkExpectation;
 use crate::rng::{SimRng, derive_rng};
 use crate::units::{SimDuration, SimTime};
 use crate::{Error, Result};
@@ -146,12 +146,50 @@ struct ChannelState {
 /// Runs `scenario`, writing the store and CSVs of `outputs`; `progress(simulated_s, total_s)`.
 pub fn run_mesh(scenario: &MeshScenario, outputs: &MeshOutputs, progress: &dyn Fn(f64, f64)) -> Result<MeshSummary> {
     let topology = scenario.validate()?;
+    let mon = &scenario.monitor;
+    let escalation_bound = if mon.escalate_links > 0 {
+        let mut degree = vec![0u64; topology.nodes.len()];
+        for l in &topology.links {
+            degree[l.a] += 1;
+            degree[l.b] += 1;
+        }
+        let busiest = degree.into_iter().max().unwrap_or(0);
+        let (m, within, window) = (mon.escalate_links, mon.escalate_within_s, scenario.mesh.window_s);
+        escalation::check_bound(busiest, m, within, window, mon.cusum_false_alarm_per_block)?
+    } else {
+        0.0
+    };
     if outputs.db.exists() {
         return Err(Error::Usage(format!("{}: already exists; the mesh writes a new store", outputs.db.display())));
     }
-    let mut sim = Sim::new(scenario, topology, outputs)?;
-    sim.run(progress)?;
-    sim.finish()
+    let run = || -> Result<MeshSummary> {
+        let mut sim = Sim::new(scenario, topology, outputs)?;
+        sim.run(progress)?;
+        sim.finish()
+    };
+    match run() {
+        Ok(mut summary) => {
+            summary.escalation_false_signal_bound_per_node_day = escalation_bound;
+            Ok(summary)
+        }
+        Err(e) => {
+            // Nothing half-written is left behind.
+            remove_store_files(&outputs.db);
+            for csv in [&outputs.trace, &outputs.timeseries, &outputs.rotations].into_iter().flatten() {
+                let _ = std::fs::remove_file(csv);
+            }
+            Err(e)
+        }
+    }
+}
+
+/// Removes a store and its companion files (`-wal`, `-shm`, `.lock`), ignoring missing ones.
+pub fn remove_store_files(db: &Path) {
+    for suffix in ["", "-wal", "-shm", ".lock"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(name));
+    }
 }
 
 struct Sim<'a> {
@@ -181,6 +219,8 @@ struct Sim<'a> {
     honest_windows: u64,
     depletions: u64,
     recoveries: u64,
+    escalation: CompromiseDetector,
+    escalations: u64,
     violations: u64,
     late_uses_refused: u64,
     overlap_probes: u64,
@@ -227,7 +267,11 @@ impl<'a> Sim<'a> {
                     l.id, l.length_km
                 )));
             }
-            let cusum = scenario.monitor.decision_engine.then(|| honest_cusum(&base, scenario));
+            let cusum = if scenario.monitor.decision_engine {
+                Some(Cusum::for_honest_link(&base, &scenario.monitor)?)
+            } else {
+                None
+            };
             links.push(LinkState {
                 id: l.id.clone(),
                 a: l.a,
@@ -357,6 +401,12 @@ impl<'a> Sim<'a> {
             honest_windows: 0,
             depletions: 0,
             recoveries: 0,
+            escalation: CompromiseDetector::new(
+                n_nodes,
+                scenario.monitor.escalate_links,
+                scenario.monitor.escalate_within_s,
+            ),
+            escalations: 0,
             violations: 0,
             late_uses_refused: 0,
             overlap_probes: 0,
@@ -601,6 +651,22 @@ impl<'a> Sim<'a> {
             self.trace(now, &id, "decision:alarm", "alarm", (qber, buffer), "CUSUM")?;
             if rotate {
                 self.refresh(now, Channel::Link(i), Kind::Triggered, Some(Trigger::Anomaly))?;
+            }
+            let ends = [self.links[i].a, self.links[i].b];
+            for (node, links) in self.escalation.alarm(now.0, i, ends) {
+                if self.isolated.contains(&node) {
+                    continue;
+                }
+                let names: Vec<&str> = links.iter().map(|&l| self.links[l].id.as_str()).collect();
+                let reason = format!(
+                    "decision engine: CUSUM alarms on {} links of {} within {} s ({})",
+                    links.len(),
+                    self.topology.nodes[node].name,
+                    self.scenario.monitor.escalate_within_s,
+                    names.join(", ")
+                );
+                self.escalations += 1;
+                self.compromise(now, node, &reason)?;
             }
         }
         // The session key carries traffic this window. While a rotation is in flight the old
@@ -951,7 +1017,7 @@ impl<'a> Sim<'a> {
                 let name = self.topology.nodes[n].name.clone();
                 self.trace(now, &name, "node:crash", "down", (0.0, 0), "")
             }
-            EventKind::Compromise => self.compromise(now, node_index.expect("validated")),
+            EventKind::Compromise => self.compromise(now, node_index.expect("validated"), "scenario: node compromised"),
         }
     }
 
@@ -976,13 +1042,15 @@ impl<'a> Sim<'a> {
     /// The six-step recovery: the engine runs DETECT → ISOLATE → REVOKE → RE-KEY → VERIFY →
     /// REPORT in one audited transaction; revocation reaches every other node after its
     /// message delay; the re-keyed channels converge when their receipts are in.
-    fn compromise(&mut self, now: SimTime, n: usize) -> Result<()> {
+    /// Runs the six-step recovery for node `n`; `reason` is the validated compromise signal
+    /// (recorded in the DETECT step).
+    fn compromise(&mut self, now: SimTime, n: usize, reason: &str) -> Result<()> {
         let name = self.topology.nodes[n].name.clone();
         let channels: Vec<Channel> = self.channels.keys().copied().collect();
         for ch in channels {
             self.flush_uses(ch)?;
         }
-        let report = self.engine.recover_compromise(&name, "scenario: node compromised", &mut self.crypto_rng)?;
+        let report = self.engine.recover_compromise(&name, reason, &mut self.crypto_rng)?;
         self.recoveries += 1;
         self.isolated.insert(n);
         for l in self.links.iter_mut().filter(|l| l.a == n || l.b == n) {
@@ -1077,6 +1145,8 @@ impl<'a> Sim<'a> {
             honest_windows: self.honest_windows,
             buffer_depletions: self.depletions,
             recoveries: self.recoveries,
+            escalations: self.escalations,
+            escalation_false_signal_bound_per_node_day: 0.0,
             key_use_violations: self.violations,
             overlap_probes: self.overlap_probes,
             late_uses_refused: self.late_uses_refused,
@@ -1087,12 +1157,6 @@ impl<'a> Sim<'a> {
             per_link,
         })
     }
-}
-
-/// The CUSUM of a link tuned to its honest QBER (analytic) and the configured shift.
-fn honest_cusum(config: &LinkConfig, scenario: &MeshScenario) -> Cusum {
-    let p0 = LinkExpectation::new(config).map(|e| e.expected[0].error_rate).unwrap_or(0.03);
-    Cusum::new(p0, p0 + scenario.monitor.cusum_shift, scenario.monitor.cusum_false_alarm_per_block)
 }
 
 fn derive_seed(seed: u64, stream: u64) -> [u8; 32] {

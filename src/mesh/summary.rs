@@ -123,6 +123,11 @@ pub struct MeshSummary {
     pub buffer_depletions: u64,
     /// Compromise recoveries run (six audited steps each).
     pub recoveries: u64,
+    /// Of those, the ones the decision engine started (alarms on `escalate_links` links of a
+    /// node within `escalate_within`).
+    pub escalations: u64,
+    /// Bound on false compromise signals per node and day of that rule (0 when it is off).
+    pub escalation_false_signal_bound_per_node_day: f64,
     /// Uses the engine judged wrongly (must be 0): an allowed use refused, or a replaced key
     /// accepted after its overlap.
     pub key_use_violations: u64,

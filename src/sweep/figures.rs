@@ -5,7 +5,7 @@ use crate::mesh::link::QkdLink;
 use crate::mesh::monitor::Cusum;
 use crate::mesh::scenario::MeshScenario;
 use crate::mesh::sim::{MeshOutputs, run_mesh};
-use crate::photonics::link::{LinkExpectation, LinkSummary};
+use crate::photonics::link::LinkSummary;
 use crate::photonics::simulate_link;
 use crate::postprocess::keyrate::{self, KeyRateModel};
 use crate::scenario::Scenario;
@@ -171,9 +171,8 @@ fn decision_figures(scenario: &MeshScenario, seed: u64) -> Result<Vec<String>, S
     let attacked = scenario.link_config(link).map_err(|e| e.to_string())?;
     let mut honest = attacked.clone();
     honest.eve = crate::photonics::Eve::default();
-    let p0 = LinkExpectation::new(&honest).map_err(|e| e.to_string())?.expected[0].error_rate;
-    let m = &scenario.monitor;
-    let cusum = || Cusum::new(p0, p0 + m.cusum_shift, m.cusum_false_alarm_per_block);
+    let tuned = Cusum::for_honest_link(&honest, &scenario.monitor).map_err(|e| e.to_string())?;
+    let cusum = || tuned.clone();
     let capacity = scenario.mesh.buffer_capacity_bits;
     let mut rng = crate::rng::derive_rng(seed, &[7]);
     let mut link =

@@ -218,6 +218,11 @@ pub struct LinkExpectation {
 }
 
 impl LinkExpectation {
+    /// Expected signal QBER in the key basis (the analytic counterpart of `Totals::qber`).
+    pub fn expected_qber(&self) -> f64 {
+        self.expected[0].error_rate_by_basis[Basis::Z.index()]
+    }
+
     /// Validates `config` and computes its expectation.
     pub fn new(config: &LinkConfig) -> Result<Self, InvalidParameter> {
         config.validate()?;
