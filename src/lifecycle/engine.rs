@@ -140,23 +140,14 @@ impl Engine {
         let writer_lock = store::lock_writer(path)?;
         let conn = store::create(path, config.durability, &check)?;
         let now = clock.now_ns();
-        let mut engine = Engine {
-            conn,
-            _writer_lock: writer_lock,
-            path: path.to_path_buf(),
-            master: master_key,
-            actor: config.actor.clone(),
-            config,
-            clock,
-            head: ChainHead {
-                seq: 0,
-                hash: audit::GENESIS_HASH,
-                tree: MerkleFrontier::default(),
-                since_checkpoint: 0,
-                last_checkpoint_ns: now,
-            },
-            signer: None,
+        let head = ChainHead {
+            seq: 0,
+            hash: audit::GENESIS_HASH,
+            tree: MerkleFrontier::default(),
+            since_checkpoint: 0,
+            last_checkpoint_ns: now,
         };
+        let mut engine = Engine::assemble(conn, writer_lock, path, master_key, config, clock, head);
         let hub = engine.actor.clone();
         engine.atomic(|e| {
             e.append_audit("store_created", None, None, None, &format!("schema_version={}", store::SCHEMA_VERSION))?;
@@ -172,6 +163,29 @@ impl Engine {
             e.write_checkpoint()
         })?;
         Ok(engine)
+    }
+
+    /// The engine over an opened store, before its signer is loaded.
+    fn assemble(
+        conn: Connection,
+        writer_lock: Connection,
+        path: &Path,
+        master: MasterKey,
+        config: EngineConfig,
+        clock: Box<dyn Clock>,
+        head: ChainHead,
+    ) -> Engine {
+        Engine {
+            conn,
+            _writer_lock: writer_lock,
+            path: path.to_path_buf(),
+            master,
+            actor: config.actor.clone(),
+            config,
+            clock,
+            head,
+            signer: None,
+        }
     }
 
     /// Open an existing store as its single writer. Refuses a file that is not
@@ -195,23 +209,9 @@ impl Engine {
             })
             .optional()?;
         let (cp_seq, cp_ns) = last_cp.map_or((0, 0), |(s, t)| (s as u64, t as u64));
-        let mut engine = Engine {
-            conn,
-            _writer_lock: writer_lock,
-            path: path.to_path_buf(),
-            master: master_key,
-            actor: config.actor.clone(),
-            config,
-            clock,
-            head: ChainHead {
-                seq,
-                hash,
-                tree,
-                since_checkpoint: seq.saturating_sub(cp_seq),
-                last_checkpoint_ns: cp_ns,
-            },
-            signer: None,
-        };
+        let head =
+            ChainHead { seq, hash, tree, since_checkpoint: seq.saturating_sub(cp_seq), last_checkpoint_ns: cp_ns };
+        let mut engine = Engine::assemble(conn, writer_lock, path, master_key, config, clock, head);
         engine.refresh_signer()?;
         Ok(engine)
     }
