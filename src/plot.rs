@@ -49,6 +49,18 @@ pub struct Series {
     pub kind: SeriesKind,
 }
 
+/// The corner of the plot area that holds the legend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Legend {
+    /// Lower left.
+    #[default]
+    LowerLeft,
+    /// Upper left.
+    UpperLeft,
+    /// Upper right.
+    UpperRight,
+}
+
 /// A chart.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Chart {
@@ -68,8 +80,8 @@ pub struct Chart {
     pub hlines: Vec<(f64, String)>,
     /// Shaded x intervals: (from, to, label).
     pub x_bands: Vec<(f64, f64, String)>,
-    /// Put the legend in the upper left corner instead of the lower left.
-    pub legend_upper_left: bool,
+    /// Where the legend goes.
+    pub legend: Legend,
     /// Names of the integer x positions 0, 1, 2 ... (category axis), if any.
     pub x_categories: Vec<String>,
 }
@@ -248,7 +260,11 @@ where
         }
     }
     ctx.configure_series_labels()
-        .position(if chart.legend_upper_left { SeriesLabelPosition::UpperLeft } else { SeriesLabelPosition::LowerLeft })
+        .position(match chart.legend {
+            Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
+            Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
+            Legend::UpperRight => SeriesLabelPosition::UpperRight,
+        })
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK)
         .label_font(("sans-serif", 14))

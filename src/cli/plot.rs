@@ -12,7 +12,7 @@ use crate::{Error, Result};
 pub struct PlotArgs {
     /// The sweep file whose CSV to draw (its base scenario feeds the analytic curves).
     pub sweep: PathBuf,
-    /// Which chart: keyrate-vs-distance, intercept-resend, threshold, refresh, roc.
+    /// Which chart: keyrate-vs-distance, intercept-resend, threshold, refresh, roc, receivers.
     #[arg(long, value_parser = parse_recipe)]
     pub recipe: Recipe,
     /// The CSV (default: the sweep's `output`).
@@ -24,9 +24,9 @@ pub struct PlotArgs {
 }
 
 fn parse_recipe(text: &str) -> std::result::Result<Recipe, String> {
-    toml::Value::String(text.to_owned())
-        .try_into()
-        .map_err(|_| format!("`{text}`: one of keyrate-vs-distance, intercept-resend, threshold, refresh, roc"))
+    toml::Value::String(text.to_owned()).try_into().map_err(|_| {
+        format!("`{text}`: one of keyrate-vs-distance, intercept-resend, threshold, refresh, roc, receivers")
+    })
 }
 
 /// Runs `qecnet plot`.

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use crate::Result;
 use crate::photonics::LinkConfig;
 use crate::plot::data::Table;
-use crate::plot::{Chart, Point, Series, SeriesKind};
+use crate::plot::{Chart, Legend, Point, Series, SeriesKind};
 use crate::postprocess::PostprocessSettings;
 use crate::postprocess::keyrate::{KeyRateModel, key_rate, optimise};
 use crate::scenario::Scenario;
@@ -28,6 +28,8 @@ pub enum Recipe {
     /// The spec's two diagrams from a simulated mesh run: the key lifecycle flow (keys per
     /// transition) and the rotation timing diagram (each rotation's convergence on a time axis).
     LifecycleDiagrams,
+    /// Active vs passive receiver: QBER and secret key rate vs distance, simulated and analytic.
+    Receivers,
 }
 
 /// Charts and headline figures of one recipe.
@@ -56,6 +58,7 @@ pub fn draw(recipe: Recipe, table: &Table, base: &toml::Value) -> Result<RecipeO
         Recipe::Threshold => threshold(table),
         Recipe::Refresh => refresh(table),
         Recipe::Roc => roc(table),
+        Recipe::Receivers => receivers(table),
     }
 }
 
@@ -80,7 +83,7 @@ fn threshold(table: &Table) -> Result<RecipeOutput> {
         y_label: "fallback time (link-s)".into(),
         series: grouped(table, g, x, "fallback_seconds_total", km, SeriesKind::Line)?,
         x_bands: vec![(0.1095, 0.1105, "11 % (the spec)".into())],
-        legend_upper_left: true,
+        legend: Legend::UpperLeft,
         ..Chart::default()
     };
     let delivered = Chart {
@@ -142,7 +145,7 @@ fn roc(table: &Table) -> Result<RecipeOutput> {
         y_label: "mean detection delay (windows)".into(),
         log_x: true,
         series: grouped(table, g, "false_alarm_rate_per_window", "detection_delay_windows", attack, SeriesKind::Line)?,
-        legend_upper_left: true,
+        legend: Legend::UpperLeft,
         ..Chart::default()
     };
     let mut bound_series = grouped(
@@ -165,7 +168,7 @@ fn roc(table: &Table) -> Result<RecipeOutput> {
         log_x: true,
         log_y: true,
         series: bound_series,
-        legend_upper_left: true,
+        legend: Legend::UpperLeft,
         ..Chart::default()
     };
     let detection = Chart {
@@ -281,7 +284,7 @@ fn intercept_resend(table: &Table, _base: &Scenario) -> Result<RecipeOutput> {
         series: vec![markers("simulated", qber), curve("analytic", expected)],
         hlines: vec![(QBER_THRESHOLD, "11 % threshold".into())],
         x_bands: bands.clone(),
-        legend_upper_left: true,
+        legend: Legend::UpperLeft,
         ..Chart::default()
     };
     let rate_chart = Chart {
@@ -302,6 +305,53 @@ fn intercept_resend(table: &Table, _base: &Scenario) -> Result<RecipeOutput> {
     )];
     Ok(RecipeOutput {
         charts: vec![("intercept-resend-qber".into(), qber_chart), ("intercept-resend-keyrate".into(), rate_chart)],
+        figures,
+    })
+}
+
+fn receivers(table: &Table) -> Result<RecipeOutput> {
+    let (x, group) = ("channel.length_km", "detector.receiver");
+    let mut qber = Vec::new();
+    let mut rate = Vec::new();
+    let mut at_first = Vec::new();
+    for receiver in ["active", "passive"] {
+        let rows = table.filter_eq(group, receiver)?;
+        let measured = rows.mean_by(x, "qber")?;
+        at_first.push((measured.first().copied(), rows.mean_by(x, "key_rate_vacuum_weak_per_pulse")?.first().copied()));
+        qber.push(markers(&format!("{receiver}, simulated"), measured));
+        qber.push(curve(&format!("{receiver}, analytic"), rows.mean_by(x, "expected_qber")?));
+        rate.push(markers(&format!("{receiver}, simulated"), rows.mean_by(x, "key_rate_vacuum_weak_per_pulse")?));
+        rate.push(curve(&format!("{receiver}, analytic"), rows.mean_by(x, "key_rate_vacuum_weak_expected_per_pulse")?));
+    }
+    let qber_chart = Chart {
+        title: "QBER vs distance: active and passive receiver".into(),
+        x_label: "fibre length (km)".into(),
+        y_label: "QBER (signal, Z basis)".into(),
+        series: qber,
+        legend: Legend::UpperRight,
+        ..Chart::default()
+    };
+    let rate_chart = Chart {
+        title: "Secret key rate vs distance: active and passive receiver".into(),
+        x_label: "fibre length (km)".into(),
+        y_label: "secret key rate (bits/pulse, vacuum+weak estimate)".into(),
+        log_y: true,
+        series: rate,
+        legend: Legend::UpperRight,
+        ..Chart::default()
+    };
+    let mut figures = Vec::new();
+    if let [(Some(qa), Some(ra)), (Some(qp), Some(rp))] = at_first[..] {
+        figures.push((
+            format!("QBER at {} km: active / passive", qa.x),
+            format!("{:.3} % / {:.3} %", 100.0 * qa.y, 100.0 * qp.y),
+        ));
+        if ra.y > 0.0 {
+            figures.push((format!("passive / active key rate at {} km", ra.x), format!("{:.3}", rp.y / ra.y)));
+        }
+    }
+    Ok(RecipeOutput {
+        charts: vec![("receivers-qber".into(), qber_chart), ("receivers-keyrate".into(), rate_chart)],
         figures,
     })
 }
@@ -352,7 +402,6 @@ pub fn lifecycle_diagrams(db: &std::path::Path, rotations: &std::path::Path) -> 
             kind: SeriesKind::Bars,
         }],
         x_categories: transitions.iter().map(|(t, _)| abbreviate_states(t)).collect(),
-        legend_upper_left: false,
         ..Chart::default()
     };
     let table = Table::read(rotations)?;
@@ -374,7 +423,7 @@ pub fn lifecycle_diagrams(db: &std::path::Path, rotations: &std::path::Path) -> 
             (3000.0, "re-key promise 3 s".into()),
             (2000.0, "triggered promise 2 s".into()),
         ],
-        legend_upper_left: true,
+        legend: Legend::UpperLeft,
         ..Chart::default()
     };
     let figures = transitions.iter().map(|(t, n)| (format!("keys {t}"), n.to_string())).collect();

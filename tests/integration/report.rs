@@ -48,3 +48,62 @@ replicates = 1
     assert_eq!(csv.lines().count(), 1 + 21);
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn the_receivers_recipe_shows_the_passive_qber_penalty() {
+    // Active vs passive receiver on the SNSPD link: at 0 km the passive receiver's clicks in
+    // both bases raise the QBER well beyond the noise; every simulated QBER sits within 4
+    // standard errors of its analytic expectation.
+    let dir = std::env::temp_dir().join(format!("qecnet-receivers-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("sims")).unwrap();
+    let sims = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sims");
+    for f in ["sweep-receivers.toml", "link-snspd.toml"] {
+        std::fs::copy(sims.join(f), dir.join("sims").join(f)).unwrap();
+    }
+    std::fs::write(
+        dir.join("sims/run.toml"),
+        r#"
+[report]
+title = "receivers"
+output = "../out/report.html"
+datasets = "../data"
+
+[[job]]
+sweep = "sweep-receivers.toml"
+recipe = "receivers"
+set = ["simulation.pulses=5e7"]
+replicates = 1
+"#,
+    )
+    .unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_qecnet")).arg("run").arg(dir.join("sims/run.toml")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(dir.join("out/report.html")).unwrap();
+    for stem in ["receivers-qber", "receivers-keyrate"] {
+        assert!(html.contains(&format!("{stem}.svg")), "report must reference {stem}.svg");
+    }
+    assert!(html.contains("QBER at 0 km: active / passive"));
+    let csv = std::fs::read_to_string(dir.join("data/receivers.csv")).unwrap();
+    let mut lines = csv.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (receiver, km, qber, se, expected) =
+        (col("detector.receiver"), col("channel.length_km"), col("qber"), col("qber_std_error"), col("expected_qber"));
+    let mut at_zero = std::collections::BTreeMap::new();
+    let mut rows = 0;
+    for line in lines {
+        let f: Vec<&str> = line.split(',').collect();
+        let (q, s, e): (f64, f64, f64) =
+            (f[qber].parse().unwrap(), f[se].parse().unwrap(), f[expected].parse().unwrap());
+        assert!((q - e).abs() < 4.0 * s, "{} at {} km: QBER {q} vs expected {e} (se {s})", f[receiver], f[km]);
+        if f[km] == "0" {
+            at_zero.insert(f[receiver].to_string(), (q, s));
+        }
+        rows += 1;
+    }
+    assert_eq!(rows, 22);
+    let ((qa, sa), (qp, sp)) = (at_zero["active"], at_zero["passive"]);
+    assert!(qp - qa > 4.0 * (sa * sa + sp * sp).sqrt(), "passive {qp} vs active {qa}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
