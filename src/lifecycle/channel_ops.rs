@@ -58,6 +58,7 @@ impl Engine {
         }
         if let Err(e) = self.conn.execute_batch("COMMIT") {
             let _ = self.conn.execute_batch("ROLLBACK");
+            self.resync_after_rollback()?;
             return Err(e.into());
         }
         Ok(())
@@ -67,5 +68,61 @@ impl Engine {
     /// `link:fallback`, `detail` free text without key bytes). Returns its sequence number.
     pub fn record_event(&mut self, event: &str, detail: &str) -> Result<u64> {
         self.atomic(|e| e.append_audit(event, None, None, None, detail))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+
+    use crate::crypto::{KeyType, NS_PER_SEC, SecretBytes};
+    use crate::lifecycle::{Engine, EngineConfig, ManualClock};
+
+    /// Makes the open transaction's COMMIT fail: a deferred foreign-key violation is only
+    /// checked at commit.
+    const FAIL_AT_COMMIT: &str = "CREATE TEMP TABLE parent(id INTEGER PRIMARY KEY); \
+        CREATE TEMP TABLE child(p INTEGER REFERENCES parent(id) DEFERRABLE INITIALLY DEFERRED); \
+        INSERT INTO child VALUES (42);";
+
+    #[test]
+    fn a_failed_batch_commit_leaves_a_head_that_continues_the_stored_chain() {
+        let dir = std::env::temp_dir().join(format!("qecnet-batch-fail-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).unwrap();
+        let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
+        let master = SecretBytes::random(32, "master", &mut rng).unwrap();
+        let clock = ManualClock::new(1_000 * NS_PER_SEC);
+        let config = EngineConfig { checkpoint_every: 3, ..EngineConfig::default() };
+        let mut e = Engine::create(&dir.join("store.db"), &master, config, Box::new(clock), &mut rng).unwrap();
+        let stored = e.audit_len();
+        // The explicit batch of the mesh, then the closure batch: both commits fail and roll
+        // back records that the in-memory chain head (hash, Merkle tree, checkpoint counter)
+        // had already taken in.
+        e.begin_batch().unwrap();
+        for i in 0..5 {
+            e.generate(KeyType::MeshSession, &format!("a{i}"), &["hub"], &mut rng).unwrap();
+        }
+        e.conn.execute_batch(FAIL_AT_COMMIT).unwrap();
+        assert!(e.commit_batch().is_err());
+        assert_eq!(e.audit_len(), stored);
+        let failed = e.batch(|e| {
+            for i in 0..4 {
+                e.generate(KeyType::MeshSession, &format!("b{i}"), &["hub"], &mut rng)?;
+            }
+            e.conn.execute_batch(FAIL_AT_COMMIT)?;
+            Ok(())
+        });
+        assert!(failed.is_err());
+        assert_eq!(e.audit_len(), stored);
+        // Records and signed checkpoints written afterwards continue the stored chain.
+        for i in 0..7 {
+            e.generate(KeyType::MeshSession, &format!("c{i}"), &["hub"], &mut rng).unwrap();
+        }
+        e.checkpoint_now().unwrap();
+        let report = e.verify_audit().unwrap().unwrap();
+        assert_eq!(report.records, stored + 7);
+        assert_eq!(report.unsigned_tail, 0);
+        drop(e);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

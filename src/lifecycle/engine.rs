@@ -76,6 +76,22 @@ pub(super) struct ChainHead {
     last_checkpoint_ns: u64,
 }
 
+impl ChainHead {
+    /// The head of the chain stored in `conn`: last record, Merkle tree of every record, and
+    /// the records and time since the last checkpoint.
+    fn load(conn: &Connection) -> Result<ChainHead> {
+        let (seq, hash) = audit::chain_head(conn)?;
+        let tree = audit::merkle_frontier(conn)?;
+        let last_cp: Option<(i64, i64)> = conn
+            .query_row("SELECT seq, at_ns FROM checkpoints ORDER BY seq DESC LIMIT 1", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()?;
+        let (cp_seq, cp_ns) = last_cp.map_or((0, 0), |(s, t)| (s as u64, t as u64));
+        Ok(ChainHead { seq, hash, tree, since_checkpoint: seq.saturating_sub(cp_seq), last_checkpoint_ns: cp_ns })
+    }
+}
+
 /// The key-lifecycle engine over one SQLite store. See the module docs of
 /// [`crate::lifecycle`] for the operation set and an example.
 pub struct Engine {
@@ -201,16 +217,7 @@ impl Engine {
         master_key
             .unwrap(&check, MASTER_CHECK_AAD)
             .map_err(|_| LifecycleError::MasterKeyMismatch { path: path.to_path_buf() })?;
-        let (seq, hash) = audit::chain_head(&conn)?;
-        let tree = audit::merkle_frontier(&conn)?;
-        let last_cp: Option<(i64, i64)> = conn
-            .query_row("SELECT seq, at_ns FROM checkpoints ORDER BY seq DESC LIMIT 1", [], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()?;
-        let (cp_seq, cp_ns) = last_cp.map_or((0, 0), |(s, t)| (s as u64, t as u64));
-        let head =
-            ChainHead { seq, hash, tree, since_checkpoint: seq.saturating_sub(cp_seq), last_checkpoint_ns: cp_ns };
+        let head = ChainHead::load(&conn)?;
         let mut engine = Engine::assemble(conn, writer_lock, path, master_key, config, clock, head);
         engine.refresh_signer()?;
         Ok(engine)
@@ -281,13 +288,18 @@ impl Engine {
         let result = f(self);
         if let Err(e) = self.conn.execute_batch("COMMIT") {
             let _ = self.conn.execute_batch("ROLLBACK");
-            let (seq, hash) = audit::chain_head(&self.conn)?;
-            self.head.seq = seq;
-            self.head.hash = hash;
-            self.refresh_signer()?;
+            self.resync_after_rollback()?;
             return Err(e.into());
         }
         result
+    }
+
+    /// After a batch was rolled back as a whole: the chain head, Merkle tree, checkpoint
+    /// counters and signer are read again from the store, which no longer holds the batch's
+    /// records (the in-memory head still did).
+    pub(super) fn resync_after_rollback(&mut self) -> Result<()> {
+        self.head = ChainHead::load(&self.conn)?;
+        self.refresh_signer()
     }
 
     // ----- audit ----------------------------------------------------------
