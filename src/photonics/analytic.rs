@@ -247,7 +247,7 @@ mod tests {
     use crate::photonics::receiver::Receiver;
 
     fn active(p_dc: f64) -> ReceiverModel {
-        ReceiverModel { receiver: Receiver::Active, z_probability: 0.5, dark_count_probability: p_dc }
+        ReceiverModel::new(Receiver::Active, 0.5, p_dc)
     }
 
     fn honest(eta: f64, e_d: f64) -> EveAction {
@@ -294,8 +294,7 @@ mod tests {
         // The inclusion–exclusion over detector sets against the independent-Poisson closed
         // form, balanced and unbalanced beam splitters, dim and bright light, Alice Z 70 %.
         for (eta, p_dc, e_d, p_z) in [(0.01, 1e-5, 0.03, 0.5), (0.3, 1e-3, 0.02, 0.8), (0.9, 0.01, 0.1, 0.2)] {
-            let receiver =
-                ReceiverModel { receiver: Receiver::Passive, z_probability: p_z, dark_count_probability: p_dc };
+            let receiver = ReceiverModel::new(Receiver::Passive, p_z, p_dc);
             for mu in [0.0, 0.1, 0.5, 2.0] {
                 let enumerated = expected_memoryless(mu, &honest(eta, e_d), &receiver, 0.7);
                 let closed = passive_coherent(mu, eta, p_dc, e_d, p_z);
@@ -315,12 +314,8 @@ mod tests {
         // Same total light and dark-count yield: the gains agree exactly; a passive
         // receiver's clicks in both arms carry a random bit, so its error rate is higher.
         let (eta, e_d, p_dc) = (0.2, 0.02, 1e-4);
-        let active = ReceiverModel { receiver: Receiver::Active, z_probability: 0.5, dark_count_probability: p_dc };
-        let passive = ReceiverModel {
-            receiver: Receiver::Passive,
-            z_probability: 0.5,
-            dark_count_probability: 1.0 - (1.0 - p_dc).sqrt(),
-        };
+        let active = ReceiverModel::new(Receiver::Active, 0.5, p_dc);
+        let passive = ReceiverModel::new(Receiver::Passive, 0.5, 1.0 - (1.0 - p_dc).sqrt());
         assert!((active.dark_yield() - passive.dark_yield()).abs() < 1e-15);
         let a = expected_memoryless(1.0, &honest(eta, e_d), &active, 0.5);
         let p = expected_memoryless(1.0, &honest(eta, e_d), &passive, 0.5);

@@ -158,9 +158,28 @@ pub struct ReceiverModel {
     pub z_probability: f64,
     /// Dark-count probability per gate of each detector.
     pub dark_count_probability: f64,
+    /// Further firing probability per gate of each detector of arm Z and arm X (the active
+    /// receiver's one arm is Z): the block engine's first-order stand-in for afterpulses;
+    /// zero otherwise.
+    pub extra_firing: [f64; 2],
 }
 
 impl ReceiverModel {
+    /// A receiver with dark counts only.
+    pub fn new(receiver: Receiver, z_probability: f64, dark_count_probability: f64) -> Self {
+        ReceiverModel { receiver, z_probability, dark_count_probability, extra_firing: [0.0; 2] }
+    }
+
+    /// Probability that detector `d` (`2·arm + bit`) stays silent without light.
+    fn quiet(&self, d: usize) -> f64 {
+        (1.0 - self.dark_count_probability) * (1.0 - self.extra_firing[d / 2])
+    }
+
+    /// Probability that every detector stays silent without light.
+    fn all_quiet(&self) -> f64 {
+        (0..self.detectors() as usize).map(|d| self.quiet(d)).product()
+    }
+
     /// Number of detectors.
     pub fn detectors(&self) -> u32 {
         self.receiver.detectors()
@@ -174,9 +193,7 @@ impl ReceiverModel {
     /// Probability that a gate receiving `arrival` clicks: `1 − (1 − t)^m (1 − p_dc)^D`. The
     /// same for every basis setting, since every detected photon lands on some detector.
     pub fn click_probability(&self, arrival: &Arrival) -> f64 {
-        let silent = (1.0 - arrival.detection).powi(arrival.photons as i32)
-            * (1.0 - self.dark_count_probability).powi(self.detectors() as i32);
-        1.0 - silent
+        1.0 - (1.0 - arrival.detection).powi(arrival.photons as i32) * self.all_quiet()
     }
 
     /// Which pattern table applies to a pulse: for the active receiver 0 if Bob's chosen basis
@@ -217,11 +234,11 @@ impl ReceiverModel {
         let routing = self.routing(case, arrival.error);
         let detectors = self.detectors() as usize;
         let full = (1usize << detectors) - 1;
-        let q = 1.0 - self.dark_count_probability;
         let (m, t) = (arrival.photons as i32, arrival.detection);
         let all_silent = |set: usize| {
-            let share: f64 = (0..detectors).filter(|d| set >> d & 1 == 1).map(|d| routing[d]).sum();
-            q.powi(set.count_ones() as i32) * (1.0 - t * share).powi(m)
+            let members = (0..detectors).filter(|d| set >> d & 1 == 1);
+            let (share, quiet) = members.fold((0.0, 1.0), |(s, q), d| (s + routing[d], q * self.quiet(d)));
+            quiet * (1.0 - t * share).powi(m)
         };
         let mut out = [0.0; 16];
         for (fired, slot) in out.iter_mut().enumerate().take(full + 1) {
@@ -290,7 +307,7 @@ mod tests {
     use super::*;
 
     fn model(receiver: Receiver, z: f64, p_dc: f64) -> ReceiverModel {
-        ReceiverModel { receiver, z_probability: z, dark_count_probability: p_dc }
+        ReceiverModel::new(receiver, z, p_dc)
     }
 
     #[test]

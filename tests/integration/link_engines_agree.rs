@@ -196,6 +196,22 @@ fn engines_agree_with_a_passive_receiver_with_memory_under_attack() {
 }
 
 #[test]
+fn block_engine_approximates_weak_detector_memory_of_a_passive_receiver() {
+    // As for the active receiver above, with an 80:20 beam splitter (the block engine counts
+    // afterpulses in Bob's bases as the beam splitter shares the light; whether they follow
+    // that share or split evenly is below the resolution of 1e9 pulses here).
+    let mut c = LinkConfig::default();
+    c.simulation.pulses = 1_000_000_000;
+    c.detector.receiver = Receiver::Passive;
+    c.detector.z_basis_probability = 0.8;
+    c.detector.dead_time_ns = 5000.0;
+    c.detector.afterpulse_probability = 0.02;
+    let (event, _) = run(&c, Engine::Event, 9);
+    let (block, _) = run(&c, Engine::Block, 10);
+    assert_totals_agree("block vs event, passive, weak memory", &event.totals, &block.totals);
+}
+
+#[test]
 fn block_engine_agrees_with_event_engine_for_a_passive_receiver() {
     let config = bright_passive_link();
     let (event, _) = run(&config, Engine::Event, 7);

@@ -7,15 +7,16 @@
 //!
 //! Exact for a memoryless receiver. With dead time or afterpulsing it approximates, to first
 //! order as [`crate::photonics::analytic::with_memory`] does: only the live fraction
-//! `L = 1/(1 + D·c)` of the gates can click, and afterpulses act as extra dark counts of
-//! probability `a/n` per detector and live gate (`a = c·p_ap·r^D`, n detectors); correlations between
+//! `L = 1/(1 + D·c)` of the gates can click, and afterpulses act as extra dark counts
+//! (`a = c·p_ap·r^D` per live gate, shared over Bob's bases as his basis probabilities and
+//! evenly over the two detectors of a basis); correlations between
 //! consecutive gates are ignored. Its agreement with the event engine is tested.
 
 use rand::Rng;
 
 use crate::photonics::link::model::LinkExpectation;
 use crate::photonics::link::totals::Totals;
-use crate::photonics::receiver::{ClickKind, ReceiverModel};
+use crate::photonics::receiver::{ClickKind, Receiver, ReceiverModel};
 use crate::photonics::source::{Basis, poisson_photon_numbers};
 use crate::rng::binomial;
 
@@ -71,8 +72,12 @@ impl BlockSampler {
             let reach = p_ap * memory.afterpulse_delay_ratio.powf(memory.dead_gates as f64);
             let c = q / (1.0 - reach);
             let a = c * reach;
-            let per_detector = a / receiver.detectors() as f64;
-            receiver.dark_count_probability = 1.0 - (1.0 - receiver.dark_count_probability) * (1.0 - per_detector);
+            // An afterpulse fires in Bob's basis b with probability p_b (his setting, or the
+            // beam splitter's share of the light that caused the avalanche), either bit.
+            receiver.extra_firing = match receiver.receiver {
+                Receiver::Active => [a / 2.0, 0.0],
+                Receiver::Passive => [a * receiver.z_probability / 2.0, a * (1.0 - receiver.z_probability) / 2.0],
+            };
             1.0 / (1.0 + memory.dead_gates as f64 * c)
         } else {
             1.0

@@ -231,11 +231,7 @@ impl LinkExpectation {
         let det = &config.detector;
         let fibre = config.channel.transmittance() * det.efficiency;
         let eve_detection = if config.eve.lossless_channel { det.efficiency } else { fibre };
-        let receiver = ReceiverModel {
-            receiver: det.receiver,
-            z_probability: det.z_basis_probability,
-            dark_count_probability: det.dark_count_probability,
-        };
+        let receiver = ReceiverModel::new(det.receiver, det.z_basis_probability, det.dark_count_probability);
         let alice_z = source.z_basis_probability;
         let class_probabilities = IntensityClass::ALL.map(|c| source.class_probability(c));
         let intensities = IntensityClass::ALL.map(|c| source.intensity(c));
