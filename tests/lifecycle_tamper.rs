@@ -473,6 +473,12 @@ fn consistency_proofs_show_the_log_is_append_only_and_catch_rewritten_history() 
     let (code, out, _) = qecnet(&["audit", "check-proof", file.to_str().unwrap()]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(&format!("extends the log signed at {} records", cps[0])), "{out}");
+    // Unpinned, the output names the keys and roots to compare and says so.
+    let key = genuine_signer(&path);
+    assert!(out.contains(&key) && out.contains("note: no --pin given"), "{out}");
+    let (code, out, _) = qecnet(&["audit", "check-proof", file.to_str().unwrap(), "--pin", &key]);
+    assert_eq!(code, 0, "{out}");
+    assert!(!out.contains("note: no --pin given"), "{out}");
     // An auditor kept the genuine head at cps[0]. Someone able to write the store and to sign
     // rewrites record 5 and re-signs everything: the store verifies on its own, but no
     // consistency proof links the new log to the auditor's head.

@@ -110,6 +110,11 @@ pub fn run_to(args: &AuditArgs, out: &mut impl Write) -> crate::Result<ExitCode>
                 .map_err(|e| LifecycleError::Input(format!("{}: not an audit proof ({e})", file.display())))?;
             let result = proof.verify((!pinned.is_empty()).then_some(pinned.as_slice()));
             match &result {
+                Ok(what) if pinned.is_empty() => writeln!(
+                    out,
+                    "OK: {what}\nnote: no --pin given: the signatures were checked with the keys the proof names; \
+                     compare them, and the roots, with the ones you trust"
+                ),
                 Ok(what) => writeln!(out, "OK: {what}"),
                 Err(why) => writeln!(out, "FAILED: {why}"),
             }

@@ -199,8 +199,15 @@ impl AuditProof {
                     )));
                 }
                 Ok(format!(
-                    "the log signed at {} records extends the log signed at {} records (append-only)",
-                    second.tree_size, first.tree_size
+                    "the log signed at {} records (root {}, key#{} {}) extends the log signed at {} records (root {}, key#{} {}): append-only",
+                    second.tree_size,
+                    second.root,
+                    second.signer,
+                    second.public_key,
+                    first.tree_size,
+                    first.root,
+                    first.signer,
+                    first.public_key
                 ))
             }
         }
