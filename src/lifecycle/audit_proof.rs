@@ -219,6 +219,11 @@ type CheckpointRow = (i64, Vec<u8>, i64, Vec<u8>, Option<Vec<u8>>);
 
 /// The signed head stored at checkpoint `seq`.
 fn load_head(conn: &Connection, seq: u64) -> Result<SignedHead, LifecycleError> {
+    if !super::store::has_merkle_roots(conn)? {
+        return Err(LifecycleError::Input(
+            "the store predates Merkle roots (schema version 1): open it once with its writer to upgrade it".into(),
+        ));
+    }
     let row: Option<CheckpointRow> = conn
         .query_row("SELECT at_ns, head, signer, signature, root FROM checkpoints WHERE seq = ?1", [seq as i64], |r| {
             Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))

@@ -31,7 +31,7 @@ fn choose(n: u64, k: u64) -> f64 {
 pub fn false_signal_bound_per_node_day(links_per_node: u64, m: u32, within_s: f64, window_s: f64, alpha: f64) -> f64 {
     let k = (within_s / window_s).ceil() + 1.0;
     let per_span = choose(links_per_node, m as u64) * (k * alpha).min(1.0).powi(m as i32);
-    (86_400.0 / window_s * per_span).min(f64::MAX)
+    (86_400.0 / window_s).ceil() * per_span
 }
 
 /// Checks that the escalation meets the spec's false-positive ceiling; returns the bound.
@@ -42,6 +42,13 @@ pub fn check_bound(
     window_s: f64,
     alpha: f64,
 ) -> Result<f64, InvalidParameter> {
+    if m as u64 > links_per_node {
+        return Err(InvalidParameter::new(
+            "monitor.escalate_links",
+            m,
+            format!("can never be reached: the busiest node has {links_per_node} links"),
+        ));
+    }
     let bound = false_signal_bound_per_node_day(links_per_node, m, within_s, window_s, alpha);
     if bound > MAX_FALSE_SIGNALS_PER_NODE_DAY {
         return Err(InvalidParameter::new(
@@ -95,6 +102,14 @@ impl CompromiseDetector {
         }
         signals
     }
+
+    /// Forgets the alarms of `links` at every node: once a node is isolated, the alarms on its
+    /// links are explained and must not count towards its neighbours' signals.
+    pub fn forget_links(&mut self, links: &[usize]) {
+        for recent in &mut self.recent {
+            recent.retain(|(_, l)| !links.contains(l));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -115,6 +130,13 @@ mod tests {
         assert!(d.alarm(0, 0, [0, 1]).is_empty());
         assert!(d.alarm(301 * s, 1, [1, 2]).is_empty());
         assert!(CompromiseDetector::new(4, 0, 300.0).alarm(0, 0, [0, 1]).is_empty());
+        // Node 0 isolated after alarms on its links 0 (to 1) and 1 (to 2): node 1 keeps no
+        // alarm of link 0, so one more alarm on its link 2 does not signal it.
+        let mut d = CompromiseDetector::new(4, 2, 300.0);
+        assert!(d.alarm(0, 0, [0, 1]).is_empty());
+        assert_eq!(d.alarm(s, 1, [0, 2]), vec![(0, vec![0, 1])]);
+        d.forget_links(&[0, 1]);
+        assert!(d.alarm(2 * s, 2, [1, 3]).is_empty());
     }
 
     #[test]
@@ -122,6 +144,7 @@ mod tests {
         // 8 links, 3 needed, 300 s span in 10 s windows (K = 31), alpha 1e-6.
         let b = false_signal_bound_per_node_day(8, 3, 300.0, 10.0, 1e-6);
         let expected = 8640.0 * 56.0 * (31e-6f64).powi(3);
+        assert!(check_bound(8, 9, 300.0, 10.0, 1e-6).unwrap_err().to_string().contains("can never be reached"));
         assert!((b - expected).abs() < 1e-12 * expected.max(1e-30), "{b} vs {expected}");
         assert!(check_bound(8, 3, 300.0, 10.0, 1e-6).is_ok());
         // One alarm suffices: bounded only by 8 links × 31 windows × 1e-6 × 8640 spans.

@@ -1053,9 +1053,12 @@ impl<'a> Sim<'a> {
         let report = self.engine.recover_compromise(&name, reason, &mut self.crypto_rng)?;
         self.recoveries += 1;
         self.isolated.insert(n);
-        for l in self.links.iter_mut().filter(|l| l.a == n || l.b == n) {
+        let mut severed = Vec::new();
+        for (i, l) in self.links.iter_mut().enumerate().filter(|(_, l)| l.a == n || l.b == n) {
             l.severed = true;
+            severed.push(i);
         }
+        self.escalation.forget_links(&severed);
         let others: Vec<usize> =
             (0..self.topology.nodes.len()).filter(|&m| m != n && !self.isolated.contains(&m)).collect();
         let revocation_ns = others.iter().map(|&m| self.one_way(now, m).0 - now.0).max().unwrap_or(0);
