@@ -6,7 +6,7 @@
 use serde::Serialize;
 
 use crate::photonics::LinkConfig;
-use crate::photonics::analytic::expected_of_branches;
+use crate::photonics::analytic::{Expected, expected_of_branches};
 use crate::photonics::eve::Arrival;
 use crate::photonics::link::LinkExpectation;
 use crate::postprocess::estimation::{BasisCounts, Lim2014, vacuum_weak_bounds};
@@ -64,22 +64,29 @@ pub struct KeyRate {
     pub single_photon_error: f64,
 }
 
-/// The single-photon yield and error of the honest link: one photon through the fibre.
-fn true_single_photon(model: &LinkExpectation) -> (f64, f64) {
+/// The expectation of one photon through the fibre of the honest link: its gain is the
+/// single-photon yield Y1, its error rate e1.
+fn single_photon(model: &LinkExpectation) -> Expected {
     let paths = model.eve.paths();
     let one = Arrival { photons: 1, detection: paths.fibre, error: paths.aligned_error };
-    let e = expected_of_branches([(1.0, one)], &model.receiver, model.config.source.z_basis_probability);
-    (e.gain, e.error_rate)
+    expected_of_branches([(1.0, one)], &model.receiver, model.config.source.z_basis_probability)
+}
+
+/// The share of `e`'s detections that survive sifting (both bases, Alice's Z with `alice_z`).
+fn sifted_share(e: &Expected, alice_z: f64) -> f64 {
+    let sifted = alice_z * e.sifted_gain[0] + (1.0 - alice_z) * e.sifted_gain[1];
+    if e.gain > 0.0 { sifted / e.gain } else { 0.0 }
 }
 
 /// Evaluates `kind` on the link `config` (its expected gains and error rates; Eve as
 /// configured) with `settings`. `qber` overrides the signal error rate E_μ where given.
 ///
-/// Asymptotic models use `q = P(bases match | detection)` of the signal (key from both bases;
-/// `q = p_A·p_B + (1 − p_A)(1 − p_B)`, ½ for symmetric BB84 as in Ma et al. 2005, up to double
-/// clicks across the arms of a passive receiver): `R = q{−Q_μ f h(E_μ) + Q_1[1 − h(e_1)]}`
-/// (GLLP; Lo, Ma, Chen,
-/// PRL 94, 230504 (2005), eq. 1) with
+/// Asymptotic models use `q = P(bases match | detection)` (key from both bases;
+/// `q = p_A·p_B + (1 − p_A)(1 − p_B)`, ½ for symmetric BB84 as in Ma et al. 2005):
+/// `R = q{−Q_μ f h(E_μ) + Q_1[1 − h(e_1)]}` (GLLP; Lo, Ma, Chen, PRL 94, 230504 (2005),
+/// eq. 1), with the signal's `q` on the first term and the single photons' on the second (the
+/// two differ for a passive receiver, whose multi-photon clicks in both bases take a random
+/// basis), and
 /// - decoy-infinite: `Q_1 = Y_1 μ e^(−μ)`, Y_1 and e_1 the true single-photon values;
 /// - decoy-vacuum-weak: Y_1 and e_1 from [`vacuum_weak_bounds`];
 /// - gllp: `Δ = P(n ≥ 2)/Q_μ`, `Q_1 = Q_μ(1 − Δ)`, `e_1 = E_μ/(1 − Δ)`;
@@ -108,9 +115,13 @@ pub fn key_rate(
     let e_mu = qber.unwrap_or(signal.error_rate);
     let f = settings.error_correction_efficiency;
     let pa = src.z_basis_probability;
-    let sifting =
-        if q_mu > 0.0 { (pa * signal.sifted_gain[0] + (1.0 - pa) * signal.sifted_gain[1]) / q_mu } else { 0.0 };
-    let gllp = |q1: f64, e1: f64| sifting * (-q_mu * f * binary_entropy(e_mu) + q1 * (1.0 - binary_entropy(e1)));
+    // Sifted shares of the signal's detections and of single-photon ones (equal, p_A·p_B +
+    // (1 − p_A)(1 − p_B), for an active receiver; a passive one loses more multi-photon
+    // detections to clicks in both bases).
+    let one = single_photon(&model);
+    let (sifting, sifting_1) = (sifted_share(&signal, pa), sifted_share(&one, pa));
+    let gllp =
+        |q1: f64, e1: f64| -sifting * q_mu * f * binary_entropy(e_mu) + sifting_1 * q1 * (1.0 - binary_entropy(e1));
     let (rate, y1, e1) = match kind {
         KeyRateModel::ShorPreskill => (sifting * q_mu * shor_preskill(e_mu), q_mu, e_mu),
         KeyRateModel::Gllp => {
@@ -120,7 +131,7 @@ pub fn key_rate(
             (gllp(q_mu * (1.0 - delta), e1), q_mu * (1.0 - delta) / (mu * (-mu).exp()), e1)
         }
         KeyRateModel::DecoyInfinite => {
-            let (y1, e1) = true_single_photon(&model);
+            let (y1, e1) = (one.gain, one.error_rate);
             (gllp(y1 * mu * (-mu).exp(), e1), y1, e1)
         }
         KeyRateModel::DecoyVacuumWeak => {
@@ -174,9 +185,10 @@ fn lim2014_rate(
         c
     };
     let (key, test) = (counts(0), counts(1));
-    // Share of a detection that is a key-basis sifted detection (p_A·p_B for an active receiver).
-    let signal = model.expected[0];
-    let key_share = if signal.gain > 0.0 { pa * signal.sifted_gain[0] / signal.gain } else { 0.0 };
+    // Share of single-photon detections that are key-basis sifted detections (p_A·p_B for an
+    // active receiver).
+    let one = single_photon(model);
+    let key_share = if one.gain > 0.0 { pa * one.sifted_gain[0] / one.gain } else { 0.0 };
     let e_key = key.total_errors() / key.total_detections();
     let leak = settings.error_correction_efficiency * key.total_detections() * binary_entropy(e_key);
     let length = lim.key_length(&key, &test, leak, settings.epsilon_cor);

@@ -62,6 +62,11 @@ pub struct PatternTable {
 }
 
 impl PatternTable {
+    /// Whether no pattern has positive weight.
+    pub fn is_empty(&self) -> bool {
+        self.clicks.is_empty()
+    }
+
     /// From the probabilities of every pattern (index 0, the silent gate, is left out).
     fn new(patterns: &[f64; 16]) -> Self {
         let mut weighted: Vec<(f64, Clicks)> =
@@ -161,8 +166,11 @@ impl LinkModel {
                 joint.push((class_probabilities[k] * pn, (class, n)));
                 for (w, arrival) in eve.branches(n) {
                     let p_click = receiver.click_probability(&arrival);
-                    click_probability[k] += pn * w * p_click;
                     let branch = compile_branch(&receiver, class, n, arrival, p_click);
+                    // A click probability at round-off level (≲ 1e-16) can leave no pattern
+                    // with positive weight: such a branch is treated as never clicking.
+                    let p_click = if branch.patterns.iter().any(PatternTable::is_empty) { 0.0 } else { p_click };
+                    click_probability[k] += pn * w * p_click;
                     let weight = class_probabilities[k] * pn * w;
                     clicking.push((weight * p_click, branch.clone()));
                     silent.push((weight * (1.0 - p_click), branch));
