@@ -3,34 +3,38 @@
 
 use std::process::Command;
 
-#[test]
-fn a_run_file_writes_charts_and_the_report() {
-    let dir = std::env::temp_dir().join(format!("qecnet-report-{}", std::process::id()));
+/// Runs `qecnet run` on a run file with one `job` (TOML) over copies of the sims `files`, in a
+/// fresh directory named after `name`; returns the directory and the report's HTML.
+fn run_report(name: &str, files: &[&str], job: &str) -> (std::path::PathBuf, String) {
+    let dir = std::env::temp_dir().join(format!("qecnet-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     std::fs::create_dir_all(dir.join("sims")).unwrap();
     let sims = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sims");
-    for f in ["sweep-intercept-resend.toml", "link-intercept-resend.toml"] {
+    for f in files {
         std::fs::copy(sims.join(f), dir.join("sims").join(f)).unwrap();
     }
-    std::fs::write(
-        dir.join("sims/run.toml"),
-        r#"
-[report]
-title = "test report"
-output = "../out/report.html"
-datasets = "../data"
+    let run = format!(
+        "[report]\ntitle = \"{name}\"\noutput = \"../out/report.html\"\ndatasets = \"../data\"\n\n[[job]]\n{job}"
+    );
+    std::fs::write(dir.join("sims/run.toml"), run).unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_qecnet")).arg("run").arg(dir.join("sims/run.toml")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(dir.join("out/report.html")).unwrap();
+    (dir, html)
+}
 
-[[job]]
+#[test]
+fn a_run_file_writes_charts_and_the_report() {
+    let (dir, html) = run_report(
+        "report",
+        &["sweep-intercept-resend.toml", "link-intercept-resend.toml"],
+        r#"
 sweep = "sweep-intercept-resend.toml"
 recipe = "intercept-resend"
 set = ["simulation.pulses=2e6"]
 replicates = 1
 "#,
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_qecnet")).arg("run").arg(dir.join("sims/run.toml")).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let html = std::fs::read_to_string(dir.join("out/report.html")).unwrap();
+    );
     for stem in ["intercept-resend-qber", "intercept-resend-keyrate"] {
         assert!(html.contains(&format!("{stem}.svg")), "report must reference {stem}.svg");
         let png = std::fs::read(dir.join(format!("out/{stem}.png"))).unwrap();
@@ -54,32 +58,16 @@ fn the_receivers_recipe_shows_the_passive_qber_penalty() {
     // Active vs passive receiver on the SNSPD link: at 0 km the passive receiver's clicks in
     // both bases raise the QBER well beyond the noise; every simulated QBER sits within 4
     // standard errors of its analytic expectation.
-    let dir = std::env::temp_dir().join(format!("qecnet-receivers-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(dir.join("sims")).unwrap();
-    let sims = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sims");
-    for f in ["sweep-receivers.toml", "link-snspd.toml"] {
-        std::fs::copy(sims.join(f), dir.join("sims").join(f)).unwrap();
-    }
-    std::fs::write(
-        dir.join("sims/run.toml"),
+    let (dir, html) = run_report(
+        "receivers",
+        &["sweep-receivers.toml", "link-snspd.toml"],
         r#"
-[report]
-title = "receivers"
-output = "../out/report.html"
-datasets = "../data"
-
-[[job]]
 sweep = "sweep-receivers.toml"
 recipe = "receivers"
 set = ["simulation.pulses=5e7"]
 replicates = 1
 "#,
-    )
-    .unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_qecnet")).arg("run").arg(dir.join("sims/run.toml")).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let html = std::fs::read_to_string(dir.join("out/report.html")).unwrap();
+    );
     for stem in ["receivers-qber", "receivers-keyrate"] {
         assert!(html.contains(&format!("{stem}.svg")), "report must reference {stem}.svg");
     }
