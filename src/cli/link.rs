@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::config::parse_count;
 use crate::output::{AtomicFile, write_atomically};
 use crate::photonics::link::{Detection, LinkObserver, LinkSummary, write_qber_stream_csv};
-use crate::photonics::{Engine, LinkConfig, simulate_link};
+use crate::photonics::{Engine, LinkConfig, Receiver, simulate_link};
 use crate::postprocess::cascade::CascadeVariant;
 use crate::postprocess::pipeline::{
     AbortReason, Pipeline, PipelineConfig, PipelineReport, PipelineSummary, write_blocks_csv,
@@ -36,6 +36,10 @@ pub struct ScenarioArgs {
     /// Simulation engine.
     #[arg(long, value_enum)]
     pub engine: Option<Engine>,
+    /// Bob's receiver: active basis choice (two detectors) or passive (a beam splitter and
+    /// two detectors per basis).
+    #[arg(long, value_enum)]
+    pub receiver: Option<Receiver>,
     /// Pulses to send (accepts 1e9).
     #[arg(long, value_parser = parse_count)]
     pub pulses: Option<u64>,
@@ -117,6 +121,7 @@ impl ScenarioArgs {
             }
         };
         add("simulation.engine", self.engine.map(|e| format!("\"{}\"", e.name())));
+        add("detector.receiver", self.receiver.map(|r| format!("\"{}\"", r.name())));
         add("simulation.pulses", self.pulses.map(|n| n.to_string()));
         add("simulation.seed", self.seed.map(|n| n.to_string()));
         add("simulation.qber_block_bits", self.qber_block_bits.map(|n| n.to_string()));

@@ -29,7 +29,7 @@ use crate::photonics::eve::Arrival;
 use crate::photonics::source::Basis;
 
 /// Bob's receiver architecture (`detector.receiver`).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
 pub enum Receiver {
     /// Active basis choice, two detectors.

@@ -31,10 +31,7 @@ fn same_seed_same_bytes_whatever_the_thread_count() {
     let dir = temp_dir("determinism");
     let cases: [(&str, &[&str]); 4] = [
         ("pulse", &["--engine", "pulse", "--pulses", "5e6", "--distance-km", "5"]),
-        (
-            "passive",
-            &["--engine", "event", "--pulses", "3e8", "--distance-km", "5", "--set", "detector.receiver=passive"],
-        ),
+        ("passive", &["--engine", "event", "--pulses", "3e8", "--distance-km", "5", "--receiver", "passive"]),
         ("event", &["--engine", "event", "--pulses", "3e8", "--distance-km", "5"]),
         (
             "memory",
@@ -59,6 +56,9 @@ fn same_seed_same_bytes_whatever_the_thread_count() {
         assert!(one.0 == two.0, "{tag}: JSON differs between 1 and 2 threads");
         assert!(one.1 == two.1, "{tag}: QBER stream differs between 1 and 2 threads");
         assert!(one.2 == two.2, "{tag}: records differ between 1 and 2 threads");
+        let receiver = if tag == "passive" { "passive" } else { "active" };
+        let json = String::from_utf8_lossy(&one.0);
+        assert!(json.contains(&format!("\"receiver\": \"{receiver}\"")), "{tag}: {json}");
     }
     let other_seed = Command::new(env!("CARGO_BIN_EXE_qecnet"))
         .args(["link", "--json", "--seed", "43", "--engine", "pulse", "--pulses", "5e6", "--distance-km", "5"])
