@@ -233,16 +233,7 @@ pub(crate) fn check_identity(conn: &Connection, path: &Path) -> Result<(), Lifec
 /// Open an existing store for writing (the caller holds the writer lock):
 /// identity checks come first, so nothing is written to a foreign file.
 pub(crate) fn open_writer(path: &Path, durability: Durability) -> Result<(Connection, Vec<u8>), LifecycleError> {
-    if !path.exists() {
-        return Err(LifecycleError::Io(std::io::Error::new(
-            std::io::ErrorKind::NotFound,
-            format!("{}: no such store", path.display()),
-        )));
-    }
-    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
-        .map_err(|e| classify(path, e))?;
-    conn.busy_timeout(std::time::Duration::from_secs(5))?;
-    check_identity(&conn, path)?;
+    let conn = open_existing(path)?;
     set_pragmas(&conn, durability).map_err(|e| classify(path, e))?;
     upgrade(&conn).map_err(|e| classify(path, e))?;
     let check: Vec<u8> = conn
@@ -280,18 +271,24 @@ pub(crate) fn has_merkle_roots(conn: &Connection) -> Result<bool, rusqlite::Erro
 /// Open a store for reading only (`audit verify`, `keys list/show`): no
 /// secret and no writer lock needed; works while a writer is running.
 pub fn open_reader(path: &Path) -> Result<Connection, LifecycleError> {
+    // query_only forbids any change through this connection.
+    let conn = open_existing(path)?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    Ok(conn)
+}
+
+/// Opens an existing qecnet store read-write (so SQLite can recover a WAL left by a crashed
+/// writer) and checks its identity before anything else touches it.
+fn open_existing(path: &Path) -> Result<Connection, LifecycleError> {
     if !path.exists() {
         return Err(LifecycleError::Io(std::io::Error::new(
             std::io::ErrorKind::NotFound,
             format!("{}: no such store", path.display()),
         )));
     }
-    // Read-write open so SQLite can recover a WAL left by a crashed writer;
-    // query_only forbids any change through this connection.
     let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
         .map_err(|e| classify(path, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     check_identity(&conn, path)?;
-    conn.pragma_update(None, "query_only", "ON")?;
     Ok(conn)
 }
