@@ -1,6 +1,9 @@
 //! Engine scenarios: the diagram's transitions, receipts, the three rotation
 //! protocols, compromise recovery, usage, and the store's refusals.
 
+mod common;
+use common::TempDir;
+
 use std::path::PathBuf;
 
 use qecnet::crypto::{CryptoError, KeyType, NS_PER_SEC, SecretBytes};
@@ -17,25 +20,6 @@ struct Fixture {
     clock: ManualClock,
     rng: ChaCha20Rng,
     engine: Engine,
-}
-
-/// A directory removed on drop.
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!(
-            "qecnet-{tag}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
 }
 
 fn fixture(tag: &str, config: EngineConfig) -> Fixture {

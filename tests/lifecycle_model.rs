@@ -9,8 +9,10 @@
 //! - a ROTATING key always has its replacement;
 //! - the audit chain verifies and replays to the store's states.
 
+mod common;
+use common::TempDir;
+
 use std::collections::{BTreeMap, BTreeSet};
-use std::path::PathBuf;
 
 use proptest::prelude::*;
 use qecnet::crypto::{KeyType, NS_PER_SEC, SecretBytes};
@@ -126,19 +128,10 @@ fn participants(mask: u8) -> Vec<&'static str> {
     v
 }
 
-struct TempDir(PathBuf);
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 fn run(seed: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
     static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-    let dir = TempDir(std::env::temp_dir().join(format!("qecnet-model-{}-{n}", std::process::id())));
-    let _ = std::fs::remove_dir_all(&dir.0);
-    std::fs::create_dir_all(&dir.0).unwrap();
+    let dir = TempDir::new(&format!("model-{n}"));
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let master = SecretBytes::random(32, "master", &mut rng).unwrap();
     let clock = ManualClock::new(1_000 * NS_PER_SEC);

@@ -2,6 +2,9 @@
 //! deletions, reorderings, rewritten chains, truncation and checkpoint
 //! signatures; both through the library and through `qecnet audit verify`.
 
+mod common;
+use common::TempDir;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -10,24 +13,6 @@ use qecnet::lifecycle::{AuditFailure, AuditRecord, Engine, EngineConfig, KeyId, 
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use rusqlite::Connection;
-
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(tag: &str) -> Self {
-        let p = std::env::temp_dir().join(format!(
-            "qecnet-{tag}-{}-{}",
-            std::process::id(),
-            std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
-        ));
-        std::fs::create_dir_all(&p).unwrap();
-        Self(p)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// A closed store with a few hundred records and a checkpoint every 40.
 fn build_store(dir: &Path) -> (PathBuf, u64) {
