@@ -47,6 +47,7 @@ pub fn run(args: &MeshArgs) -> Result<()> {
         overrides.push(format!("mesh.seed={s}"));
     }
     let scenario: MeshScenario = crate::config::load(Some(&args.scenario), &overrides)?;
+    scenario.validate()?; // before any directory or file is created (run_mesh checks again)
     let stem = args.scenario.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "mesh".into());
     let db = args.db.clone().unwrap_or_else(|| PathBuf::from("datasets/mesh").join(format!("{stem}.db")));
     let db_stem = db.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();

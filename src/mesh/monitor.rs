@@ -183,8 +183,10 @@ impl Cusum {
     /// A CUSUM for QBER `p0` (honest) against `p1 > p0`, alarming with false-alarm
     /// probability per block at most `alpha`.
     pub fn new(p0: f64, p1: f64, alpha: f64) -> Self {
-        let p0 = p0.clamp(1e-9, 0.5);
-        let p1 = p1.clamp(p0 + 1e-9, 0.5);
+        // p0 at (or, NaN, beyond) 0.5 — validation refuses such an honest link, but an attack
+        // may push it there — keeps p1 in (p0, 0.5] without a panic.
+        let p0 = if p0.is_nan() { 0.5 } else { p0 }.clamp(1e-9, 0.5 - 1e-9);
+        let p1 = p1.max(p0 + 1e-9).min(0.5);
         Cusum {
             up: (p1 / p0).ln(),
             down: ((1.0 - p1) / (1.0 - p0)).ln(),
@@ -236,6 +238,16 @@ mod tests {
         assert_eq!(m.window(0.05, 5000.0), None, "one good window is not enough");
         assert_eq!(m.window(0.05, 5000.0).map(|c| c.mode), Some(LinkMode::Qkd));
         assert!(m.window(0.05, 500.0).unwrap().reason.contains("key rate"));
+    }
+
+    #[test]
+    fn a_cusum_for_an_honest_qber_at_or_beyond_one_half_does_not_panic() {
+        for p0 in [0.5, 0.5 - 1e-12, 0.7, f64::NAN] {
+            let mut c = Cusum::new(p0, p0 + 0.01, 1e-6);
+            assert!(c.statistic().is_finite() && c.threshold().is_finite());
+            c.block(1000, 500);
+            assert!(c.statistic().is_finite(), "p0 = {p0}: {c:?}");
+        }
     }
 
     #[test]

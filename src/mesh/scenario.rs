@@ -32,6 +32,7 @@ use serde::{Deserialize, Serialize};
 use crate::mesh::monitor::MonitorSettings;
 use crate::mesh::topology::{LinkSpec, NodeSpec, Topology, TopologySettings};
 use crate::photonics::LinkConfig;
+use crate::photonics::link::LinkExpectation;
 use crate::postprocess::PostprocessSettings;
 use crate::units::{InvalidParameter, check_non_negative, check_positive, check_probability};
 
@@ -213,7 +214,9 @@ impl MeshScenario {
         }
         self.monitor.validate()?;
         self.postprocess.validate()?;
-        self.link_defaults.validate()?;
+        self.link_defaults
+            .validate()
+            .map_err(|e| InvalidParameter { field: format!("link_defaults.{}", e.field), ..e })?;
         check_non_negative("messages.fibre_us_per_km", self.messages.fibre_us_per_km)?;
         check_non_negative("messages.processing_us", self.messages.processing_us)?;
         check_probability("messages.loss_probability", self.messages.loss_probability)?;
@@ -227,8 +230,10 @@ impl MeshScenario {
         check_positive("messages.retry_timeout_ms", self.messages.retry_timeout_ms)?;
         let topology = Topology::new(&self.hub, &self.node, &self.link, &self.topology)?;
         for link in &topology.links {
-            self.link_config(link)
+            let config = self
+                .link_config(link)
                 .map_err(|e| InvalidParameter::new(format!("link {}", link.id), e.to_string(), "invalid override"))?;
+            check_honest_qber(&link.id, &config)?;
         }
         for (i, e) in self.event.iter().enumerate() {
             let field = |f: &str| format!("event[{i}].{f}");
@@ -285,4 +290,31 @@ impl MeshScenario {
         config.validate()?;
         Ok(config)
     }
+}
+
+/// Refuses a link whose honest expected QBER (its physics without any eavesdropper) is 0.5 or
+/// more: Bob's bits would be independent of Alice's, so no key can ever be distilled and the
+/// decision engine has no honest error rate to tune to.
+fn check_honest_qber(id: &str, config: &LinkConfig) -> Result<(), InvalidParameter> {
+    let honest = LinkConfig { eve: crate::photonics::Eve::default(), ..config.clone() };
+    let expectation = LinkExpectation::new(&honest)
+        .map_err(|e| InvalidParameter::new(format!("link {id}"), e.to_string(), "invalid physics"))?;
+    let sifted_gain = expectation.expected[0].sifted_gain[0];
+    if sifted_gain.is_nan() || sifted_gain <= 0.0 {
+        return Err(InvalidParameter::new(
+            format!("link {id}: expected sifted key-basis signal gain"),
+            sifted_gain,
+            "must be > 0 (the link would never produce a sifted bit)",
+        ));
+    }
+    let qber = expectation.expected_qber();
+    if qber < 0.5 {
+        return Ok(());
+    }
+    Err(InvalidParameter::new(
+        format!("link {id}: expected honest QBER"),
+        qber,
+        "must be below 0.5 (at 0.5 the link carries no information: check detector.efficiency, \
+         detector.misalignment, detector.dark_count_probability and the channel loss)",
+    ))
 }

@@ -75,6 +75,13 @@ impl Detector {
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<(), InvalidParameter> {
         check_probability("detector.efficiency", self.efficiency)?;
+        if self.efficiency == 0.0 {
+            return Err(InvalidParameter::new(
+                "detector.efficiency",
+                0,
+                "must be in (0, 1] (a detector of efficiency 0 never detects a photon)",
+            ));
+        }
         check_probability("detector.dark_count_probability", self.dark_count_probability)?;
         check_probability("detector.afterpulse_probability", self.afterpulse_probability)?;
         check_non_negative("detector.afterpulse_time_constant_ns", self.afterpulse_time_constant_ns)?;

@@ -129,3 +129,120 @@ fn run_time_write_failure_leaves_nothing() {
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "no partial output");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// A scenario or sweep file of the repository (`sims/...`).
+fn sims(name: &str) -> String {
+    format!("{}/sims/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `qecnet args...` (no extra arguments), in the temp dir so that nothing can land in the
+/// repository; returns the exit code, stdout and stderr.
+fn run_raw(args: &[&str]) -> (i32, String, String) {
+    run_with_env(args, &[])
+}
+
+fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_qecnet"))
+        .args(args)
+        .envs(env.iter().copied())
+        .current_dir(std::env::temp_dir())
+        .output()
+        .unwrap();
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// Files in `dir`, by name.
+fn files_in(dir: &Path) -> Vec<std::ffi::OsString> {
+    std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name()).collect()
+}
+
+/// `qecnet args...` exits 2 with one line containing `message` and creates nothing in `dir`
+/// (which the arguments may name as `{dir}`).
+fn assert_refused_in(dir: &Path, args: &[&str], message: &str) {
+    let d = dir.to_str().unwrap();
+    let args: Vec<String> = args.iter().map(|a| a.replace("{dir}", d)).collect();
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (code, _, stderr) = run_raw(&args);
+    assert_eq!(code, 2, "{args:?}: exit code, stderr: {stderr}");
+    assert!(stderr.contains(message), "{args:?}: expected `{message}` in stderr:\n{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{args:?}: one line of error:\n{stderr}");
+    assert!(files_in(dir).is_empty(), "{args:?}: files left behind: {:?}", files_in(dir));
+}
+
+/// A mesh run of `sims/mesh-default.toml` for one hour with `--set` overrides, storing into
+/// `{dir}/x.db`.
+fn mesh_args<'a>(scenario: &'a str, sets: &[&'a str]) -> Vec<&'a str> {
+    let mut args = vec!["mesh", scenario, "--duration", "1h", "--db", "{dir}/x.db"];
+    for s in sets {
+        args.extend(["--set", s]);
+    }
+    args
+}
+
+#[test]
+fn a_link_whose_honest_qber_reaches_one_half_is_refused_naming_the_link() {
+    let dir = scratch("qber-half");
+    let scenario = sims("mesh-default.toml");
+    for set in ["link_defaults.detector.misalignment=0.5", "link_defaults.channel.attenuation_db_per_km=50"] {
+        assert_refused_in(&dir, &mesh_args(&scenario, &[set]), "error: link hub-n1: expected honest QBER = 0.5");
+    }
+    assert_refused_in(
+        &dir,
+        &mesh_args(&scenario, &["link_defaults.detector.efficiency=0"]),
+        "error: link_defaults.detector.efficiency = 0: must be in (0, 1]",
+    );
+    // A store that does not exist yet in a directory that does not exist yet: neither is made.
+    let (code, _, _) = run_raw(&[
+        "mesh",
+        &scenario,
+        "--db",
+        dir.join("new/x.db").to_str().unwrap(),
+        "--set",
+        "link_defaults.detector.misalignment=0.5",
+    ]);
+    assert_eq!(code, 2);
+    assert!(files_in(&dir).is_empty(), "{:?}", files_in(&dir));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_mesh_sweep_point_whose_link_cannot_carry_key_fails_in_its_row_leaving_no_scratch_store() {
+    let dir = scratch("qber-half-sweep");
+    let sweep = dir.join("sweep.toml");
+    let csv = dir.join("out.csv");
+    std::fs::write(
+        &sweep,
+        format!(
+            "[sweep]\nname = \"half\"\nkind = \"mesh\"\nbase = {:?}\noutput = {:?}\n\
+             set = [\"mesh.duration=600.0\"]\n\n[[axis]]\nfield = \"link_defaults.detector.misalignment\"\n\
+             values = [0.01, 0.5]\n",
+            sims("mesh-one-link.toml"),
+            csv.to_str().unwrap()
+        ),
+    )
+    .unwrap();
+    let child = Command::new(env!("CARGO_BIN_EXE_qecnet"))
+        .args(["sweep", "run", sweep.to_str().unwrap()])
+        .current_dir(std::env::temp_dir())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("1 of 2 points failed"), "{stderr}");
+    let text = std::fs::read_to_string(&csv).unwrap();
+    let failed: Vec<&str> = text.lines().filter(|l| l.contains("expected honest QBER")).collect();
+    assert_eq!(failed.len(), 1, "the failing point names the link in its error column:\n{text}");
+    assert!(failed[0].contains("link hub-n1"), "{}", failed[0]);
+    let prefix = format!("qecnet-sweep-mesh-{pid}-");
+    let scratch_left: Vec<_> =
+        files_in(&std::env::temp_dir()).into_iter().filter(|n| n.to_string_lossy().starts_with(&prefix)).collect();
+    assert!(scratch_left.is_empty(), "scratch stores left in the temp dir: {scratch_left:?}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
