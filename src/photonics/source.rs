@@ -118,6 +118,22 @@ impl Source {
         check_positive("source.signal_intensity", self.signal_intensity)?;
         check_positive("source.decoy_intensity", self.decoy_intensity)?;
         check_non_negative("source.vacuum_intensity", self.vacuum_intensity)?;
+        for (field, mu) in [
+            ("source.signal_intensity", self.signal_intensity),
+            ("source.decoy_intensity", self.decoy_intensity),
+            ("source.vacuum_intensity", self.vacuum_intensity),
+        ] {
+            if mu > MAX_INTENSITY {
+                return Err(InvalidParameter::new(
+                    field,
+                    mu,
+                    format!(
+                        "must be at most {MAX_INTENSITY} (photon numbers are tabulated up to {MAX_PHOTONS}; \
+                         beyond this mean the neglected Poisson tail exceeds 1e-15)"
+                    ),
+                ));
+            }
+        }
         if self.decoy_intensity >= self.signal_intensity {
             return Err(InvalidParameter::new(
                 "source.decoy_intensity",
@@ -173,9 +189,20 @@ impl Source {
     }
 }
 
+/// The largest photon number [`poisson_photon_numbers`] tabulates: every engine and the
+/// analytic model see a pulse of more photons as one of this many.
+pub const MAX_PHOTONS: u32 = 200;
+
+/// The largest mean photon number a source may have: at μ = 100 the Poisson tail beyond
+/// [`MAX_PHOTONS`], which the table folds into its last entry, is 4.6e-19 of the mass (below
+/// 1e-15 up to μ ≈ 108; at μ = 150 it is 4e-5, and from μ ≈ 745 on `e^(−μ)` underflows and the
+/// whole mass lands on the last entry).
+pub const MAX_INTENSITY: f64 = 100.0;
+
 /// Poisson probabilities `P(n)` for `n = 0..=n_max` with mean `mu`, where `n_max` is the
-/// smallest photon number whose upper tail `P(N > n_max)` is below 1e-18; that tail is folded
-/// into the last entry so the list sums to 1.
+/// smallest photon number whose upper tail `P(N > n_max)` is below 1e-18, or [`MAX_PHOTONS`];
+/// that tail is folded into the last entry so the list sums to 1. Exact (tail below 1e-15) for
+/// `mu <= MAX_INTENSITY`, the bound [`Source::validate`] enforces.
 pub fn poisson_photon_numbers(mu: f64) -> Vec<f64> {
     let mut probs = Vec::new();
     let mut p = (-mu).exp();
@@ -184,7 +211,7 @@ pub fn poisson_photon_numbers(mu: f64) -> Vec<f64> {
     loop {
         probs.push(p);
         cumulative += p;
-        if 1.0 - cumulative < 1e-18 || p == 0.0 && n as f64 > mu || n >= 200 {
+        if 1.0 - cumulative < 1e-18 || p == 0.0 && n as f64 > mu || n >= MAX_PHOTONS {
             break;
         }
         n += 1;
@@ -209,6 +236,25 @@ mod tests {
         let s = Source { decoy_intensity: 0.6, ..Source::default() };
         let e = s.validate().unwrap_err().to_string();
         assert_eq!(e, "source.decoy_intensity = 0.6: must be below source.signal_intensity = 0.48");
+    }
+
+    #[test]
+    fn the_photon_number_table_is_exact_up_to_the_largest_intensity_allowed() {
+        use statrs::distribution::{DiscreteCDF, Poisson};
+        let tail = Poisson::new(MAX_INTENSITY).unwrap().sf(MAX_PHOTONS as u64);
+        assert!(tail < 1e-15, "P(N > {MAX_PHOTONS}) = {tail} at mu = {MAX_INTENSITY}");
+        let p = poisson_photon_numbers(MAX_INTENSITY);
+        let pmf = Poisson::new(MAX_INTENSITY).unwrap();
+        for (n, &pn) in p.iter().enumerate().take(MAX_PHOTONS as usize) {
+            use statrs::distribution::Discrete;
+            assert!((pn - pmf.pmf(n as u64)).abs() <= 1e-15 + 1e-9 * pn, "P({n}) = {pn}");
+        }
+        // Just above the bound the source is refused, naming the field and the limit.
+        let s = Source { signal_intensity: 1e3, ..Source::default() };
+        let e = s.validate().unwrap_err();
+        assert_eq!((e.field.as_str(), e.value.as_str()), ("source.signal_intensity", "1000"));
+        assert!(e.allowed.starts_with("must be at most 100 "), "{e}");
+        assert!(Source { signal_intensity: MAX_INTENSITY, ..Source::default() }.validate().is_ok());
     }
 
     #[test]

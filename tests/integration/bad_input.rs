@@ -246,3 +246,21 @@ fn a_mesh_sweep_point_whose_link_cannot_carry_key_fails_in_its_row_leaving_no_sc
     assert!(scratch_left.is_empty(), "scratch stores left in the temp dir: {scratch_left:?}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_mean_photon_number_beyond_the_exact_photon_number_table_is_refused() {
+    for mu in ["1000", "1e300"] {
+        assert_refused(
+            "mu-table",
+            &["link", "--set", &format!("source.signal_intensity={mu}")],
+            "must be at most 100 (photon numbers are tabulated up to 200",
+        );
+    }
+    let dir = scratch("mu-table-keyrate");
+    assert_refused_in(
+        &dir,
+        &["keyrate", "--model", "gllp", "--set", "source.signal_intensity=150"],
+        "error: source.signal_intensity = 150: must be at most 100",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
