@@ -59,12 +59,15 @@ enum Command {
 /// Parses the process arguments, runs the command and returns the exit code.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
-    if let Some(threads) = cli.threads.or_else(slurm_threads) {
-        if threads == 0 {
-            eprintln!("error: --threads 0: must be at least 1");
+    match thread_count(cli.threads) {
+        Ok(Some(threads)) => {
+            rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().expect("thread pool is set once")
+        }
+        Ok(None) => {}
+        Err(message) => {
+            eprintln!("error: {message}");
             return ExitCode::from(2);
         }
-        rayon::ThreadPoolBuilder::new().num_threads(threads).build_global().expect("thread pool is set once");
     }
     let done = |r: Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match &cli.command {
@@ -89,11 +92,34 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Inside a Slurm job, the CPUs allotted to the task (`SLURM_CPUS_PER_TASK`, or 1), not every
-/// core of the node.
-fn slurm_threads() -> Option<usize> {
-    std::env::var_os("SLURM_JOB_ID")?;
-    Some(std::env::var("SLURM_CPUS_PER_TASK").ok().and_then(|v| v.parse().ok()).filter(|&n| n > 0).unwrap_or(1))
+/// Worker threads per core at most: the work is CPU-bound, so more only costs start-up and
+/// memory (each thread keeps chunks in flight); at 512 threads on 2 cores a trivial command
+/// already takes most of a second, at 4096 half a minute.
+pub const MAX_THREADS_PER_CORE: usize = 16;
+
+/// The worker threads asked for: `--threads`, else inside a Slurm job the CPUs allotted to the
+/// task (`SLURM_CPUS_PER_TASK`, or 1), not every core of the node; `None` for all cores.
+/// Either must be in `1..=MAX_THREADS_PER_CORE × cores`.
+fn thread_count(option: Option<usize>) -> std::result::Result<Option<usize>, String> {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let max = MAX_THREADS_PER_CORE * cores;
+    let check = |name: &str, value: &str, n: Option<usize>| match n {
+        Some(n) if (1..=max).contains(&n) => Ok(Some(n)),
+        _ => Err(format!(
+            "{name} = {value}: must be a whole number in 1..={max} ({MAX_THREADS_PER_CORE} × the {cores} cores \
+             available; results do not depend on it)"
+        )),
+    };
+    if let Some(n) = option {
+        return check("--threads", &n.to_string(), Some(n));
+    }
+    if std::env::var_os("SLURM_JOB_ID").is_none() {
+        return Ok(None);
+    }
+    match std::env::var("SLURM_CPUS_PER_TASK") {
+        Ok(v) => check("SLURM_CPUS_PER_TASK", &v, v.trim().parse().ok()),
+        Err(_) => Ok(Some(1)),
+    }
 }
 
 /// 2 for input the user can fix, 1 for failures while running.

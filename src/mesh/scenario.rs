@@ -204,6 +204,17 @@ impl MeshScenario {
         check_positive("mesh.duration", m.duration_s)?;
         check_positive("mesh.window", m.window_s)?;
         check_positive("mesh.refresh_interval", m.refresh_interval_s)?;
+        if m.refresh_interval_s < m.window_s {
+            return Err(InvalidParameter::new(
+                "mesh.refresh_interval",
+                format!("{} s", m.refresh_interval_s),
+                format!(
+                    "must be at least mesh.window = {} s (key is produced once per window; a shorter \
+                     interval would refresh on key that does not exist yet)",
+                    m.window_s
+                ),
+            ));
+        }
         check_non_negative("mesh.overlap", m.overlap_s)?;
         if m.session_key_bits == 0 || !m.session_key_bits.is_multiple_of(8) {
             return Err(InvalidParameter::new(

@@ -192,8 +192,17 @@ impl Sweep {
             return Err(invalid("[sweep] replicates = 0: must be at least 1".into()));
         }
         let mut axes = Vec::new();
+        let mut tasks = u64::from(file.sweep.replicates);
         for (i, spec) in file.axis.iter().enumerate() {
             let axis = resolve_axis(spec).map_err(|m| invalid(format!("axis {}: {m}", i + 1)))?;
+            tasks = tasks.saturating_mul(axis.steps.len() as u64);
+            if tasks > MAX_TASKS {
+                return Err(invalid(format!(
+                    "points × replicates = {}: must be at most {MAX_TASKS} (every row is kept in memory to \
+                     sort the CSV: split the sweep)",
+                    if tasks == u64::MAX { "more than 1.8e19".to_string() } else { tasks.to_string() }
+                )));
+            }
             for (f, field) in axis.fields.iter().enumerate() {
                 let mut probe = base.clone();
                 for step in &axis.steps {
@@ -323,10 +332,19 @@ fn resolve_axis(spec: &AxisSpec) -> Result<Axis, String> {
     Ok(Axis { fields: vec![field], steps: values.into_iter().map(|v| vec![v]).collect() })
 }
 
+/// The most (point, replicate) tasks a sweep may have, and so the most values of one axis.
+pub const MAX_TASKS: u64 = 10_000_000;
+
 /// `n` values from `a` to `b` inclusive, evenly or geometrically spaced.
 fn spaced(a: f64, b: f64, n: usize, geometric: bool) -> Result<Vec<toml::Value>, String> {
     if n == 0 {
         return Err("empty axis (0 values)".into());
+    }
+    if n as u64 > MAX_TASKS {
+        return Err(format!("{n} values: must be at most {MAX_TASKS} (the most points a sweep may have)"));
+    }
+    if !(a.is_finite() && b.is_finite()) {
+        return Err(format!("bounds {a} and {b}: must be finite"));
     }
     Ok((0..n)
         .map(|i| {

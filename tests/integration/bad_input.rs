@@ -264,3 +264,55 @@ fn a_mean_photon_number_beyond_the_exact_photon_number_table_is_refused() {
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_thread_count_beyond_sixteen_per_core_is_refused_instead_of_hanging() {
+    let dir = scratch("threads");
+    let args = ["--threads", "1000000", "keyrate", "--model", "gllp"];
+    assert_refused_in(&dir, &args, "error: --threads = 1000000: must be a whole number in 1..=");
+    assert_refused_in(&dir, &["--threads", "0", "keyrate", "--model", "gllp"], "error: --threads = 0:");
+    let (code, _, stderr) =
+        run_with_env(&["keyrate", "--model", "gllp"], &[("SLURM_JOB_ID", "1"), ("SLURM_CPUS_PER_TASK", "1000000")]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.starts_with("error: SLURM_CPUS_PER_TASK = 1000000: must be a whole number in 1..="), "{stderr}");
+    let (code, _, stderr) =
+        run_with_env(&["keyrate", "--model", "gllp"], &[("SLURM_JOB_ID", "1"), ("SLURM_CPUS_PER_TASK", "2")]);
+    assert_eq!(code, 0, "a Slurm allotment within the bound runs: {stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_sweep_of_more_than_ten_million_tasks_is_refused_before_anything_is_allocated() {
+    let input = scratch("sweep-size");
+    let out = scratch("sweep-size-out");
+    let sweep = input.join("sweep.toml");
+    let header = format!("[sweep]\nname = \"big\"\nkind = \"keyrate\"\noutput = {:?}\n", out.join("out.csv"));
+    let axis = |field: &str, n: &str| format!("[[axis]]\nfield = \"{field}\"\nlinspace = [0.0, 1.0, {n}]\n");
+    for (body, message) in [
+        (axis("channel.length_km", "1000000000000"), "axis 1: 1000000000000 values: must be at most 10000000"),
+        (
+            format!("{}{}", axis("channel.length_km", "10000"), axis("eve.intercept_resend_fraction", "10000")),
+            "points × replicates = 100000000: must be at most 10000000",
+        ),
+        (
+            format!("replicates = 1000000000\n{}", axis("channel.length_km", "1")),
+            "points × replicates = 1000000000: must be at most 10000000",
+        ),
+    ] {
+        std::fs::write(&sweep, format!("{header}{body}")).unwrap();
+        assert_refused_in(&out, &["sweep", "run", sweep.to_str().unwrap()], message);
+    }
+    std::fs::remove_dir_all(&input).unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+#[test]
+fn a_refresh_interval_shorter_than_a_monitoring_window_is_refused_instead_of_never_finishing() {
+    let dir = scratch("refresh");
+    assert_refused_in(
+        &dir,
+        &mesh_args(&sims("mesh-default.toml"), &["mesh.refresh_interval=0.01"]),
+        "error: mesh.refresh_interval = 0.01 s: must be at least mesh.window = 10 s",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
