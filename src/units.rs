@@ -21,8 +21,20 @@ pub struct InvalidParameter {
 impl InvalidParameter {
     /// A new error for `field` holding `value`, which should satisfy `allowed`.
     pub fn new(field: impl Into<String>, value: impl fmt::Display, allowed: impl Into<String>) -> Self {
-        InvalidParameter { field: field.into(), value: value.to_string(), allowed: allowed.into() }
+        let value = value.to_string();
+        // A float such as 1e308 displays as 309 digits: show it in scientific notation instead.
+        let value = match value.parse::<f64>() {
+            Ok(x) if value.len() > 20 => format!("{x:e}"),
+            _ => value,
+        };
+        InvalidParameter { field: field.into(), value, allowed: allowed.into() }
     }
+}
+
+/// `x` as its shortest round-trip decimal, or in scientific notation when that is long (1e300).
+pub fn short_number(x: f64) -> String {
+    let plain = x.to_string();
+    if plain.len() > 20 { format!("{x:e}") } else { plain }
 }
 
 /// Checks that `value` is a probability (finite, within `[0, 1]`).
@@ -31,6 +43,16 @@ pub fn check_probability(field: &str, value: f64) -> Result<f64, InvalidParamete
         Ok(value)
     } else {
         Err(InvalidParameter::new(field, value, "must be a probability in [0, 1]"))
+    }
+}
+
+/// Checks that `value` is a probability strictly inside `(0, 1)`; `why` says what 0 and 1 would
+/// lose.
+pub fn check_open_unit_interval(field: &str, value: f64, why: &str) -> Result<f64, InvalidParameter> {
+    if value > 0.0 && value < 1.0 {
+        Ok(value)
+    } else {
+        Err(InvalidParameter::new(field, value, format!("must be in (0, 1) ({why})")))
     }
 }
 
@@ -94,7 +116,8 @@ impl std::ops::Add<SimDuration> for SimTime {
 /// into seconds.
 pub fn parse_duration_s(text: &str) -> Result<f64, String> {
     let t = text.trim();
-    let split = t.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(t.len());
+    // The unit is the trailing run of letters, so that `1e5` and `1e5s` read as numbers.
+    let split = t.trim_end_matches(|c: char| c.is_ascii_alphabetic()).len();
     let (number, unit) = t.split_at(split);
     let value: f64 =
         number.trim().parse().map_err(|_| format!("`{text}` is not a duration (e.g. 24h, 300s, 250ms)"))?;
@@ -156,6 +179,8 @@ mod tests {
         assert_eq!(parse_duration_s("250ms"), Ok(0.25));
         assert_eq!(parse_duration_s("5m"), Ok(300.0));
         assert_eq!(parse_duration_s("12"), Ok(12.0));
+        assert_eq!(parse_duration_s("1e5"), Ok(1e5));
+        assert_eq!(parse_duration_s("2.5e3s"), Ok(2500.0));
         assert!(parse_duration_s("3 weeks").is_err());
         assert!(parse_duration_s("-1s").is_err());
     }

@@ -33,7 +33,14 @@ fn parse_recipe(text: &str) -> std::result::Result<Recipe, String> {
 pub fn run(args: &PlotArgs) -> Result<()> {
     let sweep = Sweep::load(&args.sweep)?;
     let csv = args.csv.clone().unwrap_or_else(|| sweep.output.clone());
-    let drawn = crate::report::recipes::draw(args.recipe, &Table::read(&csv)?, &sweep.base)?;
+    let table = Table::read(&csv)?;
+    if table.is_empty() {
+        return Err(Error::Usage(format!(
+            "{}: no data rows (a header alone): must hold at least one point of the sweep",
+            csv.display()
+        )));
+    }
+    let drawn = crate::report::recipes::draw(args.recipe, &table, &sweep.base)?;
     std::fs::create_dir_all(&args.out).map_err(|e| Error::io(&args.out, e))?;
     for (stem, chart) in &drawn.charts {
         let (svg, png) = crate::plot::render(chart, &args.out.join(stem))?;

@@ -59,12 +59,11 @@ impl Default for MonitorSettings {
 impl MonitorSettings {
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<(), InvalidParameter> {
-        check_probability("monitor.qber_threshold", self.qber_threshold)?;
-        if self.qber_threshold >= 0.5 {
+        if !(self.qber_threshold > 0.0 && self.qber_threshold < 0.5) {
             return Err(InvalidParameter::new(
                 "monitor.qber_threshold",
                 self.qber_threshold,
-                "must be below 0.5 (at 50 % the key is random)",
+                "must be in (0, 0.5) (at 0 every window falls back, at 50 % the key is random)",
             ));
         }
         if !(self.min_key_rate_bps >= 0.0 && self.min_key_rate_bps.is_finite()) {

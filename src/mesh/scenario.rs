@@ -33,8 +33,11 @@ use crate::mesh::monitor::MonitorSettings;
 use crate::mesh::topology::{LinkSpec, NodeSpec, Topology, TopologySettings};
 use crate::photonics::LinkConfig;
 use crate::photonics::link::LinkExpectation;
-use crate::postprocess::PostprocessSettings;
-use crate::units::{InvalidParameter, check_non_negative, check_positive, check_probability};
+use crate::postprocess::{PostprocessSettings, Security};
+use crate::units::{InvalidParameter, check_non_negative, check_positive, check_probability, short_number};
+
+/// The longest simulated run (s): about 31 years, far inside the u64 nanosecond clock.
+pub const MAX_DURATION_S: f64 = 1e9;
 
 /// `[mesh]`: run settings.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -202,12 +205,19 @@ impl MeshScenario {
     pub fn validate(&self) -> Result<Topology, InvalidParameter> {
         let m = &self.mesh;
         check_positive("mesh.duration", m.duration_s)?;
+        if m.duration_s > MAX_DURATION_S {
+            return Err(InvalidParameter::new(
+                "mesh.duration",
+                format!("{} s", short_number(m.duration_s)),
+                format!("must be at most {MAX_DURATION_S:e} s (simulated time is counted in u64 nanoseconds)"),
+            ));
+        }
         check_positive("mesh.window", m.window_s)?;
         check_positive("mesh.refresh_interval", m.refresh_interval_s)?;
         if m.refresh_interval_s < m.window_s {
             return Err(InvalidParameter::new(
                 "mesh.refresh_interval",
-                format!("{} s", m.refresh_interval_s),
+                format!("{} s", short_number(m.refresh_interval_s)),
                 format!(
                     "must be at least mesh.window = {} s (key is produced once per window; a shorter \
                      interval would refresh on key that does not exist yet)",
@@ -216,6 +226,17 @@ impl MeshScenario {
             ));
         }
         check_non_negative("mesh.overlap", m.overlap_s)?;
+        if m.overlap_s > m.refresh_interval_s {
+            return Err(InvalidParameter::new(
+                "mesh.overlap",
+                format!("{} s", short_number(m.overlap_s)),
+                format!(
+                    "must be at most mesh.refresh_interval = {} s (a replaced key stays usable only until its \
+                     successor is replaced in turn)",
+                    m.refresh_interval_s
+                ),
+            ));
+        }
         if m.session_key_bits == 0 || !m.session_key_bits.is_multiple_of(8) {
             return Err(InvalidParameter::new(
                 "mesh.session_key_bits",
@@ -223,8 +244,32 @@ impl MeshScenario {
                 "must be a positive multiple of 8",
             ));
         }
+        if m.buffer_capacity_bits < m.session_key_bits {
+            return Err(InvalidParameter::new(
+                "mesh.buffer_capacity_bits",
+                m.buffer_capacity_bits,
+                format!(
+                    "must be at least mesh.session_key_bits = {} (else no session key ever fits)",
+                    m.session_key_bits
+                ),
+            ));
+        }
         self.monitor.validate()?;
         self.postprocess.validate()?;
+        let pp = &self.postprocess;
+        let fixed_cost = 6.0 * (21.0 / pp.epsilon_sec).log2() + (2.0 / pp.epsilon_cor).log2();
+        if pp.security == Security::Finite && (pp.block_size as f64) <= fixed_cost {
+            return Err(InvalidParameter::new(
+                "postprocess.block_size",
+                pp.block_size,
+                format!(
+                    "must be at least {:.0} with finite-key security (6·log2(21/ε_sec) + log2(2/ε_cor) bits are spent \
+                     on every block whatever its size; the mesh ends a block at the first window whose key-basis \
+                     detections reach block_size)",
+                    fixed_cost.floor() + 1.0
+                ),
+            ));
+        }
         self.link_defaults
             .validate()
             .map_err(|e| InvalidParameter { field: format!("link_defaults.{}", e.field), ..e })?;

@@ -57,6 +57,54 @@ impl Default for TopologySettings {
     }
 }
 
+/// The largest route factor: real fibre routes run 1.2–2 × the straight line.
+pub const MAX_ROUTE_FACTOR: f64 = 10.0;
+
+/// The largest node coordinate (km): no two places on Earth are farther apart along its
+/// surface than about 20,000 km.
+pub const MAX_COORDINATE_KM: f64 = 20_000.0;
+
+impl TopologySettings {
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), InvalidParameter> {
+        if !(self.route_factor >= 1.0 && self.route_factor <= MAX_ROUTE_FACTOR) {
+            return Err(InvalidParameter::new(
+                "topology.route_factor",
+                self.route_factor,
+                format!("must be in [1, {MAX_ROUTE_FACTOR}] (fibre is at least as long as the straight line)"),
+            ));
+        }
+        if !(self.max_link_km > 0.0 && self.max_link_km.is_finite()) {
+            return Err(InvalidParameter::new("topology.max_link_km", self.max_link_km, "must be finite and > 0"));
+        }
+        Ok(())
+    }
+}
+
+/// Checks a node's name and coordinates; `field` is its path in the scenario (`hub`,
+/// `node.3`).
+fn check_node(field: &str, n: &NodeSpec) -> Result<(), InvalidParameter> {
+    let allowed = |c: char| c.is_alphanumeric() || c == '_' || c == '.';
+    if n.name.is_empty() || !n.name.chars().all(allowed) {
+        return Err(InvalidParameter::new(
+            format!("{field}.name"),
+            format!("{:?}", n.name),
+            "must be non-empty, of letters, digits, `_` and `.` (link names join two node names with `-`, \
+             and names go into CSV columns)",
+        ));
+    }
+    for (axis, value) in [("x_km", n.x_km), ("y_km", n.y_km)] {
+        if !(value.is_finite() && value.abs() <= MAX_COORDINATE_KM) {
+            return Err(InvalidParameter::new(
+                format!("{field}.{axis}"),
+                value,
+                format!("must be finite and within ±{MAX_COORDINATE_KM} km"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// A direct quantum link of the resolved topology.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Link {
@@ -91,6 +139,14 @@ impl Topology {
         links: &[LinkSpec],
         settings: &TopologySettings,
     ) -> Result<Self, InvalidParameter> {
+        settings.validate()?;
+        check_node("hub", hub)?;
+        for (i, n) in nodes.iter().enumerate() {
+            check_node(&format!("node.{i}"), n)?;
+        }
+        if nodes.is_empty() {
+            return Err(InvalidParameter::new("node", "(none)", "a mesh needs at least one [[node]] besides the hub"));
+        }
         let mut all = vec![hub.clone()];
         all.extend(nodes.iter().cloned());
         let mut index = BTreeMap::new();
@@ -151,6 +207,20 @@ impl Topology {
             }
         }
         let links: Vec<Link> = resolved.into_values().collect();
+        for (n, node) in all.iter().enumerate().skip(1) {
+            if !links.iter().any(|l| l.a == n || l.b == n) {
+                let why = if settings.full_mesh {
+                    format!(
+                        "has no quantum link (all its pairs are longer than topology.max_link_km = {} km): \
+                         list a [[link]] for it or raise the limit",
+                        settings.max_link_km
+                    )
+                } else {
+                    "has no quantum link: list a [[link]] for it (topology.full_mesh = false)".to_string()
+                };
+                return Err(InvalidParameter::new("topology", &node.name, why));
+            }
+        }
         let mut relayed = Vec::new();
         for a in 1..all.len() {
             for b in a + 1..all.len() {

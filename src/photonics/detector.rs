@@ -29,7 +29,7 @@ use rand::Rng;
 
 use crate::photonics::receiver::{Clicks, Receiver};
 use crate::rng::{Chance, unit_open0};
-use crate::units::{InvalidParameter, check_non_negative, check_probability};
+use crate::units::{InvalidParameter, check_non_negative, check_open_unit_interval, check_probability};
 
 /// Receiver parameters (`[detector]` in a scenario file).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -83,6 +83,13 @@ impl Detector {
             ));
         }
         check_probability("detector.dark_count_probability", self.dark_count_probability)?;
+        if self.dark_count_probability >= 1.0 {
+            return Err(InvalidParameter::new(
+                "detector.dark_count_probability",
+                self.dark_count_probability,
+                "must be in [0, 1) (a detector that clicks in every gate carries no information)",
+            ));
+        }
         check_probability("detector.afterpulse_probability", self.afterpulse_probability)?;
         check_non_negative("detector.afterpulse_time_constant_ns", self.afterpulse_time_constant_ns)?;
         check_non_negative("detector.dead_time_ns", self.dead_time_ns)?;
@@ -97,7 +104,11 @@ impl Detector {
                 "must be below 1 (a certain afterpulse never lets the detector rest)",
             ));
         }
-        check_probability("detector.z_basis_probability", self.z_basis_probability)?;
+        check_open_unit_interval(
+            "detector.z_basis_probability",
+            self.z_basis_probability,
+            "Bob needs both bases: Z for the key, X to bound the phase error",
+        )?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::units::{InvalidParameter, check_non_negative, check_positive, check_probability};
+use crate::units::{InvalidParameter, check_non_negative, check_open_unit_interval, check_positive, check_probability};
 
 /// Preparation / measurement basis. Z is the key basis, X the test basis.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -166,7 +166,11 @@ impl Source {
                 "must be > 0 (the key comes from signal pulses)",
             ));
         }
-        check_probability("source.z_basis_probability", self.z_basis_probability)?;
+        check_open_unit_interval(
+            "source.z_basis_probability",
+            self.z_basis_probability,
+            "Alice needs both bases: Z for the key, X to bound the phase error",
+        )?;
         Ok(())
     }
 

@@ -32,6 +32,11 @@ impl Table {
         Ok(Table { header, rows })
     }
 
+    /// Whether the CSV holds no data row (a header alone).
+    pub fn is_empty(&self) -> bool {
+        self.rows.is_empty()
+    }
+
     fn column(&self, name: &str) -> Result<usize> {
         self.header
             .iter()

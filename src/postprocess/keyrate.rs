@@ -305,7 +305,8 @@ pub fn max_distance(
     while rate_at(bad)? > 0.0 {
         good = bad;
         bad *= 2.0;
-        if bad > 5000.0 {
+        let loss = config.channel.attenuation_db_per_km * bad + config.channel.insertion_loss_db;
+        if bad > 5000.0 || loss > crate::photonics::channel::MAX_LOSS_DB {
             return Ok(Some(f64::INFINITY));
         }
     }

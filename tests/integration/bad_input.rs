@@ -316,3 +316,190 @@ fn a_refresh_interval_shorter_than_a_monitoring_window_is_refused_instead_of_nev
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_distance_whose_loss_underflows_the_transmittance_is_refused() {
+    for km in ["1e9", "1e308"] {
+        assert_refused(
+            "distance-underflow",
+            &["link", "--set", &format!("channel.length_km={km}")],
+            "channel.length_km = ",
+        );
+        assert_refused(
+            "distance-underflow-message",
+            &["link", "--set", &format!("channel.length_km={km}")],
+            ": must be at most 14285.714286 km at 0.21 dB/km and 0 dB insertion loss (a total loss above 3000 dB",
+        );
+    }
+    assert_refused(
+        "insertion-underflow",
+        &["link", "--set", "channel.insertion_loss_db=1e4"],
+        "error: channel.insertion_loss_db = 10000: must be at most 3000 dB",
+    );
+}
+
+#[test]
+fn a_basis_probability_of_zero_or_one_is_refused() {
+    for side in ["source", "detector"] {
+        for p in ["0", "1"] {
+            assert_refused(
+                "basis",
+                &["link", "--set", &format!("{side}.z_basis_probability={p}")],
+                &format!("error: {side}.z_basis_probability = {p}: must be in (0, 1)"),
+            );
+        }
+    }
+}
+
+#[test]
+fn a_dark_count_probability_of_one_is_refused() {
+    assert_refused(
+        "dark-one",
+        &["link", "--set", "detector.dark_count_probability=1"],
+        "error: detector.dark_count_probability = 1: must be in [0, 1)",
+    );
+}
+
+#[test]
+fn mesh_settings_that_cannot_work_are_refused_naming_field_value_and_range() {
+    let dir = scratch("mesh-nonsense");
+    let scenario = sims("mesh-default.toml");
+    for (set, message) in [
+        (
+            "postprocess.block_size=1",
+            "error: postprocess.block_size = 1: must be at least 277 with finite-key security",
+        ),
+        ("topology.route_factor=0", "error: topology.route_factor = 0: must be in [1, 10]"),
+        ("topology.max_link_km=0", "error: topology.max_link_km = 0: must be finite and > 0"),
+        ("monitor.qber_threshold=0", "error: monitor.qber_threshold = 0: must be in (0, 0.5)"),
+        ("mesh.overlap=1e12", "error: mesh.overlap = 1000000000000 s: must be at most mesh.refresh_interval = 300 s"),
+        (
+            "mesh.buffer_capacity_bits=0",
+            "error: mesh.buffer_capacity_bits = 0: must be at least mesh.session_key_bits = 256",
+        ),
+        ("node.0.name=\"\"", "error: node.0.name = \"\": must be non-empty, of letters, digits, `_` and `.`"),
+        ("hub.name=\"a-b\"", "error: hub.name = \"a-b\": must be non-empty"),
+    ] {
+        assert_refused_in(&dir, &mesh_args(&scenario, &[set]), message);
+    }
+    assert_refused_in(
+        &dir,
+        &["mesh", &scenario, "--db", "{dir}/x.db", "--duration", "1e300"],
+        "mesh.duration = 1e300 s: must be at most 1e9 s",
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_empty_mesh_scenario_file_is_refused_instead_of_running_a_mesh_without_links() {
+    let input = scratch("mesh-empty-in");
+    let dir = scratch("mesh-empty");
+    let empty = input.join("empty.toml");
+    std::fs::write(&empty, "").unwrap();
+    let empty = empty.to_str().unwrap();
+    assert_refused_in(&dir, &mesh_args(empty, &[]), "error: node = (none): a mesh needs at least one [[node]]");
+    // A node too far from every other one for a direct link has no key at all.
+    let lonely = input.join("lonely.toml");
+    std::fs::write(&lonely, "[topology]\nmax_link_km = 100.0\n\n[[node]]\nname = \"far\"\nx_km = 500.0\n").unwrap();
+    assert_refused_in(
+        &dir,
+        &mesh_args(lonely.to_str().unwrap(), &[]),
+        "error: topology = far: has no quantum link (all its pairs are longer than topology.max_link_km = 100 km)",
+    );
+    std::fs::remove_dir_all(&input).unwrap();
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn plotting_a_csv_without_data_rows_is_refused() {
+    let input = scratch("plot-empty-in");
+    let out = scratch("plot-empty-out");
+    let csv = input.join("header-only.csv");
+    std::fs::write(
+        &csv,
+        "point,replicate,seed,eve.intercept_resend_fraction,qber,expected_qber,signal_gain,\
+         key_rate_vacuum_weak_per_pulse,key_rate_vacuum_weak_expected_per_pulse,error\n",
+    )
+    .unwrap();
+    let args = [
+        "plot",
+        &sims("sweep-intercept-resend.toml"),
+        "--recipe",
+        "intercept-resend",
+        "--csv",
+        csv.to_str().unwrap(),
+        "--out",
+        "{dir}/charts",
+    ];
+    assert_refused_in(&out, &args, "header-only.csv: no data rows (a header alone)");
+    std::fs::remove_dir_all(&input).unwrap();
+    std::fs::remove_dir_all(&out).unwrap();
+}
+
+/// Deserialises `value` as a link or mesh scenario (by `mesh`) and validates it.
+fn validate_value(value: toml::Value, mesh: bool) -> Result<(), String> {
+    if mesh {
+        let s: qecnet::mesh::scenario::MeshScenario = value.try_into().map_err(|e| e.to_string())?;
+        s.validate().map(|_| ()).map_err(|e| e.to_string())
+    } else {
+        let s: qecnet::scenario::Scenario = value.try_into().map_err(|e| e.to_string())?;
+        s.validate().map_err(|e| e.to_string())
+    }
+}
+
+/// Every point of `sweep` (after the `extra` overrides) is a valid scenario.
+fn validate_sweep_points(path: &Path, extra: &[String]) {
+    let sweep = qecnet::sweep::Sweep::load(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    for point in 0..sweep.points() {
+        let mut value = sweep.base.clone();
+        for item in extra {
+            qecnet::config::apply_override(&mut value, item).unwrap();
+        }
+        for (field, v) in sweep.assignments(point) {
+            qecnet::config::apply_override(&mut value, &format!("{field}={v}")).unwrap();
+        }
+        validate_value(value, sweep.kind.uses_mesh())
+            .unwrap_or_else(|e| panic!("{} point {point}: {e}", path.display()));
+    }
+}
+
+#[test]
+fn every_scenario_and_sweep_point_in_sims_and_the_quick_start_is_still_accepted() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("sims");
+    let mut checked = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with("mesh-") {
+            let s: qecnet::mesh::scenario::MeshScenario = qecnet::config::load(Some(&path), &[]).unwrap();
+            s.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+        } else if name.starts_with("link-") {
+            let s: qecnet::scenario::Scenario = qecnet::config::load(Some(&path), &[]).unwrap();
+            s.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+        } else if name.starts_with("sweep-") {
+            validate_sweep_points(&path, &[]);
+        } else {
+            continue;
+        }
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} files checked");
+    // The quick start's jobs, with their overrides.
+    let run: toml::Table = toml::from_str(&std::fs::read_to_string(dir.join("quickstart.toml")).unwrap()).unwrap();
+    let jobs = run["job"].as_array().unwrap();
+    for job in jobs {
+        let set: Vec<String> = job
+            .get("set")
+            .and_then(|s| s.as_array())
+            .map(|a| a.iter().map(|v| v.as_str().unwrap().to_owned()).collect())
+            .unwrap_or_default();
+        if let Some(mesh) = job.get("mesh") {
+            let path = dir.join(mesh.as_str().unwrap());
+            let s: qecnet::mesh::scenario::MeshScenario = qecnet::config::load(Some(&path), &set).unwrap();
+            s.validate().unwrap_or_else(|e| panic!("quickstart mesh job: {e}"));
+        } else {
+            validate_sweep_points(&dir.join(job["sweep"].as_str().unwrap()), &set);
+        }
+    }
+    assert_eq!(jobs.len(), 7);
+}
