@@ -69,6 +69,15 @@ pub fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     }
+    // `audit verify` and `audit check-proof` answer with their status (0 holds, 1 does not):
+    // anything that keeps them from answering (an unreadable file, a store that will not
+    // open) exits 2, so that a script can tell forged from unreadable.
+    let answers = matches!(
+        &cli.command,
+        Command::Audit(audit::AuditArgs {
+            command: audit::AuditCommand::Verify { .. } | audit::AuditCommand::CheckProof { .. }
+        })
+    );
     let done = |r: Result<()>| r.map(|()| ExitCode::SUCCESS);
     let result = match &cli.command {
         Command::Link(args) => done(link::run(args)),
@@ -85,11 +94,25 @@ pub fn main() -> ExitCode {
     };
     match result {
         Ok(code) => code,
+        // A closed standard output (`qecnet keys list DB | head -1`) ends the run quietly.
+        Err(e) if is_broken_pipe(&e) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e}");
-            ExitCode::from(exit_code(&e))
+            ExitCode::from(if answers && !matches!(e, Error::Interrupted(_)) { 2 } else { exit_code(&e) })
         }
     }
+}
+
+/// Whether `e` comes from writing to a pipe whose reader has gone.
+fn is_broken_pipe(e: &Error) -> bool {
+    let mut cause: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(c) = cause {
+        if c.downcast_ref::<std::io::Error>().is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) {
+            return true;
+        }
+        cause = c.source();
+    }
+    false
 }
 
 /// Worker threads per core at most: the work is CPU-bound, so more only costs start-up and
@@ -122,10 +145,81 @@ fn thread_count(option: Option<usize>) -> std::result::Result<Option<usize>, Str
     }
 }
 
-/// 2 for input the user can fix, 1 for failures while running.
+/// As ripgrep: 2 for input the user can fix (a bad option, field or file given), 1 for failures
+/// while running (I/O, a store that will not open or that the engine refuses to change), 130
+/// when interrupted.
 fn exit_code(e: &Error) -> u8 {
+    use crate::lifecycle::LifecycleError as L;
     match e {
         Error::Io { .. } => 1,
+        Error::Interrupted(_) => 130,
+        Error::Lifecycle(l) => match l {
+            // The user named the wrong file, key or option.
+            L::Input(_) | L::AlreadyExists { .. } | L::NotAStore { .. } | L::NewerSchema { .. } => 2,
+            L::MasterKeyMismatch { .. } | L::UnknownKey(_) => 2,
+            // Everything else happens while running: I/O, SQLite, a locked or damaged store,
+            // or an engine refusal in the middle of a run.
+            _ => 1,
+        },
         _ => 2,
+    }
+}
+
+/// The overrides of a command: its `--set` items, then its dedicated options (`--pulses`,
+/// `--distance-km`...) as `field=value`, each remembering the option the user typed so that an
+/// error names that option, not `--set`.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Overrides {
+    items: Vec<(String, &'static str)>,
+    /// (option, field) of each dedicated option given.
+    flags: Vec<(&'static str, &'static str)>,
+}
+
+impl Overrides {
+    /// The `--set` items.
+    pub(crate) fn new(set: &[String]) -> Self {
+        Overrides { items: set.iter().map(|s| (s.clone(), "--set")).collect(), flags: Vec::new() }
+    }
+
+    /// Adds `field=value` from `option`, if it was given.
+    pub(crate) fn flag(&mut self, option: &'static str, field: &'static str, value: Option<String>) {
+        if let Some(v) = value {
+            self.items.push((format!("{field}={v}"), option));
+            self.flags.push((option, field));
+        }
+    }
+
+    /// Reads the scenario at `path` (defaults when `None`) with these overrides.
+    pub(crate) fn load<T>(&self, path: Option<&std::path::Path>) -> Result<T>
+    where
+        T: serde::Serialize + serde::de::DeserializeOwned + Default,
+    {
+        Ok(crate::config::load_labelled(path, &self.items)?)
+    }
+
+    /// `e`, with a parameter set by a dedicated option named by that option:
+    /// `--pulses (simulation.pulses) = 0: must be at least 1`.
+    pub(crate) fn name(&self, e: impl Into<Error>) -> Error {
+        match e.into() {
+            Error::Invalid(mut p) => {
+                if let Some((option, field)) = self.flags.iter().rev().find(|(_, f)| *f == p.field) {
+                    p.field = format!("{option} ({field})");
+                }
+                Error::Invalid(p)
+            }
+            other => other,
+        }
+    }
+}
+
+/// A float as a TOML literal (always with a decimal point or exponent; `inf` and `nan` as
+/// TOML spells them, so that validation reports them).
+pub(crate) fn toml_float(x: f64) -> String {
+    if x.is_nan() {
+        "nan".into()
+    } else if x.is_infinite() {
+        if x > 0.0 { "inf".into() } else { "-inf".into() }
+    } else {
+        format!("{x:?}")
     }
 }

@@ -31,8 +31,10 @@ pub enum ConfigError {
         message: String,
     },
     /// `--set` names a field the schema does not have.
-    #[error("--set {field}: unknown field; known fields here: {known}")]
+    #[error("{option} {field}: unknown field; known fields here: {known}")]
     UnknownField {
+        /// The option the override came from (`--set`, or a dedicated one such as `--pulses`).
+        option: String,
         /// The dotted path given.
         field: String,
         /// The fields that exist at the deepest level reached.
@@ -41,9 +43,12 @@ pub enum ConfigError {
     /// `--set` without `=`.
     #[error("--set {0}: expected path.to.field=value")]
     Malformed(String),
-    /// `--set` with a value of the wrong type.
-    #[error("--set {field}={value}: {expected}")]
+    /// An override with a value of the wrong type: `--set field=value: ...`, or for a
+    /// dedicated option `--pulses value (simulation.pulses): ...`.
+    #[error("{}", bad_value(option, field, value, expected))]
     BadValue {
+        /// The option the override came from.
+        option: String,
         /// The dotted path given.
         field: String,
         /// The value given.
@@ -53,9 +58,27 @@ pub enum ConfigError {
     },
 }
 
+fn bad_value(option: &str, field: &str, value: &str, expected: &str) -> String {
+    if option == "--set" {
+        format!("--set {field}={value}: {expected}")
+    } else {
+        format!("{option} {value} ({field}): {expected}")
+    }
+}
+
 /// Reads a scenario of type `T` from `path` (or the defaults when `None`) and applies the
 /// `overrides` (`path.to.field=value`) in order.
 pub fn load<T>(path: Option<&Path>, overrides: &[String]) -> Result<T, ConfigError>
+where
+    T: Serialize + DeserializeOwned + Default,
+{
+    let labelled: Vec<(String, &str)> = overrides.iter().map(|o| (o.clone(), "--set")).collect();
+    load_labelled(path, &labelled)
+}
+
+/// [`load`] with each override labelled by the option it came from (`--set`, `--pulses`...),
+/// which its error messages name.
+pub fn load_labelled<T>(path: Option<&Path>, overrides: &[(String, &str)]) -> Result<T, ConfigError>
 where
     T: Serialize + DeserializeOwned + Default,
 {
@@ -72,8 +95,8 @@ where
         return Ok(base);
     }
     let mut value = toml::Value::try_from(&base).expect("a scenario always serialises to TOML");
-    for item in overrides {
-        apply_override(&mut value, item)?;
+    for (item, option) in overrides {
+        apply_override_as(&mut value, item, option)?;
     }
     value.try_into().map_err(|e: toml::de::Error| ConfigError::Parse {
         path: PathBuf::from("--set"),
@@ -83,6 +106,11 @@ where
 
 /// Applies one `path.to.field=value` override to `root`.
 pub fn apply_override(root: &mut toml::Value, item: &str) -> Result<(), ConfigError> {
+    apply_override_as(root, item, "--set")
+}
+
+/// [`apply_override`] of an override that came from `option`.
+pub fn apply_override_as(root: &mut toml::Value, item: &str, option: &str) -> Result<(), ConfigError> {
     let (field, raw) = item.split_once('=').ok_or_else(|| ConfigError::Malformed(item.to_owned()))?;
     let (field, raw) = (field.trim(), raw.trim());
     let mut node = root;
@@ -92,6 +120,7 @@ pub fn apply_override(root: &mut toml::Value, item: &str) -> Result<(), ConfigEr
             let len = items.len();
             node =
                 key.parse::<usize>().ok().and_then(|i| items.get_mut(i)).ok_or_else(|| ConfigError::UnknownField {
+                    option: option.to_owned(),
                     field: field.to_owned(),
                     known: format!(
                         "indices 0..{len} of `{}`",
@@ -101,17 +130,23 @@ pub fn apply_override(root: &mut toml::Value, item: &str) -> Result<(), ConfigEr
             continue;
         }
         let table = node.as_table_mut().ok_or_else(|| ConfigError::UnknownField {
+            option: option.to_owned(),
             field: field.to_owned(),
             known: format!("(`{}` is not a table)", field.split('.').take(depth).collect::<Vec<_>>().join(".")),
         })?;
         if !table.contains_key(key) {
             let mut known: Vec<&str> = table.keys().map(String::as_str).collect();
             known.sort_unstable();
-            return Err(ConfigError::UnknownField { field: field.to_owned(), known: known.join(", ") });
+            return Err(ConfigError::UnknownField {
+                option: option.to_owned(),
+                field: field.to_owned(),
+                known: known.join(", "),
+            });
         }
         node = table.get_mut(key).expect("checked above");
     }
     *node = coerce(node, parse_value(raw)).map_err(|expected| ConfigError::BadValue {
+        option: option.to_owned(),
         field: field.to_owned(),
         value: raw.to_owned(),
         expected,
@@ -136,6 +171,12 @@ fn coerce(old: &toml::Value, new: toml::Value) -> Result<toml::Value, String> {
             Ok(V::Integer(f as i64))
         }
         (old, new) if std::mem::discriminant(old) == std::mem::discriminant(&new) => Ok(new),
+        // A duration such as `10s` or `5m` for a float field: the field's own deserialiser
+        // decides (durations read it as the scenario file would; other floats refuse it).
+        (V::Float(_), V::String(text)) if crate::units::parse_duration_s(&text).is_ok() => Ok(V::String(text)),
+        (V::Integer(_), V::String(text)) if text.parse::<u64>().is_ok() || text.parse::<f64>().is_ok() => {
+            Err(format!("expected an integer of at most {} (TOML integers are signed 64-bit)", i64::MAX))
+        }
         (old, _) => Err(format!("expected {}", old.type_str())),
     }
 }

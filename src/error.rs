@@ -32,6 +32,9 @@ pub enum Error {
     /// A command-line usage error that clap cannot express (conflicting options and the like).
     #[error("{0}")]
     Usage(String),
+    /// Stopped by the user (Ctrl-C); the message says what was kept (exit status 130).
+    #[error("{0}")]
+    Interrupted(String),
 }
 
 /// Result with the crate's [`Error`].

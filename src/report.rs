@@ -118,7 +118,7 @@ pub fn run(path: &Path, stop: &AtomicBool, progress: &(dyn Fn(&str, u64, u64) + 
         let outcome =
             crate::sweep::run(&sweep, &options, stop, &|d, t| progress(&sweep.name, d, t)).map_err(SweepError::Run)?;
         if outcome.interrupted {
-            return Err(Error::Usage(format!(
+            return Err(Error::Interrupted(format!(
                 "interrupted during {}; partial rows kept in {}",
                 sweep.name,
                 outcome.path.display()

@@ -64,22 +64,14 @@ struct Report {
 
 /// Runs `qecnet keyrate`.
 pub fn run(args: &KeyrateArgs) -> Result<()> {
-    let mut overrides = args.set.clone();
-    let float = |x: f64| format!("{x:?}");
-    if let Some(l) = args.distance_km {
-        overrides.push(format!("channel.length_km={}", float(l)));
-    }
-    if let Some(mu) = args.mu {
-        overrides.push(format!("source.signal_intensity={}", float(mu)));
-    }
-    if let Some(nu) = args.nu {
-        overrides.push(format!("source.decoy_intensity={}", float(nu)));
-    }
-    if let Some(n) = args.block_size {
-        overrides.push(format!("postprocess.block_size={n}"));
-    }
-    let scenario: Scenario = crate::config::load(args.config.as_deref(), &overrides)?;
-    scenario.validate()?;
+    let mut overrides = crate::cli::Overrides::new(&args.set);
+    let float = crate::cli::toml_float;
+    overrides.flag("--distance-km", "channel.length_km", args.distance_km.map(float));
+    overrides.flag("--mu", "source.signal_intensity", args.mu.map(float));
+    overrides.flag("--nu", "source.decoy_intensity", args.nu.map(float));
+    overrides.flag("--block-size", "postprocess.block_size", args.block_size.map(|n| n.to_string()));
+    let scenario: Scenario = overrides.load(args.config.as_deref())?;
+    scenario.validate().map_err(|e| overrides.name(e))?;
     let settings = &scenario.postprocess;
     let (config, rate) = if args.optimise {
         keyrate::optimise(args.model, &scenario.link(), settings)?

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::cli::{Overrides, toml_float};
 use crate::config::parse_count;
 use crate::output::{AtomicFile, write_atomically};
 use crate::photonics::link::{Detection, LinkObserver, LinkSummary, write_qber_stream_csv};
@@ -113,21 +114,17 @@ impl Reconciler {
 
 impl ScenarioArgs {
     /// The `--set` overrides followed by the dedicated flags (which take precedence).
-    pub fn overrides(&self) -> Vec<String> {
-        let mut all = self.set.clone();
-        let mut add = |field: &str, value: Option<String>| {
-            if let Some(v) = value {
-                all.push(format!("{field}={v}"));
-            }
-        };
-        add("simulation.engine", self.engine.map(|e| format!("\"{}\"", e.name())));
-        add("detector.receiver", self.receiver.map(|r| format!("\"{}\"", r.name())));
-        add("simulation.pulses", self.pulses.map(|n| n.to_string()));
-        add("simulation.seed", self.seed.map(|n| n.to_string()));
-        add("simulation.qber_block_bits", self.qber_block_bits.map(|n| n.to_string()));
-        add("channel.length_km", self.distance_km.map(float));
-        add("eve.intercept_resend_fraction", self.intercept_resend.map(float));
-        add(
+    pub(crate) fn overrides(&self) -> Overrides {
+        let mut all = Overrides::new(&self.set);
+        all.flag("--engine", "simulation.engine", self.engine.map(|e| format!("\"{}\"", e.name())));
+        all.flag("--receiver", "detector.receiver", self.receiver.map(|r| format!("\"{}\"", r.name())));
+        all.flag("--pulses", "simulation.pulses", self.pulses.map(|n| n.to_string()));
+        all.flag("--seed", "simulation.seed", self.seed.map(|n| n.to_string()));
+        all.flag("--qber-block-bits", "simulation.qber_block_bits", self.qber_block_bits.map(|n| n.to_string()));
+        all.flag("--distance-km", "channel.length_km", self.distance_km.map(toml_float));
+        all.flag("--intercept-resend", "eve.intercept_resend_fraction", self.intercept_resend.map(toml_float));
+        all.flag(
+            "--security",
             "postprocess.security",
             self.security.map(|s| match s {
                 Security::Asymptotic => "\"asymptotic\"".to_owned(),
@@ -138,15 +135,11 @@ impl ScenarioArgs {
     }
 }
 
-/// A float as a TOML literal (always with a decimal point or exponent).
-fn float(x: f64) -> String {
-    if x.is_finite() { format!("{x:?}") } else { format!("\"{x}\"") }
-}
-
 /// Runs `qecnet link`.
 pub fn run(args: &LinkArgs) -> Result<()> {
-    let scenario: Scenario = crate::config::load(args.config.as_deref(), &args.scenario.overrides())?;
-    scenario.validate()?;
+    let overrides = args.scenario.overrides();
+    let scenario: Scenario = overrides.load(args.config.as_deref())?;
+    scenario.validate().map_err(|e| overrides.name(e))?;
     simulate_and_report(&scenario.link(), &scenario.postprocess, &args.scenario)
 }
 

@@ -39,15 +39,12 @@ pub struct MeshArgs {
 
 /// Runs `qecnet mesh`.
 pub fn run(args: &MeshArgs) -> Result<()> {
-    let mut overrides = args.set.clone();
-    if let Some(d) = args.duration {
-        overrides.push(format!("mesh.duration={d:?}"));
-    }
-    if let Some(s) = args.seed {
-        overrides.push(format!("mesh.seed={s}"));
-    }
-    let scenario: MeshScenario = crate::config::load(Some(&args.scenario), &overrides)?;
-    scenario.validate()?; // before any directory or file is created (run_mesh checks again)
+    let mut overrides = crate::cli::Overrides::new(&args.set);
+    overrides.flag("--duration", "mesh.duration", args.duration.map(crate::cli::toml_float));
+    overrides.flag("--seed", "mesh.seed", args.seed.map(|s| s.to_string()));
+    let scenario: MeshScenario = overrides.load(Some(&args.scenario))?;
+    // Before any directory or file is created (run_mesh checks again).
+    scenario.validate().map_err(|e| overrides.name(e))?;
     let stem = args.scenario.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "mesh".into());
     let db = args.db.clone().unwrap_or_else(|| PathBuf::from("datasets/mesh").join(format!("{stem}.db")));
     let db_stem = db.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();

@@ -39,7 +39,8 @@ pub fn run(args: &RunArgs) -> Result<()> {
         println!("report written to {} in {:.1} s", report.display(), started.elapsed().as_secs_f64());
         return Ok(());
     }
-    let scenario: Scenario = crate::config::load(Some(&args.file), &args.scenario.overrides())?;
-    scenario.validate()?;
+    let overrides = args.scenario.overrides();
+    let scenario: Scenario = overrides.load(Some(&args.file))?;
+    scenario.validate().map_err(|e| overrides.name(e))?;
     simulate_and_report(&scenario.link(), &scenario.postprocess, &args.scenario)
 }

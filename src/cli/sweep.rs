@@ -119,7 +119,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
                 return Ok(());
             }
             if outcome.interrupted {
-                return Err(Error::Usage(format!(
+                return Err(Error::Interrupted(format!(
                     "interrupted: {} rows kept in {}; run again with --resume to finish",
                     outcome.rows,
                     outcome.path.display()

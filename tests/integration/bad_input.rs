@@ -49,7 +49,7 @@ fn probability_outside_unit_interval() {
     assert_refused(
         "intercept",
         &["link", "--intercept-resend", "-0.1"],
-        "error: eve.intercept_resend_fraction = -0.1: must be a probability in [0, 1]",
+        "error: --intercept-resend (eve.intercept_resend_fraction) = -0.1: must be a probability in [0, 1]",
     );
 }
 
@@ -58,7 +58,7 @@ fn negative_length() {
     assert_refused(
         "length",
         &["link", "--distance-km", "-5"],
-        "error: channel.length_km = -5: must be finite and >= 0",
+        "error: --distance-km (channel.length_km) = -5: must be finite and >= 0",
     );
 }
 
@@ -385,7 +385,7 @@ fn mesh_settings_that_cannot_work_are_refused_naming_field_value_and_range() {
     assert_refused_in(
         &dir,
         &["mesh", &scenario, "--db", "{dir}/x.db", "--duration", "1e300"],
-        "mesh.duration = 1e300 s: must be at most 1e9 s",
+        "error: --duration (mesh.duration) = 1e300 s: must be at most 1e9 s",
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -502,4 +502,200 @@ fn every_scenario_and_sweep_point_in_sims_and_the_quick_start_is_still_accepted(
         }
     }
     assert_eq!(jobs.len(), 7);
+}
+
+/// A store written by a 3 h run of the default mesh in `dir` (over 100 kB of `keys list`).
+fn mesh_store(dir: &Path) -> PathBuf {
+    let db = dir.join("m.db");
+    let (code, _, stderr) =
+        run_raw(&["mesh", &sims("mesh-default.toml"), "--duration", "3h", "--db", db.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    db
+}
+
+#[test]
+fn check_proof_exits_2_for_an_unreadable_or_malformed_file_and_1_only_when_the_proof_fails() {
+    let dir = scratch("check-proof");
+    let db = mesh_store(&dir);
+    let proof = dir.join("proof.json");
+    let (code, _, stderr) =
+        run_raw(&["audit", "prove", db.to_str().unwrap(), "--record", "3", "--out", proof.to_str().unwrap()]);
+    assert_eq!(code, 0, "{stderr}");
+    let check = |file: &Path| run_raw(&["audit", "check-proof", file.to_str().unwrap()]);
+    assert_eq!(check(&proof).0, 0, "the genuine proof holds");
+    let text = std::fs::read_to_string(&proof).unwrap();
+    assert!(text.contains("\"detail\": \"to operator\""), "{text}");
+    let forged = dir.join("forged.json");
+    std::fs::write(&forged, text.replace("\"detail\": \"to operator\"", "\"detail\": \"to attacker\"")).unwrap();
+    let (code, stdout, _) = check(&forged);
+    assert_eq!((code, stdout.starts_with("FAILED")), (1, true), "a forged record: {stdout}");
+    let garbage = dir.join("garbage.json");
+    std::fs::write(&garbage, "not json").unwrap();
+    let truncated = dir.join("truncated.json");
+    std::fs::write(&truncated, &text[..text.len() / 2]).unwrap();
+    for (file, message) in [
+        (dir.join("missing.json"), "missing.json"),
+        (dir.clone(), "Is a directory"),
+        (garbage, "garbage.json: not an audit proof"),
+        (truncated, "truncated.json: not an audit proof"),
+    ] {
+        let (code, _, stderr) = check(&file);
+        assert_eq!(code, 2, "{}: {stderr}", file.display());
+        assert!(stderr.contains(message) && stderr.lines().count() == 1, "{stderr}");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_store_that_will_not_open_exits_1_in_mesh_as_in_link_and_keys() {
+    let (code, _, stderr) =
+        run_raw(&["mesh", &sims("mesh-one-link.toml"), "--duration", "10m", "--db", "/proc/qecnet-cannot-be-here.db"]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("/proc/qecnet-cannot-be-here.db"), "{stderr}");
+    let dir = scratch("no-store");
+    let (code, _, stderr) = run_raw(&["keys", "list", dir.join("missing.db").to_str().unwrap()]);
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("missing.db: no such store"), "{stderr}");
+    // Usage errors stay 2: a file that is not a store, an unknown state.
+    let text = dir.join("text.db");
+    std::fs::write(&text, "not a store").unwrap();
+    assert_eq!(run_raw(&["keys", "list", text.to_str().unwrap()]).0, 2);
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn an_interrupted_sweep_exits_130_keeping_its_rows() {
+    let dir = scratch("sigint");
+    let sweep = dir.join("sweep.toml");
+    std::fs::write(
+        &sweep,
+        "[sweep]\nname = \"slow\"\nkind = \"link\"\noutput = \"out.csv\"\n\n[base.simulation]\npulses = 3e7\n\n\
+         [[axis]]\nfield = \"channel.length_km\"\nlinspace = [0.0, 100.0, 400]\n",
+    )
+    .unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qecnet"))
+        .args(["--threads", "1", "sweep", "run", sweep.to_str().unwrap()])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // Once a row is in the partial file the Ctrl-C handler is installed: interrupt.
+    let partial = dir.join("out.csv.partial");
+    let mut polls = 0;
+    while std::fs::read_to_string(&partial).map_or(true, |t| t.lines().count() < 3) {
+        assert!(polls < 6000 && child.try_wait().unwrap().is_none(), "no row appeared");
+        std::thread::sleep(std::time::Duration::from_millis(10));
+        polls += 1;
+    }
+    let kill = Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted: ") && stderr.contains("--resume"), "{stderr}");
+    assert!(!dir.join("out.csv").exists() && partial.exists());
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_closed_standard_output_ends_keys_list_quietly() {
+    use std::io::BufRead;
+    let dir = scratch("broken-pipe");
+    let db = mesh_store(&dir);
+    let mut child = Command::new(env!("CARGO_BIN_EXE_qecnet"))
+        .args(["keys", "list", db.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // `| head -1`: read one line and close the pipe; the rest (over 64 kB, more than a pipe
+    // holds) can then only be written into a closed pipe.
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap()).read_line(&mut first).unwrap();
+    assert!(first.starts_with("ID "), "{first}");
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "no message on a closed pipe: {stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn errors_name_the_option_the_user_typed_not_set() {
+    for (args, message) in [
+        (&["link", "--pulses", "0"][..], "error: --pulses (simulation.pulses) = 0: must be at least 1"),
+        (
+            &["link", "--pulses", "1e19"],
+            "error: --pulses 10000000000000000000 (simulation.pulses): expected an integer",
+        ),
+        (&["link", "--distance-km", "inf"], "error: --distance-km (channel.length_km) = inf: must be finite"),
+        (&["link", "--distance-km", "1e308"], "error: --distance-km (channel.length_km) = 1e308: must be at most"),
+        (&["link", "--seed", "18446744073709551615"], "error: --seed 18446744073709551615 (simulation.seed)"),
+        (&["link", "--intercept-resend", "nan"], "error: --intercept-resend (eve.intercept_resend_fraction) = NaN"),
+    ] {
+        let (code, _, stderr) = run_raw(args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(stderr.starts_with(message), "{args:?}: expected `{message}`:\n{stderr}");
+        assert!(!stderr.contains("--set") && stderr.lines().count() == 1, "{stderr}");
+    }
+    let dir = scratch("option-named-mesh");
+    for (args, message) in [
+        (&["keyrate", "--model", "gllp", "--mu", "150"][..], "error: --mu (source.signal_intensity) = 150"),
+        (
+            &["mesh", &sims("mesh-default.toml"), "--db", "{dir}/x.db", "--duration", "1e300"],
+            "error: --duration (mesh.duration)",
+        ),
+        (
+            &["mesh", &sims("mesh-default.toml"), "--db", "{dir}/x.db", "--seed", "18446744073709551615"],
+            "error: --seed 18446744073709551615 (mesh.seed)",
+        ),
+    ] {
+        assert_refused_in(&dir, args, message);
+    }
+    // --set itself is still named as --set.
+    assert_refused_in(&dir, &mesh_args(&sims("mesh-default.toml"), &["mesh.seed=-1"]), "error: --set: ");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_duration_in_set_accepts_the_strings_a_scenario_file_uses() {
+    let dir = scratch("duration-string");
+    let mut csvs = Vec::new();
+    for (tag, window) in [("string", "mesh.window=\"10s\""), ("seconds", "mesh.window=10.0")] {
+        let db = dir.join(format!("{tag}.db"));
+        let args = [
+            "mesh",
+            &sims("mesh-one-link.toml"),
+            "--duration",
+            "20m",
+            "--db",
+            db.to_str().unwrap(),
+            "--set",
+            window,
+            "--set",
+            "mesh.refresh_interval=\"5m\"",
+        ];
+        let (code, _, stderr) = run_raw(&args);
+        assert_eq!(code, 0, "{window}: {stderr}");
+        csvs.push(std::fs::read(dir.join(format!("{tag}-links.csv"))).unwrap());
+    }
+    assert!(csvs[0].len() > 100, "{}", String::from_utf8_lossy(&csvs[0]));
+    assert_eq!(csvs[0], csvs[1], "\"10s\" and 10.0 are the same window");
+    // A duration string for a field that is not a duration is still refused.
+    let (code, _, stderr) = run_raw(&["link", "--set", "detector.efficiency=\"10s\""]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("expected f64 in `detector.efficiency`"), "{stderr}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_bad_node_coordinate_is_reported_as_the_field_not_as_a_topology_error() {
+    let dir = scratch("node-coordinate");
+    for (value, shown) in [("nan", "NaN"), ("1e308", "1e308")] {
+        assert_refused_in(
+            &dir,
+            &mesh_args(&sims("mesh-default.toml"), &[&format!("node.0.x_km={value}")]),
+            &format!("error: node.0.x_km = {shown}: must be finite and within ±20000 km"),
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
 }
