@@ -101,6 +101,7 @@
 
 pub mod audit;
 pub mod audit_proof;
+mod audit_replay;
 pub mod channel_ops;
 pub mod clock;
 pub mod engine;
@@ -115,7 +116,9 @@ pub mod state;
 pub mod store;
 pub mod usage;
 
-pub use audit::{AuditFailure, AuditRecord, VerifyReport, verify_chain, verify_chain_pinned};
+pub use audit::{
+    AuditFailure, AuditRecord, KnownHead, VerifyOptions, VerifyReport, verify_chain, verify_chain_pinned, verify_store,
+};
 pub use clock::{Clock, ManualClock, WallClock};
 pub use engine::{Engine, EngineConfig, TickReport};
 pub use error::LifecycleError;

@@ -97,6 +97,7 @@ pub(crate) fn classify(path: &Path, e: rusqlite::Error) -> LifecycleError {
         Some(ErrorCode::NotADatabase) => {
             LifecycleError::NotAStore { path: path.to_path_buf(), reason: "not an SQLite database".into() }
         }
+        Some(ErrorCode::DatabaseCorrupt) => LifecycleError::Damaged { path: path.to_path_buf(), reason: e.to_string() },
         _ => LifecycleError::Sqlite(e),
     }
 }
@@ -274,6 +275,21 @@ pub fn open_reader(path: &Path) -> Result<Connection, LifecycleError> {
     // query_only forbids any change through this connection.
     let conn = open_existing(path)?;
     conn.pragma_update(None, "query_only", "ON")?;
+    Ok(conn)
+}
+
+/// Opens a damaged store (one [`open_reader`] refused as [`LifecycleError::Damaged`], e.g. a
+/// truncated file) strictly read-only and with SQLite's schema checks relaxed, so a
+/// verification can read every record up to the damage and name the last one that holds.
+/// Nothing can be written through it, and nothing is recovered into the file.
+pub fn open_damaged_reader(path: &Path) -> Result<Connection, LifecycleError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| classify(path, e))?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    // A truncated file has fewer pages than its header says; SQLite refuses every read of
+    // such a file unless the schema is "writable" (the connection stays query-only).
+    conn.pragma_update(None, "writable_schema", "ON")?;
+    check_identity(&conn, path)?;
     Ok(conn)
 }
 
