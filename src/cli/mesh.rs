@@ -85,7 +85,30 @@ pub fn run(args: &MeshArgs) -> Result<()> {
         summary.duration_s,
         summary.events as f64 / elapsed.max(1e-9)
     );
-    Ok(())
+    print_audit_head(&db)
+}
+
+/// Verifies the store just written and prints what an auditor must keep to verify it later
+/// with `--pin` and `--known-head`: its secrets come from the operating system, so the
+/// scenario file cannot tell anyone the signing key, and the store alone cannot vouch for it.
+fn print_audit_head(db: &std::path::Path) -> Result<()> {
+    let conn = crate::lifecycle::open_reader(db)?;
+    match crate::lifecycle::verify_chain(&conn).map_err(crate::lifecycle::LifecycleError::from)? {
+        Ok(r) => {
+            for public in r.signers.values() {
+                eprintln!(
+                    "audit: {} records verified; keep the signing key and signed head to check this store later: \
+                     qecnet audit verify {} --pin {public} --known-head {}:{}",
+                    r.records,
+                    db.display(),
+                    r.signed_size,
+                    r.signed_root_hex
+                );
+            }
+            Ok(())
+        }
+        Err(f) => Err(Error::Usage(format!("{}: the store just written does not verify: {f}", db.display()))),
+    }
 }
 
 fn print_summary(out: &mut impl Write, s: &MeshSummary, o: &MeshOutputs) -> std::io::Result<()> {

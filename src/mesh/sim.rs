@@ -12,7 +12,9 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use crate::crypto::{HybridKemKey, KemSuite, KeyType, SecretBytes, encapsulate};
-use crate::lifecycle::{Durability, Engine, EngineConfig, KeyId, ManualClock, Trigger, Usage};
+use crate::lifecycle::{
+    Durability, Engine, EngineConfig, KeyId, MASTER_KEY_ENV, ManualClock, Trigger, Usage, load_master_key,
+};
 use crate::mesh::des::EventQueue;
 use crate::mesh::escalation::{self, CompromiseDetector};
 use crate::mesh::link::QkdLink;
@@ -192,6 +194,15 @@ pub fn remove_store_files(db: &Path) {
     }
 }
 
+/// The generator of every secret of a run (master, signing, session and fallback keys),
+/// seeded from the operating system, never from the scenario's seed: the seed reproduces
+/// the physics and the event trace, and whoever holds the scenario file must not be able to
+/// recompute the master or the audit signing key. No simulated decision depends on it.
+fn secret_rng() -> Result<ChaCha20Rng> {
+    ChaCha20Rng::try_from_rng(&mut rand::rngs::SysRng)
+        .map_err(|e| Error::io("<operating-system entropy>", std::io::Error::other(e.to_string())))
+}
+
 struct Sim<'a> {
     scenario: &'a MeshScenario,
     topology: Topology,
@@ -238,8 +249,11 @@ impl<'a> Sim<'a> {
     fn new(scenario: &'a MeshScenario, topology: Topology, outputs: &MeshOutputs) -> Result<Self> {
         let m = &scenario.mesh;
         let seed = m.seed;
-        let mut crypto_rng = ChaCha20Rng::from_seed(derive_seed(seed, 3));
-        let master = SecretBytes::random(32, "master", &mut crypto_rng).map_err(|e| Error::Usage(e.to_string()))?;
+        let mut crypto_rng = secret_rng()?;
+        let master = match std::env::var_os(MASTER_KEY_ENV) {
+            Some(_) => load_master_key(None)?,
+            None => SecretBytes::random(32, "master", &mut crypto_rng).map_err(|e| Error::Usage(e.to_string()))?,
+        };
         let clock = ManualClock::new(0);
         let config = EngineConfig {
             overlap_ns: (m.overlap_s * NS) as u64,
@@ -1160,11 +1174,4 @@ impl<'a> Sim<'a> {
             per_link,
         })
     }
-}
-
-fn derive_seed(seed: u64, stream: u64) -> [u8; 32] {
-    let mut rng = derive_rng(seed, &[stream]);
-    let mut out = [0u8; 32];
-    rng.fill_bytes(&mut out);
-    out
 }
