@@ -90,6 +90,19 @@ pub fn run(args: &AuditArgs) -> crate::Result<ExitCode> {
     run_to(args, &mut out)
 }
 
+/// Refuses a proof file that is the store (or one of its companion files).
+fn check_proof_output(db: &std::path::Path, file: &Option<PathBuf>) -> crate::Result<()> {
+    let Some(file) = file else { return Ok(()) };
+    let companion = |suffix: &str| {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let (wal, shm, lock) = (companion("-wal"), companion("-shm"), companion(".lock"));
+    let inputs = [("store", db), ("store", wal.as_path()), ("store", shm.as_path()), ("store", lock.as_path())];
+    crate::output::check_distinct(&inputs, &[("--out", file.as_path())])
+}
+
 /// Writes `proof` as pretty JSON to `file`, or to `out`.
 fn emit_proof(proof: &AuditProof, file: &Option<PathBuf>, out: &mut impl Write) -> crate::Result<ExitCode> {
     let text = serde_json::to_string_pretty(proof).expect("a proof serialises") + "\n";
@@ -104,9 +117,11 @@ fn emit_proof(proof: &AuditProof, file: &Option<PathBuf>, out: &mut impl Write) 
 pub fn run_to(args: &AuditArgs, out: &mut impl Write) -> crate::Result<ExitCode> {
     match &args.command {
         AuditCommand::Prove { db, record, head, out: file } => {
+            check_proof_output(db, file)?;
             emit_proof(&prove_inclusion(&open_reader(db)?, *record, *head)?, file, out)
         }
         AuditCommand::Consistency { db, from, to, out: file } => {
+            check_proof_output(db, file)?;
             emit_proof(&prove_consistency(&open_reader(db)?, *from, *to)?, file, out)
         }
         AuditCommand::CheckProof { file, pins } => {

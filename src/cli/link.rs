@@ -138,6 +138,19 @@ impl ScenarioArgs {
     }
 }
 
+impl ScenarioArgs {
+    /// Refuses outputs that name the scenario file or each other, before anything runs.
+    pub fn check_outputs(&self, scenario: Option<&std::path::Path>) -> Result<()> {
+        let inputs: Vec<(&str, &std::path::Path)> = scenario.map(|p| ("scenario", p)).into_iter().collect();
+        let outputs: Vec<(&str, &std::path::Path)> =
+            [("--records", &self.records), ("--qber-stream", &self.qber_stream), ("--blocks", &self.blocks)]
+                .into_iter()
+                .filter_map(|(option, path)| path.as_deref().map(|p| (option, p)))
+                .collect();
+        crate::output::check_distinct(&inputs, &outputs)
+    }
+}
+
 /// A float as a TOML literal (always with a decimal point or exponent).
 fn float(x: f64) -> String {
     if x.is_finite() { format!("{x:?}") } else { format!("\"{x}\"") }
@@ -145,6 +158,7 @@ fn float(x: f64) -> String {
 
 /// Runs `qecnet link`.
 pub fn run(args: &LinkArgs) -> Result<()> {
+    args.scenario.check_outputs(args.config.as_deref())?;
     let scenario: Scenario = crate::config::load(args.config.as_deref(), &args.scenario.overrides())?;
     scenario.validate()?;
     simulate_and_report(&scenario.link(), &scenario.postprocess, &args.scenario)

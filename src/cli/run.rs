@@ -39,6 +39,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         println!("report written to {} in {:.1} s", report.display(), started.elapsed().as_secs_f64());
         return Ok(());
     }
+    args.scenario.check_outputs(Some(&args.file))?;
     let scenario: Scenario = crate::config::load(Some(&args.file), &args.scenario.overrides())?;
     scenario.validate()?;
     simulate_and_report(&scenario.link(), &scenario.postprocess, &args.scenario)

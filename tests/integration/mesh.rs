@@ -68,6 +68,7 @@ fn run(name: &str, s: &MeshScenario) -> Run {
         trace: Some(dir.join("trace.csv")),
         timeseries: Some(dir.join("links.csv")),
         rotations: Some(dir.join("rotations.csv")),
+        overwrite: false,
     };
     let summary = run_mesh(s, &outputs, &|_, _| {}).unwrap();
     let trace = std::fs::read_to_string(dir.join("trace.csv")).unwrap();
@@ -306,7 +307,8 @@ fn bad_scenarios_are_refused_up_front() {
     s.mesh.fallback_allowed = false;
     let dir = std::env::temp_dir().join(format!("qecnet-mesh-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let outputs = MeshOutputs { db: dir.join("x.db"), trace: None, timeseries: None, rotations: None };
+    let outputs =
+        MeshOutputs { db: dir.join("x.db"), trace: None, timeseries: None, rotations: None, overwrite: false };
     let e = run_mesh(&s, &outputs, &|_, _| {}).unwrap_err().to_string();
     assert!(e.contains("hub-n1 (400.0 km) cannot produce secret key"), "{e}");
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
