@@ -112,6 +112,7 @@ pub mod receipt;
 pub mod record;
 pub mod recovery;
 pub mod rotation;
+pub mod rules;
 pub mod state;
 pub mod store;
 pub mod usage;

@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::audit::{self, AuditFailure, AuditRecord, VerifyReport, checkpoint_message};
 use super::merkle::MerkleFrontier;
 use super::record::{self, KEY_COLUMNS, KeyId, KeyRecord};
+use super::rules::{self, OverlapFate, ReceiptRefusal};
 use super::store::{self, Durability, MASTER_CHECK_AAD};
 use super::{Clock, KeyState, LifecycleError, ReceiptProof, Transition};
 use crate::crypto::{AuditSigner, KeySpecTable, KeyType, MasterKey, NodeIdentityKey, SecretBytes};
@@ -674,14 +675,18 @@ impl Engine {
 
     pub(super) fn confirm_receipt_inner(&mut self, id: KeyId, node: &str) -> Result<()> {
         let rec = self.load(id)?;
-        if rec.state != KeyState::Distributed {
-            return Err(LifecycleError::ReceiptNotExpected { key: id, state: rec.state });
-        }
-        if !rec.participants.iter().any(|p| p == node) {
-            return Err(LifecycleError::NotParticipant { key: id, node: node.to_string() });
-        }
-        if self.is_isolated(node)? {
-            return Err(LifecycleError::NodeIsolated { node: node.to_string() });
+        let is_participant = rec.participants.iter().any(|p| p == node);
+        match rules::receipt_refusal(rec.state, is_participant, self.is_isolated(node)?) {
+            Some(ReceiptRefusal::NotExpected) => {
+                return Err(LifecycleError::ReceiptNotExpected { key: id, state: rec.state });
+            }
+            Some(ReceiptRefusal::NotParticipant) => {
+                return Err(LifecycleError::NotParticipant { key: id, node: node.to_string() });
+            }
+            Some(ReceiptRefusal::NodeIsolated) => {
+                return Err(LifecycleError::NodeIsolated { node: node.to_string() });
+            }
+            None => {}
         }
         let now = self.clock.now_ns() as i64;
         let added = self
@@ -704,7 +709,7 @@ impl Engine {
             });
         }
         let got: BTreeSet<String> = record::receipts(&self.conn, id)?.into_iter().collect();
-        let missing: Vec<String> = rec.participants.iter().filter(|p| !got.contains(*p)).cloned().collect();
+        let missing = rules::missing_receipts(&rec.participants, |p| got.contains(p));
         if !missing.is_empty() {
             return Err(LifecycleError::ReceiptsIncomplete { key: id, state: rec.state, missing });
         }
@@ -733,15 +738,19 @@ impl Engine {
         self.transition(id, Transition::Activate, "all receipts confirmed")?;
         // At most one ROTATING key (this key's predecessor) may overlap the
         // new ACTIVE one: any older key still in overlap on the channel is superseded.
+        // The overlap rule is [`rules::overlap_fate`].
         for k in self.rotating_on_channel(&rec.channel, rec.key_type)? {
-            if Some(k.id) != rec.replaces {
+            if Some(k.id) != rec.replaces
+                && rules::overlap_fate(false, k.early_retirement, self.config.overlap_ns) == OverlapFate::RetireNow
+            {
                 self.transition(k.id, Transition::Retire, &format!("superseded by {id}"))?;
             }
         }
         if let Some(old) = rec.replaces {
             let old_rec = self.load(old)?;
             if old_rec.state == KeyState::Rotating {
-                if old_rec.early_retirement || self.config.overlap_ns == 0 {
+                if rules::overlap_fate(true, old_rec.early_retirement, self.config.overlap_ns) == OverlapFate::RetireNow
+                {
                     self.transition(old, Transition::Retire, &format!("replaced by {id}"))?;
                 } else {
                     let until = self.clock.now_ns().saturating_add(self.config.overlap_ns);
