@@ -59,15 +59,31 @@ pub fn load<T>(path: Option<&Path>, overrides: &[String]) -> Result<T, ConfigErr
 where
     T: Serialize + DeserializeOwned + Default,
 {
-    let base: T = match path {
+    match path {
         Some(path) => {
             let text =
                 std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-            toml::from_str(&text)
-                .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: one_line(&e.to_string()) })?
+            from_text(&text, path, overrides)
         }
-        None => T::default(),
-    };
+        None => with_overrides(T::default(), overrides),
+    }
+}
+
+/// Parses a scenario of type `T` from `text` (read from `path`, which errors name) and
+/// applies the `overrides` in order.
+pub fn from_text<T>(text: &str, path: &Path, overrides: &[String]) -> Result<T, ConfigError>
+where
+    T: Serialize + DeserializeOwned + Default,
+{
+    let base: T =
+        toml::from_str(text).map_err(|e| ConfigError::Parse { path: path.to_owned(), message: one_line(&e.to_string()) })?;
+    with_overrides(base, overrides)
+}
+
+fn with_overrides<T>(base: T, overrides: &[String]) -> Result<T, ConfigError>
+where
+    T: Serialize + DeserializeOwned + Default,
+{
     if overrides.is_empty() {
         return Ok(base);
     }
