@@ -72,8 +72,12 @@ pub fn load<T>(path: Option<&Path>, overrides: &[String]) -> Result<T, ConfigErr
 where
     T: Serialize + DeserializeOwned + Default,
 {
-    let labelled: Vec<(String, &str)> = overrides.iter().map(|o| (o.clone(), "--set")).collect();
-    load_labelled(path, &labelled)
+    load_labelled(path, &labelled(overrides))
+}
+
+/// `--set` items labelled as such.
+fn labelled(overrides: &[String]) -> Vec<(String, &'static str)> {
+    overrides.iter().map(|o| (o.clone(), "--set")).collect()
 }
 
 /// [`load`] with each override labelled by the option it came from (`--set`, `--pulses`...),
@@ -82,15 +86,38 @@ pub fn load_labelled<T>(path: Option<&Path>, overrides: &[(String, &str)]) -> Re
 where
     T: Serialize + DeserializeOwned + Default,
 {
-    let base: T = match path {
+    match path {
         Some(path) => {
             let text =
                 std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-            toml::from_str(&text)
-                .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: one_line(&e.to_string()) })?
+            from_text_labelled(&text, path, overrides)
         }
-        None => T::default(),
-    };
+        None => with_overrides(T::default(), overrides),
+    }
+}
+
+/// Parses a scenario of type `T` from `text` (read from `path`, which errors name) and
+/// applies the `overrides` in order.
+pub fn from_text<T>(text: &str, path: &Path, overrides: &[String]) -> Result<T, ConfigError>
+where
+    T: Serialize + DeserializeOwned + Default,
+{
+    from_text_labelled(text, path, &labelled(overrides))
+}
+
+fn from_text_labelled<T>(text: &str, path: &Path, overrides: &[(String, &str)]) -> Result<T, ConfigError>
+where
+    T: Serialize + DeserializeOwned + Default,
+{
+    let base: T = toml::from_str(text)
+        .map_err(|e| ConfigError::Parse { path: path.to_owned(), message: one_line(&e.to_string()) })?;
+    with_overrides(base, overrides)
+}
+
+fn with_overrides<T>(base: T, overrides: &[(String, &str)]) -> Result<T, ConfigError>
+where
+    T: Serialize + DeserializeOwned + Default,
+{
     if overrides.is_empty() {
         return Ok(base);
     }

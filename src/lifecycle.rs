@@ -101,6 +101,7 @@
 
 pub mod audit;
 pub mod audit_proof;
+mod audit_replay;
 pub mod channel_ops;
 pub mod clock;
 pub mod engine;
@@ -111,11 +112,14 @@ pub mod receipt;
 pub mod record;
 pub mod recovery;
 pub mod rotation;
+pub mod rules;
 pub mod state;
 pub mod store;
 pub mod usage;
 
-pub use audit::{AuditFailure, AuditRecord, VerifyReport, verify_chain, verify_chain_pinned};
+pub use audit::{
+    AuditFailure, AuditRecord, KnownHead, VerifyOptions, VerifyReport, verify_chain, verify_chain_pinned, verify_store,
+};
 pub use clock::{Clock, ManualClock, WallClock};
 pub use engine::{Engine, EngineConfig, TickReport};
 pub use error::LifecycleError;

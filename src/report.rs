@@ -25,7 +25,7 @@ use serde::Deserialize;
 
 use crate::config::{ConfigError, apply_override};
 use crate::mesh::scenario::MeshScenario;
-use crate::mesh::sim::{MeshOutputs, run_mesh};
+use crate::mesh::sim::{MeshOutputs, run_mesh_until};
 use crate::plot::data::Table;
 use crate::sweep::{RunOptions, Sweep, SweepError};
 use crate::{Error, Result};
@@ -158,20 +158,21 @@ fn mesh_section(
     job: &Job,
     datasets: &Path,
     charts_dir: &Path,
-    _stop: &AtomicBool,
+    stop: &AtomicBool,
 ) -> Result<String> {
     let scenario: MeshScenario = crate::config::load(Some(scenario_path), &job.set)?;
     std::fs::create_dir_all(datasets).map_err(|e| Error::io(datasets, e))?;
     let stem = scenario_path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "mesh".into());
     let db = datasets.join(format!("{stem}.db"));
-    crate::mesh::sim::remove_store_files(&db);
+    // The report's own outputs of an earlier run are replaced (checked to be qecnet's).
     let outputs = MeshOutputs {
         db: db.clone(),
         trace: Some(datasets.join(format!("{stem}-trace.csv"))),
         timeseries: Some(datasets.join(format!("{stem}-links.csv"))),
         rotations: Some(datasets.join(format!("{stem}-rotations.csv"))),
+        overwrite: true,
     };
-    let summary = run_mesh(&scenario, &outputs, &|_, _| {})?;
+    let summary = run_mesh_until(&scenario, &outputs, &|_, _| {}, stop)?;
     let drawn = match job.recipe {
         Recipe::LifecycleDiagrams => {
             recipes::lifecycle_diagrams(&db, outputs.rotations.as_deref().expect("set above"))?

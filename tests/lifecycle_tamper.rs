@@ -31,6 +31,8 @@ fn build_store(dir: &Path) -> (PathBuf, u64) {
         let p = e.receipt_proof(id).unwrap();
         e.activate(p).unwrap();
     }
+    // A finished run ends with a signed checkpoint.
+    e.checkpoint_now().unwrap();
     let n = e.audit_len();
     drop(e);
     (path, n)
@@ -235,7 +237,7 @@ fn rewritten_chain_truncation_and_signatures_are_caught_by_checkpoints() {
     let p = copy(&path, &dir.0, "trunc.db");
     Connection::open(&p).unwrap().execute("DELETE FROM audit WHERE seq >= ?1", [last as i64]).unwrap();
     assert_eq!(verify(&p), Err(AuditFailure::CheckpointBeyondChain { seq: last }));
-    assert!(n > last);
+    assert_eq!(n, last, "the store ends with a signed checkpoint");
 }
 
 #[test]
@@ -481,4 +483,195 @@ fn consistency_proofs_show_the_log_is_append_only_and_catch_rewritten_history() 
     let against_kept = AuditProof::Consistency { first: kept, second, path };
     let failure = against_kept.verify(None).unwrap_err().to_string();
     assert!(failure.contains("does not extend"), "{failure}");
+}
+
+fn pin_of(path: &Path) -> [u8; 32] {
+    let hex = genuine_signer(path);
+    qecnet::lifecycle::audit_proof::parse_hex32("pin", &hex).unwrap()
+}
+
+fn verify_with(path: &Path, options: &qecnet::lifecycle::VerifyOptions) -> Result<u64, AuditFailure> {
+    let c = Connection::open(path).unwrap();
+    qecnet::lifecycle::verify_store(&c, options).unwrap().map(|r| r.records)
+}
+
+fn pinned(path: &Path) -> qecnet::lifecycle::VerifyOptions {
+    qecnet::lifecycle::VerifyOptions { pinned: vec![pin_of(path)], known_head: None }
+}
+
+#[test]
+fn pinned_verify_fails_when_the_checkpoints_of_a_rewritten_chain_are_deleted() {
+    let dir = TempDir::new("tamper-no-cp");
+    let (path, n) = build_store(&dir.0);
+    let options = pinned(&path);
+    let p = copy(&path, &dir.0, "no-checkpoints.db");
+    {
+        let c = Connection::open(&p).unwrap();
+        c.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 7", []).unwrap();
+        rehash_from(&c, 7);
+        c.execute("DELETE FROM checkpoints", []).unwrap();
+    }
+    // Self-consistent without a pin, and said to be unauthenticated.
+    assert_eq!(verify(&p), Ok(n));
+    let (code, out) = cli_verify(&p);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("nothing was authenticated"), "{out}");
+    // With the pin: refused, naming record 1 as the first unsigned one.
+    assert_eq!(verify_with(&p, &options), Err(AuditFailure::NoSignedCheckpoint { records: n }));
+    let (code, out, _) = qecnet(&["audit", "verify", p.to_str().unwrap(), "--pin", &genuine_signer(&path)]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("FAILED: record 1: not covered by any checkpoint signed by a pinned key"), "{out}");
+}
+
+#[test]
+fn pinned_verify_names_the_first_record_after_the_last_signed_checkpoint() {
+    let dir = TempDir::new("tamper-tail");
+    let (path, _) = build_store(&dir.0);
+    let options = pinned(&path);
+    let cps = checkpoint_seqs(&path);
+    // Cut the log a few records after a checkpoint, with the checkpoints beyond the cut.
+    let cut = cps[1] + 3;
+    let p = copy(&path, &dir.0, "cut.db");
+    {
+        let c = Connection::open(&p).unwrap();
+        c.execute("DELETE FROM audit WHERE seq > ?1", [cut as i64]).unwrap();
+        c.execute("DELETE FROM checkpoints WHERE seq > ?1", [cut as i64]).unwrap();
+    }
+    assert_eq!(
+        verify_with(&p, &options),
+        Err(AuditFailure::UnsignedRecords { first: cps[1] + 1, last_signed: cps[1] })
+    );
+    let (code, out, _) = qecnet(&["audit", "verify", p.to_str().unwrap(), "--pin", &genuine_signer(&path)]);
+    assert_eq!(code, 1);
+    assert!(out.starts_with(&format!("FAILED: record {}: not covered by a signed checkpoint", cps[1] + 1)), "{out}");
+}
+
+#[test]
+fn a_known_head_catches_a_log_truncated_at_a_checkpoint_and_a_re_signed_history() {
+    let dir = TempDir::new("tamper-known");
+    let (path, n) = build_store(&dir.0);
+    let db = path.to_str().unwrap();
+    let key = genuine_signer(&path);
+    // The auditor keeps the signed head printed by an earlier verification.
+    let (code, out, _) = qecnet(&["audit", "verify", db, "--pin", &key]);
+    assert_eq!(code, 0, "{out}");
+    let head = out.lines().find_map(|l| l.strip_prefix("signed head: ")).expect("a signed head line").to_string();
+    assert!(head.starts_with(&format!("{n}:")), "{head}");
+    let (code, out, _) = qecnet(&["audit", "verify", db, "--pin", &key, "--known-head", &head]);
+    assert_eq!(code, 0, "{out}");
+    // The tail removed with its checkpoints: a valid, signed prefix, but shorter than the head.
+    let cps = checkpoint_seqs(&path);
+    let p = copy(&path, &dir.0, "prefix.db");
+    {
+        let c = Connection::open(&p).unwrap();
+        c.execute("DELETE FROM audit WHERE seq > ?1", [cps[1] as i64]).unwrap();
+        c.execute("DELETE FROM checkpoints WHERE seq > ?1", [cps[1] as i64]).unwrap();
+    }
+    // The keys table is ahead of the shortened chain...
+    let (code, out, _) = qecnet(&["audit", "verify", p.to_str().unwrap(), "--pin", &key]);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.starts_with("FAILED: key#"), "{out}");
+    // ... and the known head names the first missing record.
+    let (code, out, _) = qecnet(&["audit", "verify", p.to_str().unwrap(), "--pin", &key, "--known-head", &head]);
+    assert_eq!(code, 1);
+    assert!(
+        out.starts_with(&format!("FAILED: record {}: missing", cps[1] + 1)) && out.contains("rolled back"),
+        "{out}"
+    );
+    // A history rewritten and re-signed with a substituted key: without a pin its own
+    // signatures hold, but its root at the known size does not.
+    let p = copy(&path, &dir.0, "resigned.db");
+    forge_history(&p);
+    let (code, out, _) = qecnet(&["audit", "verify", p.to_str().unwrap(), "--known-head", &head]);
+    assert_eq!(code, 1);
+    assert!(out.starts_with(&format!("FAILED: record {n}: the Merkle root")), "{out}");
+    // A malformed head is a usage error.
+    let (code, _, err) = qecnet(&["audit", "verify", db, "--known-head", "12:xyz"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("--known-head"), "{err}");
+}
+
+#[test]
+fn keys_table_changes_behind_the_engine_fail_verification_naming_the_key() {
+    let dir = TempDir::new("tamper-keys");
+    let (path, _) = build_store(&dir.0);
+    let cases: [(&str, &str); 7] = [
+        ("UPDATE keys SET state = 'REVOKED' WHERE id = 10", "key#10 (last set by record"),
+        ("UPDATE keys SET participants = '[\"hub\",\"mallory\"]' WHERE id = 11", "key#11"),
+        ("DELETE FROM receipts", "key#1 (last set by record"),
+        ("DELETE FROM receipts WHERE key_id = 12 AND node = 'n1'", "key#12"),
+        ("DELETE FROM keys WHERE id = 13", "key#13 (last set by record"),
+        (
+            "INSERT INTO keys(key_type, channel, state, participants, material_len, created_ns, state_changed_ns) \
+             VALUES ('MESH_SESSION', 'c0', 'ACTIVE', '[\"hub\",\"n1\"]', 32, 0, 0)",
+            "in the keys table but never generated",
+        ),
+        ("INSERT INTO nodes(node, isolated_ns) VALUES ('n1', 0)", "node n1 is isolated in the nodes table"),
+    ];
+    for (i, (sql, message)) in cases.iter().enumerate() {
+        let p = copy(&path, &dir.0, &format!("keys{i}.db"));
+        Connection::open(&p).unwrap().execute(sql, []).unwrap();
+        let (code, out) = cli_verify(&p);
+        assert_eq!(code, 1, "{sql}: {out}");
+        assert!(out.starts_with("FAILED: ") && out.contains(message), "{sql}: {out}");
+    }
+    let p = copy(&path, &dir.0, "dropped.db");
+    Connection::open(&p).unwrap().execute_batch("DROP TABLE receipts; DROP TABLE keys;").unwrap();
+    let (code, out) = cli_verify(&p);
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("keys table") && out.contains("no such table"), "{out}");
+}
+
+#[test]
+fn a_revoked_key_set_back_to_active_by_sql_fails_verification() {
+    let dir = TempDir::new("tamper-revoked");
+    let path = dir.0.join("store.db");
+    let mut rng = ChaCha20Rng::seed_from_u64(12);
+    let master = SecretBytes::random(32, "master", &mut rng).unwrap();
+    let clock = ManualClock::new(1_000 * NS_PER_SEC);
+    let mut e = Engine::create(&path, &master, EngineConfig::default(), Box::new(clock.clone()), &mut rng).unwrap();
+    let id = e.generate(KeyType::MeshSession, "c", &["hub", "n1"], &mut rng).unwrap();
+    e.distribute(id).unwrap();
+    e.confirm_receipt(id, "hub").unwrap();
+    e.confirm_receipt(id, "n1").unwrap();
+    let proof = e.receipt_proof(id).unwrap();
+    e.activate(proof).unwrap();
+    e.recover_compromise("n1", "test", &mut rng).unwrap();
+    e.checkpoint_now().unwrap();
+    assert_eq!(e.key(id).unwrap().state, KeyState::Revoked);
+    drop(e);
+    assert!(verify(&path).is_ok());
+    Connection::open(&path).unwrap().execute("UPDATE keys SET state = 'ACTIVE' WHERE id = ?1", [id.0]).unwrap();
+    match verify(&path) {
+        Err(AuditFailure::KeyMismatch { key, reason, .. }) => {
+            assert_eq!(key, id);
+            assert!(reason.contains("says ACTIVE") && reason.contains("REVOKED"), "{reason}");
+        }
+        other => panic!("a revoked key made active again gave {other:?}"),
+    }
+}
+
+#[test]
+fn a_truncated_store_file_names_the_last_record_that_verified() {
+    let dir = TempDir::new("tamper-truncate");
+    let (path, n) = build_store(&dir.0);
+    // Fold the WAL into the file, then cut the file short.
+    Connection::open(&path)
+        .unwrap()
+        .execute_batch("PRAGMA wal_checkpoint(TRUNCATE); PRAGMA journal_mode=DELETE;")
+        .unwrap();
+    let len = std::fs::metadata(&path).unwrap().len();
+    let page = 4096;
+    for cut in [len - page, len / 2] {
+        let p = copy(&path, &dir.0, &format!("cut-{cut}.db"));
+        std::fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(cut / page * page).unwrap();
+        let (code, out) = cli_verify(&p);
+        assert_eq!(code, 1, "cut at {cut}: {out}");
+        let verified: u64 = out
+            .strip_prefix("FAILED: store unreadable after record ")
+            .and_then(|rest| rest.split(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("cut at {cut}: {out}"));
+        assert!(verified < n, "{out}");
+    }
 }

@@ -12,7 +12,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::lifecycle::audit_proof::{AuditProof, parse_hex32, prove_consistency, prove_inclusion};
-use crate::lifecycle::{LifecycleError, open_reader, verify_chain_pinned};
+use crate::lifecycle::store::open_damaged_reader;
+use crate::lifecycle::{KnownHead, LifecycleError, VerifyOptions, open_reader, verify_store};
 use crate::output::write_text_atomically;
 
 /// Arguments of `qecnet audit`.
@@ -34,9 +35,14 @@ pub enum AuditCommand {
         #[arg(long)]
         json: bool,
         /// Require every checkpoint to be signed by this AUDIT_SIGNING public
-        /// key (64 hex digits); repeat for several keys.
+        /// key (64 hex digits; repeat for several keys), at least one checkpoint, and no
+        /// record after the last one. Without it nothing is authenticated.
         #[arg(long = "pin", value_name = "HEX")]
         pins: Vec<String>,
+        /// A signed head kept from an earlier verification, `SIZE:ROOT` as printed on the
+        /// `signed head` line: the store must still hold those records with that Merkle root.
+        #[arg(long, value_name = "SIZE:ROOT")]
+        known_head: Option<String>,
     },
     /// Write a proof that one record is in a signed tree head (RFC 6962 audit path).
     Prove {
@@ -84,6 +90,19 @@ pub fn run(args: &AuditArgs) -> crate::Result<ExitCode> {
     run_to(args, &mut out)
 }
 
+/// Refuses a proof file that is the store (or one of its companion files).
+fn check_proof_output(db: &std::path::Path, file: &Option<PathBuf>) -> crate::Result<()> {
+    let Some(file) = file else { return Ok(()) };
+    let companion = |suffix: &str| {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        PathBuf::from(name)
+    };
+    let (wal, shm, lock) = (companion("-wal"), companion("-shm"), companion(".lock"));
+    let inputs = [("store", db), ("store", wal.as_path()), ("store", shm.as_path()), ("store", lock.as_path())];
+    crate::output::check_distinct(&inputs, &[("--out", file.as_path())])
+}
+
 /// Writes `proof` as pretty JSON to `file`, or to `out`.
 fn emit_proof(proof: &AuditProof, file: &Option<PathBuf>, out: &mut impl Write) -> crate::Result<ExitCode> {
     let text = serde_json::to_string_pretty(proof).expect("a proof serialises") + "\n";
@@ -98,9 +117,11 @@ fn emit_proof(proof: &AuditProof, file: &Option<PathBuf>, out: &mut impl Write) 
 pub fn run_to(args: &AuditArgs, out: &mut impl Write) -> crate::Result<ExitCode> {
     match &args.command {
         AuditCommand::Prove { db, record, head, out: file } => {
+            check_proof_output(db, file)?;
             emit_proof(&prove_inclusion(&open_reader(db)?, *record, *head)?, file, out)
         }
         AuditCommand::Consistency { db, from, to, out: file } => {
+            check_proof_output(db, file)?;
             emit_proof(&prove_consistency(&open_reader(db)?, *from, *to)?, file, out)
         }
         AuditCommand::CheckProof { file, pins } => {
@@ -121,25 +142,39 @@ pub fn run_to(args: &AuditArgs, out: &mut impl Write) -> crate::Result<ExitCode>
             .map_err(|e| crate::Error::io(std::path::Path::new("<stdout>"), e))?;
             Ok(if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
         }
-        AuditCommand::Verify { db, json, pins } => Ok(verify_to(db, *json, pins, out)?),
+        AuditCommand::Verify { db, json, pins, known_head } => {
+            Ok(verify_to(db, *json, pins, known_head.as_deref(), out)?)
+        }
     }
 }
+
+/// What an unpinned verification must say, so nobody mistakes it for an authenticated one.
+const NOT_AUTHENTICATED: &str = "WARNING: nothing was authenticated: without --pin the signatures were checked with \
+     public keys read from the store itself, which whoever can write the store can replace; pass --pin with the \
+     AUDIT_SIGNING public key you trust (and --known-head with a head you kept)";
 
 /// `qecnet audit verify`.
 fn verify_to(
     db: &std::path::Path,
     json: bool,
     pins: &[String],
+    known_head: Option<&str>,
     out: &mut impl Write,
 ) -> Result<ExitCode, LifecycleError> {
     let pinned = pins.iter().map(|h| parse_pin(h)).collect::<Result<Vec<_>, _>>()?;
-    let conn = open_reader(db)?;
-    let result = verify_chain_pinned(&conn, (!pinned.is_empty()).then_some(pinned.as_slice()))?;
+    let known_head = known_head
+        .map(|h| h.parse::<KnownHead>().map_err(|e| LifecycleError::Input(format!("--known-head {e}"))))
+        .transpose()?;
+    let conn = match open_reader(db) {
+        Err(LifecycleError::Damaged { .. }) => open_damaged_reader(db)?,
+        other => other?,
+    };
+    let result = verify_store(&conn, &VerifyOptions { pinned, known_head })?;
     if json {
         let v = match &result {
-            Ok(r) => serde_json::json!({ "ok": true, "report": r }),
+            Ok(r) => serde_json::json!({ "ok": true, "authenticated": r.authenticated, "report": r }),
             Err(f) => {
-                serde_json::json!({ "ok": false, "failure": f, "message": f.to_string() })
+                serde_json::json!({ "ok": false, "authenticated": false, "failure": f, "message": f.to_string() })
             }
         };
         writeln!(out, "{v}")?;
@@ -148,11 +183,19 @@ fn verify_to(
             Ok(r) => {
                 writeln!(
                     out,
-                    "OK: {} records and {} signed checkpoints verified ({} records after the last checkpoint, hash-chained but not yet signed); head {}, Merkle root {}",
-                    r.records, r.checkpoints, r.unsigned_tail, r.head_hex, r.root_hex
+                    "OK: {} records and {} signed checkpoints verified ({} records after the last checkpoint, hash-chained but not yet signed); {} keys match the chain; head {}, Merkle root {}",
+                    r.records, r.checkpoints, r.unsigned_tail, r.keys, r.head_hex, r.root_hex
                 )?;
+                if r.signed_size > 0 {
+                    writeln!(out, "signed head: {}:{}", r.signed_size, r.signed_root_hex)?;
+                }
                 for (id, public) in &r.signers {
                     writeln!(out, "  checkpoints signed by {id}: Ed25519 public key {public}")?;
+                }
+                if r.authenticated {
+                    writeln!(out, "authenticated: every checkpoint is signed by a pinned key")?;
+                } else {
+                    writeln!(out, "{NOT_AUTHENTICATED}")?;
                 }
             }
             Err(f) => writeln!(out, "FAILED: {f}")?,

@@ -135,8 +135,22 @@ impl ScenarioArgs {
     }
 }
 
+impl ScenarioArgs {
+    /// Refuses outputs that name the scenario file or each other, before anything runs.
+    pub fn check_outputs(&self, scenario: Option<&std::path::Path>) -> Result<()> {
+        let inputs: Vec<(&str, &std::path::Path)> = scenario.map(|p| ("scenario", p)).into_iter().collect();
+        let outputs: Vec<(&str, &std::path::Path)> =
+            [("--records", &self.records), ("--qber-stream", &self.qber_stream), ("--blocks", &self.blocks)]
+                .into_iter()
+                .filter_map(|(option, path)| path.as_deref().map(|p| (option, p)))
+                .collect();
+        crate::output::check_distinct(&inputs, &outputs)
+    }
+}
+
 /// Runs `qecnet link`.
 pub fn run(args: &LinkArgs) -> Result<()> {
+    args.scenario.check_outputs(args.config.as_deref())?;
     let overrides = args.scenario.overrides();
     let scenario: Scenario = overrides.load(args.config.as_deref())?;
     scenario.validate().map_err(|e| overrides.name(e))?;

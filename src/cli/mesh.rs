@@ -3,11 +3,12 @@
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::mesh::scenario::MeshScenario;
-use crate::mesh::sim::{MeshOutputs, remove_store_files, run_mesh};
+use crate::mesh::sim::{MeshOutputs, run_mesh_until};
 use crate::mesh::summary::MeshSummary;
 use crate::units::parse_duration_s;
 use crate::{Error, Result};
@@ -26,7 +27,8 @@ pub struct MeshArgs {
     /// The SQLite store to create (default: datasets/mesh/<scenario>.db).
     #[arg(long, value_name = "FILE")]
     pub db: Option<PathBuf>,
-    /// Replace an existing store (and its CSVs) instead of refusing.
+    /// Replace the store and CSVs of an earlier run instead of refusing (only qecnet's own
+    /// files, and never a store another writer holds).
     #[arg(long)]
     pub overwrite: bool,
     /// Seed of every random stream.
@@ -53,21 +55,20 @@ pub fn run(args: &MeshArgs) -> Result<()> {
         timeseries: Some(db.with_file_name(format!("{db_stem}-links.csv"))),
         rotations: Some(db.with_file_name(format!("{db_stem}-rotations.csv"))),
         db: db.clone(),
+        overwrite: args.overwrite,
     };
+    outputs.check(Some(&args.scenario))?;
     if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
         std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
     }
-    if args.overwrite {
-        remove_store_files(&db);
-    } else if db.exists() {
-        return Err(Error::Usage(format!("{} already exists: pass --overwrite or another --db", db.display())));
-    }
+    static STOP: AtomicBool = AtomicBool::new(false);
+    let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
     let bar = ProgressBar::new(scenario.mesh.duration_s as u64);
     bar.set_style(
         ProgressStyle::with_template("{bar:40} {pos}/{len} simulated s  ETA {eta}").expect("static template"),
     );
     let started = std::time::Instant::now();
-    let summary = run_mesh(&scenario, &outputs, &|done, _| bar.set_position(done as u64));
+    let summary = run_mesh_until(&scenario, &outputs, &|done, _| bar.set_position(done as u64), &STOP);
     bar.finish_and_clear();
     let summary = summary?; // run_mesh leaves nothing behind on failure
     let elapsed = started.elapsed().as_secs_f64();
@@ -83,7 +84,30 @@ pub fn run(args: &MeshArgs) -> Result<()> {
         summary.duration_s,
         summary.events as f64 / elapsed.max(1e-9)
     );
-    Ok(())
+    print_audit_head(&db)
+}
+
+/// Verifies the store just written and prints what an auditor must keep to verify it later
+/// with `--pin` and `--known-head`: its secrets come from the operating system, so the
+/// scenario file cannot tell anyone the signing key, and the store alone cannot vouch for it.
+fn print_audit_head(db: &std::path::Path) -> Result<()> {
+    let conn = crate::lifecycle::open_reader(db)?;
+    match crate::lifecycle::verify_chain(&conn).map_err(crate::lifecycle::LifecycleError::from)? {
+        Ok(r) => {
+            for public in r.signers.values() {
+                eprintln!(
+                    "audit: {} records verified; keep the signing key and signed head to check this store later: \
+                     qecnet audit verify {} --pin {public} --known-head {}:{}",
+                    r.records,
+                    db.display(),
+                    r.signed_size,
+                    r.signed_root_hex
+                );
+            }
+            Ok(())
+        }
+        Err(f) => Err(Error::Usage(format!("{}: the store just written does not verify: {f}", db.display()))),
+    }
 }
 
 fn print_summary(out: &mut impl Write, s: &MeshSummary, o: &MeshOutputs) -> std::io::Result<()> {

@@ -39,6 +39,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
         println!("report written to {} in {:.1} s", report.display(), started.elapsed().as_secs_f64());
         return Ok(());
     }
+    args.scenario.check_outputs(Some(&args.file))?;
     let overrides = args.scenario.overrides();
     let scenario: Scenario = overrides.load(Some(&args.file))?;
     scenario.validate().map_err(|e| overrides.name(e))?;

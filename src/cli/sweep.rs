@@ -101,6 +101,12 @@ pub fn run(args: &SweepArgs) -> Result<()> {
         SweepCommand::Run { file, shard, resume, output } => {
             let sweep = Sweep::load(file)?;
             let options = RunOptions { shard: *shard, resume: *resume, output: output.clone() };
+            let csv = crate::sweep::runner::output_path(&sweep, &options);
+            let partial = crate::sweep::runner::partial_path(&csv);
+            crate::output::check_distinct(
+                &[("sweep", file.as_path())],
+                &[("--output", csv.as_path()), ("its partial file", partial.as_path())],
+            )?;
             let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
             let bar = ProgressBar::new(0);
             bar.set_style(
@@ -244,6 +250,8 @@ fn parse_ids(spec: &str, shards: u64) -> Result<Vec<u64>> {
 /// Runs `qecnet merge`.
 pub fn merge(args: &MergeArgs) -> Result<()> {
     let paths: Vec<&std::path::Path> = args.shards.iter().map(PathBuf::as_path).collect();
+    let inputs: Vec<(&str, &std::path::Path)> = paths.iter().map(|p| ("shard", *p)).collect();
+    crate::output::check_distinct(&inputs, &[("the merged CSV", args.output.as_path())])?;
     let text = table::merge(&paths).map_err(SweepError::Run)?;
     crate::output::write_text_atomically(&args.output, &text)?;
     eprintln!("merged {} shard files into {}", paths.len(), args.output.display());

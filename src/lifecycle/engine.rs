@@ -17,6 +17,7 @@ use serde::Serialize;
 use super::audit::{self, AuditFailure, AuditRecord, VerifyReport, checkpoint_message};
 use super::merkle::MerkleFrontier;
 use super::record::{self, KEY_COLUMNS, KeyId, KeyRecord};
+use super::rules::{self, OverlapFate, ReceiptRefusal};
 use super::store::{self, Durability, MASTER_CHECK_AAD};
 use super::{Clock, KeyState, LifecycleError, ReceiptProof, Transition};
 use crate::crypto::{AuditSigner, KeySpecTable, KeyType, MasterKey, NodeIdentityKey, SecretBytes};
@@ -96,8 +97,11 @@ impl ChainHead {
 /// [`crate::lifecycle`] for the operation set and an example.
 pub struct Engine {
     pub(super) conn: Connection,
-    /// Held for the engine's lifetime: the single-writer lock (dropped after `conn`).
-    _writer_lock: Connection,
+    /// Files of a store this engine created and has not kept: removed on drop, after `conn`
+    /// closes and before the lock is released.
+    new_files: store::NewStoreFiles,
+    /// Held for the engine's lifetime: the single-writer lock (dropped last).
+    _writer_lock: store::WriterLock,
     pub(super) path: PathBuf,
     pub(super) master: MasterKey,
     pub(super) config: EngineConfig,
@@ -137,7 +141,8 @@ pub(super) fn public_of(kt: KeyType, material: &SecretBytes) -> Option<Vec<u8>> 
 impl Engine {
     /// Create a new store at `path` protected by the operator's SOVEREIGN_MASTER
     /// key (32 bytes). Refuses to overwrite an existing file. Bootstraps the
-    /// master's key record and an ACTIVE AUDIT_SIGNING key.
+    /// master's key record and an ACTIVE AUDIT_SIGNING key. The writer lock is taken
+    /// first; if anything fails, exactly the files this call created are removed.
     pub fn create(
         path: &Path,
         master: &SecretBytes,
@@ -145,16 +150,40 @@ impl Engine {
         clock: Box<dyn Clock>,
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<Engine> {
+        let mut engine = Engine::create_provisional(path, master, config, clock, false, rng)?;
+        engine.keep();
+        Ok(engine)
+    }
+
+    /// Like [`Engine::create`], but the store is provisional: dropping the engine removes
+    /// the store (and the lock file, if it made it) unless [`Engine::keep`] was called, so a
+    /// run that fails or panics leaves nothing behind — and never touches a file another
+    /// process made. With `replace_existing`, an existing qecnet store at `path` that no
+    /// writer holds is removed first, under the lock; a file that is not a qecnet store is
+    /// refused.
+    pub fn create_provisional(
+        path: &Path,
+        master: &SecretBytes,
+        config: EngineConfig,
+        clock: Box<dyn Clock>,
+        replace_existing: bool,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<Engine> {
         let master_key = MasterKey::from_material(master)
             .map_err(|source| LifecycleError::GenerationFailed { key_type: KeyType::SovereignMaster, source })?;
         let check = master_key
             .wrap(&master_check_plaintext(), MASTER_CHECK_AAD, rng)
             .map_err(|source| LifecycleError::GenerationFailed { key_type: KeyType::SovereignMaster, source })?;
-        if path.exists() {
-            return Err(LifecycleError::AlreadyExists { path: path.to_path_buf() });
-        }
         let writer_lock = store::lock_writer(path)?;
+        let mut new_files = store::NewStoreFiles::lock_of(&writer_lock);
+        if path.exists() {
+            if !replace_existing {
+                return Err(LifecycleError::AlreadyExists { path: path.to_path_buf() });
+            }
+            store::remove_existing_store(path)?;
+        }
         let conn = store::create(path, config.durability, &check)?;
+        new_files.created_db(path);
         let now = clock.now_ns();
         let head = ChainHead {
             seq: 0,
@@ -163,7 +192,7 @@ impl Engine {
             since_checkpoint: 0,
             last_checkpoint_ns: now,
         };
-        let mut engine = Engine::assemble(conn, writer_lock, path, master_key, config, clock, head);
+        let mut engine = Engine::assemble(conn, new_files, writer_lock, path, master_key, config, clock, head);
         let hub = engine.actor.clone();
         engine.atomic(|e| {
             e.append_audit("store_created", None, None, None, &format!("schema_version={}", store::SCHEMA_VERSION))?;
@@ -181,10 +210,17 @@ impl Engine {
         Ok(engine)
     }
 
+    /// Keeps a provisional store ([`Engine::create_provisional`]) when the engine is dropped.
+    pub fn keep(&mut self) {
+        self.new_files.keep();
+    }
+
     /// The engine over an opened store, before its signer is loaded.
+    #[allow(clippy::too_many_arguments)]
     fn assemble(
         conn: Connection,
-        writer_lock: Connection,
+        new_files: store::NewStoreFiles,
+        writer_lock: store::WriterLock,
         path: &Path,
         master: MasterKey,
         config: EngineConfig,
@@ -193,6 +229,7 @@ impl Engine {
     ) -> Engine {
         Engine {
             conn,
+            new_files,
             _writer_lock: writer_lock,
             path: path.to_path_buf(),
             master,
@@ -211,6 +248,8 @@ impl Engine {
         // Identity first, so no lock file is created next to a foreign file.
         drop(store::open_reader(path)?);
         let writer_lock = store::lock_writer(path)?;
+        // A lock file made here goes again if the store cannot be opened.
+        let mut lock_file = store::NewStoreFiles::lock_of(&writer_lock);
         let (conn, check) = store::open_writer(path, config.durability)?;
         let master_key = MasterKey::from_material(master)
             .map_err(|_| LifecycleError::MasterKeyMismatch { path: path.to_path_buf() })?;
@@ -218,7 +257,9 @@ impl Engine {
             .unwrap(&check, MASTER_CHECK_AAD)
             .map_err(|_| LifecycleError::MasterKeyMismatch { path: path.to_path_buf() })?;
         let head = ChainHead::load(&conn)?;
-        let mut engine = Engine::assemble(conn, writer_lock, path, master_key, config, clock, head);
+        lock_file.keep();
+        let mut engine =
+            Engine::assemble(conn, store::NewStoreFiles::none(), writer_lock, path, master_key, config, clock, head);
         engine.refresh_signer()?;
         Ok(engine)
     }
@@ -634,14 +675,18 @@ impl Engine {
 
     pub(super) fn confirm_receipt_inner(&mut self, id: KeyId, node: &str) -> Result<()> {
         let rec = self.load(id)?;
-        if rec.state != KeyState::Distributed {
-            return Err(LifecycleError::ReceiptNotExpected { key: id, state: rec.state });
-        }
-        if !rec.participants.iter().any(|p| p == node) {
-            return Err(LifecycleError::NotParticipant { key: id, node: node.to_string() });
-        }
-        if self.is_isolated(node)? {
-            return Err(LifecycleError::NodeIsolated { node: node.to_string() });
+        let is_participant = rec.participants.iter().any(|p| p == node);
+        match rules::receipt_refusal(rec.state, is_participant, self.is_isolated(node)?) {
+            Some(ReceiptRefusal::NotExpected) => {
+                return Err(LifecycleError::ReceiptNotExpected { key: id, state: rec.state });
+            }
+            Some(ReceiptRefusal::NotParticipant) => {
+                return Err(LifecycleError::NotParticipant { key: id, node: node.to_string() });
+            }
+            Some(ReceiptRefusal::NodeIsolated) => {
+                return Err(LifecycleError::NodeIsolated { node: node.to_string() });
+            }
+            None => {}
         }
         let now = self.clock.now_ns() as i64;
         let added = self
@@ -664,7 +709,7 @@ impl Engine {
             });
         }
         let got: BTreeSet<String> = record::receipts(&self.conn, id)?.into_iter().collect();
-        let missing: Vec<String> = rec.participants.iter().filter(|p| !got.contains(*p)).cloned().collect();
+        let missing = rules::missing_receipts(&rec.participants, |p| got.contains(p));
         if !missing.is_empty() {
             return Err(LifecycleError::ReceiptsIncomplete { key: id, state: rec.state, missing });
         }
@@ -693,15 +738,19 @@ impl Engine {
         self.transition(id, Transition::Activate, "all receipts confirmed")?;
         // At most one ROTATING key (this key's predecessor) may overlap the
         // new ACTIVE one: any older key still in overlap on the channel is superseded.
+        // The overlap rule is [`rules::overlap_fate`].
         for k in self.rotating_on_channel(&rec.channel, rec.key_type)? {
-            if Some(k.id) != rec.replaces {
+            if Some(k.id) != rec.replaces
+                && rules::overlap_fate(false, k.early_retirement, self.config.overlap_ns) == OverlapFate::RetireNow
+            {
                 self.transition(k.id, Transition::Retire, &format!("superseded by {id}"))?;
             }
         }
         if let Some(old) = rec.replaces {
             let old_rec = self.load(old)?;
             if old_rec.state == KeyState::Rotating {
-                if old_rec.early_retirement || self.config.overlap_ns == 0 {
+                if rules::overlap_fate(true, old_rec.early_retirement, self.config.overlap_ns) == OverlapFate::RetireNow
+                {
                     self.transition(old, Transition::Retire, &format!("replaced by {id}"))?;
                 } else {
                     let until = self.clock.now_ns().saturating_add(self.config.overlap_ns);

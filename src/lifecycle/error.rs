@@ -176,6 +176,14 @@ pub enum LifecycleError {
         /// The file.
         path: PathBuf,
     },
+    /// SQLite cannot read the file's pages: truncated or damaged.
+    #[error("{path}: store damaged ({reason})")]
+    Damaged {
+        /// The file.
+        path: PathBuf,
+        /// What SQLite said.
+        reason: String,
+    },
     /// A corrupt row (a value the engine never writes).
     #[error("store corrupt: {0}")]
     Corrupt(String),

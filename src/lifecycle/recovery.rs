@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::engine::Engine;
 use super::record::{KeyId, KeyRecord};
-use super::{KeyState, LifecycleError, Transition};
+use super::{LifecycleError, Transition, rules};
 use crate::crypto::KeyType;
 
 type Result<T> = std::result::Result<T, LifecycleError>;
@@ -49,31 +49,23 @@ impl Engine {
             let affected: Vec<KeyRecord> = e
                 .keys(None)?
                 .into_iter()
-                .filter(|k| k.state.is_live() && k.participants.iter().any(|p| p == node))
+                .filter(|k| rules::revoked_by_compromise(k.state, &k.participants, node))
                 .collect();
             let mut revoked = Vec::new();
             let mut to_rekey: BTreeMap<(String, KeyType), Vec<String>> = BTreeMap::new();
             for k in &affected {
                 e.transition(k.id, Transition::Revoke, &format!("compromise of node {node}"))?;
                 revoked.push(k.id);
-                if matches!(k.state, KeyState::Active | KeyState::Rotating | KeyState::Distributed | KeyState::Generated)
-                    && !k.prestaged
-                {
-                    let rest: Vec<String> = k.participants.iter().filter(|p| *p != node).cloned().collect();
-                    // A channel left with a single node (e.g. hub-n2 without n2) is not re-keyed.
-                    if rest.len() >= 2 {
-                        to_rekey.insert((k.channel.clone(), k.key_type), rest);
-                    }
+                // A channel left with a single node (e.g. hub-n2 without n2) is not re-keyed.
+                if let Some(rest) = rules::rekey_after_compromise(k.state, k.prestaged, &k.participants, node) {
+                    to_rekey.insert((k.channel.clone(), k.key_type), rest);
                 }
             }
             let revoke = e.append_audit("recovery:revoke", None, None, None, &format!("node={node}; revoked={}", revoked.len()))?;
             let mut rekeyed = Vec::new();
             for ((channel, kt), rest) in &to_rekey {
                 // Skip channels that still have a live key not shared with the node.
-                let still_live = e
-                    .live_on_channel(channel, *kt)?
-                    .into_iter()
-                    .any(|k| matches!(k.state, KeyState::Active | KeyState::Generated | KeyState::Distributed));
+                let still_live = rules::channel_still_keyed(e.live_on_channel(channel, *kt)?.iter().map(|k| k.state));
                 if still_live {
                     continue;
                 }
@@ -85,7 +77,7 @@ impl Engine {
             let leftover = e
                 .keys(None)?
                 .into_iter()
-                .filter(|k| k.state.is_live() && k.participants.iter().any(|p| p == node))
+                .filter(|k| rules::revoked_by_compromise(k.state, &k.participants, node))
                 .count();
             if leftover != 0 {
                 return Err(LifecycleError::Corrupt(format!(

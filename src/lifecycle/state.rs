@@ -101,6 +101,17 @@ pub enum Transition {
 }
 
 impl Transition {
+    /// All transitions.
+    pub const ALL: [Transition; 7] = [
+        Transition::Distribute,
+        Transition::DistributionFailure,
+        Transition::Activate,
+        Transition::BeginRotation,
+        Transition::Retire,
+        Transition::Revoke,
+        Transition::Destroy,
+    ];
+
     /// Name used in errors and audit records.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -144,6 +155,13 @@ impl Transition {
 impl fmt::Display for Transition {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for Transition {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Transition::ALL.into_iter().find(|t| t.as_str() == s).ok_or_else(|| format!("unknown transition {s:?}"))
     }
 }
 

@@ -97,6 +97,7 @@ pub(crate) fn classify(path: &Path, e: rusqlite::Error) -> LifecycleError {
         Some(ErrorCode::NotADatabase) => {
             LifecycleError::NotAStore { path: path.to_path_buf(), reason: "not an SQLite database".into() }
         }
+        Some(ErrorCode::DatabaseCorrupt) => LifecycleError::Damaged { path: path.to_path_buf(), reason: e.to_string() },
         _ => LifecycleError::Sqlite(e),
     }
 }
@@ -137,10 +138,23 @@ pub fn lock_path(path: &Path) -> std::path::PathBuf {
     p.into()
 }
 
-/// Take the single-writer lock of the store at `path`; held while the
-/// returned connection lives.
-pub(crate) fn lock_writer(path: &Path) -> Result<Connection, LifecycleError> {
+/// The single-writer lock of a store: an exclusive SQLite lock on `<store>.lock`, held
+/// while this lives (the operating system releases it if the process dies).
+pub(crate) struct WriterLock {
+    _conn: Connection,
+    /// The lock file, when this process created it.
+    created: Option<std::path::PathBuf>,
+}
+
+/// Take the single-writer lock of the store at `path`. A lock file this process creates
+/// but cannot lock (another writer opened it first) is left alone: that writer holds it.
+pub(crate) fn lock_writer(path: &Path) -> Result<WriterLock, LifecycleError> {
     let lock_file = lock_path(path);
+    let created = match std::fs::OpenOptions::new().write(true).create_new(true).open(&lock_file) {
+        Ok(_) => Some(lock_file.clone()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
+        Err(e) => return Err(e.into()),
+    };
     let busy = |e: rusqlite::Error| match e.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
             LifecycleError::StoreLocked { path: path.to_path_buf() }
@@ -165,14 +179,96 @@ pub(crate) fn lock_writer(path: &Path) -> Result<Connection, LifecycleError> {
         let _ = lock.execute_batch("ROLLBACK");
         return Err(busy(e));
     }
-    Ok(lock)
+    Ok(WriterLock { _conn: lock, created })
 }
 
-/// Create a new store file (the caller holds the writer lock).
-pub(crate) fn create(path: &Path, durability: Durability, master_check: &[u8]) -> Result<Connection, LifecycleError> {
-    if path.exists() {
-        return Err(LifecycleError::AlreadyExists { path: path.to_path_buf() });
+/// The files of a store this process is creating: removed when this is dropped unless
+/// [`NewStoreFiles::keep`] was called. It must be dropped while the writer lock is still
+/// held (the engine declares it between its connection and its lock), so no other writer
+/// can have opened the store meanwhile.
+#[derive(Debug, Default)]
+pub(crate) struct NewStoreFiles {
+    db: Option<std::path::PathBuf>,
+    lock: Option<std::path::PathBuf>,
+}
+
+impl NewStoreFiles {
+    /// Nothing to remove (a store opened, not created).
+    pub(crate) fn none() -> Self {
+        NewStoreFiles::default()
     }
+
+    /// The lock file, if `lock` created it.
+    pub(crate) fn lock_of(lock: &WriterLock) -> Self {
+        NewStoreFiles { db: None, lock: lock.created.clone() }
+    }
+
+    /// The store file (and its `-wal`, `-shm`) was created by this process.
+    pub(crate) fn created_db(&mut self, db: &Path) {
+        self.db = Some(db.to_path_buf());
+    }
+
+    /// The store is complete: leave every file in place.
+    pub(crate) fn keep(&mut self) {
+        self.db = None;
+        self.lock = None;
+    }
+}
+
+impl Drop for NewStoreFiles {
+    fn drop(&mut self) {
+        if let Some(db) = self.db.take() {
+            for file in store_files(&db) {
+                let _ = std::fs::remove_file(file);
+            }
+        }
+        if let Some(lock) = self.lock.take() {
+            let _ = std::fs::remove_file(lock);
+        }
+    }
+}
+
+/// A store file and its SQLite companions (`-wal`, `-shm`).
+fn store_files(db: &Path) -> [std::path::PathBuf; 3] {
+    let with = |suffix: &str| {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        std::path::PathBuf::from(name)
+    };
+    [db.to_path_buf(), with("-wal"), with("-shm")]
+}
+
+/// Removes the existing store at `path` so a new one can take its place; the caller holds
+/// its writer lock, so no writer is using it. Refuses a file that is not a qecnet store.
+pub(crate) fn remove_existing_store(path: &Path) -> Result<(), LifecycleError> {
+    drop(open_existing(path)?);
+    for file in store_files(path) {
+        match std::fs::remove_file(&file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
+/// Create a new store file (the caller holds the writer lock). The file is created
+/// exclusively, so an existing file — or one another process creates at the same moment —
+/// is never overwritten; on a failure after that, the new file is removed again.
+pub(crate) fn create(path: &Path, durability: Durability, master_check: &[u8]) -> Result<Connection, LifecycleError> {
+    let [_, wal, _] = store_files(path);
+    if wal.exists() {
+        // SQLite would replay a stale write-ahead log into the new store.
+        return Err(LifecycleError::AlreadyExists { path: wal });
+    }
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            return Err(LifecycleError::AlreadyExists { path: path.to_path_buf() });
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let mut files = NewStoreFiles::none();
+    files.created_db(path);
     let conn = Connection::open(path).map_err(|e| classify(path, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     set_pragmas(&conn, durability).map_err(|e| classify(path, e))?;
@@ -192,6 +288,7 @@ pub(crate) fn create(path: &Path, durability: Durability, master_check: &[u8]) -
             return Err(e.into());
         }
     }
+    files.keep();
     Ok(conn)
 }
 
@@ -274,6 +371,21 @@ pub fn open_reader(path: &Path) -> Result<Connection, LifecycleError> {
     // query_only forbids any change through this connection.
     let conn = open_existing(path)?;
     conn.pragma_update(None, "query_only", "ON")?;
+    Ok(conn)
+}
+
+/// Opens a damaged store (one [`open_reader`] refused as [`LifecycleError::Damaged`], e.g. a
+/// truncated file) strictly read-only and with SQLite's schema checks relaxed, so a
+/// verification can read every record up to the damage and name the last one that holds.
+/// Nothing can be written through it, and nothing is recovered into the file.
+pub fn open_damaged_reader(path: &Path) -> Result<Connection, LifecycleError> {
+    let conn = Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+        .map_err(|e| classify(path, e))?;
+    conn.pragma_update(None, "query_only", "ON")?;
+    // A truncated file has fewer pages than its header says; SQLite refuses every read of
+    // such a file unless the schema is "writable" (the connection stays query-only).
+    conn.pragma_update(None, "writable_schema", "ON")?;
+    check_identity(&conn, path)?;
     Ok(conn)
 }
 

@@ -7,12 +7,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
 use crate::crypto::{HybridKemKey, KemSuite, KeyType, SecretBytes, encapsulate};
-use crate::lifecycle::{Durability, Engine, EngineConfig, KeyId, ManualClock, Trigger, Usage};
+use crate::lifecycle::{
+    Durability, Engine, EngineConfig, KeyId, MASTER_KEY_ENV, ManualClock, Trigger, Usage, load_master_key,
+};
 use crate::mesh::des::EventQueue;
 use crate::mesh::escalation::{self, CompromiseDetector};
 use crate::mesh::link::QkdLink;
@@ -20,6 +23,7 @@ use crate::mesh::monitor::{Cusum, LinkMode, ThresholdMonitor};
 use crate::mesh::scenario::{Attack, EventKind, MeshScenario};
 use crate::mesh::summary::{LinkSummary, MeshSummary, RotationStats, Rotations};
 use crate::mesh::topology::Topology;
+use crate::output::AtomicFile;
 use crate::photonics::LinkConfig;
 use crate::rng::{SimRng, derive_rng};
 use crate::units::{SimDuration, SimTime};
@@ -33,7 +37,7 @@ const KEY_TYPE_CHECK_NS: u64 = 600_000_000_000;
 /// Where a mesh run writes.
 #[derive(Debug, Clone)]
 pub struct MeshOutputs {
-    /// The SQLite store (created; must not exist).
+    /// The SQLite store (created; must not exist unless `overwrite`).
     pub db: PathBuf,
     /// Event trace CSV.
     pub trace: Option<PathBuf>,
@@ -41,6 +45,60 @@ pub struct MeshOutputs {
     pub timeseries: Option<PathBuf>,
     /// One row per converged rotation: start, channel, kind, convergence.
     pub rotations: Option<PathBuf>,
+    /// Replace an existing store and CSVs written by an earlier run (checked to be
+    /// qecnet's, and the store not held by another writer) instead of refusing.
+    pub overwrite: bool,
+}
+
+/// CSV headers of the mesh's outputs.
+const TRACE_HEADER: &str = "time_s,subject,event,state,qber,buffer_bits,detail";
+const TIMESERIES_HEADER: &str = "time_s,link,qber,sifted_bits,secret_bits,buffer_bits,mode";
+const ROTATIONS_HEADER: &str = "start_s,channel,kind,convergence_ms,delayed_by_crash";
+
+impl MeshOutputs {
+    /// The CSVs with their headers.
+    fn csvs(&self) -> [(Option<&Path>, &'static str); 3] {
+        [
+            (self.trace.as_deref(), TRACE_HEADER),
+            (self.timeseries.as_deref(), TIMESERIES_HEADER),
+            (self.rotations.as_deref(), ROTATIONS_HEADER),
+        ]
+    }
+
+    /// Refuses, before anything runs, outputs that would replace a file: an existing CSV
+    /// unless `overwrite` (and then only one with the mesh's own header), and two outputs
+    /// (or an output and `scenario`) naming one file.
+    pub fn check(&self, scenario: Option<&Path>) -> Result<()> {
+        let mut outputs: Vec<(&str, &Path)> = vec![("the store", self.db.as_path())];
+        for (path, header) in self.csvs() {
+            let Some(path) = path else { continue };
+            outputs.push(("a mesh CSV", path));
+            if !path.exists() {
+                continue;
+            }
+            if !self.overwrite {
+                return Err(Error::Usage(format!(
+                    "{} already exists: pass --overwrite to replace the outputs of an earlier run, or another --db",
+                    path.display()
+                )));
+            }
+            let first = std::fs::read_to_string(path).ok().and_then(|t| t.lines().next().map(str::to_owned));
+            if std::fs::metadata(path).is_ok_and(|m| m.is_file()) && first.as_deref() != Some(header) {
+                return Err(Error::Usage(format!(
+                    "{}: not a CSV of a qecnet mesh run (its first line is not `{header}`); refusing to replace it",
+                    path.display()
+                )));
+            }
+        }
+        if self.db.exists() && !self.overwrite {
+            return Err(Error::Usage(format!(
+                "{} already exists: pass --overwrite or another --db",
+                self.db.display()
+            )));
+        }
+        let inputs: Vec<(&str, &Path)> = scenario.map(|p| ("scenario", p)).into_iter().collect();
+        crate::output::check_distinct(&inputs, &outputs)
+    }
 }
 
 /// A session-key channel: a direct link, or a pair relayed through the hub.
@@ -145,6 +203,19 @@ struct ChannelState {
 
 /// Runs `scenario`, writing the store and CSVs of `outputs`; `progress(simulated_s, total_s)`.
 pub fn run_mesh(scenario: &MeshScenario, outputs: &MeshOutputs, progress: &dyn Fn(f64, f64)) -> Result<MeshSummary> {
+    run_mesh_until(scenario, outputs, progress, &AtomicBool::new(false))
+}
+
+/// [`run_mesh`] that stops when `stop` is set (Ctrl-C, SIGTERM). A run that fails, is
+/// stopped or panics leaves nothing behind: its store (under its writer lock) and its CSVs
+/// (written to temporary files, renamed into place only at the end) are removed, and no file
+/// it did not create is touched.
+pub fn run_mesh_until(
+    scenario: &MeshScenario,
+    outputs: &MeshOutputs,
+    progress: &dyn Fn(f64, f64),
+    stop: &AtomicBool,
+) -> Result<MeshSummary> {
     let topology = scenario.validate()?;
     let mon = &scenario.monitor;
     let escalation_bound = if mon.escalate_links > 0 {
@@ -159,37 +230,21 @@ pub fn run_mesh(scenario: &MeshScenario, outputs: &MeshOutputs, progress: &dyn F
     } else {
         0.0
     };
-    if outputs.db.exists() {
-        return Err(Error::Usage(format!("{}: already exists; the mesh writes a new store", outputs.db.display())));
-    }
-    let run = || -> Result<MeshSummary> {
-        let mut sim = Sim::new(scenario, topology, outputs)?;
-        sim.run(progress)?;
-        sim.finish()
-    };
-    match run() {
-        Ok(mut summary) => {
-            summary.escalation_false_signal_bound_per_node_day = escalation_bound;
-            Ok(summary)
-        }
-        Err(e) => {
-            // Nothing half-written is left behind.
-            remove_store_files(&outputs.db);
-            for csv in [&outputs.trace, &outputs.timeseries, &outputs.rotations].into_iter().flatten() {
-                let _ = std::fs::remove_file(csv);
-            }
-            Err(e)
-        }
-    }
+    outputs.check(None)?;
+    let mut sim = Sim::new(scenario, topology, outputs)?;
+    sim.run(progress, stop)?;
+    let mut summary = sim.finish()?;
+    summary.escalation_false_signal_bound_per_node_day = escalation_bound;
+    Ok(summary)
 }
 
-/// Removes a store and its companion files (`-wal`, `-shm`, `.lock`), ignoring missing ones.
-pub fn remove_store_files(db: &Path) {
-    for suffix in ["", "-wal", "-shm", ".lock"] {
-        let mut name = db.as_os_str().to_owned();
-        name.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(name));
-    }
+/// The generator of every secret of a run (master, signing, session and fallback keys),
+/// seeded from the operating system, never from the scenario's seed: the seed reproduces
+/// the physics and the event trace, and whoever holds the scenario file must not be able to
+/// recompute the master or the audit signing key. No simulated decision depends on it.
+fn secret_rng() -> Result<ChaCha20Rng> {
+    ChaCha20Rng::try_from_rng(&mut rand::rngs::SysRng)
+        .map_err(|e| Error::io("<operating-system entropy>", std::io::Error::other(e.to_string())))
 }
 
 struct Sim<'a> {
@@ -207,9 +262,9 @@ struct Sim<'a> {
     isolated: BTreeSet<usize>,
     crypto_rng: ChaCha20Rng,
     message_rng: SimRng,
-    trace: Option<std::io::BufWriter<std::fs::File>>,
-    timeseries: Option<std::io::BufWriter<std::fs::File>>,
-    rotation_log: Option<std::io::BufWriter<std::fs::File>>,
+    trace: Option<AtomicFile>,
+    timeseries: Option<AtomicFile>,
+    rotation_log: Option<AtomicFile>,
     latencies: [Vec<f64>; 4],
     revocations: Vec<f64>,
     crash_delayed: Vec<f64>,
@@ -228,18 +283,22 @@ struct Sim<'a> {
     other_rotations: u64,
 }
 
-fn csv_file(path: &Path, header: &str) -> Result<std::io::BufWriter<std::fs::File>> {
-    let mut w = std::io::BufWriter::new(std::fs::File::create(path).map_err(|e| Error::io(path, e))?);
-    writeln!(w, "{header}").map_err(|e| Error::io(path, e))?;
-    Ok(w)
+/// A CSV output with its header written, renamed into place when the run finishes.
+fn csv_file(path: &Path, header: &str) -> Result<AtomicFile> {
+    let mut file = AtomicFile::create(path)?;
+    writeln!(file.writer(), "{header}").map_err(|e| Error::io(path, e))?;
+    Ok(file)
 }
 
 impl<'a> Sim<'a> {
     fn new(scenario: &'a MeshScenario, topology: Topology, outputs: &MeshOutputs) -> Result<Self> {
         let m = &scenario.mesh;
         let seed = m.seed;
-        let mut crypto_rng = ChaCha20Rng::from_seed(derive_seed(seed, 3));
-        let master = SecretBytes::random(32, "master", &mut crypto_rng).map_err(|e| Error::Usage(e.to_string()))?;
+        let mut crypto_rng = secret_rng()?;
+        let master = match std::env::var_os(MASTER_KEY_ENV) {
+            Some(_) => load_master_key(None)?,
+            None => SecretBytes::random(32, "master", &mut crypto_rng).map_err(|e| Error::Usage(e.to_string()))?,
+        };
         let clock = ManualClock::new(0);
         let config = EngineConfig {
             overlap_ns: (m.overlap_s * NS) as u64,
@@ -247,7 +306,6 @@ impl<'a> Sim<'a> {
             checkpoint_interval_ns: 3600 * 1_000_000_000,
             ..EngineConfig::default()
         };
-        let engine = Engine::create(&outputs.db, &master, config, Box::new(clock.clone()), &mut crypto_rng)?;
         let mut links = Vec::new();
         for (i, l) in topology.links.iter().enumerate() {
             let base = scenario.link_config(l)?;
@@ -358,21 +416,18 @@ impl<'a> Sim<'a> {
                 ((km * msg.fibre_us_per_km + msg.processing_us) * 1e3) as u64
             })
             .collect();
-        let trace = outputs
-            .trace
-            .as_deref()
-            .map(|p| csv_file(p, "time_s,subject,event,state,qber,buffer_bits,detail"))
-            .transpose()?;
-        let timeseries = outputs
-            .timeseries
-            .as_deref()
-            .map(|p| csv_file(p, "time_s,link,qber,sifted_bits,secret_bits,buffer_bits,mode"))
-            .transpose()?;
-        let rotation_log = outputs
-            .rotations
-            .as_deref()
-            .map(|p| csv_file(p, "start_s,channel,kind,convergence_ms,delayed_by_crash"))
-            .transpose()?;
+        let [trace, timeseries, rotation_log] =
+            outputs.csvs().map(|(path, header)| path.map(|p| csv_file(p, header)).transpose());
+        let (trace, timeseries, rotation_log) = (trace?, timeseries?, rotation_log?);
+        // The store last: until the run is kept, dropping the engine removes it.
+        let engine = Engine::create_provisional(
+            &outputs.db,
+            &master,
+            config,
+            Box::new(clock.clone()),
+            outputs.overwrite,
+            &mut crypto_rng,
+        )?;
         let n_nodes = topology.nodes.len();
         Ok(Sim {
             scenario,
@@ -419,7 +474,7 @@ impl<'a> Sim<'a> {
         SimTime((s * NS).round() as u64)
     }
 
-    fn run(&mut self, progress: &dyn Fn(f64, f64)) -> Result<()> {
+    fn run(&mut self, progress: &dyn Fn(f64, f64), stop: &AtomicBool) -> Result<()> {
         let m = &self.scenario.mesh;
         let window = SimDuration((m.window_s * NS) as u64);
         let refresh = SimDuration((m.refresh_interval_s * NS) as u64);
@@ -475,6 +530,13 @@ impl<'a> Sim<'a> {
             // One commit per slice of simulated time; each operation stays atomic on its own.
             self.engine.begin_batch()?;
             while let Some(t) = self.queue.peek_time() {
+                if stop.load(Ordering::Relaxed) {
+                    failure = Some(Error::Interrupted(format!(
+                        "interrupted at {:.0} simulated s: the run's store and CSVs were removed",
+                        self.engine.now_ns() as f64 / NS
+                    )));
+                    break;
+                }
                 if t > end {
                     reached_end = true;
                     break;
@@ -519,7 +581,7 @@ impl<'a> Sim<'a> {
     ) -> Result<()> {
         if let Some(w) = &mut self.trace {
             writeln!(
-                w,
+                w.writer(),
                 "{},{},{},{},{},{},\"{}\"",
                 now.0 as f64 / NS,
                 subject,
@@ -701,7 +763,7 @@ impl<'a> Sim<'a> {
             link.interval_sifted = 0;
             link.interval_errors = 0;
             if let Some(w) = &mut self.timeseries {
-                writeln!(w, "{row}").map_err(|e| Error::io("timeseries", e))?;
+                writeln!(w.writer(), "{row}").map_err(|e| Error::io("timeseries", e))?;
             }
         }
         Ok(())
@@ -917,7 +979,7 @@ impl<'a> Sim<'a> {
         if let Some(w) = &mut self.rotation_log {
             let channel = p.channel.map(|c| self.channels[&c].name.clone()).unwrap_or_default();
             let kind = ["scheduled", "triggered", "emergency", "setup"][p.kind as usize];
-            writeln!(w, "{},{channel},{kind},{converged_ms},{}", p.started.0 as f64 / NS, p.delayed_by_crash)
+            writeln!(w.writer(), "{},{channel},{kind},{converged_ms},{}", p.started.0 as f64 / NS, p.delayed_by_crash)
                 .map_err(|e| Error::io("rotations", e))?;
         }
         if p.delayed_by_crash {
@@ -1104,9 +1166,10 @@ impl<'a> Sim<'a> {
         }
         self.engine.commit_batch()?;
         self.engine.checkpoint_now()?;
-        for w in [&mut self.trace, &mut self.timeseries, &mut self.rotation_log].into_iter().flatten() {
-            w.flush().map_err(|e| Error::io("csv", e))?;
+        for csv in [self.trace.take(), self.timeseries.take(), self.rotation_log.take()].into_iter().flatten() {
+            csv.commit()?;
         }
+        self.engine.keep();
         let m = &self.scenario.mesh;
         let per_link: Vec<LinkSummary> = self
             .links
@@ -1160,11 +1223,4 @@ impl<'a> Sim<'a> {
             per_link,
         })
     }
-}
-
-fn derive_seed(seed: u64, stream: u64) -> [u8; 32] {
-    let mut rng = derive_rng(seed, &[stream]);
-    let mut out = [0u8; 32];
-    rng.fill_bytes(&mut out);
-    out
 }

@@ -5,6 +5,7 @@ use crate::mesh::link::QkdLink;
 use crate::mesh::monitor::Cusum;
 use crate::mesh::scenario::MeshScenario;
 use crate::mesh::sim::{MeshOutputs, run_mesh};
+use crate::output::ScratchDir;
 use crate::photonics::link::LinkSummary;
 use crate::photonics::simulate_link;
 use crate::postprocess::keyrate::{self, KeyRateModel};
@@ -120,13 +121,16 @@ pub const MESH_FIGURES: &[&str] = &[
 
 /// Runs a mesh point in a scratch directory (removed afterwards) and reports its summary.
 fn mesh_figures(scenario: &MeshScenario, (point, replicate): (u64, u32)) -> Result<Vec<String>, String> {
-    let dir = std::env::temp_dir().join(format!("qecnet-sweep-mesh-{}-{point}-{replicate}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let outputs = MeshOutputs { db: dir.join("store.db"), trace: None, timeseries: None, rotations: None };
-    let summary = run_mesh(scenario, &outputs, &|_, _| {}).map_err(|e| e.to_string());
-    let _ = std::fs::remove_dir_all(&dir);
-    let s = summary?;
+    // Removed when this function returns or unwinds.
+    let dir = ScratchDir::new(&format!("qecnet-sweep-mesh-{point}-{replicate}")).map_err(|e| e.to_string())?;
+    let outputs = MeshOutputs {
+        db: dir.path().join("store.db"),
+        trace: None,
+        timeseries: None,
+        rotations: None,
+        overwrite: false,
+    };
+    let s = run_mesh(scenario, &outputs, &|_, _| {}).map_err(|e| e.to_string())?;
     let refreshes_qkd: u64 = s.per_link.iter().map(|l| l.refreshes_qkd).sum();
     let refreshes_fallback: u64 = s.per_link.iter().map(|l| l.refreshes_fallback).sum();
     let buffer_mean = s.per_link.iter().map(|l| l.buffer_mean_bits).sum::<f64>() / s.per_link.len().max(1) as f64;

@@ -124,17 +124,35 @@ pub fn run(
                 partial.display()
             ));
         }
-        let t = table::read_table(&partial)?;
+        let (t, torn) = table::read_partial(&partial)?;
         if t.marker != marker || t.header != header {
             return Err(format!(
                 "{}: partial results of another sweep, seed or shard; delete it to start over",
                 partial.display()
             ));
         }
+        for (&(point, replicate), line) in &t.rows {
+            let ours = point < sweep.points()
+                && replicate < sweep.replicates
+                && point % shard.count == shard.index
+                && line.split(',').nth(2) == Some(point_seed(sweep, point, replicate).to_string().as_str());
+            if !ours {
+                return Err(format!(
+                    "{}: the row of point {point} replicate {replicate} does not belong to this sweep; delete the file to start over",
+                    partial.display()
+                ));
+            }
+        }
+        if let Some(len) = torn {
+            // Killed between a row and its newline: the torn row is dropped and run again.
+            let file =
+                OpenOptions::new().write(true).open(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
+            file.set_len(len).map_err(|e| format!("{}: {e}", partial.display()))?;
+        }
         done.extend(t.rows.keys().copied());
     } else {
-        std::fs::write(&partial, format!("{}\n{header}\n", marker.line()))
-            .map_err(|e| format!("{}: {e}", partial.display()))?;
+        crate::output::write_text_atomically(&partial, &format!("{}\n{header}\n", marker.line()))
+            .map_err(|e| e.to_string())?;
     }
     let todo: Vec<(u64, u32)> = (shard.index..sweep.points())
         .step_by(shard.count as usize)
@@ -152,7 +170,8 @@ pub fn run(
         let mut guard = sink.lock().expect("no panic while holding the lock");
         let (file, count, error) = &mut *guard;
         if error.is_none() {
-            match writeln!(file, "{line}").and_then(|_| file.flush()) {
+            // The row and its newline in one write, so a kill cannot separate them.
+            match file.write_all(format!("{line}\n").as_bytes()) {
                 Ok(()) => *count += 1,
                 Err(e) => *error = Some(format!("{}: {e}", partial.display())),
             }
@@ -163,7 +182,7 @@ pub fn run(
     if let Some(e) = error {
         return Err(e);
     }
-    let t = table::read_table(&partial)?;
+    let (t, _) = table::read_partial(&partial)?;
     let failed = t.rows.values().filter(|l| !l.ends_with(',')).count() as u64;
     if (t.rows.len() as u64) < total {
         return Ok(Outcome {

@@ -163,6 +163,12 @@ impl Sweep {
     pub fn load(path: &Path) -> Result<Self, SweepError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+        Sweep::from_text(text, path)
+    }
+
+    /// Parses and validates a sweep file's `text`, read from `path` (a `base = PATH` is
+    /// relative to its directory; errors name it).
+    pub fn from_text(text: String, path: &Path) -> Result<Self, SweepError> {
         let file: SweepFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
             message: e.to_string().split_whitespace().collect::<Vec<_>>().join(" "),

@@ -83,13 +83,27 @@ pub fn header(sweep: &Sweep) -> String {
     cols.join(",")
 }
 
-/// One CSV row (without newline); `error` is quoted if present.
+/// One CSV row (without newline); `error` is quoted if present, on one line.
 pub fn row(point: u64, replicate: u32, seed: u64, swept: &[String], figures: &[String], error: Option<&str>) -> String {
     let mut cols = vec![point.to_string(), replicate.to_string(), seed.to_string()];
     cols.extend(swept.iter().cloned());
     cols.extend(figures.iter().cloned());
-    cols.push(error.map(|e| format!("\"{}\"", e.replace('"', "\"\""))).unwrap_or_default());
+    cols.push(error.map(|e| format!("\"{}\"", e.replace(['\n', '\r'], " ").replace('"', "\"\""))).unwrap_or_default());
     cols.join(",")
+}
+
+/// Fields of one CSV line, counting commas outside double quotes.
+pub fn field_count(line: &str) -> usize {
+    let mut quoted = false;
+    1 + line
+        .chars()
+        .filter(|&c| {
+            if c == '"' {
+                quoted = !quoted;
+            }
+            c == ',' && !quoted
+        })
+        .count()
 }
 
 /// The (point, replicate) key of a data row.
@@ -109,23 +123,49 @@ pub struct TableFile {
     pub rows: BTreeMap<(u64, u32), String>,
 }
 
-/// Reads a partial or shard file; the error says what is wrong with it.
+/// Reads a shard file (complete, so every line ends with a newline); the error says what is
+/// wrong with it.
 pub fn read_table(path: &Path) -> Result<TableFile, String> {
+    let (table, torn) = read_rows(path)?;
+    match torn {
+        Some(_) => Err(format!("{}: the last row has no newline (the file was cut short)", path.display())),
+        None => Ok(table),
+    }
+}
+
+/// Reads the partial file of an interrupted run. A last row without its newline (the run was
+/// killed while writing it) is dropped; the second value is then the length, in bytes, the
+/// file must be cut to before rows are appended again.
+pub fn read_partial(path: &Path) -> Result<(TableFile, Option<u64>), String> {
+    read_rows(path)
+}
+
+fn read_rows(path: &Path) -> Result<(TableFile, Option<u64>), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let mut lines = text.lines();
+    let (complete, torn) = match text.rfind('\n') {
+        Some(i) if i + 1 < text.len() => (&text[..=i], Some(i as u64 + 1)),
+        Some(_) => (text.as_str(), None),
+        None => ("", Some(0)),
+    };
+    let mut lines = complete.lines();
     let marker = lines
         .next()
         .and_then(Marker::parse)
         .ok_or_else(|| format!("{}: not a qecnet sweep shard (no `# qecnet-sweep` first line)", path.display()))?;
     let header = lines.next().ok_or_else(|| format!("{}: no header line", path.display()))?.to_owned();
+    let columns = field_count(&header);
     let mut rows = BTreeMap::new();
-    for line in lines.filter(|l| !l.is_empty()) {
-        let key = row_key(line).ok_or_else(|| format!("{}: malformed row `{line}`", path.display()))?;
+    for (i, line) in lines.enumerate().filter(|(_, l)| !l.is_empty()) {
+        let bad = |why: &str| format!("{}: line {}: {why} `{line}`", path.display(), i + 3);
+        let key = row_key(line).ok_or_else(|| bad("malformed row"))?;
+        if field_count(line) != columns {
+            return Err(bad(&format!("{} fields where the header has {columns}", field_count(line))));
+        }
         if rows.insert(key, line.to_owned()).is_some() {
             return Err(format!("{}: point {} replicate {} appears twice", path.display(), key.0, key.1));
         }
     }
-    Ok(TableFile { marker, header, rows })
+    Ok((TableFile { marker, header, rows }, torn))
 }
 
 /// Shard ids as `sbatch --array=` takes them: `0,2-4,7`.

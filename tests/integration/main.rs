@@ -14,4 +14,5 @@ mod postprocess_privacy;
 mod report;
 mod slurm;
 mod stats;
+mod store_safety;
 mod sweep;

@@ -68,6 +68,7 @@ fn run(name: &str, s: &MeshScenario) -> Run {
         trace: Some(dir.join("trace.csv")),
         timeseries: Some(dir.join("links.csv")),
         rotations: Some(dir.join("rotations.csv")),
+        overwrite: false,
     };
     let summary = run_mesh(s, &outputs, &|_, _| {}).unwrap();
     let trace = std::fs::read_to_string(dir.join("trace.csv")).unwrap();
@@ -306,7 +307,8 @@ fn bad_scenarios_are_refused_up_front() {
     s.mesh.fallback_allowed = false;
     let dir = std::env::temp_dir().join(format!("qecnet-mesh-bad-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
-    let outputs = MeshOutputs { db: dir.join("x.db"), trace: None, timeseries: None, rotations: None };
+    let outputs =
+        MeshOutputs { db: dir.join("x.db"), trace: None, timeseries: None, rotations: None, overwrite: false };
     let e = run_mesh(&s, &outputs, &|_, _| {}).unwrap_err().to_string();
     assert!(e.contains("hub-n1 (400.0 km) cannot produce secret key"), "{e}");
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
@@ -391,4 +393,64 @@ strength = 0.05
     let r = run("escalate-honest", &honest);
     assert_eq!((r.summary.recoveries, r.summary.escalations), (0, 0));
     std::fs::remove_dir_all(&r.dir).unwrap();
+}
+
+#[test]
+fn a_mesh_stores_signing_key_does_not_follow_from_the_scenario_seed() {
+    // Regression (issue 11): the master and AUDIT_SIGNING keys were a ChaCha20 stream of the
+    // scenario's seed, so the scenario file unlocked the store and let anyone re-sign it.
+    let mut s = scenario(&[15.0, 30.0], "");
+    s.mesh.duration_s = 1800.0;
+    let a = run("secret-a", &s);
+    let b = run("secret-b", &s);
+    assert_eq!(a.trace, b.trace, "the physics follows the seed");
+    let signer = |db: &PathBuf| {
+        let c = rusqlite::Connection::open(db).unwrap();
+        let report = qecnet::lifecycle::verify_chain(&c).unwrap().unwrap();
+        assert_eq!(report.signers.len(), 1);
+        report.signers.values().next().unwrap().clone()
+    };
+    assert_ne!(signer(&a.db), signer(&b.db), "the signing key must not follow the seed");
+    let check = |db: &PathBuf| -> Vec<u8> {
+        rusqlite::Connection::open(db)
+            .unwrap()
+            .query_row("SELECT value FROM meta WHERE name = 'master_check'", [], |r| r.get(0))
+            .unwrap()
+    };
+    assert_ne!(check(&a.db), check(&b.db));
+    for r in [a, b] {
+        std::fs::remove_dir_all(&r.dir).unwrap();
+    }
+}
+
+#[test]
+fn an_operator_supplied_master_key_reopens_the_mesh_store_and_the_cli_prints_what_to_pin() {
+    let dir = std::env::temp_dir().join(format!("qecnet-mesh-master-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let db = dir.join("m.db");
+    let master_hex = "7f".repeat(32);
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qecnet"))
+        .args(["mesh", "sims/mesh-default.toml", "--duration", "10m", "--db"])
+        .arg(&db)
+        .env("QECNET_MASTER_KEY", &master_hex)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    // The CLI prints the command that authenticates the store later.
+    let line = stderr.lines().find(|l| l.starts_with("audit: ")).unwrap_or_else(|| panic!("{stderr}"));
+    let command = line.split("later: ").nth(1).unwrap();
+    let args: Vec<&str> = command.split(' ').skip(1).collect();
+    assert_eq!(args[..3], ["audit", "verify", db.to_str().unwrap()]);
+    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_qecnet")).args(&args).output().unwrap();
+    let text = String::from_utf8_lossy(&verify.stdout);
+    assert!(verify.status.success() && text.contains("authenticated: every checkpoint"), "{text}");
+    // The operator's master key opens it for writing.
+    let master = qecnet::crypto::SecretBytes::new(vec![0x7f; 32]);
+    let clock = qecnet::lifecycle::ManualClock::new(0);
+    let engine = qecnet::lifecycle::Engine::open(&db, &master, Default::default(), Box::new(clock));
+    assert!(engine.is_ok(), "{:?}", engine.err());
+    drop(engine);
+    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -128,6 +128,40 @@ fn an_interrupted_sweep_resumes_to_the_same_csv() {
 }
 
 #[test]
+fn a_row_cut_before_its_newline_is_dropped_and_run_again_on_resume() {
+    // Regression: rows and their newlines were two writes; a kill between them left a row
+    // that resume glued to the next one.
+    let dir = scratch("torn");
+    let file = write_sweep(&dir, LINK_SWEEP);
+    let sweep = Sweep::load(&file).unwrap();
+    let full = RunOptions { output: Some(dir.join("full.csv")), ..RunOptions::default() };
+    run(&sweep, &full, &AtomicBool::new(false), &|_, _| {}).unwrap();
+    let complete = std::fs::read_to_string(dir.join("full.csv")).unwrap();
+    let rows: Vec<&str> = complete.lines().skip(1).collect();
+    let marker = qecnet::sweep::table::Marker::new(&sweep, 0, 1).line();
+    let header = complete.lines().next().unwrap();
+    let cut = dir.join("cut.csv");
+    let partial = qecnet::sweep::runner::partial_path(&cut);
+    let resumed = RunOptions { output: Some(cut.clone()), resume: true, ..RunOptions::default() };
+    // Three whole rows and half of the fourth, without its newline.
+    let torn = &rows[3][..rows[3].len() / 2];
+    std::fs::write(&partial, format!("{marker}\n{header}\n{}\n{}\n{}\n{torn}", rows[0], rows[1], rows[2])).unwrap();
+    let outcome = run(&sweep, &resumed, &AtomicBool::new(false), &|_, _| {}).unwrap();
+    assert!(!outcome.interrupted);
+    assert_eq!(std::fs::read_to_string(&cut).unwrap(), complete);
+    // A row with a column missing, or one of another sweep, is refused with the line named.
+    let short = rows[1].rsplit_once(',').unwrap().0;
+    std::fs::write(&partial, format!("{marker}\n{header}\n{}\n{short}\n", rows[0])).unwrap();
+    let err = run(&sweep, &resumed, &AtomicBool::new(false), &|_, _| {}).unwrap_err();
+    assert!(err.contains("line 4") && err.contains("fields where the header has"), "{err}");
+    let foreign = rows[1].replacen(&format!(",{},", rows[1].split(',').nth(2).unwrap()), ",12345,", 1);
+    std::fs::write(&partial, format!("{marker}\n{header}\n{}\n{foreign}\n", rows[0])).unwrap();
+    let err = run(&sweep, &resumed, &AtomicBool::new(false), &|_, _| {}).unwrap_err();
+    assert!(err.contains("does not belong to this sweep"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
 fn a_failing_point_is_recorded_and_the_run_exits_non_zero() {
     let dir = scratch("failing");
     let text = LINK_SWEEP.replace("values = [0, 25, 50]", "values = [0, -5]");
