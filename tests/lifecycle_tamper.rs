@@ -675,3 +675,29 @@ fn a_truncated_store_file_names_the_last_record_that_verified() {
         assert!(verified < n, "{out}");
     }
 }
+
+#[test]
+fn a_state_spelled_otherwise_than_the_engine_writes_it_is_refused() {
+    // Found by fuzzing: an empty from_state (for NULL) or a lower-case state hashes the same
+    // as the engine's spelling, so the verifier accepted a store the engine never wrote.
+    let dir = TempDir::new("tamper-spelling");
+    let (path, _) = build_store(&dir.0);
+    let first_generate: i64 = Connection::open(&path)
+        .unwrap()
+        .query_row("SELECT MIN(seq) FROM audit WHERE event = 'generate'", [], |r| r.get(0))
+        .unwrap();
+    for (i, sql) in [
+        "UPDATE audit SET from_state = '' WHERE seq = ?1",
+        "UPDATE audit SET to_state = lower(to_state) WHERE seq = ?1",
+    ]
+    .iter()
+    .enumerate()
+    {
+        let p = copy(&path, &dir.0, &format!("spelling{i}.db"));
+        Connection::open(&p).unwrap().execute(sql, [first_generate]).unwrap();
+        match verify(&p) {
+            Err(AuditFailure::Malformed { seq, .. }) => assert_eq!(seq, first_generate as u64, "{sql}"),
+            other => panic!("{sql}: {other:?}"),
+        }
+    }
+}

@@ -331,11 +331,14 @@ pub fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// A stored state exactly as the engine writes it: NULL for none, else the state's name in
+/// capitals. Other spellings (an empty string, lower case) would hash the same, so a store
+/// holding them is not what the engine wrote and is refused (found by fuzzing).
 fn parse_state(seq: u64, s: Option<String>) -> Result<Option<KeyState>, AuditFailure> {
-    match s {
-        None => Ok(None),
-        Some(s) if s.is_empty() => Ok(None),
-        Some(s) => s.parse().map(Some).map_err(|reason| AuditFailure::Malformed { seq, reason }),
+    let Some(s) = s else { return Ok(None) };
+    match s.parse::<KeyState>() {
+        Ok(state) if state.as_str() == s => Ok(Some(state)),
+        _ => Err(AuditFailure::Malformed { seq, reason: format!("state {s:?} is not one the engine writes") }),
     }
 }
 
