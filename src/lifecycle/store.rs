@@ -241,7 +241,11 @@ fn store_files(db: &Path) -> [std::path::PathBuf; 3] {
 /// Removes the existing store at `path` so a new one can take its place; the caller holds
 /// its writer lock, so no writer is using it. Refuses a file that is not a qecnet store.
 pub(crate) fn remove_existing_store(path: &Path) -> Result<(), LifecycleError> {
-    drop(open_existing(path)?);
+    // An empty file is what a writer killed while creating its store leaves (the schema was
+    // still in the write-ahead log): nothing to lose. Anything else must be a qecnet store.
+    if std::fs::metadata(path)?.len() > 0 {
+        drop(open_existing(path)?);
+    }
     for file in store_files(path) {
         match std::fs::remove_file(&file) {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e.into()),
