@@ -377,9 +377,9 @@ fn run(seed: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
     Ok(())
 }
 
-/// 20 cases by default (keeps CI fast); `QECNET_MODEL_CASES=N` runs more.
+/// 256 cases by default (what CI runs); `QECNET_MODEL_CASES=N` runs more.
 fn cases() -> u32 {
-    std::env::var("QECNET_MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(20)
+    std::env::var("QECNET_MODEL_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
 }
 
 proptest! {
