@@ -255,43 +255,65 @@ pub(crate) fn remove_existing_store(path: &Path) -> Result<(), LifecycleError> {
     Ok(())
 }
 
-/// Create a new store file (the caller holds the writer lock). The file is created
-/// exclusively, so an existing file — or one another process creates at the same moment —
-/// is never overwritten; on a failure after that, the new file is removed again.
+/// Create a new store file (the caller holds the writer lock). The schema is written to a
+/// temporary file beside `path` and linked into place only once it is committed, so `path`
+/// either does not exist or is a store with its identity — a writer killed while creating it
+/// leaves no half-made store. The link is exclusive: an existing file, or one another process
+/// creates at the same moment, is never overwritten.
 pub(crate) fn create(path: &Path, durability: Durability, master_check: &[u8]) -> Result<Connection, LifecycleError> {
     let [_, wal, _] = store_files(path);
     if wal.exists() {
         // SQLite would replay a stale write-ahead log into the new store.
         return Err(LifecycleError::AlreadyExists { path: wal });
     }
-    match std::fs::OpenOptions::new().write(true).create_new(true).open(path) {
-        Ok(_) => {}
+    if path.exists() {
+        return Err(LifecycleError::AlreadyExists { path: path.to_path_buf() });
+    }
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let temp = path.with_file_name(format!(".{name}.{}.creating", std::process::id()));
+    let mut temp_files = NewStoreFiles::none();
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&temp) {
+        Ok(_) => temp_files.created_db(&temp),
+        Err(e) => return Err(e.into()),
+    }
+    {
+        let conn = Connection::open(&temp).map_err(|e| classify(&temp, e))?;
+        set_pragmas(&conn, durability).map_err(|e| classify(&temp, e))?;
+        conn.execute_batch("BEGIN IMMEDIATE")?;
+        let init = (|| -> Result<(), rusqlite::Error> {
+            conn.execute_batch(SCHEMA)?;
+            let mut st = conn.prepare("INSERT INTO meta(name, value) VALUES (?1, ?2)")?;
+            st.execute(rusqlite::params!["magic", MAGIC])?;
+            st.execute(rusqlite::params!["schema_version", SCHEMA_VERSION])?;
+            st.execute(rusqlite::params!["master_check", master_check])?;
+            Ok(())
+        })();
+        match init {
+            Ok(()) => conn.execute_batch("COMMIT")?,
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                return Err(e.into());
+            }
+        }
+        // Fold the log into the file, so the file alone is the store.
+        conn.execute_batch("PRAGMA wal_checkpoint(TRUNCATE)")?;
+    }
+    let mut files = NewStoreFiles::none();
+    match std::fs::hard_link(&temp, path) {
+        Ok(()) => files.created_db(path),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
             return Err(LifecycleError::AlreadyExists { path: path.to_path_buf() });
         }
-        Err(e) => return Err(e.into()),
+        // A file system without hard links: the writer lock still keeps other writers out.
+        Err(_) => {
+            std::fs::rename(&temp, path)?;
+            files.created_db(path);
+        }
     }
-    let mut files = NewStoreFiles::none();
-    files.created_db(path);
+    drop(temp_files);
     let conn = Connection::open(path).map_err(|e| classify(path, e))?;
     conn.busy_timeout(std::time::Duration::from_secs(5))?;
     set_pragmas(&conn, durability).map_err(|e| classify(path, e))?;
-    conn.execute_batch("BEGIN IMMEDIATE")?;
-    let init = (|| -> Result<(), rusqlite::Error> {
-        conn.execute_batch(SCHEMA)?;
-        let mut st = conn.prepare("INSERT INTO meta(name, value) VALUES (?1, ?2)")?;
-        st.execute(rusqlite::params!["magic", MAGIC])?;
-        st.execute(rusqlite::params!["schema_version", SCHEMA_VERSION])?;
-        st.execute(rusqlite::params!["master_check", master_check])?;
-        Ok(())
-    })();
-    match init {
-        Ok(()) => conn.execute_batch("COMMIT")?,
-        Err(e) => {
-            let _ = conn.execute_batch("ROLLBACK");
-            return Err(e.into());
-        }
-    }
     files.keep();
     Ok(conn)
 }
