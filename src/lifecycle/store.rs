@@ -8,8 +8,9 @@
 //! Single writer: the writer holds an exclusive SQLite lock on a companion
 //! file `<store>.lock` from open to drop (the operating system releases it if
 //! the process dies), so a second writer gets [`LifecycleError::StoreLocked`].
-//! The lock file is left in place: deleting it could let two writers lock
-//! different files.
+//! The lock file stays in place once a store exists (deleting it could let two
+//! writers lock different files); only a lock file made by a run whose new store
+//! was then removed goes too, while its lock is still held.
 //!
 //! The master key is never stored. `meta.master_check` is an AES-GCM
 //! encryption of a fixed string under it; a key that does not open it is
@@ -155,31 +156,48 @@ pub(crate) fn lock_writer(path: &Path) -> Result<WriterLock, LifecycleError> {
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => None,
         Err(e) => return Err(e.into()),
     };
-    let busy = |e: rusqlite::Error| match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked) => {
-            LifecycleError::StoreLocked { path: path.to_path_buf() }
+    // In exclusive locking mode a connection keeps every lock it obtained, so two writers
+    // reaching for the lock at the same instant can each keep the other out (both hold a
+    // shared lock, neither gets the exclusive one). A refused attempt therefore closes its
+    // connection and tries again after a short random pause; a writer that really holds the
+    // lock holds it throughout, so the others are refused within about a quarter second.
+    let mut last = None;
+    for _ in 0..12 {
+        match try_lock(&lock_file) {
+            Ok(conn) => return Ok(WriterLock { _conn: conn, created }),
+            Err(e) if is_busy(&e) => last = Some(e),
+            Err(e) => return Err(LifecycleError::Sqlite(e)),
         }
-        _ => LifecycleError::Sqlite(e),
-    };
-    let lock = Connection::open(&lock_file).map_err(busy)?;
+        std::thread::sleep(std::time::Duration::from_millis(5 + rand::random::<u64>() % 30));
+    }
+    debug_assert!(last.is_some());
+    Err(LifecycleError::StoreLocked { path: path.to_path_buf() })
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(e.sqlite_error_code(), Some(ErrorCode::DatabaseBusy) | Some(ErrorCode::DatabaseLocked))
+}
+
+/// One attempt at the exclusive lock on `lock_file`, without waiting.
+fn try_lock(lock_file: &Path) -> Result<Connection, rusqlite::Error> {
+    let lock = Connection::open(lock_file)?;
     lock.busy_timeout(std::time::Duration::ZERO)?;
-    lock.pragma_update(None, "locking_mode", "EXCLUSIVE").map_err(busy)?;
+    lock.pragma_update(None, "locking_mode", "EXCLUSIVE")?;
     // A real write makes SQLite take the exclusive lock, which exclusive
     // locking mode then keeps until the connection closes.
     lock.execute_batch(
         "BEGIN EXCLUSIVE; \
          CREATE TABLE IF NOT EXISTS writer(pid INTEGER NOT NULL); \
          DELETE FROM writer;",
-    )
-    .map_err(busy)?;
+    )?;
     let done = lock
         .execute("INSERT INTO writer(pid) VALUES (?1)", [std::process::id()])
         .and_then(|_| lock.execute_batch("COMMIT"));
     if let Err(e) = done {
         let _ = lock.execute_batch("ROLLBACK");
-        return Err(busy(e));
+        return Err(e);
     }
-    Ok(WriterLock { _conn: lock, created })
+    Ok(lock)
 }
 
 /// The files of a store this process is creating: removed when this is dropped unless
