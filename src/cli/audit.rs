@@ -93,13 +93,10 @@ pub fn run(args: &AuditArgs) -> crate::Result<ExitCode> {
 /// Refuses a proof file that is the store (or one of its companion files).
 fn check_proof_output(db: &std::path::Path, file: &Option<PathBuf>) -> crate::Result<()> {
     let Some(file) = file else { return Ok(()) };
-    let companion = |suffix: &str| {
-        let mut name = db.as_os_str().to_owned();
-        name.push(suffix);
-        PathBuf::from(name)
-    };
-    let (wal, shm, lock) = (companion("-wal"), companion("-shm"), companion(".lock"));
-    let inputs = [("store", db), ("store", wal.as_path()), ("store", shm.as_path()), ("store", lock.as_path())];
+    let [db, wal, shm] = crate::lifecycle::store::store_files(db);
+    let lock = crate::lifecycle::store::lock_path(&db);
+    let inputs =
+        [("store", db.as_path()), ("store", wal.as_path()), ("store", shm.as_path()), ("store", lock.as_path())];
     crate::output::check_distinct(&inputs, &[("--out", file.as_path())])
 }
 

@@ -247,7 +247,7 @@ impl Drop for NewStoreFiles {
 }
 
 /// A store file and its SQLite companions (`-wal`, `-shm`).
-fn store_files(db: &Path) -> [std::path::PathBuf; 3] {
+pub fn store_files(db: &Path) -> [std::path::PathBuf; 3] {
     let with = |suffix: &str| {
         let mut name = db.as_os_str().to_owned();
         name.push(suffix);
