@@ -3,9 +3,9 @@
 //! Throughput is in simulated pulses.
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use qecnet::photonics::{Engine, LinkConfig, Receiver, simulate_link};
+use qecnet::photonics::{LinkConfig, LinkEngine, Receiver, simulate_link};
 
-fn gys_50km(engine: Engine, pulses: u64) -> LinkConfig {
+fn gys_50km(engine: LinkEngine, pulses: u64) -> LinkConfig {
     let mut c = LinkConfig::default();
     c.channel.length_km = 50.0;
     c.simulation.engine = engine;
@@ -29,23 +29,23 @@ fn engines(c: &mut Criterion) {
 
     let pulses = 20_000_000;
     group.throughput(Throughput::Elements(pulses));
-    let config = gys_50km(Engine::Pulse, pulses);
+    let config = gys_50km(LinkEngine::Pulse, pulses);
     group.bench_function("pulse_engine", |b| b.iter(|| pool.install(|| simulate_link(&config, &mut ()).unwrap())));
-    let config = passive(gys_50km(Engine::Pulse, pulses));
+    let config = passive(gys_50km(LinkEngine::Pulse, pulses));
     group.bench_function("pulse_engine_passive", |b| {
         b.iter(|| pool.install(|| simulate_link(&config, &mut ()).unwrap()))
     });
 
     let pulses = 4_000_000_000;
     group.throughput(Throughput::Elements(pulses));
-    let config = gys_50km(Engine::Event, pulses);
+    let config = gys_50km(LinkEngine::Event, pulses);
     group.bench_function("event_engine", |b| b.iter(|| pool.install(|| simulate_link(&config, &mut ()).unwrap())));
-    let config = passive(gys_50km(Engine::Event, pulses));
+    let config = passive(gys_50km(LinkEngine::Event, pulses));
     group.bench_function("event_engine_passive", |b| {
         b.iter(|| pool.install(|| simulate_link(&config, &mut ()).unwrap()))
     });
 
-    let mut memory = gys_50km(Engine::Event, pulses);
+    let mut memory = gys_50km(LinkEngine::Event, pulses);
     memory.detector.dead_time_ns = 10_000.0;
     memory.detector.afterpulse_probability = 0.05;
     group.bench_function("event_engine_dead_time_afterpulsing", |b| {

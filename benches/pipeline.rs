@@ -6,7 +6,7 @@
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use qecnet::photonics::link::{Detection, LinkObserver};
 use qecnet::photonics::source::{Basis, IntensityClass};
-use qecnet::photonics::{Engine, LinkConfig};
+use qecnet::photonics::{LinkConfig, LinkEngine};
 use qecnet::postprocess::PostprocessSettings;
 use qecnet::postprocess::pipeline::{Pipeline, PipelineConfig};
 use qecnet::rng::derive_rng;
@@ -60,7 +60,7 @@ fn pipeline_block(c: &mut Criterion) {
     link.source.signal_probability = 0.6;
     link.source.decoy_probability = 0.25;
     link.source.vacuum_probability = 0.15;
-    link.simulation.engine = Engine::Event;
+    link.simulation.engine = LinkEngine::Event;
     let settings = PostprocessSettings { block_size: n as u64, ..PostprocessSettings::default() };
     let records = detections(n, 5);
     let mut group = c.benchmark_group("pipeline_block_1e6_qber1pct_one_core");

@@ -26,20 +26,20 @@
 //! assert!(run.totals.gain(qecnet::photonics::IntensityClass::Signal) > 0.0);
 //! ```
 
+pub mod atomic_file;
 pub mod cli;
 pub mod config;
 pub mod crypto;
 pub mod error;
 pub mod lifecycle;
+pub mod link_scenario;
 pub mod mesh;
-pub mod output;
 pub mod photonics;
 pub mod plot;
 pub mod postprocess;
 pub mod regress;
 pub mod report;
 pub mod rng;
-pub mod scenario;
 pub mod sweep;
 pub mod units;
 

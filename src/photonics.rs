@@ -23,6 +23,6 @@ pub mod source;
 pub use channel::Channel;
 pub use detector::Detector;
 pub use eve::Eve;
-pub use link::{Detection, Engine, LinkConfig, LinkModel, LinkObserver, LinkRun, Simulation, simulate_link};
+pub use link::{Detection, LinkConfig, LinkEngine, LinkModel, LinkObserver, LinkRun, Simulation, simulate_link};
 pub use receiver::Receiver;
 pub use source::{Basis, IntensityClass, Source};

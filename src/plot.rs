@@ -117,7 +117,7 @@ pub fn render(chart: &Chart, base: &Path) -> Result<(PathBuf, PathBuf)> {
         draw(&root, chart).map_err(|e| Error::Usage(format!("{}: {e}", svg_path.display())))?;
         root.present().map_err(|e| Error::Usage(format!("{}: {e}", svg_path.display())))?;
     }
-    crate::output::write_text_atomically(&svg_path, &svg)?;
+    crate::atomic_file::write_text_atomically(&svg_path, &svg)?;
     let temp = png_path.with_file_name(format!(
         ".{}.{}.tmp.png",
         png_path.file_stem().unwrap_or_default().to_string_lossy(),

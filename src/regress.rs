@@ -12,7 +12,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 
 use crate::config::apply_override;
-use crate::scenario::Scenario;
+use crate::link_scenario::LinkScenario;
 use crate::sweep::figures::{LINK_FIGURES, link_figures};
 use crate::{Error, Result};
 
@@ -84,13 +84,13 @@ impl Baseline {
     fn measure_point(&self, index: u64, point: &ReferencePoint) -> Result<BTreeMap<String, Stat>> {
         let mut samples: BTreeMap<String, Vec<f64>> = BTreeMap::new();
         for r in 0..self.replicates {
-            let mut value = toml::Value::try_from(Scenario::default()).expect("a scenario serialises");
+            let mut value = toml::Value::try_from(LinkScenario::default()).expect("a scenario serialises");
             for item in &point.set {
                 apply_override(&mut value, item)?;
             }
             let seed = crate::rng::derive_rng(self.seed, &[index, r as u64]).next_u64() >> 1;
             apply_override(&mut value, &format!("simulation.seed={seed}"))?;
-            let scenario: Scenario = value.try_into().map_err(|e: toml::de::Error| Error::Usage(e.to_string()))?;
+            let scenario: LinkScenario = value.try_into().map_err(|e: toml::de::Error| Error::Usage(e.to_string()))?;
             let figures = link_figures(&scenario).map_err(|e| Error::Usage(format!("{}: {e}", point.name)))?;
             for name in WATCHED {
                 let i = LINK_FIGURES.iter().position(|f| f == name).expect("watched figures exist");

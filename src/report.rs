@@ -148,7 +148,7 @@ pub fn run(path: &Path, stop: &AtomicBool, progress: &(dyn Fn(&str, u64, u64) + 
         version = env!("CARGO_PKG_VERSION"),
         file = html_escape(&path.display().to_string()),
     );
-    crate::output::write_text_atomically(&out, &page)?;
+    crate::atomic_file::write_text_atomically(&out, &page)?;
     Ok(out)
 }
 

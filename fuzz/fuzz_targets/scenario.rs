@@ -9,14 +9,14 @@ use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
 use qecnet::mesh::scenario::MeshScenario;
-use qecnet::scenario::Scenario;
+use qecnet::link_scenario::LinkScenario;
 
 fuzz_target!(|data: &[u8]| {
     let Ok(text) = std::str::from_utf8(data) else { return };
     let (toml, sets) = text.split_once("\n%%\n").unwrap_or((text, ""));
     let sets: Vec<String> = sets.lines().map(str::to_string).collect();
     let path = Path::new("fuzz.toml");
-    if let Ok(scenario) = qecnet::config::from_text::<Scenario>(toml, path, &sets)
+    if let Ok(scenario) = qecnet::config::from_text::<LinkScenario>(toml, path, &sets)
         && scenario.validate().is_ok()
     {
         let link = scenario.link();

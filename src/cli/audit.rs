@@ -11,10 +11,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::atomic_file::write_text_atomically;
 use crate::lifecycle::audit_proof::{AuditProof, parse_hex32, prove_consistency, prove_inclusion};
 use crate::lifecycle::store::open_damaged_reader;
 use crate::lifecycle::{KnownHead, LifecycleError, VerifyOptions, open_reader, verify_store};
-use crate::output::write_text_atomically;
 
 /// Arguments of `qecnet audit`.
 #[derive(Debug, clap::Args)]
@@ -97,7 +97,7 @@ fn check_proof_output(db: &std::path::Path, file: &Option<PathBuf>) -> crate::Re
     let lock = crate::lifecycle::store::lock_path(&db);
     let inputs =
         [("store", db.as_path()), ("store", wal.as_path()), ("store", shm.as_path()), ("store", lock.as_path())];
-    crate::output::check_distinct(&inputs, &[("--out", file.as_path())])
+    crate::atomic_file::check_distinct(&inputs, &[("--out", file.as_path())])
 }
 
 /// Writes `proof` as pretty JSON to `file`, or to `out`.

@@ -4,8 +4,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::atomic_file::write_atomically;
 use crate::config::parse_count;
-use crate::output::write_atomically;
 use crate::postprocess::cascade::CascadeVariant;
 use crate::postprocess::cascade::study::{StudyRow, study};
 use crate::{Error, Result};

@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use crate::config::parse_count;
+use crate::link_scenario::LinkScenario;
 use crate::postprocess::keyrate::{self, KeyRate, KeyRateModel};
-use crate::scenario::Scenario;
 use crate::{Error, Result};
 
 /// Arguments of `qecnet keyrate`.
@@ -70,7 +70,7 @@ pub fn run(args: &KeyrateArgs) -> Result<()> {
     overrides.flag("--mu", "source.signal_intensity", args.mu.map(float));
     overrides.flag("--nu", "source.decoy_intensity", args.nu.map(float));
     overrides.flag("--block-size", "postprocess.block_size", args.block_size.map(|n| n.to_string()));
-    let scenario: Scenario = overrides.load(args.config.as_deref())?;
+    let scenario: LinkScenario = overrides.load(args.config.as_deref())?;
     scenario.validate().map_err(|e| overrides.name(e))?;
     let settings = &scenario.postprocess;
     let (config, rate) = if args.optimise {

@@ -5,17 +5,17 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::atomic_file::{AtomicFile, write_atomically};
 use crate::cli::{Overrides, toml_float};
 use crate::config::parse_count;
-use crate::output::{AtomicFile, write_atomically};
+use crate::link_scenario::LinkScenario;
 use crate::photonics::link::{Detection, LinkObserver, LinkSummary, write_qber_stream_csv};
-use crate::photonics::{Engine, LinkConfig, Receiver, simulate_link};
+use crate::photonics::{LinkConfig, LinkEngine, Receiver, simulate_link};
 use crate::postprocess::cascade::CascadeVariant;
 use crate::postprocess::pipeline::{
     AbortReason, Pipeline, PipelineConfig, PipelineReport, PipelineSummary, write_blocks_csv,
 };
 use crate::postprocess::{PostprocessSettings, Security};
-use crate::scenario::Scenario;
 use crate::{Error, Result};
 
 /// Arguments of `qecnet link`.
@@ -36,7 +36,7 @@ pub struct ScenarioArgs {
     pub set: Vec<String>,
     /// Simulation engine.
     #[arg(long, value_enum)]
-    pub engine: Option<Engine>,
+    pub engine: Option<LinkEngine>,
     /// Bob's receiver: active basis choice (two detectors) or passive (a beam splitter and
     /// two detectors per basis).
     #[arg(long, value_enum)]
@@ -144,7 +144,7 @@ impl ScenarioArgs {
                 .into_iter()
                 .filter_map(|(option, path)| path.as_deref().map(|p| (option, p)))
                 .collect();
-        crate::output::check_distinct(&inputs, &outputs)
+        crate::atomic_file::check_distinct(&inputs, &outputs)
     }
 }
 
@@ -152,7 +152,7 @@ impl ScenarioArgs {
 pub fn run(args: &LinkArgs) -> Result<()> {
     args.scenario.check_outputs(args.config.as_deref())?;
     let overrides = args.scenario.overrides();
-    let scenario: Scenario = overrides.load(args.config.as_deref())?;
+    let scenario: LinkScenario = overrides.load(args.config.as_deref())?;
     scenario.validate().map_err(|e| overrides.name(e))?;
     simulate_and_report(&scenario.link(), &scenario.postprocess, &args.scenario)
 }

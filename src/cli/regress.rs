@@ -25,7 +25,7 @@ pub fn run(args: &RegressArgs) -> Result<()> {
             point.figures = figures;
         }
         let text = serde_json::to_string_pretty(&baseline).expect("JSON serialises") + "\n";
-        crate::output::write_text_atomically(&args.baseline, &text)?;
+        crate::atomic_file::write_text_atomically(&args.baseline, &text)?;
         println!("baseline {} rewritten ({} points)", args.baseline.display(), baseline.points.len());
         return Ok(());
     }

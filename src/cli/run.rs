@@ -8,7 +8,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::Result;
 use crate::cli::link::{ScenarioArgs, simulate_and_report};
-use crate::scenario::Scenario;
+use crate::link_scenario::LinkScenario;
 
 static STOP: AtomicBool = AtomicBool::new(false);
 
@@ -41,7 +41,7 @@ pub fn run(args: &RunArgs) -> Result<()> {
     }
     args.scenario.check_outputs(Some(&args.file))?;
     let overrides = args.scenario.overrides();
-    let scenario: Scenario = overrides.load(Some(&args.file))?;
+    let scenario: LinkScenario = overrides.load(Some(&args.file))?;
     scenario.validate().map_err(|e| overrides.name(e))?;
     simulate_and_report(&scenario.link(), &scenario.postprocess, &args.scenario)
 }

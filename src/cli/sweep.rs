@@ -103,7 +103,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
             let options = RunOptions { shard: *shard, resume: *resume, output: output.clone() };
             let csv = crate::sweep::runner::output_path(&sweep, &options);
             let partial = crate::sweep::runner::partial_path(&csv);
-            crate::output::check_distinct(
+            crate::atomic_file::check_distinct(
                 &[("sweep", file.as_path())],
                 &[("--output", csv.as_path()), ("its partial file", partial.as_path())],
             )?;
@@ -251,9 +251,9 @@ fn parse_ids(spec: &str, shards: u64) -> Result<Vec<u64>> {
 pub fn merge(args: &MergeArgs) -> Result<()> {
     let paths: Vec<&std::path::Path> = args.shards.iter().map(PathBuf::as_path).collect();
     let inputs: Vec<(&str, &std::path::Path)> = paths.iter().map(|p| ("shard", *p)).collect();
-    crate::output::check_distinct(&inputs, &[("the merged CSV", args.output.as_path())])?;
+    crate::atomic_file::check_distinct(&inputs, &[("the merged CSV", args.output.as_path())])?;
     let text = table::merge(&paths).map_err(SweepError::Run)?;
-    crate::output::write_text_atomically(&args.output, &text)?;
+    crate::atomic_file::write_text_atomically(&args.output, &text)?;
     eprintln!("merged {} shard files into {}", paths.len(), args.output.display());
     Ok(())
 }
@@ -293,5 +293,5 @@ fn write_manifest(
     let mut name = csv.file_name().unwrap_or_default().to_os_string();
     name.push(".manifest.json");
     let text = serde_json::to_string_pretty(&manifest).expect("JSON serialises") + "\n";
-    crate::output::write_text_atomically(&csv.with_file_name(name), &text)
+    crate::atomic_file::write_text_atomically(&csv.with_file_name(name), &text)
 }

@@ -12,6 +12,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+use crate::atomic_file::AtomicFile;
 use crate::crypto::{HybridKemKey, KemSuite, KeyType, SecretBytes, encapsulate};
 use crate::lifecycle::{
     Durability, Engine, EngineConfig, KeyId, MASTER_KEY_ENV, ManualClock, Trigger, Usage, load_master_key,
@@ -21,9 +22,8 @@ use crate::mesh::escalation::{self, CompromiseDetector};
 use crate::mesh::link::QkdLink;
 use crate::mesh::monitor::{Cusum, LinkMode, ThresholdMonitor};
 use crate::mesh::scenario::{Attack, EventKind, MeshScenario};
-use crate::mesh::summary::{LinkSummary, MeshSummary, RotationStats, Rotations};
+use crate::mesh::summary::{MeshLinkSummary, MeshSummary, RotationStats, Rotations};
 use crate::mesh::topology::Topology;
-use crate::output::AtomicFile;
 use crate::photonics::LinkConfig;
 use crate::rng::{SimRng, derive_rng};
 use crate::units::{SimDuration, SimTime};
@@ -97,7 +97,7 @@ impl MeshOutputs {
             )));
         }
         let inputs: Vec<(&str, &Path)> = scenario.map(|p| ("scenario", p)).into_iter().collect();
-        crate::output::check_distinct(&inputs, &outputs)
+        crate::atomic_file::check_distinct(&inputs, &outputs)
     }
 }
 
@@ -1171,10 +1171,10 @@ impl<'a> Sim<'a> {
         }
         self.engine.keep();
         let m = &self.scenario.mesh;
-        let per_link: Vec<LinkSummary> = self
+        let per_link: Vec<MeshLinkSummary> = self
             .links
             .iter()
-            .map(|l| LinkSummary {
+            .map(|l| MeshLinkSummary {
                 id: l.id.clone(),
                 length_km: l.length_km,
                 qber_mean: if l.windows > 0 { l.qber_sum / l.windows as f64 } else { 0.0 },

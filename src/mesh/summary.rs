@@ -66,7 +66,7 @@ pub struct Rotations {
 
 /// Per-link figures.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct LinkSummary {
+pub struct MeshLinkSummary {
     /// `a-b`.
     pub id: String,
     /// Fibre length (km).
@@ -144,5 +144,5 @@ pub struct MeshSummary {
     /// Events processed by the simulator.
     pub events: u64,
     /// Per link.
-    pub per_link: Vec<LinkSummary>,
+    pub per_link: Vec<MeshLinkSummary>,
 }

@@ -1,13 +1,13 @@
 //! One BB84 link, simulated photon by photon: the scenario ([`LinkConfig`]), the two engines
 //! of the fidelity ladder that run it, and what they produce ([`LinkRun`]).
 //!
-//! - [`Engine::Pulse`] simulates every pulse: class, photon number, Eve, each photon's
+//! - [`LinkEngine::Pulse`] simulates every pulse: class, photon number, Eve, each photon's
 //!   survival, dark counts and detector memory, gate by gate. It is the reference.
-//! - [`Engine::Event`] jumps over the pulses that cannot click (the gap to the next natural
+//! - [`LinkEngine::Event`] jumps over the pulses that cannot click (the gap to the next natural
 //!   click is geometric with `p = Σ_k π_k·P(click | k)`), draws the clicking pulse from its
 //!   exact conditional distribution, and handles afterpulses as scheduled events and dead time
 //!   as skipped gates. It is exact in distribution and costs time per click, not per pulse.
-//! - [`Engine::Block`] draws each chunk's counts from their multinomial distribution: no
+//! - [`LinkEngine::Block`] draws each chunk's counts from their multinomial distribution: no
 //!   detections, no QBER stream, cost per chunk; exact without memory, first order with it
 //!   (see [`BlockSampler`]).
 //!
@@ -46,7 +46,7 @@ use crate::units::InvalidParameter;
 /// Which engine simulates the link.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
-pub enum Engine {
+pub enum LinkEngine {
     /// Every pulse simulated: the reference.
     Pulse,
     /// Jumps between pulses that can click: exact in distribution, cost per click.
@@ -57,21 +57,21 @@ pub enum Engine {
     Block,
 }
 
-impl Engine {
+impl LinkEngine {
     /// Lower-case name.
     pub fn name(self) -> &'static str {
         match self {
-            Engine::Pulse => "pulse",
-            Engine::Event => "event",
-            Engine::Block => "block",
+            LinkEngine::Pulse => "pulse",
+            LinkEngine::Event => "event",
+            LinkEngine::Block => "block",
         }
     }
 
     /// Pulses per chunk (fixed, so the output does not depend on the thread count).
     fn chunk_pulses(self) -> u64 {
         match self {
-            Engine::Pulse => 1 << 20,
-            Engine::Event | Engine::Block => 1 << 26,
+            LinkEngine::Pulse => 1 << 20,
+            LinkEngine::Event | LinkEngine::Block => 1 << 26,
         }
     }
 }
@@ -81,7 +81,7 @@ impl Engine {
 #[serde(deny_unknown_fields, default)]
 pub struct Simulation {
     /// The engine.
-    pub engine: Engine,
+    pub engine: LinkEngine,
     /// Pulses to send (a TOML float such as `1e9` is accepted if it is a whole number).
     #[serde(deserialize_with = "crate::config::deserialize_count")]
     pub pulses: u64,
@@ -94,7 +94,7 @@ pub struct Simulation {
 
 impl Default for Simulation {
     fn default() -> Self {
-        Simulation { engine: Engine::Event, pulses: 100_000_000, seed: 1, qber_block_bits: 10_000 }
+        Simulation { engine: LinkEngine::Event, pulses: 100_000_000, seed: 1, qber_block_bits: 10_000 }
     }
 }
 
@@ -180,7 +180,7 @@ pub(crate) struct ChunkOutput {
 pub fn simulate_link(config: &LinkConfig, observer: &mut dyn LinkObserver) -> Result<LinkRun, InvalidParameter> {
     let model = LinkModel::new(config)?;
     let sim = &config.simulation;
-    let block = (sim.engine == Engine::Block)
+    let block = (sim.engine == LinkEngine::Block)
         .then(|| BlockSampler::new(&LinkExpectation::new(config).expect("validated above")));
     let chunk = sim.engine.chunk_pulses();
     let chunks = sim.pulses.div_ceil(chunk);
@@ -189,9 +189,9 @@ pub fn simulate_link(config: &LinkConfig, observer: &mut dyn LinkObserver) -> Re
         let (start, len) = chunk_range(c);
         let mut rng = crate::rng::derive_rng(sim.seed, &[c]);
         match sim.engine {
-            Engine::Pulse => pulse::run_chunk(&model, start, len, &mut rng, state),
-            Engine::Event => event::run_chunk(&model, start, len, &mut rng, state),
-            Engine::Block => {
+            LinkEngine::Pulse => pulse::run_chunk(&model, start, len, &mut rng, state),
+            LinkEngine::Event => event::run_chunk(&model, start, len, &mut rng, state),
+            LinkEngine::Block => {
                 let sampler = block.as_ref().expect("built for the block engine");
                 ChunkOutput { totals: sampler.sample(len, &mut rng), detections: Vec::new() }
             }
@@ -207,7 +207,7 @@ pub fn simulate_link(config: &LinkConfig, observer: &mut dyn LinkObserver) -> Re
             observer.detection(d);
         }
     };
-    if model.memory.has_memory() && sim.engine != Engine::Block {
+    if model.memory.has_memory() && sim.engine != LinkEngine::Block {
         let mut state = ReceiverState::default();
         for c in 0..chunks {
             consume(run_chunk(c, &mut state), observer);

@@ -66,7 +66,7 @@ use super::verify::VerificationHash;
 use super::{PostprocessError, PostprocessSettings, Security};
 use crate::photonics::link::{Detection, LinkObserver, LinkRun, Totals};
 use crate::photonics::source::Basis;
-use crate::photonics::{Engine, LinkConfig};
+use crate::photonics::{LinkConfig, LinkEngine};
 use crate::rng::derive_rng;
 use crate::units::InvalidParameter;
 
@@ -150,7 +150,7 @@ impl PipelineConfig {
                 ),
             ));
         }
-        if link.simulation.engine == Engine::Block {
+        if link.simulation.engine == LinkEngine::Block {
             return Err(InvalidParameter::new(
                 "simulation.engine",
                 "block",
@@ -935,7 +935,7 @@ mod tests {
         let e = PipelineConfig::new(bad, 0).validate(&l).unwrap_err();
         assert_eq!(e.to_string(), "postprocess.epsilon_sec = 0: must be in (0, 1)");
         let mut block_engine = l.clone();
-        block_engine.simulation.engine = Engine::Block;
+        block_engine.simulation.engine = LinkEngine::Block;
         let e = PipelineConfig::new(settings(10_000, Security::Finite), 0).validate(&block_engine).unwrap_err();
         assert_eq!(e.field, "simulation.engine");
     }

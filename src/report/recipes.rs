@@ -4,12 +4,12 @@
 use serde::{Deserialize, Serialize};
 
 use crate::Result;
+use crate::link_scenario::LinkScenario;
 use crate::photonics::LinkConfig;
 use crate::plot::data::Table;
 use crate::plot::{Chart, Legend, Point, Series, SeriesKind};
 use crate::postprocess::PostprocessSettings;
 use crate::postprocess::keyrate::{KeyRateModel, key_rate, optimise};
-use crate::scenario::Scenario;
 
 /// Which canonical plot a sweep gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +46,7 @@ pub const QBER_THRESHOLD: f64 = 0.11;
 
 /// Draws `recipe` from the sweep CSV `table` whose base scenario is `base`.
 pub fn draw(recipe: Recipe, table: &Table, base: &toml::Value) -> Result<RecipeOutput> {
-    let link_base = || -> Result<Scenario> {
+    let link_base = || -> Result<LinkScenario> {
         base.clone().try_into().map_err(|e: toml::de::Error| crate::Error::Usage(format!("base scenario: {e}")))
     };
     match recipe {
@@ -223,7 +223,7 @@ fn analytic_curve(
         .collect()
 }
 
-fn keyrate_vs_distance(table: &Table, base: &Scenario) -> Result<RecipeOutput> {
+fn keyrate_vs_distance(table: &Table, base: &LinkScenario) -> Result<RecipeOutput> {
     let simulated = table.mean_by("channel.length_km", "key_rate_vacuum_weak_per_pulse")?;
     let max_km = simulated.iter().map(|p| p.x).fold(0.0, f64::max).max(1.0) * 1.15;
     let grid: Vec<f64> = (0..=60).map(|i| max_km * i as f64 / 60.0).collect();
@@ -264,7 +264,7 @@ fn keyrate_vs_distance(table: &Table, base: &Scenario) -> Result<RecipeOutput> {
     Ok(RecipeOutput { charts: vec![("keyrate-vs-distance".into(), chart)], figures })
 }
 
-fn intercept_resend(table: &Table, _base: &Scenario) -> Result<RecipeOutput> {
+fn intercept_resend(table: &Table, _base: &LinkScenario) -> Result<RecipeOutput> {
     let x = "eve.intercept_resend_fraction";
     let qber = table.mean_by(x, "qber")?;
     let expected = table.mean_by(x, "expected_qber")?;

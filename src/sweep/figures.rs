@@ -1,15 +1,15 @@
 //! What a sweep point measures: named figures (units in the names) for each kind of sweep.
 
+use crate::atomic_file::ScratchDir;
 use crate::config::apply_override;
+use crate::link_scenario::LinkScenario;
 use crate::mesh::link::QkdLink;
 use crate::mesh::monitor::Cusum;
 use crate::mesh::scenario::MeshScenario;
 use crate::mesh::sim::{MeshOutputs, run_mesh};
-use crate::output::ScratchDir;
 use crate::photonics::link::LinkSummary;
 use crate::photonics::simulate_link;
 use crate::postprocess::keyrate::{self, KeyRateModel};
-use crate::scenario::Scenario;
 use crate::sweep::spec::{Sweep, SweepKind};
 
 /// The figures of a link point, in column order.
@@ -80,7 +80,7 @@ pub fn evaluate(sweep: &Sweep, mut value: toml::Value, seed: u64, key: (u64, u32
             if sweep.kind == SweepKind::Link {
                 set(&mut value, format!("simulation.seed={seed}"))?;
             }
-            let scenario: Scenario = value.try_into().map_err(|e: toml::de::Error| e.to_string())?;
+            let scenario: LinkScenario = value.try_into().map_err(|e: toml::de::Error| e.to_string())?;
             scenario.validate().map_err(|e| e.to_string())?;
             if sweep.kind == SweepKind::Link { link_figures(&scenario)? } else { keyrate_figures(sweep, &scenario)? }
         }
@@ -211,7 +211,7 @@ fn decision_figures(scenario: &MeshScenario, seed: u64) -> Result<Vec<String>, S
 }
 
 /// The [`LINK_FIGURES`] of one simulated link scenario, formatted.
-pub fn link_figures(scenario: &Scenario) -> Result<Vec<String>, String> {
+pub fn link_figures(scenario: &LinkScenario) -> Result<Vec<String>, String> {
     let config = scenario.link();
     let run = simulate_link(&config, &mut ()).map_err(|e| e.to_string())?;
     let s = LinkSummary::new(&run);
@@ -243,7 +243,7 @@ pub fn link_figures(scenario: &Scenario) -> Result<Vec<String>, String> {
     Ok(ints.iter().map(u64::to_string).chain(floats.iter().map(f64::to_string)).collect())
 }
 
-fn keyrate_figures(sweep: &Sweep, scenario: &Scenario) -> Result<Vec<String>, String> {
+fn keyrate_figures(sweep: &Sweep, scenario: &LinkScenario) -> Result<Vec<String>, String> {
     let config = scenario.link();
     let mut out = Vec::new();
     for &m in &sweep.models {

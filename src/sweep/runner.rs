@@ -151,7 +151,7 @@ pub fn run(
         }
         done.extend(t.rows.keys().copied());
     } else {
-        crate::output::write_text_atomically(&partial, &format!("{}\n{header}\n", marker.line()))
+        crate::atomic_file::write_text_atomically(&partial, &format!("{}\n{header}\n", marker.line()))
             .map_err(|e| e.to_string())?;
     }
     let todo: Vec<(u64, u32)> = (shard.index..sweep.points())
@@ -204,7 +204,7 @@ pub fn run(
         text.push_str(line);
         text.push('\n');
     }
-    crate::output::write_text_atomically(&path, &text).map_err(|e| e.to_string())?;
+    crate::atomic_file::write_text_atomically(&path, &text).map_err(|e| e.to_string())?;
     std::fs::remove_file(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
     Ok(Outcome { path, rows: t.rows.len() as u64, failed, interrupted: false, already_done: false })
 }

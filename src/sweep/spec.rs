@@ -27,8 +27,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{ConfigError, apply_override};
+use crate::link_scenario::LinkScenario;
 use crate::postprocess::KeyRateModel;
-use crate::scenario::Scenario;
 
 /// What each point of a sweep computes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -186,7 +186,7 @@ impl Sweep {
         let mut base = if file.sweep.kind.uses_mesh() {
             resolve_base::<crate::mesh::scenario::MeshScenario>(base_text, &invalid)?
         } else {
-            resolve_base::<Scenario>(base_text, &invalid)?
+            resolve_base::<LinkScenario>(base_text, &invalid)?
         };
         for item in &file.sweep.set {
             apply_override(&mut base, item)?;

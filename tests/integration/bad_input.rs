@@ -442,7 +442,7 @@ fn validate_value(value: toml::Value, mesh: bool) -> Result<(), String> {
         let s: qecnet::mesh::scenario::MeshScenario = value.try_into().map_err(|e| e.to_string())?;
         s.validate().map(|_| ()).map_err(|e| e.to_string())
     } else {
-        let s: qecnet::scenario::Scenario = value.try_into().map_err(|e| e.to_string())?;
+        let s: qecnet::link_scenario::LinkScenario = value.try_into().map_err(|e| e.to_string())?;
         s.validate().map_err(|e| e.to_string())
     }
 }
@@ -474,7 +474,7 @@ fn every_scenario_and_sweep_point_in_sims_and_the_quick_start_is_still_accepted(
             let s: qecnet::mesh::scenario::MeshScenario = qecnet::config::load(Some(&path), &[]).unwrap();
             s.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
         } else if name.starts_with("link-") {
-            let s: qecnet::scenario::Scenario = qecnet::config::load(Some(&path), &[]).unwrap();
+            let s: qecnet::link_scenario::LinkScenario = qecnet::config::load(Some(&path), &[]).unwrap();
             s.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
         } else if name.starts_with("sweep-") {
             validate_sweep_points(&path, &[]);

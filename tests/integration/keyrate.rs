@@ -67,7 +67,7 @@ fn model_ordering_and_distances_on_gys() {
 
 #[test]
 fn finite_key_grows_with_the_block() {
-    let scenario: qecnet::scenario::Scenario =
+    let scenario: qecnet::link_scenario::LinkScenario =
         qecnet::config::load(Some(std::path::Path::new("sims/link-lim2014.toml")), &[]).unwrap();
     let mut c = scenario.link();
     c.source.z_basis_probability = 0.7;

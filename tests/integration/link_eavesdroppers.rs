@@ -3,7 +3,7 @@
 
 use qecnet::photonics::analytic::{intercept_resend_error_rate, intercept_resend_qber_ideal};
 use qecnet::photonics::source::poisson_photon_numbers;
-use qecnet::photonics::{Basis, Engine, IntensityClass, LinkConfig, LinkModel, simulate_link};
+use qecnet::photonics::{Basis, IntensityClass, LinkConfig, LinkEngine, LinkModel, simulate_link};
 
 use crate::stats::assert_binomial;
 
@@ -21,7 +21,7 @@ fn intercept_resend_on_an_ideal_link_adds_a_quarter_of_the_fraction() {
         c.detector.dark_count_probability = 0.0;
         c.detector.misalignment = 0.0;
         c.eve.intercept_resend_fraction = p;
-        c.simulation.engine = Engine::Pulse;
+        c.simulation.engine = LinkEngine::Pulse;
         c.simulation.pulses = 2_000_000;
         c.simulation.seed = 10 + i as u64;
         let run = simulate_link(&c, &mut ()).unwrap();
@@ -37,7 +37,7 @@ fn intercept_resend_with_misalignment_and_dark_counts_matches_the_derived_expect
         c.channel.length_km = 20.0;
         c.detector.dark_count_probability = 2e-5; // large enough to matter
         c.eve.intercept_resend_fraction = p;
-        c.simulation.engine = Engine::Pulse;
+        c.simulation.engine = LinkEngine::Pulse;
         c.simulation.pulses = 20_000_000;
         c.simulation.seed = 20 + i as u64;
         let run = simulate_link(&c, &mut ()).unwrap();
@@ -78,7 +78,7 @@ fn multi_photon_share(mu: f64, fibre: f64, eve: Option<(f64, f64)>, p_dc: f64) -
 fn photon_number_splitting_keeps_the_qber_and_changes_the_photon_statistics() {
     let mut honest = LinkConfig::default();
     honest.channel.length_km = 25.0; // short enough that Eve can match the gain with multi-photons
-    honest.simulation.engine = Engine::Pulse;
+    honest.simulation.engine = LinkEngine::Pulse;
     honest.simulation.pulses = 40_000_000;
     honest.simulation.seed = 30;
     let honest_model = LinkModel::new(&honest).unwrap();

@@ -3,7 +3,7 @@
 //! between detections (chi-square homogeneity), with and without detector memory and
 //! eavesdroppers, for the active and the passive receiver.
 
-use qecnet::photonics::{Detection, Engine, LinkConfig, LinkObserver, LinkRun, Receiver, simulate_link};
+use qecnet::photonics::{Detection, LinkConfig, LinkEngine, LinkObserver, LinkRun, Receiver, simulate_link};
 
 use crate::stats::{Z_TOLERANCE, chi_square_homogeneity, z_two_sample};
 
@@ -27,7 +27,7 @@ impl LinkObserver for Gaps {
     }
 }
 
-fn run(config: &LinkConfig, engine: Engine, seed: u64) -> (LinkRun, Vec<u64>) {
+fn run(config: &LinkConfig, engine: LinkEngine, seed: u64) -> (LinkRun, Vec<u64>) {
     let mut c = config.clone();
     c.simulation.engine = engine;
     c.simulation.seed = seed;
@@ -37,8 +37,8 @@ fn run(config: &LinkConfig, engine: Engine, seed: u64) -> (LinkRun, Vec<u64>) {
 }
 
 fn assert_engines_agree(label: &str, config: &LinkConfig) {
-    let (pulse, pulse_gaps) = run(config, Engine::Pulse, 1);
-    let (event, event_gaps) = run(config, Engine::Event, 2);
+    let (pulse, pulse_gaps) = run(config, LinkEngine::Pulse, 1);
+    let (event, event_gaps) = run(config, LinkEngine::Event, 2);
     assert_totals_agree(label, &pulse.totals, &event.totals);
     let p = chi_square_homogeneity(&pulse_gaps, &event_gaps);
     assert!(p > 1e-4, "{label}: gap distributions differ (p = {p:.2e})\npulse {pulse_gaps:?}\nevent {event_gaps:?}");
@@ -149,8 +149,8 @@ fn block_engine_agrees_with_event_engine_without_memory() {
             c
         }),
     ] {
-        let (event, _) = run(&config, Engine::Event, 3);
-        let (block, _) = run(&config, Engine::Block, 4);
+        let (event, _) = run(&config, LinkEngine::Event, 3);
+        let (block, _) = run(&config, LinkEngine::Block, 4);
         assert_totals_agree(&format!("block vs event, {label}"), &event.totals, &block.totals);
     }
 }
@@ -164,8 +164,8 @@ fn block_engine_approximates_weak_detector_memory() {
     c.simulation.pulses = 1_000_000_000;
     c.detector.dead_time_ns = 5000.0;
     c.detector.afterpulse_probability = 0.02;
-    let (event, _) = run(&c, Engine::Event, 5);
-    let (block, _) = run(&c, Engine::Block, 6);
+    let (event, _) = run(&c, LinkEngine::Event, 5);
+    let (block, _) = run(&c, LinkEngine::Block, 6);
     assert_totals_agree("block vs event with weak memory", &event.totals, &block.totals);
 }
 
@@ -206,15 +206,15 @@ fn block_engine_approximates_weak_detector_memory_of_a_passive_receiver() {
     c.detector.z_basis_probability = 0.8;
     c.detector.dead_time_ns = 5000.0;
     c.detector.afterpulse_probability = 0.02;
-    let (event, _) = run(&c, Engine::Event, 9);
-    let (block, _) = run(&c, Engine::Block, 10);
+    let (event, _) = run(&c, LinkEngine::Event, 9);
+    let (block, _) = run(&c, LinkEngine::Block, 10);
     assert_totals_agree("block vs event, passive, weak memory", &event.totals, &block.totals);
 }
 
 #[test]
 fn block_engine_agrees_with_event_engine_for_a_passive_receiver() {
     let config = bright_passive_link();
-    let (event, _) = run(&config, Engine::Event, 7);
-    let (block, _) = run(&config, Engine::Block, 8);
+    let (event, _) = run(&config, LinkEngine::Event, 7);
+    let (block, _) = run(&config, LinkEngine::Block, 8);
     assert_totals_agree("block vs event, passive", &event.totals, &block.totals);
 }

@@ -5,7 +5,7 @@
 
 use qecnet::photonics::analytic::passive_coherent;
 use qecnet::photonics::link::Totals;
-use qecnet::photonics::{Engine, IntensityClass, LinkConfig, Receiver, simulate_link};
+use qecnet::photonics::{IntensityClass, LinkConfig, LinkEngine, Receiver, simulate_link};
 
 use crate::stats::assert_binomial;
 
@@ -54,7 +54,7 @@ fn assert_matches_closed_form(label: &str, config: &LinkConfig, t: &Totals) {
 #[test]
 fn pulse_engine_agrees_with_the_passive_closed_form() {
     let mut c = bright_passive();
-    c.simulation.engine = Engine::Pulse;
+    c.simulation.engine = LinkEngine::Pulse;
     c.simulation.seed = 31;
     let run = simulate_link(&c, &mut ()).unwrap();
     assert_matches_closed_form("pulse engine, bright passive", &c, &run.totals);
@@ -66,7 +66,7 @@ fn pulse_engine_agrees_with_the_passive_closed_form() {
 
 #[test]
 fn event_and_block_engines_agree_with_the_passive_closed_form() {
-    for (engine, pulses, seed) in [(Engine::Event, 200_000_000, 32), (Engine::Block, 1_000_000_000, 33)] {
+    for (engine, pulses, seed) in [(LinkEngine::Event, 200_000_000, 32), (LinkEngine::Block, 1_000_000_000, 33)] {
         let mut c = bright_passive();
         c.simulation.engine = engine;
         c.simulation.pulses = pulses;
@@ -88,7 +88,7 @@ fn gys_link_with_a_passive_receiver_agrees_with_the_closed_form() {
         c.source.signal_probability = 0.5;
         c.source.decoy_probability = 0.25;
         c.source.vacuum_probability = 0.25;
-        c.simulation.engine = Engine::Event;
+        c.simulation.engine = LinkEngine::Event;
         c.simulation.pulses = 4_000_000_000;
         c.simulation.seed = 40 + i as u64;
         let run = simulate_link(&c, &mut ()).unwrap();

@@ -11,7 +11,7 @@ use crate::units::InvalidParameter;
 /// A link scenario (`sims/link-*.toml`).
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
-pub struct Scenario {
+pub struct LinkScenario {
     /// Alice's source.
     pub source: Source,
     /// The fibre.
@@ -26,7 +26,7 @@ pub struct Scenario {
     pub postprocess: PostprocessSettings,
 }
 
-impl Scenario {
+impl LinkScenario {
     /// The link part.
     pub fn link(&self) -> LinkConfig {
         LinkConfig {
