@@ -3,6 +3,12 @@
 mod bad_input;
 mod determinism;
 mod keyrate;
+mod lifecycle_crash;
+mod lifecycle_crypto;
+mod lifecycle_engine;
+mod lifecycle_model;
+mod lifecycle_protocol_model;
+mod lifecycle_tamper;
 mod link_analytic;
 mod link_eavesdroppers;
 mod link_engines_agree;
@@ -16,3 +22,4 @@ mod slurm;
 mod stats;
 mod store_safety;
 mod sweep;
+mod util;

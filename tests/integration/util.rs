@@ -1,4 +1,4 @@
-//! Helpers shared by the lifecycle test binaries.
+//! Helpers shared by the integration tests.
 
 use std::path::PathBuf;
 

@@ -9,8 +9,7 @@
 //! - a ROTATING key always has its replacement;
 //! - the audit chain verifies and replays to the store's states.
 
-mod common;
-use common::TempDir;
+use crate::util::TempDir;
 
 use std::collections::{BTreeMap, BTreeSet};
 

@@ -2,8 +2,7 @@
 //! deletions, reorderings, rewritten chains, truncation and checkpoint
 //! signatures; both through the library and through `qecnet audit verify`.
 
-mod common;
-use common::TempDir;
+use crate::util::TempDir;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

@@ -1,8 +1,7 @@
 //! Engine scenarios: the diagram's transitions, receipts, the three rotation
 //! protocols, compromise recovery, usage, and the store's refusals.
 
-mod common;
-use common::TempDir;
+use crate::util::TempDir;
 
 use std::path::PathBuf;
 

@@ -69,6 +69,9 @@ fn burst(engine: &mut Engine, rng: &mut ChaCha20Rng, round: u64) {
     }
 }
 
+/// The child test's full name in the integration binary, for `--exact`.
+const CHILD_TEST: &str = "lifecycle_crash::crash_child_burst";
+
 /// Child side: runs only when spawned by the parent test below.
 #[test]
 #[ignore = "helper process for crash_consistency_under_sigkill"]
@@ -131,7 +134,7 @@ fn crash_consistency_under_sigkill() {
     let exe = std::env::current_exe().unwrap();
     for round in 0..8u64 {
         let mut child = Command::new(&exe)
-            .args(["--ignored", "--exact", "crash_child_burst", "--nocapture", "--test-threads=1"])
+            .args(["--ignored", "--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
             .env("QECNET_CRASH_DB", &path)
             .env("QECNET_CRASH_SEED", round.to_string())
             .stdout(std::process::Stdio::null())
