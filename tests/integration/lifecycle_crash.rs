@@ -13,6 +13,8 @@ use qecnet::lifecycle::{Durability, Engine, EngineConfig, KeyState, ManualClock,
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+use crate::util::{TempDir, qecnet_command};
+
 fn master() -> SecretBytes {
     let mut rng = ChaCha20Rng::seed_from_u64(99);
     SecretBytes::random(32, "master", &mut rng).unwrap()
@@ -120,9 +122,7 @@ fn check_store(path: &Path) -> u64 {
 
 #[test]
 fn crash_consistency_under_sigkill() {
-    let dir = std::env::temp_dir().join(format!("qecnet-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("crash");
     let path: PathBuf = dir.join("store.db");
     {
         let mut rng = ChaCha20Rng::seed_from_u64(1);
@@ -146,7 +146,7 @@ fn crash_consistency_under_sigkill() {
         child.wait().unwrap();
         if round % 2 == 0 {
             // The secret-free reader copes with the WAL the killed writer left.
-            let out = Command::new(env!("CARGO_BIN_EXE_qecnet")).args(["audit", "verify"]).arg(&path).output().unwrap();
+            let out = qecnet_command().args(["audit", "verify"]).arg(&path).output().unwrap();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
         }
         let now = check_store(&path);
@@ -154,5 +154,4 @@ fn crash_consistency_under_sigkill() {
         records = now;
     }
     assert!(records > initial + 100, "the children made too little progress ({initial} -> {records})");
-    let _ = std::fs::remove_dir_all(&dir);
 }

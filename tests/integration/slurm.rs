@@ -8,12 +8,10 @@ use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
+use crate::util::{TempDir, qecnet_in};
+
 fn slurm_available() -> bool {
     Command::new("sinfo").arg("-h").output().is_ok_and(|o| o.status.success())
-}
-
-fn qecnet(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_qecnet")).current_dir(dir).args(args).output().unwrap()
 }
 
 /// Waits until none of `jobs` is in the queue (bounded).
@@ -33,7 +31,7 @@ fn wait_for(jobs: &[String]) {
 fn submit(dir: &Path, extra: &[&str]) -> Vec<String> {
     let mut args = vec!["sweep", "submit", "sweep.toml", "--shards", "3", "--output", "out/result.csv"];
     args.extend_from_slice(extra);
-    let out = qecnet(dir, &args);
+    let out = qecnet_in(dir, &args);
     assert!(out.status.success(), "submit: {}", String::from_utf8_lossy(&out.stderr));
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     let ids: Vec<String> = text
@@ -55,9 +53,7 @@ fn a_sweep_on_slurm_equals_the_local_run_and_recovers_from_a_failed_shard() {
         eprintln!("skipped: Slurm is not installed or not running here (see tests/slurm/slurm-local.sh)");
         return;
     }
-    let dir = std::env::temp_dir().join(format!("qecnet-slurm-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("slurm");
     std::fs::write(
         dir.join("sweep.toml"),
         r#"
@@ -76,7 +72,7 @@ linspace = [0.0, 60.0, 7]
 "#,
     )
     .unwrap();
-    let local = qecnet(&dir, &["sweep", "run", "sweep.toml", "--output", "local.csv"]);
+    let local = qecnet_in(&dir, &["sweep", "run", "sweep.toml", "--output", "local.csv"]);
     assert!(local.status.success(), "{}", String::from_utf8_lossy(&local.stderr));
     let reference = std::fs::read(dir.join("local.csv")).unwrap();
 
@@ -90,12 +86,12 @@ linspace = [0.0, 60.0, 7]
     wait_for(&submit(&dir, &[]));
     assert!(!dir.join("out/result.csv").exists(), "the merge job must not run after a failed shard");
     let merge =
-        qecnet(&dir, &["merge", "out/manual.csv", "out/result.shard-0-of-3.csv", "out/result.shard-2-of-3.csv"]);
+        qecnet_in(&dir, &["merge", "out/manual.csv", "out/result.shard-0-of-3.csv", "out/result.shard-2-of-3.csv"]);
     assert_eq!(merge.status.code(), Some(2));
     let err = String::from_utf8_lossy(&merge.stderr);
     assert!(err.contains("shards missing or unfinished: 1 (resubmit with --array=1)"), "{err}");
     let status = String::from_utf8_lossy(
-        &qecnet(&dir, &["sweep", "status", "sweep.toml", "--shards", "3", "--output", "out/result.csv"]).stdout,
+        &qecnet_in(&dir, &["sweep", "status", "sweep.toml", "--shards", "3", "--output", "out/result.csv"]).stdout,
     )
     .into_owned();
     assert!(status.contains("1 shards to (re)submit: --array=1"), "{status}");
@@ -104,5 +100,4 @@ linspace = [0.0, 60.0, 7]
     std::fs::remove_dir_all(dir.join("out/result.shard-1-of-3.csv")).unwrap();
     wait_for(&submit(&dir, &["--array", "1"]));
     assert_eq!(std::fs::read(dir.join("out/result.csv")).unwrap(), reference, "after resubmitting shard 1");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
