@@ -34,7 +34,7 @@ fn two_writers_started_together_never_lose_a_store() {
     // Regression: the refused writer removed the db, -wal, -shm and .lock of the one that won.
     let dir = TempDir::new("race");
     for round in 0..20 {
-        let db = dir.join(&format!("r{round}.db"));
+        let db = dir.join(format!("r{round}.db"));
         let spawn = |extra: &[&str]| {
             let mut args = mesh_args(&db);
             args.extend(extra.iter().map(|s| s.to_string()));

@@ -62,20 +62,12 @@ pub fn qecnet_command() -> Command {
 }
 
 /// Runs `qecnet args...` to completion and returns its exit status and output.
-pub fn qecnet<I, S>(args: I) -> Output
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
+pub fn qecnet<S: AsRef<OsStr>>(args: &[S]) -> Output {
     qecnet_command().args(args).output().expect("the qecnet binary runs")
 }
 
 /// Runs `qecnet args...` to completion in the working directory `dir`.
-pub fn qecnet_in<I, S>(dir: &Path, args: I) -> Output
-where
-    I: IntoIterator<Item = S>,
-    S: AsRef<OsStr>,
-{
+pub fn qecnet_in<S: AsRef<OsStr>>(dir: &Path, args: &[S]) -> Output {
     qecnet_command().current_dir(dir).args(args).output().expect("the qecnet binary runs")
 }
 
