@@ -13,6 +13,7 @@ mod link_analytic;
 mod link_eavesdroppers;
 mod link_engines_agree;
 mod link_passive;
+mod merkle_vectors;
 mod mesh;
 mod pipeline;
 mod postprocess_cascade;
