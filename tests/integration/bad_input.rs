@@ -2,15 +2,13 @@
 //! and leaves no output file behind.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Output};
 
-struct Outcome {
-    code: i32,
-    stderr: String,
-}
+use crate::util::{OutputText, TempDir, qecnet_command};
 
-fn qecnet(dir: &Path, args: &[&str]) -> Outcome {
-    let out = Command::new(env!("CARGO_BIN_EXE_qecnet"))
+/// `qecnet args...` with its stream and records CSVs in `dir`, on a short link.
+fn link_run(dir: &Path, args: &[&str]) -> Output {
+    qecnet_command()
         .args(args)
         .arg("--qber-stream")
         .arg(dir.join("stream.csv"))
@@ -18,25 +16,18 @@ fn qecnet(dir: &Path, args: &[&str]) -> Outcome {
         .arg(dir.join("records.csv"))
         .args(["--pulses", "1e6"])
         .output()
-        .unwrap();
-    Outcome { code: out.status.code().unwrap_or(-1), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qecnet-bad-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+        .unwrap()
 }
 
 fn assert_refused(name: &str, args: &[&str], message: &str) {
-    let dir = scratch(name);
-    let out = qecnet(&dir, args);
-    assert_eq!(out.code, 2, "{name}: exit code, stderr: {}", out.stderr);
-    assert!(out.stderr.contains(message), "{name}: expected `{message}` in stderr:\n{}", out.stderr);
-    assert_eq!(out.stderr.lines().count(), 1, "{name}: one line of error:\n{}", out.stderr);
+    let dir = TempDir::new(name);
+    let out = link_run(&dir, args);
+    let (code, stderr) = (out.code(), out.stderr_text());
+    assert_eq!(code, 2, "{name}: exit code, stderr: {stderr}");
+    assert!(stderr.contains(message), "{name}: expected `{message}` in stderr:\n{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{name}: one line of error:\n{stderr}");
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();
     assert!(left.is_empty(), "{name}: files left behind: {left:?}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -105,19 +96,18 @@ fn decoy_intensities_out_of_order() {
 
 #[test]
 fn malformed_toml() {
-    let dir = scratch("toml-input");
+    let dir = TempDir::new("toml-input");
     let file = dir.join("broken.toml");
     std::fs::write(&file, "[channel]\nlength_km = = 3\n").unwrap();
     assert_refused("toml", &["link", "--config", file.to_str().unwrap()], "broken.toml: TOML parse error at line 2");
     std::fs::write(&file, "[channel]\nlength = 3\n").unwrap();
     assert_refused("toml-key", &["link", "--config", file.to_str().unwrap()], "unknown field `length`");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn run_time_write_failure_leaves_nothing() {
-    let dir = scratch("io");
-    let out = Command::new(env!("CARGO_BIN_EXE_qecnet"))
+    let dir = TempDir::new("io");
+    let out = qecnet_command()
         .args(["link", "--pulses", "1e6", "--qber-stream"])
         .arg(dir.join("stream.csv"))
         .arg("--records")
@@ -127,7 +117,6 @@ fn run_time_write_failure_leaves_nothing() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("missing-dir/records.csv"));
     assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 0, "no partial output");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// A scenario or sweep file of the repository (`sims/...`).
@@ -142,17 +131,7 @@ fn run_raw(args: &[&str]) -> (i32, String, String) {
 }
 
 fn run_with_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_qecnet"))
-        .args(args)
-        .envs(env.iter().copied())
-        .current_dir(std::env::temp_dir())
-        .output()
-        .unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
+    qecnet_command().args(args).envs(env.iter().copied()).current_dir(std::env::temp_dir()).output().unwrap().parts()
 }
 
 /// Files in `dir`, by name.
@@ -185,7 +164,7 @@ fn mesh_args<'a>(scenario: &'a str, sets: &[&'a str]) -> Vec<&'a str> {
 
 #[test]
 fn a_link_whose_honest_qber_reaches_one_half_is_refused_naming_the_link() {
-    let dir = scratch("qber-half");
+    let dir = TempDir::new("qber-half");
     let scenario = sims("mesh-default.toml");
     for set in ["link_defaults.detector.misalignment=0.5", "link_defaults.channel.attenuation_db_per_km=50"] {
         assert_refused_in(&dir, &mesh_args(&scenario, &[set]), "error: link hub-n1: expected honest QBER = 0.5");
@@ -206,12 +185,11 @@ fn a_link_whose_honest_qber_reaches_one_half_is_refused_naming_the_link() {
     ]);
     assert_eq!(code, 2);
     assert!(files_in(&dir).is_empty(), "{:?}", files_in(&dir));
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_mesh_sweep_point_whose_link_cannot_carry_key_fails_in_its_row_leaving_no_scratch_store() {
-    let dir = scratch("qber-half-sweep");
+    let dir = TempDir::new("qber-half-sweep");
     let sweep = dir.join("sweep.toml");
     let csv = dir.join("out.csv");
     std::fs::write(
@@ -225,7 +203,7 @@ fn a_mesh_sweep_point_whose_link_cannot_carry_key_fails_in_its_row_leaving_no_sc
         ),
     )
     .unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_qecnet"))
+    let child = qecnet_command()
         .args(["sweep", "run", sweep.to_str().unwrap()])
         .current_dir(std::env::temp_dir())
         .stderr(std::process::Stdio::piped())
@@ -244,7 +222,6 @@ fn a_mesh_sweep_point_whose_link_cannot_carry_key_fails_in_its_row_leaving_no_sc
     let scratch_left: Vec<_> =
         files_in(&std::env::temp_dir()).into_iter().filter(|n| n.to_string_lossy().starts_with(&prefix)).collect();
     assert!(scratch_left.is_empty(), "scratch stores left in the temp dir: {scratch_left:?}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -256,18 +233,17 @@ fn a_mean_photon_number_beyond_the_exact_photon_number_table_is_refused() {
             "must be at most 100 (photon numbers are tabulated up to 200",
         );
     }
-    let dir = scratch("mu-table-keyrate");
+    let dir = TempDir::new("mu-table-keyrate");
     assert_refused_in(
         &dir,
         &["keyrate", "--model", "gllp", "--set", "source.signal_intensity=150"],
         "error: source.signal_intensity = 150: must be at most 100",
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_thread_count_beyond_sixteen_per_core_is_refused_instead_of_hanging() {
-    let dir = scratch("threads");
+    let dir = TempDir::new("threads");
     let args = ["--threads", "1000000", "keyrate", "--model", "gllp"];
     assert_refused_in(&dir, &args, "error: --threads = 1000000: must be a whole number in 1..=");
     assert_refused_in(&dir, &["--threads", "0", "keyrate", "--model", "gllp"], "error: --threads = 0:");
@@ -278,13 +254,12 @@ fn a_thread_count_beyond_sixteen_per_core_is_refused_instead_of_hanging() {
     let (code, _, stderr) =
         run_with_env(&["keyrate", "--model", "gllp"], &[("SLURM_JOB_ID", "1"), ("SLURM_CPUS_PER_TASK", "2")]);
     assert_eq!(code, 0, "a Slurm allotment within the bound runs: {stderr}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_sweep_of_more_than_ten_million_tasks_is_refused_before_anything_is_allocated() {
-    let input = scratch("sweep-size");
-    let out = scratch("sweep-size-out");
+    let input = TempDir::new("sweep-size");
+    let out = TempDir::new("sweep-size-out");
     let sweep = input.join("sweep.toml");
     let header = format!("[sweep]\nname = \"big\"\nkind = \"keyrate\"\noutput = {:?}\n", out.join("out.csv"));
     let axis = |field: &str, n: &str| format!("[[axis]]\nfield = \"{field}\"\nlinspace = [0.0, 1.0, {n}]\n");
@@ -302,19 +277,16 @@ fn a_sweep_of_more_than_ten_million_tasks_is_refused_before_anything_is_allocate
         std::fs::write(&sweep, format!("{header}{body}")).unwrap();
         assert_refused_in(&out, &["sweep", "run", sweep.to_str().unwrap()], message);
     }
-    std::fs::remove_dir_all(&input).unwrap();
-    std::fs::remove_dir_all(&out).unwrap();
 }
 
 #[test]
 fn a_refresh_interval_shorter_than_a_monitoring_window_is_refused_instead_of_never_finishing() {
-    let dir = scratch("refresh");
+    let dir = TempDir::new("refresh");
     assert_refused_in(
         &dir,
         &mesh_args(&sims("mesh-default.toml"), &["mesh.refresh_interval=0.01"]),
         "error: mesh.refresh_interval = 0.01 s: must be at least mesh.window = 10 s",
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -362,7 +334,7 @@ fn a_dark_count_probability_of_one_is_refused() {
 
 #[test]
 fn mesh_settings_that_cannot_work_are_refused_naming_field_value_and_range() {
-    let dir = scratch("mesh-nonsense");
+    let dir = TempDir::new("mesh-nonsense");
     let scenario = sims("mesh-default.toml");
     for (set, message) in [
         (
@@ -387,13 +359,12 @@ fn mesh_settings_that_cannot_work_are_refused_naming_field_value_and_range() {
         &["mesh", &scenario, "--db", "{dir}/x.db", "--duration", "1e300"],
         "error: --duration (mesh.duration) = 1e300 s: must be at most 1e9 s",
     );
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn an_empty_mesh_scenario_file_is_refused_instead_of_running_a_mesh_without_links() {
-    let input = scratch("mesh-empty-in");
-    let dir = scratch("mesh-empty");
+    let input = TempDir::new("mesh-empty-in");
+    let dir = TempDir::new("mesh-empty");
     let empty = input.join("empty.toml");
     std::fs::write(&empty, "").unwrap();
     let empty = empty.to_str().unwrap();
@@ -406,14 +377,12 @@ fn an_empty_mesh_scenario_file_is_refused_instead_of_running_a_mesh_without_link
         &mesh_args(lonely.to_str().unwrap(), &[]),
         "error: topology = far: has no quantum link (all its pairs are longer than topology.max_link_km = 100 km)",
     );
-    std::fs::remove_dir_all(&input).unwrap();
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn plotting_a_csv_without_data_rows_is_refused() {
-    let input = scratch("plot-empty-in");
-    let out = scratch("plot-empty-out");
+    let input = TempDir::new("plot-empty-in");
+    let out = TempDir::new("plot-empty-out");
     let csv = input.join("header-only.csv");
     std::fs::write(
         &csv,
@@ -432,8 +401,6 @@ fn plotting_a_csv_without_data_rows_is_refused() {
         "{dir}/charts",
     ];
     assert_refused_in(&out, &args, "header-only.csv: no data rows (a header alone)");
-    std::fs::remove_dir_all(&input).unwrap();
-    std::fs::remove_dir_all(&out).unwrap();
 }
 
 /// Deserialises `value` as a link or mesh scenario (by `mesh`) and validates it.
@@ -515,7 +482,7 @@ fn mesh_store(dir: &Path) -> PathBuf {
 
 #[test]
 fn check_proof_exits_2_for_an_unreadable_or_malformed_file_and_1_only_when_the_proof_fails() {
-    let dir = scratch("check-proof");
+    let dir = TempDir::new("check-proof");
     let db = mesh_store(&dir);
     let proof = dir.join("proof.json");
     let (code, _, stderr) =
@@ -535,7 +502,7 @@ fn check_proof_exits_2_for_an_unreadable_or_malformed_file_and_1_only_when_the_p
     std::fs::write(&truncated, &text[..text.len() / 2]).unwrap();
     for (file, message) in [
         (dir.join("missing.json"), "missing.json"),
-        (dir.clone(), "Is a directory"),
+        (dir.to_path_buf(), "Is a directory"),
         (garbage, "garbage.json: not an audit proof"),
         (truncated, "truncated.json: not an audit proof"),
     ] {
@@ -543,7 +510,6 @@ fn check_proof_exits_2_for_an_unreadable_or_malformed_file_and_1_only_when_the_p
         assert_eq!(code, 2, "{}: {stderr}", file.display());
         assert!(stderr.contains(message) && stderr.lines().count() == 1, "{stderr}");
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -552,7 +518,7 @@ fn a_store_that_will_not_open_exits_1_in_mesh_as_in_link_and_keys() {
         run_raw(&["mesh", &sims("mesh-one-link.toml"), "--duration", "10m", "--db", "/proc/qecnet-cannot-be-here.db"]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("/proc/qecnet-cannot-be-here") && stderr.lines().count() == 1, "{stderr}");
-    let dir = scratch("no-store");
+    let dir = TempDir::new("no-store");
     let (code, _, stderr) = run_raw(&["keys", "list", dir.join("missing.db").to_str().unwrap()]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("missing.db: no such store"), "{stderr}");
@@ -560,12 +526,11 @@ fn a_store_that_will_not_open_exits_1_in_mesh_as_in_link_and_keys() {
     let text = dir.join("text.db");
     std::fs::write(&text, "not a store").unwrap();
     assert_eq!(run_raw(&["keys", "list", text.to_str().unwrap()]).0, 2);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn an_interrupted_sweep_exits_130_keeping_its_rows() {
-    let dir = scratch("sigint");
+    let dir = TempDir::new("sigint");
     let sweep = dir.join("sweep.toml");
     std::fs::write(
         &sweep,
@@ -573,7 +538,7 @@ fn an_interrupted_sweep_exits_130_keeping_its_rows() {
          [[axis]]\nfield = \"channel.length_km\"\nlinspace = [0.0, 100.0, 400]\n",
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qecnet"))
+    let mut child = qecnet_command()
         .args(["--threads", "1", "sweep", "run", sweep.to_str().unwrap()])
         .stderr(std::process::Stdio::piped())
         .spawn()
@@ -593,15 +558,14 @@ fn an_interrupted_sweep_exits_130_keeping_its_rows() {
     assert_eq!(out.status.code(), Some(130), "{stderr}");
     assert!(stderr.contains("interrupted: ") && stderr.contains("--resume"), "{stderr}");
     assert!(!dir.join("out.csv").exists() && partial.exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_closed_standard_output_ends_keys_list_quietly() {
     use std::io::BufRead;
-    let dir = scratch("broken-pipe");
+    let dir = TempDir::new("broken-pipe");
     let db = mesh_store(&dir);
-    let mut child = Command::new(env!("CARGO_BIN_EXE_qecnet"))
+    let mut child = qecnet_command()
         .args(["keys", "list", db.to_str().unwrap()])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
@@ -616,7 +580,6 @@ fn a_closed_standard_output_ends_keys_list_quietly() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert!(stderr.is_empty(), "no message on a closed pipe: {stderr}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -637,7 +600,7 @@ fn errors_name_the_option_the_user_typed_not_set() {
         assert!(stderr.starts_with(message), "{args:?}: expected `{message}`:\n{stderr}");
         assert!(!stderr.contains("--set") && stderr.lines().count() == 1, "{stderr}");
     }
-    let dir = scratch("option-named-mesh");
+    let dir = TempDir::new("option-named-mesh");
     for (args, message) in [
         (&["keyrate", "--model", "gllp", "--mu", "150"][..], "error: --mu (source.signal_intensity) = 150"),
         (
@@ -653,12 +616,11 @@ fn errors_name_the_option_the_user_typed_not_set() {
     }
     // --set itself is still named as --set.
     assert_refused_in(&dir, &mesh_args(&sims("mesh-default.toml"), &["mesh.seed=-1"]), "error: --set: ");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_duration_in_set_accepts_the_strings_a_scenario_file_uses() {
-    let dir = scratch("duration-string");
+    let dir = TempDir::new("duration-string");
     let mut csvs = Vec::new();
     for (tag, window) in [("string", "mesh.window=\"10s\""), ("seconds", "mesh.window=10.0")] {
         let db = dir.join(format!("{tag}.db"));
@@ -684,12 +646,11 @@ fn a_duration_in_set_accepts_the_strings_a_scenario_file_uses() {
     let (code, _, stderr) = run_raw(&["link", "--set", "detector.efficiency=\"10s\""]);
     assert_eq!(code, 2, "{stderr}");
     assert!(stderr.contains("expected f64 in `detector.efficiency`"), "{stderr}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_bad_node_coordinate_is_reported_as_the_field_not_as_a_topology_error() {
-    let dir = scratch("node-coordinate");
+    let dir = TempDir::new("node-coordinate");
     for (value, shown) in [("nan", "NaN"), ("1e308", "1e308")] {
         assert_refused_in(
             &dir,
@@ -697,5 +658,4 @@ fn a_bad_node_coordinate_is_reported_as_the_field_not_as_a_topology_error() {
             &format!("error: node.0.x_km = {shown}: must be finite and within ±20000 km"),
         );
     }
-    std::fs::remove_dir_all(&dir).unwrap();
 }

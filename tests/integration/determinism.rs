@@ -2,12 +2,13 @@
 //! receivers and with detector memory (sequential chunks) or without (parallel chunks).
 
 use std::path::Path;
-use std::process::Command;
+
+use crate::util::{TempDir, qecnet_command};
 
 fn run_cli(dir: &Path, tag: &str, threads: usize, extra: &[&str]) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let stream = dir.join(format!("{tag}-{threads}-stream.csv"));
     let records = dir.join(format!("{tag}-{threads}-records.csv"));
-    let out = Command::new(env!("CARGO_BIN_EXE_qecnet"))
+    let out = qecnet_command()
         .args(["--threads", &threads.to_string(), "link", "--json", "--seed", "42", "--qber-block-bits", "500"])
         .arg("--qber-stream")
         .arg(&stream)
@@ -20,15 +21,9 @@ fn run_cli(dir: &Path, tag: &str, threads: usize, extra: &[&str]) -> (Vec<u8>, V
     (out.stdout, std::fs::read(&stream).unwrap(), std::fs::read(&records).unwrap())
 }
 
-fn temp_dir(name: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("qecnet-test-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
 #[test]
 fn same_seed_same_bytes_whatever_the_thread_count() {
-    let dir = temp_dir("determinism");
+    let dir = TempDir::new("determinism");
     let cases: [(&str, &[&str]); 4] = [
         ("pulse", &["--engine", "pulse", "--pulses", "5e6", "--distance-km", "5"]),
         ("passive", &["--engine", "event", "--pulses", "3e8", "--distance-km", "5", "--receiver", "passive"]),
@@ -60,10 +55,9 @@ fn same_seed_same_bytes_whatever_the_thread_count() {
         let json = String::from_utf8_lossy(&one.0);
         assert!(json.contains(&format!("\"receiver\": \"{receiver}\"")), "{tag}: {json}");
     }
-    let other_seed = Command::new(env!("CARGO_BIN_EXE_qecnet"))
+    let other_seed = qecnet_command()
         .args(["link", "--json", "--seed", "43", "--engine", "pulse", "--pulses", "5e6", "--distance-km", "5"])
         .output()
         .unwrap();
     assert_ne!(other_seed.stdout, run_cli(&dir, "pulse", 1, cases[0].1).0, "a different seed must change the output");
-    std::fs::remove_dir_all(&dir).unwrap();
 }

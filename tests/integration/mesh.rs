@@ -9,6 +9,8 @@ use qecnet::mesh::scenario::MeshScenario;
 use qecnet::mesh::sim::{MeshOutputs, run_mesh};
 use qecnet::mesh::summary::MeshSummary;
 
+use crate::util::{TempDir, qecnet_command};
+
 /// A mesh with `nodes` around the hub (fibre lengths in km) and modern 1 GHz links.
 fn scenario(lengths_km: &[f64], extra: &str) -> MeshScenario {
     let mut text = String::from(
@@ -56,13 +58,11 @@ struct Run {
     summary: MeshSummary,
     db: PathBuf,
     trace: String,
-    dir: PathBuf,
+    dir: TempDir,
 }
 
 fn run(name: &str, s: &MeshScenario) -> Run {
-    let dir = std::env::temp_dir().join(format!("qecnet-mesh-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new(&format!("mesh-{name}"));
     let outputs = MeshOutputs {
         db: dir.join("store.db"),
         trace: Some(dir.join("trace.csv")),
@@ -126,7 +126,6 @@ fn an_honest_link_never_falls_back_and_refreshes_every_300_s() {
         // Its own channel and one hop of the relayed pair.
         assert_eq!(l.refreshes_qkd, 2 * per_channel, "{}", l.id);
     }
-    std::fs::remove_dir_all(&r.dir).unwrap();
 }
 
 #[test]
@@ -165,7 +164,6 @@ strength = 0.6
     let switches: i64 =
         conn.query_row("SELECT count(*) FROM audit WHERE event LIKE 'link:%'", [], |row| row.get(0)).unwrap();
     assert_eq!(switches, 2);
-    std::fs::remove_dir_all(&r.dir).unwrap();
 }
 
 #[test]
@@ -187,7 +185,6 @@ strength = 0.05
     assert_eq!(r.summary.detections, 1);
     assert!(r.summary.detection_delay_s_mean <= s.mesh.window_s, "delay {}", r.summary.detection_delay_s_mean);
     assert!(r.summary.rotations.triggered.count >= 1);
-    std::fs::remove_dir_all(&r.dir).unwrap();
 }
 
 #[test]
@@ -205,7 +202,6 @@ fn honest_false_alarms_stay_within_the_configured_rate() {
     let bound = 1e-3 * windows;
     assert!(windows > 500_000.0);
     assert!((r.summary.false_alarms as f64) <= bound, "{} false alarms in {windows} windows", r.summary.false_alarms);
-    std::fs::remove_dir_all(&r.dir).unwrap();
 }
 
 #[test]
@@ -245,12 +241,7 @@ node = "n2"
         ]
     );
     drop(conn);
-    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_qecnet"))
-        .arg("audit")
-        .arg("verify")
-        .arg(&r.db)
-        .output()
-        .unwrap();
+    let verify = qecnet_command().arg("audit").arg("verify").arg(&r.db).output().unwrap();
     assert!(verify.status.success(), "{}", String::from_utf8_lossy(&verify.stdout));
     // n2's link is severed: no window after the compromise.
     let links = std::fs::read_to_string(r.dir.join("links.csv")).unwrap();
@@ -260,7 +251,6 @@ node = "n2"
         .map(|l| l.split(',').next().unwrap().parse::<f64>().unwrap())
         .fold(0.0, f64::max);
     assert!(last_n2 <= 3600.0, "hub-n2 still producing at {last_n2} s");
-    std::fs::remove_dir_all(&r.dir).unwrap();
 }
 
 #[test]
@@ -289,9 +279,6 @@ restart_after = "5m"
     s.mesh.seed = 4;
     let c = run("det-c", &s);
     assert_ne!(std::fs::read(a.dir.join("links.csv")).unwrap(), std::fs::read(c.dir.join("links.csv")).unwrap());
-    for r in [a, b, c] {
-        std::fs::remove_dir_all(&r.dir).unwrap();
-    }
 }
 
 #[test]
@@ -305,8 +292,7 @@ fn bad_scenarios_are_refused_up_front() {
     assert!(s.validate().unwrap_err().to_string().starts_with("monitor.qber_threshold = 0.6"));
     let mut s = scenario(&[400.0], "");
     s.mesh.fallback_allowed = false;
-    let dir = std::env::temp_dir().join(format!("qecnet-mesh-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("mesh-bad");
     let outputs =
         MeshOutputs { db: dir.join("x.db"), trace: None, timeseries: None, rotations: None, overwrite: false };
     let e = run_mesh(&s, &outputs, &|_, _| {}).unwrap_err().to_string();
@@ -320,7 +306,6 @@ fn bad_scenarios_are_refused_up_front() {
     let e = run_mesh(&s, &outputs, &|_, _| {}).unwrap_err().to_string();
     assert!(e.starts_with("monitor.escalate_links = 1: with 2 links at the busiest node"), "{e}");
     assert!(!outputs.db.exists(), "nothing written for a refused scenario");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -381,10 +366,8 @@ strength = 0.05
     let at_s = at_ns as f64 / 1e9;
     assert!((3600.0..=3600.0 + 6.0 * s.mesh.window_s).contains(&at_s), "recovery at {at_s} s");
     drop(conn);
-    let verify =
-        std::process::Command::new(env!("CARGO_BIN_EXE_qecnet")).arg("audit").arg("verify").arg(&r.db).output();
+    let verify = qecnet_command().arg("audit").arg("verify").arg(&r.db).output();
     assert!(verify.unwrap().status.success());
-    std::fs::remove_dir_all(&r.dir).unwrap();
 
     // The same mesh without the attack: no alarm reaches the rule, nobody is isolated.
     let honest = scenario(&[20.0, 30.0, 40.0], extra.split("[[event]]").next().unwrap());
@@ -392,7 +375,6 @@ strength = 0.05
     honest.mesh.duration_s = 2.0 * 3600.0;
     let r = run("escalate-honest", &honest);
     assert_eq!((r.summary.recoveries, r.summary.escalations), (0, 0));
-    std::fs::remove_dir_all(&r.dir).unwrap();
 }
 
 #[test]
@@ -418,19 +400,14 @@ fn a_mesh_stores_signing_key_does_not_follow_from_the_scenario_seed() {
             .unwrap()
     };
     assert_ne!(check(&a.db), check(&b.db));
-    for r in [a, b] {
-        std::fs::remove_dir_all(&r.dir).unwrap();
-    }
 }
 
 #[test]
 fn an_operator_supplied_master_key_reopens_the_mesh_store_and_the_cli_prints_what_to_pin() {
-    let dir = std::env::temp_dir().join(format!("qecnet-mesh-master-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("mesh-master");
     let db = dir.join("m.db");
     let master_hex = "7f".repeat(32);
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qecnet"))
+    let out = qecnet_command()
         .args(["mesh", "sims/mesh-default.toml", "--duration", "10m", "--db"])
         .arg(&db)
         .env("QECNET_MASTER_KEY", &master_hex)
@@ -443,7 +420,7 @@ fn an_operator_supplied_master_key_reopens_the_mesh_store_and_the_cli_prints_wha
     let command = line.split("later: ").nth(1).unwrap();
     let args: Vec<&str> = command.split(' ').skip(1).collect();
     assert_eq!(args[..3], ["audit", "verify", db.to_str().unwrap()]);
-    let verify = std::process::Command::new(env!("CARGO_BIN_EXE_qecnet")).args(&args).output().unwrap();
+    let verify = qecnet_command().args(&args).output().unwrap();
     let text = String::from_utf8_lossy(&verify.stdout);
     assert!(verify.status.success() && text.contains("authenticated: every checkpoint"), "{text}");
     // The operator's master key opens it for writing.
@@ -452,5 +429,4 @@ fn an_operator_supplied_master_key_reopens_the_mesh_store_and_the_cli_prints_wha
     let engine = qecnet::lifecycle::Engine::open(&db, &master, Default::default(), Box::new(clock));
     assert!(engine.is_ok(), "{:?}", engine.err());
     drop(engine);
-    std::fs::remove_dir_all(&dir).unwrap();
 }

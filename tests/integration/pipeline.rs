@@ -2,9 +2,6 @@
 //! matches the analytic finite-key rate of the same bound, intercept-resend leaves no key,
 //! every disclosed bit is accounted for, and `qecnet link --postprocess` reports it.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use qecnet::photonics::link::LinkExpectation;
 use qecnet::photonics::{LinkConfig, simulate_link};
 use qecnet::postprocess::cascade::CascadeVariant;
@@ -16,6 +13,7 @@ use qecnet::postprocess::{PostprocessSettings, Security};
 use qecnet::rng::derive_rng;
 
 use crate::stats::Z_TOLERANCE;
+use crate::util::{OutputText, TempDir, qecnet};
 
 /// A modern memoryless link (1 GHz, 60 % detectors, 10⁻⁸ dark counts, 1 % misalignment) with
 /// the event engine.
@@ -266,32 +264,17 @@ fn qber_of_one_half_aborts_blocks_without_a_crash() {
     assert!(processed.iter().any(|b| b.abort_reason == AbortReason::QberTooHigh));
 }
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qecnet-pipeline-{name}-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
-
-fn qecnet(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_qecnet")).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 #[test]
 fn cli_reports_the_pipeline_in_json_and_csv() {
-    let dir = scratch("cli");
+    let dir = TempDir::new("cli");
     let blocks = dir.join("blocks.csv");
     let common = ["link", "--pulses", "2e8", "--seed", "5", "--set", "postprocess.block_size=20000", "--json"];
-    let (code, plain, err) = qecnet(&common);
+    let (code, plain, err) = qecnet(&common).parts();
     assert_eq!(code, 0, "{err}");
     let mut args = common.to_vec();
     args.extend(["--postprocess", "--reconciler", "cascade-yan", "--security", "asymptotic"]);
     args.extend(["--blocks", blocks.to_str().unwrap()]);
-    let (code, with, err) = qecnet(&args);
+    let (code, with, err) = qecnet(&args).parts();
     assert_eq!(code, 0, "{err}");
     let plain: serde_json::Value = serde_json::from_str(&plain).unwrap();
     let with: serde_json::Value = serde_json::from_str(&with).unwrap();
@@ -327,12 +310,11 @@ fn cli_reports_the_pipeline_in_json_and_csv() {
     assert_eq!(rows.len() as u64, blocks_count + dropped);
     let finals: u64 = rows.iter().map(|r| r.split(',').nth(14).unwrap().parse::<u64>().unwrap()).sum();
     assert_eq!(finals, with["secret_bits"].as_u64().unwrap());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn cli_bad_input_names_the_parameter() {
-    let dir = scratch("bad");
+    let dir = TempDir::new("bad");
     let blocks = dir.join("blocks.csv");
     let cases: [(&[&str], &str); 4] = [
         (&["--set", "postprocess.epsilon_sec=1.5"], "postprocess.epsilon_sec = 1.5: must be in (0, 1)"),
@@ -346,22 +328,21 @@ fn cli_bad_input_names_the_parameter() {
     for (extra, message) in cases {
         let mut args = vec!["link", "--pulses", "1e6", "--postprocess", "--blocks", blocks.to_str().unwrap()];
         args.extend_from_slice(extra);
-        let (code, _, err) = qecnet(&args);
+        let (code, _, err) = qecnet(&args).parts();
         assert_eq!(code, 2, "{extra:?}: {err}");
         assert!(err.contains(message), "{extra:?}: expected `{message}` in:\n{err}");
         assert_eq!(err.lines().count(), 1, "{extra:?}: one line:\n{err}");
         assert!(!blocks.exists(), "{extra:?}: left a blocks file");
     }
     // --blocks and --reconciler need --postprocess.
-    let (code, _, err) = qecnet(&["link", "--pulses", "1e6", "--blocks", blocks.to_str().unwrap()]);
+    let (code, _, err) = qecnet(&["link", "--pulses", "1e6", "--blocks", blocks.to_str().unwrap()]).parts();
     assert_ne!(code, 0);
     assert!(err.contains("--postprocess"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn cli_pipeline_output_depends_only_on_the_seed() {
-    let dir = scratch("determinism");
+    let dir = TempDir::new("determinism");
     let run_with = |threads: &str| {
         let blocks = dir.join(format!("blocks-{threads}.csv"));
         let (code, json, err) = qecnet(&[
@@ -380,7 +361,8 @@ fn cli_pipeline_output_depends_only_on_the_seed() {
             "--json",
             "--blocks",
             blocks.to_str().unwrap(),
-        ]);
+        ])
+        .parts();
         assert_eq!(code, 0, "{err}");
         (json, std::fs::read(&blocks).unwrap())
     };
@@ -388,7 +370,6 @@ fn cli_pipeline_output_depends_only_on_the_seed() {
     let two = run_with("2");
     assert!(one.1.len() > BlockReport::CSV_HEADER.len() + 100, "a few blocks");
     assert_eq!(one, two, "same seed, same JSON and blocks CSV on 1 and 2 threads");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]

@@ -12,6 +12,7 @@ use qecnet::rng::derive_rng;
 use std::rc::Rc;
 
 use crate::stats::Z_TOLERANCE;
+use crate::util::{TempDir, qecnet_command};
 
 /// A wrapper over Alice's side of the channel that counts what crosses it and checks every
 /// answer against Alice's key read through the public permutation.
@@ -129,10 +130,9 @@ fn study_is_independent_of_thread_count() {
 
 #[test]
 fn cli_writes_one_row_per_variant_and_qber() {
-    let dir = std::env::temp_dir().join(format!("qecnet-cascade-study-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("cascade-study");
     let csv = dir.join("study.csv");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_qecnet"))
+    let out = qecnet_command()
         .args(["cascade-study", "--qber", "0.02,0.04", "--block-size", "2000", "--runs", "4", "--json"])
         .args(["--variant", "original", "--variant", "option7", "--output"])
         .arg(&csv)
@@ -150,7 +150,7 @@ fn cli_writes_one_row_per_variant_and_qber() {
         "variant,qber,block_size,runs,efficiency_mean,efficiency_std,channel_uses_mean,frame_error_rate"
     );
     assert_eq!(lines.count(), 4);
-    let bad = std::process::Command::new(env!("CARGO_BIN_EXE_qecnet"))
+    let bad = qecnet_command()
         .args(["cascade-study", "--qber", "0.6", "--block-size", "2000", "--runs", "4", "--output"])
         .arg(dir.join("bad.csv"))
         .output()
@@ -158,5 +158,4 @@ fn cli_writes_one_row_per_variant_and_qber() {
     assert_eq!(bad.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&bad.stderr).contains("qber = 0.6: must be in (0, 0.5)"));
     assert!(!dir.join("bad.csv").exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -1,13 +1,12 @@
 //! The main job: a run file runs its sweeps, draws SVG and PNG charts with the bundled font and
 //! writes an HTML report referencing them.
 
-use std::process::Command;
+use crate::util::{TempDir, qecnet_command};
 
 /// Runs `qecnet run` on a run file with one `job` (TOML) over copies of the sims `files`, in a
 /// fresh directory named after `name`; returns the directory and the report's HTML.
-fn run_report(name: &str, files: &[&str], job: &str) -> (std::path::PathBuf, String) {
-    let dir = std::env::temp_dir().join(format!("qecnet-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
+fn run_report(name: &str, files: &[&str], job: &str) -> (TempDir, String) {
+    let dir = TempDir::new(name);
     std::fs::create_dir_all(dir.join("sims")).unwrap();
     let sims = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("sims");
     for f in files {
@@ -17,7 +16,7 @@ fn run_report(name: &str, files: &[&str], job: &str) -> (std::path::PathBuf, Str
         "[report]\ntitle = \"{name}\"\noutput = \"../out/report.html\"\ndatasets = \"../data\"\n\n[[job]]\n{job}"
     );
     std::fs::write(dir.join("sims/run.toml"), run).unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_qecnet")).arg("run").arg(dir.join("sims/run.toml")).output().unwrap();
+    let out = qecnet_command().arg("run").arg(dir.join("sims/run.toml")).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let html = std::fs::read_to_string(dir.join("out/report.html")).unwrap();
     (dir, html)
@@ -50,7 +49,6 @@ replicates = 1
     assert!(qber_svg.contains("11 % threshold"), "the QBER chart draws the threshold");
     let csv = std::fs::read_to_string(dir.join("data/intercept-resend.csv")).unwrap();
     assert_eq!(csv.lines().count(), 1 + 21);
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
@@ -93,5 +91,4 @@ replicates = 1
     assert_eq!(rows, 22);
     let ((qa, sa), (qp, sp)) = (at_zero["active"], at_zero["passive"]);
     assert!(qp - qa > 4.0 * (sa * sa + sp * sp).sqrt(), "passive {qp} vs active {qa}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }

@@ -2,17 +2,11 @@
 //! merge refusing what does not belong together, bad sweep files refused with a clear message.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use qecnet::sweep::{RunOptions, Shard, Sweep, run};
 
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("qecnet-sweep-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
+use crate::util::{OutputText, TempDir, qecnet};
 
 const LINK_SWEEP: &str = r#"
 [sweep]
@@ -41,46 +35,40 @@ fn write_sweep(dir: &Path, text: &str) -> PathBuf {
     path
 }
 
-fn qecnet(args: &[&str]) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_qecnet")).args(args).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
 #[test]
 fn same_bytes_on_any_thread_count_and_after_sharding() {
-    let dir = scratch("bytes");
+    let dir = TempDir::new("bytes");
     let file = write_sweep(&dir, LINK_SWEEP);
     let f = file.to_str().unwrap();
     let one = dir.join("one.csv");
     let two = dir.join("two.csv");
-    assert_eq!(qecnet(&["--threads", "1", "sweep", "run", f, "--output", one.to_str().unwrap()]).0, 0);
-    assert_eq!(qecnet(&["--threads", "2", "sweep", "run", f, "--output", two.to_str().unwrap()]).0, 0);
+    assert_eq!(qecnet(&["--threads", "1", "sweep", "run", f, "--output", one.to_str().unwrap()]).code(), 0);
+    assert_eq!(qecnet(&["--threads", "2", "sweep", "run", f, "--output", two.to_str().unwrap()]).code(), 0);
     let reference = std::fs::read(&one).unwrap();
     assert_eq!(reference, std::fs::read(&two).unwrap(), "1 vs 2 threads");
     assert_eq!(String::from_utf8_lossy(&reference).lines().count(), 1 + 6 * 2);
     let shard_out = dir.join("part.csv");
     for i in 0..4 {
         let shard = format!("{i}/4");
-        assert_eq!(qecnet(&["sweep", "run", f, "--shard", &shard, "--output", shard_out.to_str().unwrap()]).0, 0);
+        assert_eq!(qecnet(&["sweep", "run", f, "--shard", &shard, "--output", shard_out.to_str().unwrap()]).code(), 0);
     }
     let shards: Vec<String> =
         (0..4).map(|i| dir.join(format!("part.shard-{i}-of-4.csv")).display().to_string()).collect();
     let merged = dir.join("merged.csv");
     let mut args = vec!["merge", merged.to_str().unwrap()];
     args.extend(shards.iter().map(String::as_str));
-    assert_eq!(qecnet(&args).0, 0);
+    assert_eq!(qecnet(&args).code(), 0);
     assert_eq!(reference, std::fs::read(&merged).unwrap(), "merged shards vs unsharded");
 
     // A missing shard is named in `sbatch --array=` form.
-    let (code, err) = qecnet(&["merge", merged.to_str().unwrap(), &shards[0], &shards[3]]);
+    let (code, _, err) = qecnet(&["merge", merged.to_str().unwrap(), &shards[0], &shards[3]]).parts();
     assert_eq!(code, 2);
     assert!(err.contains("--array=1-2"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn shards_of_different_seeds_are_not_merged() {
-    let dir = scratch("seeds");
+    let dir = TempDir::new("seeds");
     let a = write_sweep(&dir, LINK_SWEEP);
     let other = dir.join("other.toml");
     std::fs::write(&other, LINK_SWEEP.replace("seed = 11", "seed = 12")).unwrap();
@@ -88,21 +76,21 @@ fn shards_of_different_seeds_are_not_merged() {
     qecnet(&["sweep", "run", a.to_str().unwrap(), "--shard", "0/2", "--output", out.to_str().unwrap()]);
     let out2 = dir.join("y.csv");
     qecnet(&["sweep", "run", other.to_str().unwrap(), "--shard", "1/2", "--output", out2.to_str().unwrap()]);
-    let (code, err) = qecnet(&[
+    let (code, _, err) = qecnet(&[
         "merge",
         dir.join("m.csv").to_str().unwrap(),
         dir.join("x.shard-0-of-2.csv").to_str().unwrap(),
         dir.join("y.shard-1-of-2.csv").to_str().unwrap(),
-    ]);
+    ])
+    .parts();
     assert_eq!(code, 2);
     assert!(err.contains("belongs to another sweep or seed"), "{err}");
     assert!(!dir.join("m.csv").exists());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn an_interrupted_sweep_resumes_to_the_same_csv() {
-    let dir = scratch("resume");
+    let dir = TempDir::new("resume");
     let file = write_sweep(&dir, LINK_SWEEP);
     let sweep = Sweep::load(&file).unwrap();
     let full = RunOptions { output: Some(dir.join("full.csv")), ..RunOptions::default() };
@@ -124,14 +112,13 @@ fn an_interrupted_sweep_resumes_to_the_same_csv() {
     let outcome = run(&sweep, &resumed, &AtomicBool::new(false), &|_, _| {}).unwrap();
     assert!(!outcome.interrupted);
     assert_eq!(std::fs::read(dir.join("full.csv")).unwrap(), std::fs::read(dir.join("cut.csv")).unwrap());
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_row_cut_before_its_newline_is_dropped_and_run_again_on_resume() {
     // Regression: rows and their newlines were two writes; a kill between them left a row
     // that resume glued to the next one.
-    let dir = scratch("torn");
+    let dir = TempDir::new("torn");
     let file = write_sweep(&dir, LINK_SWEEP);
     let sweep = Sweep::load(&file).unwrap();
     let full = RunOptions { output: Some(dir.join("full.csv")), ..RunOptions::default() };
@@ -158,26 +145,24 @@ fn a_row_cut_before_its_newline_is_dropped_and_run_again_on_resume() {
     std::fs::write(&partial, format!("{marker}\n{header}\n{}\n{foreign}\n", rows[0])).unwrap();
     let err = run(&sweep, &resumed, &AtomicBool::new(false), &|_, _| {}).unwrap_err();
     assert!(err.contains("does not belong to this sweep"), "{err}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn a_failing_point_is_recorded_and_the_run_exits_non_zero() {
-    let dir = scratch("failing");
+    let dir = TempDir::new("failing");
     let text = LINK_SWEEP.replace("values = [0, 25, 50]", "values = [0, -5]");
     let file = write_sweep(&dir, &text);
     let out = dir.join("out.csv");
-    let (code, err) = qecnet(&["sweep", "run", file.to_str().unwrap(), "--output", out.to_str().unwrap()]);
+    let (code, _, err) = qecnet(&["sweep", "run", file.to_str().unwrap(), "--output", out.to_str().unwrap()]).parts();
     assert_eq!(code, 2);
     assert!(err.contains("4 of 8 points failed"), "{err}");
     let csv = std::fs::read_to_string(&out).unwrap();
     assert!(csv.contains("\"channel.length_km = -5: must be finite and >= 0\""), "{csv}");
-    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn bad_sweep_files_are_refused() {
-    let dir = scratch("bad");
+    let dir = TempDir::new("bad");
     let cases = [
         (LINK_SWEEP.replace("channel.length_km", "channel.lenght_km"), "unknown field"),
         (LINK_SWEEP.replace("values = [0, 25, 50]", "values = []"), "empty axis"),
@@ -185,14 +170,13 @@ fn bad_sweep_files_are_refused() {
     ];
     for (text, message) in cases {
         let file = write_sweep(&dir, &text);
-        let (code, err) = qecnet(&["sweep", "run", file.to_str().unwrap()]);
+        let (code, _, err) = qecnet(&["sweep", "run", file.to_str().unwrap()]).parts();
         assert_eq!(code, 2, "{err}");
         assert!(err.contains(message), "expected `{message}` in {err}");
     }
     let file = write_sweep(&dir, LINK_SWEEP);
-    let (code, err) = qecnet(&["sweep", "run", file.to_str().unwrap(), "--shard", "3/2"]);
+    let (code, _, err) = qecnet(&["sweep", "run", file.to_str().unwrap(), "--shard", "3/2"]).parts();
     assert_eq!(code, 2);
     assert!(err.contains("need 0 <= I < N"), "{err}");
     assert_eq!("1/4".parse::<Shard>(), Ok(Shard { index: 1, count: 4 }));
-    std::fs::remove_dir_all(&dir).unwrap();
 }

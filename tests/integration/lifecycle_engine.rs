@@ -1,9 +1,6 @@
 //! Engine scenarios: the diagram's transitions, receipts, the three rotation
 //! protocols, compromise recovery, usage, and the store's refusals.
 
-mod common;
-use common::TempDir;
-
 use std::path::PathBuf;
 
 use qecnet::crypto::{CryptoError, KeyType, NS_PER_SEC, SecretBytes};
@@ -12,6 +9,8 @@ use qecnet::lifecycle::{
 };
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
+
+use crate::util::TempDir;
 
 struct Fixture {
     _dir: TempDir,
@@ -24,7 +23,7 @@ struct Fixture {
 
 fn fixture(tag: &str, config: EngineConfig) -> Fixture {
     let dir = TempDir::new(tag);
-    let path = dir.0.join("store.db");
+    let path = dir.join("store.db");
     let mut rng = ChaCha20Rng::seed_from_u64(42);
     let master = SecretBytes::random(32, "master", &mut rng).unwrap();
     let clock = ManualClock::new(1_700_000_000 * NS_PER_SEC);
@@ -359,7 +358,7 @@ fn store_refuses_wrong_master_foreign_files_newer_schema_and_second_writer() {
     let err = Engine::create(&path, &master, EngineConfig::default(), clock(), &mut rng).unwrap_err();
     assert!(matches!(err, LifecycleError::AlreadyExists { .. }));
     // A text file is not a store, and is left untouched.
-    let junk = _dir.0.join("junk.txt");
+    let junk = _dir.join("junk.txt");
     std::fs::write(&junk, b"not a database at all, just text that is long enough").unwrap();
     let before = std::fs::read(&junk).unwrap();
     let err = Engine::open(&junk, &master, EngineConfig::default(), clock()).unwrap_err();
@@ -367,7 +366,7 @@ fn store_refuses_wrong_master_foreign_files_newer_schema_and_second_writer() {
     assert_eq!(std::fs::read(&junk).unwrap(), before);
     assert!(!qecnet::lifecycle::store::lock_path(&junk).exists());
     // An SQLite file of some other program is not a store either.
-    let other = _dir.0.join("other.db");
+    let other = _dir.join("other.db");
     {
         let c = rusqlite::Connection::open(&other).unwrap();
         c.execute_batch("CREATE TABLE t(x); INSERT INTO t VALUES (1);").unwrap();
@@ -481,7 +480,7 @@ fn checkpoints_are_written_every_n_records_and_every_t_seconds() {
 fn master_key_loads_from_a_private_file_or_the_environment() {
     use qecnet::lifecycle::load_master_key;
     let dir = TempDir::new("masterfile");
-    let file = dir.0.join("master.hex");
+    let file = dir.join("master.hex");
     let hex = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff";
     std::fs::write(&file, format!("{hex}\n")).unwrap();
     #[cfg(unix)]

@@ -2,17 +2,15 @@
 //! deletions, reorderings, rewritten chains, truncation and checkpoint
 //! signatures; both through the library and through `qecnet audit verify`.
 
-mod common;
-use common::TempDir;
-
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
 use qecnet::crypto::{KeyType, NS_PER_SEC, SecretBytes};
 use qecnet::lifecycle::{AuditFailure, AuditRecord, Engine, EngineConfig, KeyId, KeyState, ManualClock, verify_chain};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use rusqlite::Connection;
+
+use crate::util::{OutputText, TempDir, qecnet, qecnet_command};
 
 /// A closed store with a few hundred records and a checkpoint every 40.
 fn build_store(dir: &Path) -> (PathBuf, u64) {
@@ -50,8 +48,8 @@ fn verify(path: &Path) -> Result<u64, AuditFailure> {
 }
 
 fn cli_verify(path: &Path) -> (i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_qecnet")).args(["audit", "verify"]).arg(path).output().unwrap();
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned())
+    let out = qecnet_command().args(["audit", "verify"]).arg(path).output().unwrap();
+    (out.code(), out.stdout_text())
 }
 
 fn checkpoint_seqs(path: &Path) -> Vec<u64> {
@@ -63,7 +61,7 @@ fn checkpoint_seqs(path: &Path) -> Vec<u64> {
 #[test]
 fn intact_store_verifies_in_library_and_cli() {
     let dir = TempDir::new("tamper-ok");
-    let (path, n) = build_store(&dir.0);
+    let (path, n) = build_store(&dir);
     assert_eq!(verify(&path), Ok(n));
     let (code, out) = cli_verify(&path);
     assert_eq!(code, 0, "{out}");
@@ -75,7 +73,7 @@ fn intact_store_verifies_in_library_and_cli() {
 #[test]
 fn edited_records_are_found_at_their_sequence_number() {
     let dir = TempDir::new("tamper-edit");
-    let (path, n) = build_store(&dir.0);
+    let (path, n) = build_store(&dir);
     let mut rng = ChaCha20Rng::seed_from_u64(5);
     let edits = [
         "UPDATE audit SET detail = detail || ' ' WHERE seq = ?1",
@@ -86,7 +84,7 @@ fn edited_records_are_found_at_their_sequence_number() {
     ];
     for (i, sql) in edits.iter().enumerate() {
         let seq = rng.random_range(1..=n);
-        let p = copy(&path, &dir.0, &format!("edit{i}.db"));
+        let p = copy(&path, &dir, &format!("edit{i}.db"));
         Connection::open(&p).unwrap().execute(sql, [seq as i64]).unwrap();
         assert_eq!(verify(&p), Err(AuditFailure::Edited { seq }), "{sql} at {seq}");
         let (code, out) = cli_verify(&p);
@@ -98,11 +96,11 @@ fn edited_records_are_found_at_their_sequence_number() {
 #[test]
 fn deleted_and_reordered_records_are_found() {
     let dir = TempDir::new("tamper-del");
-    let (path, n) = build_store(&dir.0);
+    let (path, n) = build_store(&dir);
     let mut rng = ChaCha20Rng::seed_from_u64(6);
     for i in 0..4 {
         let seq = rng.random_range(1..n);
-        let p = copy(&path, &dir.0, &format!("del{i}.db"));
+        let p = copy(&path, &dir, &format!("del{i}.db"));
         Connection::open(&p).unwrap().execute("DELETE FROM audit WHERE seq = ?1", [seq as i64]).unwrap();
         assert_eq!(verify(&p), Err(AuditFailure::Missing { seq }));
         let (code, out) = cli_verify(&p);
@@ -111,7 +109,7 @@ fn deleted_and_reordered_records_are_found() {
     }
     // Delete and renumber so there is no gap: the link breaks there.
     let seq = n / 2;
-    let p = copy(&path, &dir.0, "renumber.db");
+    let p = copy(&path, &dir, "renumber.db");
     {
         let c = Connection::open(&p).unwrap();
         c.execute("DELETE FROM audit WHERE seq = ?1", [seq as i64]).unwrap();
@@ -122,7 +120,7 @@ fn deleted_and_reordered_records_are_found() {
     // Swap two neighbouring records (content moved, sequence numbers kept).
     for i in 0..4 {
         let a = rng.random_range(1..n);
-        let p = copy(&path, &dir.0, &format!("swap{i}.db"));
+        let p = copy(&path, &dir, &format!("swap{i}.db"));
         {
             let c = Connection::open(&p).unwrap();
             c.execute_batch(&format!(
@@ -184,11 +182,11 @@ fn rehash_from(c: &Connection, from: u64) {
 #[test]
 fn rewritten_chain_truncation_and_signatures_are_caught_by_checkpoints() {
     let dir = TempDir::new("tamper-cp");
-    let (path, n) = build_store(&dir.0);
+    let (path, n) = build_store(&dir);
     let cps = checkpoint_seqs(&path);
     // Edit a record and re-hash everything after it: the next checkpoint catches it.
     let seq = cps[1] - 3;
-    let p = copy(&path, &dir.0, "rewrite.db");
+    let p = copy(&path, &dir, "rewrite.db");
     {
         let c = Connection::open(&p).unwrap();
         c.execute("UPDATE audit SET actor = 'mallory' WHERE seq = ?1", [seq as i64]).unwrap();
@@ -197,7 +195,7 @@ fn rewritten_chain_truncation_and_signatures_are_caught_by_checkpoints() {
     assert_eq!(verify(&p), Err(AuditFailure::CheckpointMismatch { seq: cps[1] }));
     // Flip a bit of every checkpoint signature in turn.
     for (i, cp) in cps.iter().enumerate().take(4) {
-        let p = copy(&path, &dir.0, &format!("sig{i}.db"));
+        let p = copy(&path, &dir, &format!("sig{i}.db"));
         // Flip one bit of the stored signature.
         let c = Connection::open(&p).unwrap();
         let mut sig: Vec<u8> =
@@ -214,7 +212,7 @@ fn rewritten_chain_truncation_and_signatures_are_caught_by_checkpoints() {
         assert!(out.contains(&format!("checkpoint at record {cp}: bad signature")), "{out}");
     }
     // A checkpoint's Merkle root altered, or removed (a downgrade to the version-1 message).
-    let p = copy(&path, &dir.0, "root.db");
+    let p = copy(&path, &dir, "root.db");
     {
         let c = Connection::open(&p).unwrap();
         let mut root: Vec<u8> =
@@ -223,7 +221,7 @@ fn rewritten_chain_truncation_and_signatures_are_caught_by_checkpoints() {
         c.execute("UPDATE checkpoints SET root = ?2 WHERE seq = ?1", rusqlite::params![cps[2] as i64, root]).unwrap();
     }
     assert_eq!(verify(&p), Err(AuditFailure::CheckpointMismatch { seq: cps[2] }));
-    let p = copy(&path, &dir.0, "no-root.db");
+    let p = copy(&path, &dir, "no-root.db");
     Connection::open(&p)
         .unwrap()
         .execute("UPDATE checkpoints SET root = NULL WHERE seq = ?1", [cps[1] as i64])
@@ -234,7 +232,7 @@ fn rewritten_chain_truncation_and_signatures_are_caught_by_checkpoints() {
     }
     // Truncate the chain below the last checkpoint.
     let last = *cps.last().unwrap();
-    let p = copy(&path, &dir.0, "trunc.db");
+    let p = copy(&path, &dir, "trunc.db");
     Connection::open(&p).unwrap().execute("DELETE FROM audit WHERE seq >= ?1", [last as i64]).unwrap();
     assert_eq!(verify(&p), Err(AuditFailure::CheckpointBeyondChain { seq: last }));
     assert_eq!(n, last, "the store ends with a signed checkpoint");
@@ -243,17 +241,13 @@ fn rewritten_chain_truncation_and_signatures_are_caught_by_checkpoints() {
 #[test]
 fn cli_refuses_foreign_files_and_lists_keys_without_bytes() {
     let dir = TempDir::new("tamper-cli");
-    let (path, _) = build_store(&dir.0);
-    let junk = dir.0.join("junk");
+    let (path, _) = build_store(&dir);
+    let junk = dir.join("junk");
     std::fs::write(&junk, vec![b'x'; 4096]).unwrap();
     let (code, _) = cli_verify(&junk);
     assert_eq!(code, 2);
-    let out = Command::new(env!("CARGO_BIN_EXE_qecnet"))
-        .args(["keys", "list"])
-        .arg(&path)
-        .args(["--state", "ACTIVE", "--json"])
-        .output()
-        .unwrap();
+    let out =
+        qecnet_command().args(["keys", "list"]).arg(&path).args(["--state", "ACTIVE", "--json"]).output().unwrap();
     assert!(out.status.success());
     let list: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let arr = list.as_array().unwrap();
@@ -264,8 +258,7 @@ fn cli_refuses_foreign_files_and_lists_keys_without_bytes() {
     let wrapped: Vec<u8> =
         c.query_row("SELECT wrapped FROM keys WHERE key_type = 'MESH_SESSION' LIMIT 1", [], |r| r.get(0)).unwrap();
     let hex: String = wrapped.iter().map(|b| format!("{b:02x}")).collect();
-    let show =
-        Command::new(env!("CARGO_BIN_EXE_qecnet")).args(["keys", "show"]).arg(&path).arg("key#3").output().unwrap();
+    let show = qecnet_command().args(["keys", "show"]).arg(&path).arg("key#3").output().unwrap();
     let text = String::from_utf8_lossy(&show.stdout);
     assert!(show.status.success() && text.contains("MESH_SESSION"), "{text}");
     assert!(!text.contains(&hex[..16]) && !String::from_utf8_lossy(&out.stdout).contains(&hex[..16]));
@@ -275,7 +268,7 @@ fn cli_refuses_foreign_files_and_lists_keys_without_bytes() {
 fn pinned_audit_key_catches_a_chain_re_signed_with_a_substituted_key() {
     use qecnet::lifecycle::verify_chain_pinned;
     let dir = TempDir::new("tamper-pin");
-    let (path, _) = build_store(&dir.0);
+    let (path, _) = build_store(&dir);
     let genuine = {
         let c = Connection::open(&path).unwrap();
         verify_chain(&c).unwrap().unwrap().signers
@@ -288,7 +281,7 @@ fn pinned_audit_key_catches_a_chain_re_signed_with_a_substituted_key() {
     }
     // Attacker: edit record 5, re-hash the chain, replace the audit key, re-sign every
     // checkpoint with recomputed Merkle roots.
-    let p = copy(&path, &dir.0, "resigned.db");
+    let p = copy(&path, &dir, "resigned.db");
     forge_history(&p);
     let c = Connection::open(&p).unwrap();
     // Without a pin the forgery is self-consistent, but the reported signer differs.
@@ -300,19 +293,9 @@ fn pinned_audit_key_catches_a_chain_re_signed_with_a_substituted_key() {
         Err(AuditFailure::BadSignature { seq, .. }) => assert_eq!(seq, first_cp),
         other => panic!("forgery accepted with pin: {other:?}"),
     }
-    let out = Command::new(env!("CARGO_BIN_EXE_qecnet"))
-        .args(["audit", "verify"])
-        .arg(&p)
-        .args(["--pin", &genuine_hex])
-        .output()
-        .unwrap();
+    let out = qecnet_command().args(["audit", "verify"]).arg(&p).args(["--pin", &genuine_hex]).output().unwrap();
     assert_eq!(out.status.code(), Some(1));
-    let out = Command::new(env!("CARGO_BIN_EXE_qecnet"))
-        .args(["audit", "verify"])
-        .arg(&path)
-        .args(["--pin", &genuine_hex])
-        .output()
-        .unwrap();
+    let out = qecnet_command().args(["audit", "verify"]).arg(&path).args(["--pin", &genuine_hex]).output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
 }
 
@@ -355,15 +338,6 @@ fn forge_history(p: &Path) {
     }
 }
 
-fn qecnet(args: &[&str]) -> (i32, String, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_qecnet")).args(args).output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
-
 fn genuine_signer(path: &Path) -> String {
     let c = Connection::open(path).unwrap();
     verify_chain(&c).unwrap().unwrap().signers.values().next().unwrap().clone()
@@ -372,18 +346,18 @@ fn genuine_signer(path: &Path) -> String {
 #[test]
 fn inclusion_proofs_hold_for_every_kind_of_record_and_fail_when_altered() {
     let dir = TempDir::new("proof-incl");
-    let (path, _) = build_store(&dir.0);
+    let (path, _) = build_store(&dir);
     let db = path.to_str().unwrap();
     let cps = checkpoint_seqs(&path);
     let key = genuine_signer(&path);
     // The first record, records inside and at the end of a checkpoint, the last signed one.
     let last = *cps.last().unwrap();
     for record in [1, cps[0], cps[0] + 1, cps[1] - 1, last] {
-        let file = dir.0.join(format!("proof-{record}.json"));
+        let file = dir.join(format!("proof-{record}.json"));
         let f = file.to_str().unwrap();
-        let (code, _, err) = qecnet(&["audit", "prove", db, "--record", &record.to_string(), "--out", f]);
+        let (code, _, err) = qecnet(&["audit", "prove", db, "--record", &record.to_string(), "--out", f]).parts();
         assert_eq!(code, 0, "prove {record}: {err}");
-        let (code, out, _) = qecnet(&["audit", "check-proof", f, "--pin", &key]);
+        let (code, out, _) = qecnet(&["audit", "check-proof", f, "--pin", &key]).parts();
         assert_eq!(code, 0, "record {record}: {out}");
         assert!(out.starts_with(&format!("OK: record {record} (")), "{out}");
         // Against every later signed head too.
@@ -396,7 +370,7 @@ fn inclusion_proofs_hold_for_every_kind_of_record_and_fail_when_altered() {
     }
     // Alter the proof of record cps[0] + 1: its content, a path hash, the head's signature,
     // or check it against another key.
-    let file = dir.0.join(format!("proof-{}.json", cps[0] + 1));
+    let file = dir.join(format!("proof-{}.json", cps[0] + 1));
     let text = std::fs::read_to_string(&file).unwrap();
     let json: serde_json::Value = serde_json::from_str(&text).unwrap();
     let mut cases: Vec<(&str, serde_json::Value, &str)> = Vec::new();
@@ -415,25 +389,25 @@ fn inclusion_proofs_hold_for_every_kind_of_record_and_fail_when_altered() {
     edited["head"]["tree_size"] = (cps[1] + 1).into();
     cases.push(("tree size", edited, "bad signature"));
     for (what, value, message) in cases {
-        let bad = dir.0.join(format!("bad-{}.json", what.replace(' ', "-")));
+        let bad = dir.join(format!("bad-{}.json", what.replace(' ', "-")));
         std::fs::write(&bad, serde_json::to_string_pretty(&value).unwrap()).unwrap();
-        let (code, out, _) = qecnet(&["audit", "check-proof", bad.to_str().unwrap()]);
+        let (code, out, _) = qecnet(&["audit", "check-proof", bad.to_str().unwrap()]).parts();
         assert_eq!(code, 1, "{what}: {out}");
         assert!(out.starts_with("FAILED: ") && out.contains(message), "{what}: {out}");
     }
     let other = "11".repeat(32);
-    let (code, out, _) = qecnet(&["audit", "check-proof", file.to_str().unwrap(), "--pin", &other]);
+    let (code, out, _) = qecnet(&["audit", "check-proof", file.to_str().unwrap(), "--pin", &other]).parts();
     assert_eq!(code, 1);
     assert!(out.contains("is not one of the pinned audit keys"), "{out}");
     // Records beyond the signed log, or not at all, are refused with a message.
     let n =
         Connection::open(&path).unwrap().query_row("SELECT MAX(seq) FROM audit", [], |r| r.get::<_, i64>(0)).unwrap();
     if n as u64 > last {
-        let (code, _, err) = qecnet(&["audit", "prove", db, "--record", &n.to_string()]);
+        let (code, _, err) = qecnet(&["audit", "prove", db, "--record", &n.to_string()]).parts();
         assert_eq!(code, 2);
         assert!(err.contains("is not covered by a signed checkpoint yet"), "{err}");
     }
-    let (code, _, err) = qecnet(&["audit", "prove", db, "--record", "0", "--head", &cps[0].to_string()]);
+    let (code, _, err) = qecnet(&["audit", "prove", db, "--record", "0", "--head", &cps[0].to_string()]).parts();
     assert_eq!(code, 2);
     assert!(err.contains("record 0 is not in a log"), "{err}");
 }
@@ -442,7 +416,7 @@ fn inclusion_proofs_hold_for_every_kind_of_record_and_fail_when_altered() {
 fn consistency_proofs_show_the_log_is_append_only_and_catch_rewritten_history() {
     use qecnet::lifecycle::audit_proof::{AuditProof, prove_consistency};
     let dir = TempDir::new("proof-cons");
-    let (path, _) = build_store(&dir.0);
+    let (path, _) = build_store(&dir);
     let db = path.to_str().unwrap();
     let cps = checkpoint_seqs(&path);
     let genuine = Connection::open(&path).unwrap();
@@ -453,17 +427,17 @@ fn consistency_proofs_show_the_log_is_append_only_and_catch_rewritten_history() 
             assert!(proof.verify(None).is_ok(), "{from} -> {to}");
         }
     }
-    let file = dir.0.join("consistency.json");
+    let file = dir.join("consistency.json");
     let (code, _, err) =
-        qecnet(&["audit", "consistency", db, "--from", &cps[0].to_string(), "--out", file.to_str().unwrap()]);
+        qecnet(&["audit", "consistency", db, "--from", &cps[0].to_string(), "--out", file.to_str().unwrap()]).parts();
     assert_eq!(code, 0, "{err}");
-    let (code, out, _) = qecnet(&["audit", "check-proof", file.to_str().unwrap()]);
+    let (code, out, _) = qecnet(&["audit", "check-proof", file.to_str().unwrap()]).parts();
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(&format!("extends the log signed at {} records", cps[0])), "{out}");
     // Unpinned, the output names the keys and roots to compare and says so.
     let key = genuine_signer(&path);
     assert!(out.contains(&key) && out.contains("note: no --pin given"), "{out}");
-    let (code, out, _) = qecnet(&["audit", "check-proof", file.to_str().unwrap(), "--pin", &key]);
+    let (code, out, _) = qecnet(&["audit", "check-proof", file.to_str().unwrap(), "--pin", &key]).parts();
     assert_eq!(code, 0, "{out}");
     assert!(!out.contains("note: no --pin given"), "{out}");
     // An auditor kept the genuine head at cps[0]. Someone able to write the store and to sign
@@ -472,7 +446,7 @@ fn consistency_proofs_show_the_log_is_append_only_and_catch_rewritten_history() 
     let AuditProof::Consistency { first: kept, .. } = prove_consistency(&genuine, cps[0], None).unwrap() else {
         unreachable!()
     };
-    let forged = copy(&path, &dir.0, "forged.db");
+    let forged = copy(&path, &dir, "forged.db");
     forge_history(&forged);
     let forged = Connection::open(&forged).unwrap();
     assert!(verify_chain(&forged).unwrap().is_ok());
@@ -502,9 +476,9 @@ fn pinned(path: &Path) -> qecnet::lifecycle::VerifyOptions {
 #[test]
 fn pinned_verify_fails_when_the_checkpoints_of_a_rewritten_chain_are_deleted() {
     let dir = TempDir::new("tamper-no-cp");
-    let (path, n) = build_store(&dir.0);
+    let (path, n) = build_store(&dir);
     let options = pinned(&path);
-    let p = copy(&path, &dir.0, "no-checkpoints.db");
+    let p = copy(&path, &dir, "no-checkpoints.db");
     {
         let c = Connection::open(&p).unwrap();
         c.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 7", []).unwrap();
@@ -518,7 +492,7 @@ fn pinned_verify_fails_when_the_checkpoints_of_a_rewritten_chain_are_deleted() {
     assert!(out.contains("nothing was authenticated"), "{out}");
     // With the pin: refused, naming record 1 as the first unsigned one.
     assert_eq!(verify_with(&p, &options), Err(AuditFailure::NoSignedCheckpoint { records: n }));
-    let (code, out, _) = qecnet(&["audit", "verify", p.to_str().unwrap(), "--pin", &genuine_signer(&path)]);
+    let (code, out, _) = qecnet(&["audit", "verify", p.to_str().unwrap(), "--pin", &genuine_signer(&path)]).parts();
     assert_eq!(code, 1, "{out}");
     assert!(out.starts_with("FAILED: record 1: not covered by any checkpoint signed by a pinned key"), "{out}");
 }
@@ -526,12 +500,12 @@ fn pinned_verify_fails_when_the_checkpoints_of_a_rewritten_chain_are_deleted() {
 #[test]
 fn pinned_verify_names_the_first_record_after_the_last_signed_checkpoint() {
     let dir = TempDir::new("tamper-tail");
-    let (path, _) = build_store(&dir.0);
+    let (path, _) = build_store(&dir);
     let options = pinned(&path);
     let cps = checkpoint_seqs(&path);
     // Cut the log a few records after a checkpoint, with the checkpoints beyond the cut.
     let cut = cps[1] + 3;
-    let p = copy(&path, &dir.0, "cut.db");
+    let p = copy(&path, &dir, "cut.db");
     {
         let c = Connection::open(&p).unwrap();
         c.execute("DELETE FROM audit WHERE seq > ?1", [cut as i64]).unwrap();
@@ -541,7 +515,7 @@ fn pinned_verify_names_the_first_record_after_the_last_signed_checkpoint() {
         verify_with(&p, &options),
         Err(AuditFailure::UnsignedRecords { first: cps[1] + 1, last_signed: cps[1] })
     );
-    let (code, out, _) = qecnet(&["audit", "verify", p.to_str().unwrap(), "--pin", &genuine_signer(&path)]);
+    let (code, out, _) = qecnet(&["audit", "verify", p.to_str().unwrap(), "--pin", &genuine_signer(&path)]).parts();
     assert_eq!(code, 1);
     assert!(out.starts_with(&format!("FAILED: record {}: not covered by a signed checkpoint", cps[1] + 1)), "{out}");
 }
@@ -549,30 +523,31 @@ fn pinned_verify_names_the_first_record_after_the_last_signed_checkpoint() {
 #[test]
 fn a_known_head_catches_a_log_truncated_at_a_checkpoint_and_a_re_signed_history() {
     let dir = TempDir::new("tamper-known");
-    let (path, n) = build_store(&dir.0);
+    let (path, n) = build_store(&dir);
     let db = path.to_str().unwrap();
     let key = genuine_signer(&path);
     // The auditor keeps the signed head printed by an earlier verification.
-    let (code, out, _) = qecnet(&["audit", "verify", db, "--pin", &key]);
+    let (code, out, _) = qecnet(&["audit", "verify", db, "--pin", &key]).parts();
     assert_eq!(code, 0, "{out}");
     let head = out.lines().find_map(|l| l.strip_prefix("signed head: ")).expect("a signed head line").to_string();
     assert!(head.starts_with(&format!("{n}:")), "{head}");
-    let (code, out, _) = qecnet(&["audit", "verify", db, "--pin", &key, "--known-head", &head]);
+    let (code, out, _) = qecnet(&["audit", "verify", db, "--pin", &key, "--known-head", &head]).parts();
     assert_eq!(code, 0, "{out}");
     // The tail removed with its checkpoints: a valid, signed prefix, but shorter than the head.
     let cps = checkpoint_seqs(&path);
-    let p = copy(&path, &dir.0, "prefix.db");
+    let p = copy(&path, &dir, "prefix.db");
     {
         let c = Connection::open(&p).unwrap();
         c.execute("DELETE FROM audit WHERE seq > ?1", [cps[1] as i64]).unwrap();
         c.execute("DELETE FROM checkpoints WHERE seq > ?1", [cps[1] as i64]).unwrap();
     }
     // The keys table is ahead of the shortened chain...
-    let (code, out, _) = qecnet(&["audit", "verify", p.to_str().unwrap(), "--pin", &key]);
+    let (code, out, _) = qecnet(&["audit", "verify", p.to_str().unwrap(), "--pin", &key]).parts();
     assert_eq!(code, 1, "{out}");
     assert!(out.starts_with("FAILED: key#"), "{out}");
     // ... and the known head names the first missing record.
-    let (code, out, _) = qecnet(&["audit", "verify", p.to_str().unwrap(), "--pin", &key, "--known-head", &head]);
+    let (code, out, _) =
+        qecnet(&["audit", "verify", p.to_str().unwrap(), "--pin", &key, "--known-head", &head]).parts();
     assert_eq!(code, 1);
     assert!(
         out.starts_with(&format!("FAILED: record {}: missing", cps[1] + 1)) && out.contains("rolled back"),
@@ -580,13 +555,13 @@ fn a_known_head_catches_a_log_truncated_at_a_checkpoint_and_a_re_signed_history(
     );
     // A history rewritten and re-signed with a substituted key: without a pin its own
     // signatures hold, but its root at the known size does not.
-    let p = copy(&path, &dir.0, "resigned.db");
+    let p = copy(&path, &dir, "resigned.db");
     forge_history(&p);
-    let (code, out, _) = qecnet(&["audit", "verify", p.to_str().unwrap(), "--known-head", &head]);
+    let (code, out, _) = qecnet(&["audit", "verify", p.to_str().unwrap(), "--known-head", &head]).parts();
     assert_eq!(code, 1);
     assert!(out.starts_with(&format!("FAILED: record {n}: the Merkle root")), "{out}");
     // A malformed head is a usage error.
-    let (code, _, err) = qecnet(&["audit", "verify", db, "--known-head", "12:xyz"]);
+    let (code, _, err) = qecnet(&["audit", "verify", db, "--known-head", "12:xyz"]).parts();
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--known-head"), "{err}");
 }
@@ -594,7 +569,7 @@ fn a_known_head_catches_a_log_truncated_at_a_checkpoint_and_a_re_signed_history(
 #[test]
 fn keys_table_changes_behind_the_engine_fail_verification_naming_the_key() {
     let dir = TempDir::new("tamper-keys");
-    let (path, _) = build_store(&dir.0);
+    let (path, _) = build_store(&dir);
     let cases: [(&str, &str); 7] = [
         ("UPDATE keys SET state = 'REVOKED' WHERE id = 10", "key#10 (last set by record"),
         ("UPDATE keys SET participants = '[\"hub\",\"mallory\"]' WHERE id = 11", "key#11"),
@@ -609,13 +584,13 @@ fn keys_table_changes_behind_the_engine_fail_verification_naming_the_key() {
         ("INSERT INTO nodes(node, isolated_ns) VALUES ('n1', 0)", "node n1 is isolated in the nodes table"),
     ];
     for (i, (sql, message)) in cases.iter().enumerate() {
-        let p = copy(&path, &dir.0, &format!("keys{i}.db"));
+        let p = copy(&path, &dir, &format!("keys{i}.db"));
         Connection::open(&p).unwrap().execute(sql, []).unwrap();
         let (code, out) = cli_verify(&p);
         assert_eq!(code, 1, "{sql}: {out}");
         assert!(out.starts_with("FAILED: ") && out.contains(message), "{sql}: {out}");
     }
-    let p = copy(&path, &dir.0, "dropped.db");
+    let p = copy(&path, &dir, "dropped.db");
     Connection::open(&p).unwrap().execute_batch("DROP TABLE receipts; DROP TABLE keys;").unwrap();
     let (code, out) = cli_verify(&p);
     assert_eq!(code, 1, "{out}");
@@ -625,7 +600,7 @@ fn keys_table_changes_behind_the_engine_fail_verification_naming_the_key() {
 #[test]
 fn a_revoked_key_set_back_to_active_by_sql_fails_verification() {
     let dir = TempDir::new("tamper-revoked");
-    let path = dir.0.join("store.db");
+    let path = dir.join("store.db");
     let mut rng = ChaCha20Rng::seed_from_u64(12);
     let master = SecretBytes::random(32, "master", &mut rng).unwrap();
     let clock = ManualClock::new(1_000 * NS_PER_SEC);
@@ -654,7 +629,7 @@ fn a_revoked_key_set_back_to_active_by_sql_fails_verification() {
 #[test]
 fn a_truncated_store_file_names_the_last_record_that_verified() {
     let dir = TempDir::new("tamper-truncate");
-    let (path, n) = build_store(&dir.0);
+    let (path, n) = build_store(&dir);
     // Fold the WAL into the file, then cut the file short.
     Connection::open(&path)
         .unwrap()
@@ -663,7 +638,7 @@ fn a_truncated_store_file_names_the_last_record_that_verified() {
     let len = std::fs::metadata(&path).unwrap().len();
     let page = 4096;
     for cut in [len - page, len / 2] {
-        let p = copy(&path, &dir.0, &format!("cut-{cut}.db"));
+        let p = copy(&path, &dir, &format!("cut-{cut}.db"));
         std::fs::OpenOptions::new().write(true).open(&p).unwrap().set_len(cut / page * page).unwrap();
         let (code, out) = cli_verify(&p);
         assert_eq!(code, 1, "cut at {cut}: {out}");
@@ -681,7 +656,7 @@ fn a_state_spelled_otherwise_than_the_engine_writes_it_is_refused() {
     // Found by fuzzing: an empty from_state (for NULL) or a lower-case state hashes the same
     // as the engine's spelling, so the verifier accepted a store the engine never wrote.
     let dir = TempDir::new("tamper-spelling");
-    let (path, _) = build_store(&dir.0);
+    let (path, _) = build_store(&dir);
     let first_generate: i64 = Connection::open(&path)
         .unwrap()
         .query_row("SELECT MIN(seq) FROM audit WHERE event = 'generate'", [], |r| r.get(0))
@@ -693,7 +668,7 @@ fn a_state_spelled_otherwise_than_the_engine_writes_it_is_refused() {
     .iter()
     .enumerate()
     {
-        let p = copy(&path, &dir.0, &format!("spelling{i}.db"));
+        let p = copy(&path, &dir, &format!("spelling{i}.db"));
         Connection::open(&p).unwrap().execute(sql, [first_generate]).unwrap();
         match verify(&p) {
             Err(AuditFailure::Malformed { seq, .. }) => assert_eq!(seq, first_generate as u64, "{sql}"),

@@ -13,6 +13,8 @@ use qecnet::lifecycle::{Durability, Engine, EngineConfig, KeyState, ManualClock,
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
+use crate::util::{TempDir, qecnet_command};
+
 fn master() -> SecretBytes {
     let mut rng = ChaCha20Rng::seed_from_u64(99);
     SecretBytes::random(32, "master", &mut rng).unwrap()
@@ -69,6 +71,9 @@ fn burst(engine: &mut Engine, rng: &mut ChaCha20Rng, round: u64) {
     }
 }
 
+/// The child test's full name in the integration binary, for `--exact`.
+const CHILD_TEST: &str = "lifecycle_crash::crash_child_burst";
+
 /// Child side: runs only when spawned by the parent test below.
 #[test]
 #[ignore = "helper process for crash_consistency_under_sigkill"]
@@ -117,9 +122,7 @@ fn check_store(path: &Path) -> u64 {
 
 #[test]
 fn crash_consistency_under_sigkill() {
-    let dir = std::env::temp_dir().join(format!("qecnet-crash-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = TempDir::new("crash");
     let path: PathBuf = dir.join("store.db");
     {
         let mut rng = ChaCha20Rng::seed_from_u64(1);
@@ -131,7 +134,7 @@ fn crash_consistency_under_sigkill() {
     let exe = std::env::current_exe().unwrap();
     for round in 0..8u64 {
         let mut child = Command::new(&exe)
-            .args(["--ignored", "--exact", "crash_child_burst", "--nocapture", "--test-threads=1"])
+            .args(["--ignored", "--exact", CHILD_TEST, "--nocapture", "--test-threads=1"])
             .env("QECNET_CRASH_DB", &path)
             .env("QECNET_CRASH_SEED", round.to_string())
             .stdout(std::process::Stdio::null())
@@ -143,7 +146,7 @@ fn crash_consistency_under_sigkill() {
         child.wait().unwrap();
         if round % 2 == 0 {
             // The secret-free reader copes with the WAL the killed writer left.
-            let out = Command::new(env!("CARGO_BIN_EXE_qecnet")).args(["audit", "verify"]).arg(&path).output().unwrap();
+            let out = qecnet_command().args(["audit", "verify"]).arg(&path).output().unwrap();
             assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
         }
         let now = check_store(&path);
@@ -151,5 +154,4 @@ fn crash_consistency_under_sigkill() {
         records = now;
     }
     assert!(records > initial + 100, "the children made too little progress ({initial} -> {records})");
-    let _ = std::fs::remove_dir_all(&dir);
 }

@@ -9,9 +9,6 @@
 //! - a ROTATING key always has its replacement;
 //! - the audit chain verifies and replays to the store's states.
 
-mod common;
-use common::TempDir;
-
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
@@ -19,6 +16,8 @@ use qecnet::crypto::{KeyType, NS_PER_SEC, SecretBytes};
 use qecnet::lifecycle::{Engine, EngineConfig, KeyId, KeyState, ManualClock, Trigger, Usage};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
+
+use crate::util::TempDir;
 
 const NODES: [&str; 4] = ["hub", "n1", "n2", "n3"];
 const CHANNELS: [&str; 2] = ["ch-a", "ch-b"];
@@ -141,7 +140,7 @@ fn run(seed: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
         checkpoint_every: 7,
         ..EngineConfig::default()
     };
-    let mut e = Engine::create(&dir.0.join("s.db"), &master, config, Box::new(clock.clone()), &mut rng).unwrap();
+    let mut e = Engine::create(&dir.join("s.db"), &master, config, Box::new(clock.clone()), &mut rng).unwrap();
     let mut model = Model { keys: BTreeMap::new(), isolated: BTreeSet::new(), dead: BTreeSet::new() };
     // Keys the operations may address (the bootstrap keys are left alone).
     let mut ids: Vec<KeyId> = Vec::new();
