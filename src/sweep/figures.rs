@@ -10,60 +10,14 @@ use crate::mesh::sim::{MeshOutputs, run_mesh};
 use crate::photonics::link::LinkSummary;
 use crate::photonics::simulate_link;
 use crate::postprocess::keyrate::{self, KeyRateModel};
-use crate::sweep::spec::{Sweep, SweepKind};
-
-/// The figures of a link point, in column order.
-pub const LINK_FIGURES: &[&str] = &[
-    "pulses",
-    "detections",
-    "sifted_bits",
-    "sifted_key_bits",
-    "double_clicks",
-    "qber",
-    "qber_std_error",
-    "expected_qber",
-    "qber_z",
-    "qber_x",
-    "signal_gain",
-    "signal_gain_expected",
-    "signal_error_rate",
-    "signal_error_rate_expected",
-    "decoy_gain",
-    "decoy_gain_expected",
-    "decoy_error_rate",
-    "decoy_error_rate_expected",
-    "vacuum_gain",
-    "vacuum_gain_expected",
-    "sifted_key_rate_bps",
-    "key_rate_vacuum_weak_per_pulse",
-    "key_rate_vacuum_weak_expected_per_pulse",
-    "key_rate_vacuum_weak_bps",
-];
-
-fn model_name(m: KeyRateModel) -> String {
-    serde_json::to_value(m).ok().and_then(|v| v.as_str().map(|s| s.replace('-', "_"))).unwrap_or_default()
-}
+use crate::sweep::figure_names;
+pub use crate::sweep::figure_names::{DECISION_FIGURES, LINK_FIGURES, MESH_FIGURES};
+use crate::sweep::kind::SweepKind;
+use crate::sweep::spec::Sweep;
 
 /// Every figure a point of `sweep` produces, in column order.
 pub fn all_figure_names(sweep: &Sweep) -> Vec<String> {
-    match sweep.kind {
-        SweepKind::Link => LINK_FIGURES.iter().map(|s| s.to_string()).collect(),
-        SweepKind::Mesh => MESH_FIGURES.iter().map(|s| s.to_string()).collect(),
-        SweepKind::Decision => DECISION_FIGURES.iter().map(|s| s.to_string()).collect(),
-        SweepKind::Keyrate => sweep
-            .models
-            .iter()
-            .flat_map(|&m| {
-                let name = model_name(m);
-                let mut cols = vec![format!("{name}_rate_per_pulse"), format!("{name}_rate_bps")];
-                if sweep.optimise {
-                    cols.push(format!("{name}_mu"));
-                    cols.push(format!("{name}_nu"));
-                }
-                cols
-            })
-            .collect(),
-    }
+    figure_names::all_figure_names(sweep.kind, &sweep.models, sweep.optimise)
 }
 
 /// The figures kept: `outputs` if given, else all.
@@ -101,24 +55,6 @@ pub fn evaluate(sweep: &Sweep, mut value: toml::Value, seed: u64, key: (u64, u32
     Ok(sweep.outputs.iter().map(|o| values[names.iter().position(|n| n == o).expect("validated")].clone()).collect())
 }
 
-/// The figures of a mesh point, in column order.
-pub const MESH_FIGURES: &[&str] = &[
-    "key_delivered_bits",
-    "fallback_seconds_total",
-    "links_in_fallback_ever",
-    "buffer_depletions",
-    "refreshes_qkd",
-    "refreshes_fallback",
-    "buffer_mean_bits",
-    "session_key_bits_consumed",
-    "scheduled_p99_ms",
-    "triggered_rotations",
-    "detections",
-    "detection_delay_s",
-    "false_alarms",
-    "audit_records",
-];
-
 /// Runs a mesh point in a scratch directory (removed afterwards) and reports its summary.
 fn mesh_figures(scenario: &MeshScenario, (point, replicate): (u64, u32)) -> Result<Vec<String>, String> {
     // Removed when this function returns or unwinds.
@@ -151,15 +87,6 @@ fn mesh_figures(scenario: &MeshScenario, (point, replicate): (u64, u32)) -> Resu
         s.audit_records.to_string(),
     ])
 }
-
-/// The figures of a decision-engine point, in column order.
-pub const DECISION_FIGURES: &[&str] = &[
-    "false_alarm_rate_per_window",
-    "detection_probability",
-    "detection_delay_windows",
-    "honest_windows",
-    "attack_trials",
-];
 
 /// Honest windows watched per decision point, attack trials, and windows per trial.
 const HONEST_WINDOWS: u64 = 20_000;

@@ -29,28 +29,8 @@ use serde::{Deserialize, Serialize};
 use crate::config::{ConfigError, apply_override};
 use crate::link_scenario::LinkScenario;
 use crate::postprocess::KeyRateModel;
-
-/// What each point of a sweep computes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum SweepKind {
-    /// Simulate the link (the scenario's engine and pulses) and report measured figures.
-    Link,
-    /// Evaluate analytic key rates.
-    Keyrate,
-    /// Run a mesh scenario (base: a mesh scenario) and report its summary figures.
-    Mesh,
-    /// The decision engine alone on the first link of a mesh scenario: false-alarm rate on
-    /// honest windows, detection probability and delay under `link_defaults.eve`.
-    Decision,
-}
-
-impl SweepKind {
-    /// Whether points are mesh scenarios (else link scenarios).
-    pub fn uses_mesh(self) -> bool {
-        matches!(self, SweepKind::Mesh | SweepKind::Decision)
-    }
-}
+use crate::sweep::figure_names;
+pub use crate::sweep::kind::SweepKind;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -239,10 +219,8 @@ impl Sweep {
             axes,
             source_text: text,
         };
-        let known = crate::sweep::figures::all_figure_names(&sweep);
-        if let Some(bad) = sweep.outputs.iter().find(|o| !known.contains(o)) {
-            return Err(invalid(format!("outputs: unknown figure `{bad}`; known: {}", known.join(", "))));
-        }
+        let known = figure_names::all_figure_names(sweep.kind, &sweep.models, sweep.optimise);
+        figure_names::check_outputs(&sweep.outputs, &known).map_err(invalid)?;
         Ok(sweep)
     }
 
