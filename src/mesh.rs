@@ -4,12 +4,14 @@
 //! - [`des`]: the event queue on integer-nanosecond simulated time;
 //! - [`topology`]: hub, nodes, links (full mesh, explicit, or from coordinates), hub relays;
 //! - [`monitor`]: the QBER threshold / minimum rate with hysteresis, and the CUSUM decision
-//!   engine.
+//!   engine;
+//! - [`promises`]: the spec's latency promises for rotation and revocation.
 
 pub mod des;
 pub mod escalation;
 pub mod link;
 pub mod monitor;
+pub mod promises;
 pub mod scenario;
 pub mod sim;
 pub mod summary;

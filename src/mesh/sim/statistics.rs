@@ -3,6 +3,9 @@
 
 use super::events::RotationKind;
 use super::{NS, Sim};
+use crate::mesh::promises::{
+    EMERGENCY_REKEY_S, EMERGENCY_REVOCATION_S, MS_PER_S, SCHEDULED_ROTATION_S, TRIGGERED_ROTATION_S,
+};
 use crate::mesh::summary::{MeshLinkSummary, MeshSummary, RotationStats, Rotations};
 
 /// The run's counters and samples (the per-link ones are in each link's state).
@@ -80,11 +83,11 @@ impl Sim<'_> {
             fallback_seconds_total: per_link.iter().map(|l| l.fallback_seconds).sum(),
             links_in_fallback_ever: self.links.iter().filter(|l| l.stats.ever_fallback).count() as u64,
             rotations: Rotations {
-                scheduled: RotationStats::new(s.latencies(RotationKind::Scheduled), 5000.0),
-                triggered: RotationStats::new(s.latencies(RotationKind::Triggered), 2000.0),
-                emergency: RotationStats::new(s.latencies(RotationKind::Emergency), 3000.0),
+                scheduled: RotationStats::new(s.latencies(RotationKind::Scheduled), SCHEDULED_ROTATION_S * MS_PER_S),
+                triggered: RotationStats::new(s.latencies(RotationKind::Triggered), TRIGGERED_ROTATION_S * MS_PER_S),
+                emergency: RotationStats::new(s.latencies(RotationKind::Emergency), EMERGENCY_REKEY_S * MS_PER_S),
             },
-            revocation_ms: RotationStats::new(&s.revocations_ms, 500.0),
+            revocation_ms: RotationStats::new(&s.revocations_ms, EMERGENCY_REVOCATION_S * MS_PER_S),
             delayed_by_crash: s.crash_delayed_ms.len() as u64,
             delayed_by_crash_max_ms: s.crash_delayed_ms.iter().copied().fold(0.0, f64::max),
             detections: s.detections,
