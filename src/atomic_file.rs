@@ -12,7 +12,31 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use crate::{Error, Result};
+/// A file that could not be written or created: the path and what the operating system said.
+#[derive(Debug, thiserror::Error)]
+#[error("{}: {source}", path.display())]
+pub struct FileError {
+    /// The file (or directory) involved.
+    pub path: PathBuf,
+    /// What the operating system said.
+    #[source]
+    pub source: std::io::Error,
+}
+
+impl FileError {
+    /// Wraps `source` with the `path` it concerns.
+    pub fn new(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        FileError { path: path.into(), source }
+    }
+}
+
+/// An output that is also an input, or two outputs that are one file: refused before anything
+/// is written. The message names both options and paths.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct OutputClash(String);
+
+type Result<T, E = FileError> = std::result::Result<T, E>;
 
 /// Where the bytes of an [`AtomicFile`] go.
 enum Sink {
@@ -57,15 +81,15 @@ impl AtomicFile {
         } else {
             match std::fs::metadata(target) {
                 Ok(meta) if meta.is_dir() => {
-                    return Err(Error::io(target, std::io::Error::other("is a directory")));
+                    return Err(FileError::new(target, std::io::Error::other("is a directory")));
                 }
                 Ok(meta) if !meta.is_file() => {
-                    Sink::Direct(OpenOptions::new().write(true).open(target).map_err(|e| Error::io(target, e))?)
+                    Sink::Direct(OpenOptions::new().write(true).open(target).map_err(|e| FileError::new(target, e))?)
                 }
                 // A regular file (through any symbolic links), or nothing yet.
                 _ => {
-                    let resolved = resolve_links(target).map_err(|e| Error::io(target, e))?;
-                    let (temp, file) = create_temp_beside(&resolved).map_err(|e| Error::io(target, e))?;
+                    let resolved = resolve_links(target).map_err(|e| FileError::new(target, e))?;
+                    let (temp, file) = create_temp_beside(&resolved).map_err(|e| FileError::new(target, e))?;
                     Sink::Temp { temp, resolved, file }
                 }
             }
@@ -88,7 +112,7 @@ impl AtomicFile {
             Err(e) => {
                 let (error, writer) = e.into_parts();
                 remove_temp(writer.into_parts().0);
-                return Err(Error::io(&target, error));
+                return Err(FileError::new(&target, error));
             }
         };
         match sink {
@@ -96,12 +120,12 @@ impl AtomicFile {
                 let done = file.sync_all().and_then(|()| std::fs::rename(&temp, &resolved));
                 if let Err(e) = done {
                     let _ = std::fs::remove_file(&temp);
-                    return Err(Error::io(&target, e));
+                    return Err(FileError::new(&target, e));
                 }
                 Ok(())
             }
-            Sink::Direct(mut file) => file.flush().map_err(|e| Error::io(&target, e)),
-            Sink::Stdout(mut out) => out.flush().map_err(|e| Error::io("<stdout>", e)),
+            Sink::Direct(mut file) => file.flush().map_err(|e| FileError::new(&target, e)),
+            Sink::Stdout(mut out) => out.flush().map_err(|e| FileError::new("<stdout>", e)),
         }
     }
 
@@ -161,9 +185,9 @@ fn create_temp_beside(target: &Path) -> std::io::Result<(PathBuf, File)> {
     }
 }
 
-/// Maps a write error on `file` to the crate error.
-pub fn write_err(file: &AtomicFile) -> impl Fn(std::io::Error) -> Error + '_ {
-    move |e| Error::io(file.target(), e)
+/// Maps a write error on `file` to a [`FileError`] naming it.
+pub fn write_err(file: &AtomicFile) -> impl Fn(std::io::Error) -> FileError + '_ {
+    move |e| FileError::new(file.target(), e)
 }
 
 /// Writes the whole of `contents` to `target` atomically.
@@ -195,7 +219,7 @@ impl ScratchDir {
             match std::fs::create_dir(&dir) {
                 Ok(()) => return Ok(ScratchDir(dir)),
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(Error::io(dir, e)),
+                Err(e) => return Err(FileError::new(dir, e)),
             }
         }
     }
@@ -245,14 +269,14 @@ fn identity(path: &Path) -> Option<FileIdentity> {
 /// another of the `outputs` (each given with the option that names it, e.g.
 /// `("--records", path)`): writing it would replace what the command reads, or two outputs
 /// would garble one file. Standard output and devices are not compared.
-pub fn check_distinct(inputs: &[(&str, &Path)], outputs: &[(&str, &Path)]) -> Result<()> {
+pub fn check_distinct(inputs: &[(&str, &Path)], outputs: &[(&str, &Path)]) -> Result<(), OutputClash> {
     let ids: Vec<(&str, &Path, Option<FileIdentity>)> =
         outputs.iter().map(|&(option, path)| (option, path, identity(path))).collect();
     for (i, (option, path, id)) in ids.iter().enumerate() {
         let Some(id) = id else { continue };
         for &(input_option, input) in inputs {
             if identity(input).as_ref() == Some(id) {
-                return Err(Error::Usage(format!(
+                return Err(OutputClash(format!(
                     "{option} {}: is the {input_option} file {}; refusing to overwrite an input",
                     path.display(),
                     input.display()
@@ -261,7 +285,7 @@ pub fn check_distinct(inputs: &[(&str, &Path)], outputs: &[(&str, &Path)]) -> Re
         }
         for (other_option, other, other_id) in &ids[..i] {
             if other_id.as_ref() == Some(id) {
-                return Err(Error::Usage(format!(
+                return Err(OutputClash(format!(
                     "{option} {} and {other_option} {} are the same file; give each output its own path",
                     path.display(),
                     other.display()

@@ -152,6 +152,7 @@ fn exit_code(e: &Error) -> u8 {
     use crate::lifecycle::LifecycleError as L;
     match e {
         Error::Io { .. } => 1,
+        Error::Plot(crate::plot::PlotError::File(_) | crate::plot::PlotError::Draw { .. }) => 1,
         Error::Interrupted(_) => 130,
         Error::Lifecycle(l) => match l {
             // The user named the wrong file, key or option.

@@ -29,12 +29,24 @@ pub enum Error {
         /// What the operating system said.
         source: std::io::Error,
     },
+    /// A chart that cannot be drawn or whose CSV cannot be read.
+    #[error(transparent)]
+    Plot(#[from] crate::plot::PlotError),
+    /// An output that is also an input, or two outputs that are one file.
+    #[error(transparent)]
+    OutputClash(#[from] crate::atomic_file::OutputClash),
     /// A command-line usage error that clap cannot express (conflicting options and the like).
     #[error("{0}")]
     Usage(String),
     /// Stopped by the user (Ctrl-C); the message says what was kept (exit status 130).
     #[error("{0}")]
     Interrupted(String),
+}
+
+impl From<crate::atomic_file::FileError> for Error {
+    fn from(e: crate::atomic_file::FileError) -> Self {
+        Error::Io { path: e.path, source: e.source }
+    }
 }
 
 /// Result with the crate's [`Error`].

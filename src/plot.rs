@@ -7,14 +7,19 @@
 //! left out.
 
 pub mod data;
+mod error;
+
+pub use error::PlotError;
 
 use std::path::{Path, PathBuf};
 use std::sync::Once;
 
+use crate::atomic_file::FileError;
+
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use crate::{Error, Result};
+type Result<T> = std::result::Result<T, PlotError>;
 
 /// How a series is drawn.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -114,8 +119,8 @@ pub fn render(chart: &Chart, base: &Path) -> Result<(PathBuf, PathBuf)> {
     let mut svg = String::new();
     {
         let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
-        draw(&root, chart).map_err(|e| Error::Usage(format!("{}: {e}", svg_path.display())))?;
-        root.present().map_err(|e| Error::Usage(format!("{}: {e}", svg_path.display())))?;
+        draw(&root, chart).map_err(|e| PlotError::Draw { path: svg_path.clone(), message: e.to_string() })?;
+        root.present().map_err(|e| PlotError::Draw { path: svg_path.clone(), message: e.to_string() })?;
     }
     crate::atomic_file::write_text_atomically(&svg_path, &svg)?;
     let temp = png_path.with_file_name(format!(
@@ -125,10 +130,10 @@ pub fn render(chart: &Chart, base: &Path) -> Result<(PathBuf, PathBuf)> {
     ));
     {
         let root = BitMapBackend::new(&temp, (900, 560)).into_drawing_area();
-        draw(&root, chart).map_err(|e| Error::Usage(format!("{}: {e}", png_path.display())))?;
-        root.present().map_err(|e| Error::Usage(format!("{}: {e}", png_path.display())))?;
+        draw(&root, chart).map_err(|e| PlotError::Draw { path: png_path.clone(), message: e.to_string() })?;
+        root.present().map_err(|e| PlotError::Draw { path: png_path.clone(), message: e.to_string() })?;
     }
-    std::fs::rename(&temp, &png_path).map_err(|e| Error::io(&png_path, e))?;
+    std::fs::rename(&temp, &png_path).map_err(|e| FileError::new(&png_path, e))?;
     Ok((svg_path, png_path))
 }
 

@@ -97,7 +97,7 @@ fn check_proof_output(db: &std::path::Path, file: &Option<PathBuf>) -> crate::Re
     let lock = crate::lifecycle::store::lock_path(&db);
     let inputs =
         [("store", db.as_path()), ("store", wal.as_path()), ("store", shm.as_path()), ("store", lock.as_path())];
-    crate::atomic_file::check_distinct(&inputs, &[("--out", file.as_path())])
+    crate::atomic_file::check_distinct(&inputs, &[("--out", file.as_path())]).map_err(Into::into)
 }
 
 /// Writes `proof` as pretty JSON to `file`, or to `out`.

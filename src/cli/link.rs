@@ -144,7 +144,7 @@ impl ScenarioArgs {
                 .into_iter()
                 .filter_map(|(option, path)| path.as_deref().map(|p| (option, p)))
                 .collect();
-        crate::atomic_file::check_distinct(&inputs, &outputs)
+        crate::atomic_file::check_distinct(&inputs, &outputs).map_err(Into::into)
     }
 }
 

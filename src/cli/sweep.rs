@@ -293,5 +293,5 @@ fn write_manifest(
     let mut name = csv.file_name().unwrap_or_default().to_os_string();
     name.push(".manifest.json");
     let text = serde_json::to_string_pretty(&manifest).expect("JSON serialises") + "\n";
-    crate::atomic_file::write_text_atomically(&csv.with_file_name(name), &text)
+    crate::atomic_file::write_text_atomically(&csv.with_file_name(name), &text).map_err(Into::into)
 }

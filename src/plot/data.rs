@@ -4,8 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use crate::plot::PlotError;
 use crate::plot::Point;
-use crate::{Error, Result};
+
+type Result<T> = std::result::Result<T, PlotError>;
 
 /// A CSV held as named string columns.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,10 +19,11 @@ pub struct Table {
 impl Table {
     /// Reads `path` (a sweep CSV: header row, then data rows).
     pub fn read(path: &Path) -> Result<Self> {
-        let mut reader = csv::Reader::from_path(path).map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+        let mut reader = csv::Reader::from_path(path)
+            .map_err(|e| PlotError::Csv { path: path.to_path_buf(), message: e.to_string() })?;
         let header = reader
             .headers()
-            .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?
+            .map_err(|e| PlotError::Csv { path: path.to_path_buf(), message: e.to_string() })?
             .iter()
             .map(String::from)
             .collect();
@@ -28,7 +31,7 @@ impl Table {
             .records()
             .map(|r| r.map(|r| r.iter().map(String::from).collect()))
             .collect::<std::result::Result<_, _>>()
-            .map_err(|e| Error::Usage(format!("{}: {e}", path.display())))?;
+            .map_err(|e| PlotError::Csv { path: path.to_path_buf(), message: e.to_string() })?;
         Ok(Table { header, rows })
     }
 
@@ -41,7 +44,7 @@ impl Table {
         self.header
             .iter()
             .position(|h| h == name)
-            .ok_or_else(|| Error::Usage(format!("no column `{name}`; columns: {}", self.header.join(", "))))
+            .ok_or_else(|| PlotError::NoColumn { name: name.to_string(), columns: self.header.clone() })
     }
 
     /// The rows whose column `name` equals `value`.

@@ -73,7 +73,7 @@ impl MeshOutputs {
             )));
         }
         let inputs: Vec<(&str, &Path)> = scenario.map(|p| ("scenario", p)).into_iter().collect();
-        crate::atomic_file::check_distinct(&inputs, &outputs)
+        crate::atomic_file::check_distinct(&inputs, &outputs).map_err(Into::into)
     }
 }
 
