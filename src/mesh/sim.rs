@@ -40,13 +40,13 @@ use self::statistics::Statistics;
 use crate::crypto::{KeyType, SecretBytes};
 use crate::lifecycle::{Engine, KeyId, ManualClock};
 use crate::mesh::des::EventQueue;
+use crate::mesh::error::{MeshError, Result};
 use crate::mesh::escalation::{self, CompromiseDetector};
 use crate::mesh::scenario::MeshScenario;
 use crate::mesh::summary::MeshSummary;
 use crate::mesh::topology::Topology;
 use crate::rng::SimRng;
 use crate::units::{SimDuration, SimTime};
-use crate::{Error, Result};
 
 /// Nanoseconds per second, for converting the scenario's seconds to simulated time.
 const NS: f64 = 1e9;
@@ -177,10 +177,7 @@ impl<'a> Sim<'a> {
             self.engine.begin_batch()?;
             while let Some(t) = self.queue.peek_time() {
                 if stop.load(Ordering::Relaxed) {
-                    failure = Some(Error::Interrupted(format!(
-                        "interrupted at {:.0} simulated s: the run's store and CSVs were removed",
-                        self.engine.now_ns() as f64 / NS
-                    )));
+                    failure = Some(MeshError::Interrupted { simulated_s: self.engine.now_ns() as f64 / NS });
                     break;
                 }
                 if t > end {
@@ -221,7 +218,7 @@ impl<'a> Sim<'a> {
             SimEvent::Window(i) => self.window(now, i),
             SimEvent::Refresh(ch) => {
                 let refresh = SimDuration((self.scenario.mesh.refresh_interval_s * NS) as u64);
-                self.queue.schedule(now + refresh, SimEvent::Refresh(ch)).map_err(|e| Error::Usage(e.to_string()))?;
+                self.queue.schedule(now + refresh, SimEvent::Refresh(ch))?;
                 self.refresh(now, ch, RotationKind::Scheduled, None)
             }
             SimEvent::Receipt { key, node } => self.receipt(now, key, &node),
@@ -233,14 +230,11 @@ impl<'a> Sim<'a> {
                 self.csv.trace(now, &name, "node:restart", "up", (0.0, 0), "")
             }
             SimEvent::KeyTypes => {
-                self.queue
-                    .schedule(now + SimDuration(KEY_TYPE_CHECK_NS), SimEvent::KeyTypes)
-                    .map_err(|e| Error::Usage(e.to_string()))?;
+                self.queue.schedule(now + SimDuration(KEY_TYPE_CHECK_NS), SimEvent::KeyTypes)?;
                 self.rotate_due_key_types(now)
             }
             SimEvent::MasterRotation => {
-                let master =
-                    SecretBytes::random(32, "master", &mut self.crypto_rng).map_err(|e| Error::Usage(e.to_string()))?;
+                let master = SecretBytes::random(32, "master", &mut self.crypto_rng)?;
                 self.engine.rotate_master(&master, &mut self.crypto_rng)?;
                 self.stats.master_rotations += 1;
                 self.csv.trace(
@@ -261,7 +255,7 @@ impl<'a> Sim<'a> {
             SimEvent::Tick => {
                 self.engine.tick()?;
                 let window = SimDuration((self.scenario.mesh.window_s * NS) as u64);
-                self.queue.schedule(now + window, SimEvent::Tick).map_err(|e| Error::Usage(e.to_string()))?;
+                self.queue.schedule(now + window, SimEvent::Tick)?;
                 Ok(())
             }
         }

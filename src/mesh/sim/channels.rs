@@ -8,9 +8,9 @@ use rand::Rng;
 use super::Sim;
 use super::events::RotationKind;
 use super::fallback::ml_kem_exchange;
-use crate::Result;
 use crate::crypto::{KeyType, SecretBytes};
 use crate::lifecycle::{KeyId, Trigger, Usage};
+use crate::mesh::error::Result;
 use crate::mesh::monitor::LinkMode;
 use crate::units::SimTime;
 

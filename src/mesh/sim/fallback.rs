@@ -4,18 +4,17 @@
 use rand_chacha::ChaCha20Rng;
 
 use crate::crypto::{HybridKemKey, KemSuite, SecretBytes, encapsulate};
-use crate::{Error, Result};
+use crate::mesh::error::{MeshError, Result};
 
 /// One end publishes a fresh key, the other encapsulates, both derive the same secret: its
 /// first 32 bytes are the session key.
 pub(super) fn ml_kem_exchange(rng: &mut ChaCha20Rng) -> Result<SecretBytes> {
-    let seed = SecretBytes::random(96, "fallback KEM key", rng).map_err(|e| Error::Usage(e.to_string()))?;
-    let responder =
-        HybridKemKey::from_material(&seed, KemSuite::X25519MlKem1024).map_err(|e| Error::Usage(e.to_string()))?;
-    let (enc, initiator_secret) = encapsulate(&responder.public(), rng).map_err(|e| Error::Usage(e.to_string()))?;
-    let responder_secret = responder.decapsulate(&enc).map_err(|e| Error::Usage(e.to_string()))?;
+    let seed = SecretBytes::random(96, "fallback KEM key", rng)?;
+    let responder = HybridKemKey::from_material(&seed, KemSuite::X25519MlKem1024)?;
+    let (enc, initiator_secret) = encapsulate(&responder.public(), rng)?;
+    let responder_secret = responder.decapsulate(&enc)?;
     if initiator_secret.expose() != responder_secret.expose() {
-        return Err(Error::Usage("ML-KEM-1024 fallback: the two ends derived different secrets".into()));
+        return Err(MeshError::FallbackMismatch);
     }
     Ok(SecretBytes::new(initiator_secret.expose()[..32].to_vec()))
 }

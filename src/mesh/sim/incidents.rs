@@ -6,9 +6,9 @@ use super::channels::Channel;
 use super::events::{RotationKind, SimEvent};
 use super::{NS, Sim};
 use crate::lifecycle::Trigger;
+use crate::mesh::error::Result;
 use crate::mesh::scenario::{Attack, EventKind};
 use crate::units::{SimDuration, SimTime};
-use crate::{Error, Result};
 
 impl Sim<'_> {
     /// Applies link `i`'s current impairments (extra loss, eavesdropper) to its physics.
@@ -75,7 +75,7 @@ impl Sim<'_> {
                 let n = node_index.expect("validated");
                 let up = now + SimDuration((e.restart_after_s.unwrap_or(60.0) * NS) as u64);
                 self.nodes.down_until[n] = Some(up);
-                self.queue.schedule(up, SimEvent::Restart(n)).map_err(|e| Error::Usage(e.to_string()))?;
+                self.queue.schedule(up, SimEvent::Restart(n))?;
                 let name = self.topology.nodes[n].name.clone();
                 self.csv.trace(now, &name, "node:crash", "down", (0.0, 0), "")
             }

@@ -7,13 +7,13 @@ use super::channels::Channel;
 use super::events::{RotationKind, SimEvent};
 use super::{NS, Sim};
 use crate::lifecycle::Trigger;
+use crate::mesh::error::Result;
 use crate::mesh::link::QkdLink;
 use crate::mesh::monitor::{Cusum, LinkMode, ThresholdMonitor};
 use crate::mesh::scenario::Attack;
 use crate::photonics::LinkConfig;
 use crate::rng::SimRng;
 use crate::units::{SimDuration, SimTime};
-use crate::{Error, Result};
 
 /// A link of the running mesh.
 pub(super) struct LinkState {
@@ -94,7 +94,7 @@ impl Sim<'_> {
         if link.severed {
             return Ok(());
         }
-        self.queue.schedule(now + window, SimEvent::Window(i)).map_err(|e| Error::Usage(e.to_string()))?;
+        self.queue.schedule(now + window, SimEvent::Window(i))?;
         if self.nodes.down_until[link.a].is_some() || self.nodes.down_until[link.b].is_some() {
             return Ok(()); // a crashed end produces nothing
         }

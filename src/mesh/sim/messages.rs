@@ -10,10 +10,10 @@ use super::channels::Channel;
 use super::events::{RotationKind, SimEvent};
 use super::{NS, Sim};
 use crate::lifecycle::KeyId;
+use crate::mesh::error::Result;
 use crate::mesh::scenario::MeshScenario;
 use crate::mesh::topology::Topology;
 use crate::units::SimTime;
-use crate::{Error, Result};
 
 /// What a message to each node meets.
 pub(super) struct NodeStates {
@@ -79,9 +79,7 @@ impl Sim<'_> {
             let out = self.one_way(now, n);
             let back = self.nodes.hub_delay_ns[n] + self.retry_delays_ns();
             notify_ns = notify_ns.max(self.nodes.hub_delay_ns[n]);
-            self.queue
-                .schedule(SimTime(out.0 + back), SimEvent::Receipt { key, node: name.clone() })
-                .map_err(|e| Error::Usage(e.to_string()))?;
+            self.queue.schedule(SimTime(out.0 + back), SimEvent::Receipt { key, node: name.clone() })?;
             waiting.insert(name);
         }
         let delayed_by_crash = nodes.iter().any(|&n| self.nodes.down_until[n].is_some());
@@ -149,13 +147,9 @@ impl Sim<'_> {
                 let window = (self.scenario.mesh.window_s * NS) as u64;
                 let probe = |within| SimEvent::OverlapProbe { key: old, within, channel: ch, activations };
                 if p.kind == RotationKind::Scheduled && overlap > 1 {
-                    self.queue
-                        .schedule(SimTime(now.0 + overlap / 2), probe(true))
-                        .map_err(|e| Error::Usage(e.to_string()))?;
+                    self.queue.schedule(SimTime(now.0 + overlap / 2), probe(true))?;
                 }
-                self.queue
-                    .schedule(SimTime(now.0 + overlap + 2 * window), probe(false))
-                    .map_err(|e| Error::Usage(e.to_string()))?;
+                self.queue.schedule(SimTime(now.0 + overlap + 2 * window), probe(false))?;
             }
             let state = self.channels.get_mut(&ch).expect("channel");
             state.activations = activations;

@@ -6,9 +6,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::NS;
-use crate::atomic_file::AtomicFile;
+use crate::atomic_file::{AtomicFile, FileError};
+use crate::mesh::error::{MeshError, Result};
 use crate::units::SimTime;
-use crate::{Error, Result};
 
 /// Where a mesh run writes.
 #[derive(Debug, Clone)]
@@ -53,24 +53,15 @@ impl MeshOutputs {
                 continue;
             }
             if !self.overwrite {
-                return Err(Error::Usage(format!(
-                    "{} already exists: pass --overwrite to replace the outputs of an earlier run, or another --db",
-                    path.display()
-                )));
+                return Err(MeshError::CsvExists { path: path.to_path_buf() });
             }
             let first = std::fs::read_to_string(path).ok().and_then(|t| t.lines().next().map(str::to_owned));
             if std::fs::metadata(path).is_ok_and(|m| m.is_file()) && first.as_deref() != Some(header) {
-                return Err(Error::Usage(format!(
-                    "{}: not a CSV of a qecnet mesh run (its first line is not `{header}`); refusing to replace it",
-                    path.display()
-                )));
+                return Err(MeshError::NotMeshCsv { path: path.to_path_buf(), header });
             }
         }
         if self.db.exists() && !self.overwrite {
-            return Err(Error::Usage(format!(
-                "{} already exists: pass --overwrite or another --db",
-                self.db.display()
-            )));
+            return Err(MeshError::StoreExists { path: self.db.clone() });
         }
         let inputs: Vec<(&str, &Path)> = scenario.map(|p| ("scenario", p)).into_iter().collect();
         crate::atomic_file::check_distinct(&inputs, &outputs).map_err(Into::into)
@@ -80,7 +71,7 @@ impl MeshOutputs {
 /// A CSV output with its header written, renamed into place when the run finishes.
 fn csv_file(path: &Path, header: &str) -> Result<AtomicFile> {
     let mut file = AtomicFile::create(path)?;
-    writeln!(file.writer(), "{header}").map_err(|e| Error::io(path, e))?;
+    writeln!(file.writer(), "{header}").map_err(|e| FileError::new(path, e))?;
     Ok(file)
 }
 
@@ -124,7 +115,7 @@ impl CsvWriters {
                 buffer,
                 detail.replace('"', "'")
             )
-            .map_err(|e| Error::io("trace", e))?;
+            .map_err(|e| FileError::new("trace", e))?;
         }
         Ok(())
     }
@@ -132,7 +123,7 @@ impl CsvWriters {
     /// One row of the per-link time series (already formatted).
     pub(super) fn timeseries(&mut self, row: &str) -> Result<()> {
         if let Some(w) = &mut self.timeseries {
-            writeln!(w.writer(), "{row}").map_err(|e| Error::io("timeseries", e))?;
+            writeln!(w.writer(), "{row}").map_err(|e| FileError::new("timeseries", e))?;
         }
         Ok(())
     }
@@ -149,7 +140,7 @@ impl CsvWriters {
     ) -> Result<()> {
         if let Some(w) = &mut self.rotations {
             writeln!(w.writer(), "{},{channel},{kind},{converged_ms},{}", started.0 as f64 / NS, delayed_by_crash)
-                .map_err(|e| Error::io("rotations", e))?;
+                .map_err(|e| FileError::new("rotations", e))?;
         }
         Ok(())
     }

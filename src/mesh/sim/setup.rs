@@ -13,16 +13,17 @@ use super::messages::NodeStates;
 use super::outputs::{CsvWriters, MeshOutputs};
 use super::statistics::Statistics;
 use super::{NS, Sim};
+use crate::atomic_file::FileError;
 use crate::crypto::SecretBytes;
 use crate::lifecycle::{Durability, Engine, EngineConfig, MASTER_KEY_ENV, ManualClock, load_master_key};
 use crate::mesh::des::EventQueue;
+use crate::mesh::error::{MeshError, Result};
 use crate::mesh::escalation::CompromiseDetector;
 use crate::mesh::link::QkdLink;
 use crate::mesh::monitor::{Cusum, ThresholdMonitor};
 use crate::mesh::scenario::MeshScenario;
 use crate::mesh::topology::Topology;
 use crate::rng::derive_rng;
-use crate::{Error, Result};
 
 /// The generator of every secret of a run (master, signing, session and fallback keys),
 /// seeded from the operating system, never from the scenario's seed: the seed reproduces
@@ -30,7 +31,7 @@ use crate::{Error, Result};
 /// recompute the master or the audit signing key. No simulated decision depends on it.
 fn secret_rng() -> Result<ChaCha20Rng> {
     ChaCha20Rng::try_from_rng(&mut rand::rngs::SysRng)
-        .map_err(|e| Error::io("<operating-system entropy>", std::io::Error::other(e.to_string())))
+        .map_err(|e| FileError::new("<operating-system entropy>", std::io::Error::other(e.to_string())).into())
 }
 
 impl<'a> Sim<'a> {
@@ -42,7 +43,7 @@ impl<'a> Sim<'a> {
         let mut crypto_rng = secret_rng()?;
         let master = match std::env::var_os(MASTER_KEY_ENV) {
             Some(_) => load_master_key(None)?,
-            None => SecretBytes::random(32, "master", &mut crypto_rng).map_err(|e| Error::Usage(e.to_string()))?,
+            None => SecretBytes::random(32, "master", &mut crypto_rng)?,
         };
         let clock = ManualClock::new(0);
         let config = EngineConfig {
@@ -65,10 +66,7 @@ impl<'a> Sim<'a> {
                 .rate_per_pulse
                     <= 0.0
             {
-                return Err(Error::Usage(format!(
-                    "link {} ({:.1} km) cannot produce secret key and mesh.fallback_allowed = false",
-                    l.id, l.length_km
-                )));
+                return Err(MeshError::NoSecretKey { link: l.id.clone(), length_km: l.length_km });
             }
             let cusum = if scenario.monitor.decision_engine {
                 Some(Cusum::for_honest_link(&base, &scenario.monitor)?)
