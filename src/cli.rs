@@ -153,8 +153,9 @@ fn exit_code(e: &Error) -> u8 {
     match e {
         Error::Io { .. } => 1,
         Error::Plot(crate::plot::PlotError::File(_) | crate::plot::PlotError::Draw { .. }) => 1,
-        Error::Interrupted(_) => 130,
-        Error::Lifecycle(l) => match l {
+        Error::Mesh(crate::mesh::MeshError::File(_)) => 1,
+        Error::Interrupted(_) | Error::Mesh(crate::mesh::MeshError::Interrupted { .. }) => 130,
+        Error::Lifecycle(l) | Error::Mesh(crate::mesh::MeshError::Lifecycle(l)) => match l {
             // The user named the wrong file, key or option.
             L::Input(_) | L::AlreadyExists { .. } | L::NotAStore { .. } | L::NewerSchema { .. } => 2,
             L::MasterKeyMismatch { .. } | L::UnknownKey(_) => 2,

@@ -35,6 +35,9 @@ pub enum Error {
     /// An output that is also an input, or two outputs that are one file.
     #[error(transparent)]
     OutputClash(#[from] crate::atomic_file::OutputClash),
+    /// A mesh run that was refused or stopped.
+    #[error(transparent)]
+    Mesh(#[from] crate::mesh::MeshError),
     /// A command-line usage error that clap cannot express (conflicting options and the like).
     #[error("{0}")]
     Usage(String),

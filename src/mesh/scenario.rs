@@ -29,6 +29,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::mesh::error::MeshError;
 use crate::mesh::monitor::MonitorSettings;
 use crate::mesh::topology::{LinkSpec, NodeSpec, Topology, TopologySettings};
 use crate::photonics::LinkConfig;
@@ -336,13 +337,13 @@ impl MeshScenario {
     }
 
     /// The physics of `link`: the defaults, its length, and its overrides.
-    pub fn link_config(&self, link: &crate::mesh::topology::Link) -> Result<LinkConfig, crate::Error> {
+    pub fn link_config(&self, link: &crate::mesh::topology::Link) -> Result<LinkConfig, MeshError> {
         let mut value = toml::Value::try_from(&self.link_defaults).expect("a link config serialises");
         crate::config::apply_override(&mut value, &format!("channel.length_km={:?}", link.length_km))?;
         for item in &link.set {
             crate::config::apply_override(&mut value, item)?;
         }
-        let config: LinkConfig = value.try_into().map_err(|e: toml::de::Error| crate::Error::Usage(e.to_string()))?;
+        let config: LinkConfig = value.try_into().map_err(|e: toml::de::Error| MeshError::LinkConfig(e.to_string()))?;
         config.validate()?;
         Ok(config)
     }

@@ -56,11 +56,11 @@ impl RotationStats {
 /// Rotations by kind.
 #[derive(Debug, Clone, PartialEq, Default, Serialize)]
 pub struct Rotations {
-    /// Timer-driven (the 300 s refresh): promise < 5 s.
+    /// Timer-driven (the 300 s refresh): promise < 5 s ([`SCHEDULED_ROTATION_S`](crate::mesh::promises::SCHEDULED_ROTATION_S)).
     pub scheduled: RotationStats,
-    /// Decision engine or operator: promise < 2 s.
+    /// Decision engine or operator: promise < 2 s ([`TRIGGERED_ROTATION_S`](crate::mesh::promises::TRIGGERED_ROTATION_S)).
     pub triggered: RotationStats,
-    /// Compromise re-key: promise < 3 s.
+    /// Compromise re-key: promise < 3 s ([`EMERGENCY_REKEY_S`](crate::mesh::promises::EMERGENCY_REKEY_S)).
     pub emergency: RotationStats,
 }
 
@@ -104,7 +104,8 @@ pub struct MeshSummary {
     pub links_in_fallback_ever: u64,
     /// Rotations by kind.
     pub rotations: Rotations,
-    /// Revocation latency of compromises: every node told (ms); promise < 500 ms.
+    /// Revocation latency of compromises: every node told (ms); promise < 500 ms
+    /// ([`EMERGENCY_REVOCATION_S`](crate::mesh::promises::EMERGENCY_REVOCATION_S)).
     pub revocation_ms: RotationStats,
     /// Rotations with a participant down when they started (not in the latencies above: they
     /// wait for the restart).

@@ -1,0 +1,183 @@
+//! Session-key channels (a direct link, a pair relayed through the hub, the mesh-wide group)
+//! and their refresh: key material from the QKD buffers or the ML-KEM fallback, imported or
+//! rotated in the engine and sent for receipts; the uses of each channel's key, recorded in
+//! the store; the overlap probes and the rotations of the key types with their own periods.
+
+use rand::Rng;
+
+use super::Sim;
+use super::events::RotationKind;
+use super::fallback::ml_kem_exchange;
+use crate::crypto::{KeyType, SecretBytes};
+use crate::lifecycle::{KeyId, Trigger, Usage};
+use crate::mesh::error::Result;
+use crate::mesh::monitor::LinkMode;
+use crate::units::SimTime;
+
+/// A session-key channel: a direct link, or a pair relayed through the hub.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Channel {
+    Link(usize),
+    Relay(usize),
+    /// The mesh-wide group key shared by every node (control-plane broadcast).
+    Group,
+}
+
+/// A channel's keys and their uses.
+pub(super) struct ChannelState {
+    pub(super) name: String,
+    /// Its participants (node indices).
+    pub(super) nodes: Vec<usize>,
+    pub(super) active: Option<KeyId>,
+    /// The key being distributed, waiting for receipts.
+    pub(super) pending: Option<KeyId>,
+    /// A triggered rotation requested while another was in flight: it starts when that one
+    /// activates.
+    pub(super) queued_trigger: Option<Trigger>,
+    /// Uses of the current key not yet recorded in the store: (encrypt, decrypt-only).
+    pub(super) uses: (u64, u64),
+    /// Keys activated on this channel so far.
+    pub(super) activations: u64,
+}
+
+impl ChannelState {
+    /// A channel `name` between `nodes`, without keys yet.
+    pub(super) fn new(name: String, nodes: Vec<usize>) -> Self {
+        ChannelState { name, nodes, active: None, pending: None, queued_trigger: None, uses: (0, 0), activations: 0 }
+    }
+}
+
+impl Sim<'_> {
+    /// Rotates the ACTIVE keys of the types that rotate on their own periods (all but the
+    /// MESH_SESSION keys, which the refresh rotates) once they are due.
+    pub(super) fn rotate_due_key_types(&mut self, now: SimTime) -> Result<()> {
+        for old in self.engine.due_for_rotation()? {
+            let rec = self.engine.key(old)?;
+            if rec.key_type == KeyType::MeshSession {
+                continue;
+            }
+            let new = self.engine.begin_rotation(old, &mut self.crypto_rng)?;
+            self.engine.distribute(new)?;
+            let nodes: Vec<usize> = rec.participants.iter().filter_map(|p| self.topology.node(p)).collect();
+            self.stats.other_rotations += 1;
+            self.send_for_receipts(now, new, None, RotationKind::Scheduled, &nodes)?;
+        }
+        Ok(())
+    }
+
+    /// Decrypts with the replaced key `key`: within its overlap this must be allowed (unless a
+    /// compromise revoked it meanwhile); after it the engine must refuse.
+    pub(super) fn overlap_probe(&mut self, key: KeyId, within: bool) -> Result<()> {
+        self.stats.overlap_probes += 1;
+        let allowed = self.engine.record_use(key, Usage::Unprotect, 1).is_ok();
+        if within {
+            let revoked = self.engine.key(key)?.state == crate::lifecycle::KeyState::Revoked;
+            if !allowed && !revoked {
+                self.stats.violations += 1;
+            }
+        } else if allowed {
+            self.stats.violations += 1; // an expired key was accepted
+        } else {
+            self.stats.late_uses_refused += 1;
+        }
+        Ok(())
+    }
+
+    /// Records the counted uses of `ch`'s current key in the store; a refused use (a key used
+    /// after its successor's overlap, or after revocation) is a violation.
+    pub(super) fn flush_uses(&mut self, ch: Channel) -> Result<()> {
+        let state = self.channels.get_mut(&ch).expect("channel");
+        let (Some(key), (protect, unprotect)) = (state.active, std::mem::take(&mut state.uses)) else { return Ok(()) };
+        for (usage, n) in [(Usage::Protect, protect), (Usage::Unprotect, unprotect)] {
+            if n > 0 && self.engine.record_use(key, usage, n).is_err() {
+                self.stats.violations += n;
+            }
+        }
+        Ok(())
+    }
+
+    /// Session-key material for `ch`: from the QKD buffer(s) when the link(s) run on QKD and
+    /// can pay, else from a real ML-KEM-1024 hybrid exchange between the two ends.
+    fn material(&mut self, ch: Channel) -> Result<Option<(SecretBytes, &'static str)>> {
+        let bits = self.scenario.mesh.session_key_bits;
+        let hops: Vec<usize> = match ch {
+            Channel::Group => {
+                // The hub generates the group key and sends it to each node under that node's
+                // (already QKD- or fallback-protected) session key.
+                let mut bytes = vec![0u8; 32];
+                self.crypto_rng.fill_bytes(&mut bytes);
+                return Ok(Some((SecretBytes::new(bytes), "generated by the hub")));
+            }
+            Channel::Link(i) => vec![i],
+            Channel::Relay(r) => {
+                let (a, b) = self.topology.relayed[r];
+                vec![
+                    self.topology.link_between(0, a).expect("relay hop"),
+                    self.topology.link_between(0, b).expect("relay hop"),
+                ]
+            }
+        };
+        let qkd_ok = hops.iter().all(|&h| self.links[h].monitor.mode() == LinkMode::Qkd && !self.links[h].severed);
+        if qkd_ok && hops.iter().all(|&h| self.links[h].qkd.buffer_bits >= bits) {
+            for &h in &hops {
+                self.links[h].qkd.take(bits);
+                self.links[h].stats.refreshes_qkd += 1;
+            }
+            // The block rung tracks key lengths, not bits: the distilled key's bytes are drawn
+            // here (for a relay, the XOR of the two hop keys is again uniform).
+            let mut bytes = vec![0u8; 32];
+            self.crypto_rng.fill_bytes(&mut bytes);
+            return Ok(Some((SecretBytes::new(bytes), if hops.len() == 2 { "qkd relay via hub" } else { "qkd" })));
+        }
+        if qkd_ok {
+            self.stats.depletions += 1;
+        }
+        if !self.scenario.mesh.fallback_allowed {
+            return Ok(None);
+        }
+        for &h in &hops {
+            self.links[h].stats.refreshes_fallback += 1;
+        }
+        Ok(Some((ml_kem_exchange(&mut self.crypto_rng)?, "ml-kem-1024 fallback")))
+    }
+
+    /// Refreshes `ch`'s session key (a rotation of `kind`, started by `trigger` unless
+    /// scheduled): queued if a rotation is in flight, skipped if a participant is isolated or
+    /// no material can be had.
+    pub(super) fn refresh(
+        &mut self,
+        now: SimTime,
+        ch: Channel,
+        kind: RotationKind,
+        trigger: Option<Trigger>,
+    ) -> Result<()> {
+        let state = &self.channels[&ch];
+        if state.nodes.iter().any(|n| self.nodes.isolated.contains(n)) {
+            return Ok(());
+        }
+        if state.pending.is_some() {
+            if trigger.is_some() {
+                self.channels.get_mut(&ch).expect("channel").queued_trigger = trigger;
+            }
+            return Ok(());
+        }
+        let (name, nodes, active) = (state.name.clone(), state.nodes.clone(), state.active);
+        let Some((material, origin)) = self.material(ch)? else { return Ok(()) };
+        self.flush_uses(ch)?;
+        let participants: Vec<&str> = nodes.iter().map(|&n| self.topology.nodes[n].name.as_str()).collect();
+        let key = match active {
+            Some(old) => self.engine.rotate_with_material(old, material, origin, trigger, &mut self.crypto_rng)?,
+            None => self.engine.import_material(
+                KeyType::MeshSession,
+                &name,
+                &participants,
+                material,
+                origin,
+                &mut self.crypto_rng,
+            )?,
+        };
+        self.engine.distribute(key)?;
+        self.channels.get_mut(&ch).expect("channel").pending = Some(key);
+        self.send_for_receipts(now, key, Some(ch), kind, &nodes)
+    }
+}

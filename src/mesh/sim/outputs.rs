@@ -1,0 +1,155 @@
+//! Where a mesh run writes: the store and the CSVs ([`MeshOutputs`], checked before the run),
+//! and the CSV writers of a running mesh, each a temporary file renamed into place only when
+//! the run finishes.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::NS;
+use crate::atomic_file::{AtomicFile, FileError};
+use crate::mesh::error::{MeshError, Result};
+use crate::units::SimTime;
+
+/// Where a mesh run writes.
+#[derive(Debug, Clone)]
+pub struct MeshOutputs {
+    /// The SQLite store (created; must not exist unless `overwrite`).
+    pub db: PathBuf,
+    /// Event trace CSV.
+    pub trace: Option<PathBuf>,
+    /// Per-link time series CSV (one row per link and refresh interval).
+    pub timeseries: Option<PathBuf>,
+    /// One row per converged rotation: start, channel, kind, convergence.
+    pub rotations: Option<PathBuf>,
+    /// Replace an existing store and CSVs written by an earlier run (checked to be
+    /// qecnet's, and the store not held by another writer) instead of refusing.
+    pub overwrite: bool,
+}
+
+/// CSV headers of the mesh's outputs.
+const TRACE_HEADER: &str = "time_s,subject,event,state,qber,buffer_bits,detail";
+const TIMESERIES_HEADER: &str = "time_s,link,qber,sifted_bits,secret_bits,buffer_bits,mode";
+const ROTATIONS_HEADER: &str = "start_s,channel,kind,convergence_ms,delayed_by_crash";
+
+impl MeshOutputs {
+    /// The CSVs with their headers.
+    fn csvs(&self) -> [(Option<&Path>, &'static str); 3] {
+        [
+            (self.trace.as_deref(), TRACE_HEADER),
+            (self.timeseries.as_deref(), TIMESERIES_HEADER),
+            (self.rotations.as_deref(), ROTATIONS_HEADER),
+        ]
+    }
+
+    /// Refuses, before anything runs, outputs that would replace a file: an existing CSV
+    /// unless `overwrite` (and then only one with the mesh's own header), and two outputs
+    /// (or an output and `scenario`) naming one file.
+    pub fn check(&self, scenario: Option<&Path>) -> Result<()> {
+        let mut outputs: Vec<(&str, &Path)> = vec![("the store", self.db.as_path())];
+        for (path, header) in self.csvs() {
+            let Some(path) = path else { continue };
+            outputs.push(("a mesh CSV", path));
+            if !path.exists() {
+                continue;
+            }
+            if !self.overwrite {
+                return Err(MeshError::CsvExists { path: path.to_path_buf() });
+            }
+            let first = std::fs::read_to_string(path).ok().and_then(|t| t.lines().next().map(str::to_owned));
+            if std::fs::metadata(path).is_ok_and(|m| m.is_file()) && first.as_deref() != Some(header) {
+                return Err(MeshError::NotMeshCsv { path: path.to_path_buf(), header });
+            }
+        }
+        if self.db.exists() && !self.overwrite {
+            return Err(MeshError::StoreExists { path: self.db.clone() });
+        }
+        let inputs: Vec<(&str, &Path)> = scenario.map(|p| ("scenario", p)).into_iter().collect();
+        crate::atomic_file::check_distinct(&inputs, &outputs).map_err(Into::into)
+    }
+}
+
+/// A CSV output with its header written, renamed into place when the run finishes.
+fn csv_file(path: &Path, header: &str) -> Result<AtomicFile> {
+    let mut file = AtomicFile::create(path)?;
+    writeln!(file.writer(), "{header}").map_err(|e| FileError::new(path, e))?;
+    Ok(file)
+}
+
+/// The CSVs of a running mesh (those asked for), with their headers written.
+#[derive(Default)]
+pub(super) struct CsvWriters {
+    trace: Option<AtomicFile>,
+    timeseries: Option<AtomicFile>,
+    rotations: Option<AtomicFile>,
+}
+
+impl CsvWriters {
+    /// Starts the CSVs of `outputs`.
+    pub(super) fn create(outputs: &MeshOutputs) -> Result<Self> {
+        let [trace, timeseries, rotations] =
+            outputs.csvs().map(|(path, header)| path.map(|p| csv_file(p, header)).transpose());
+        let (trace, timeseries, rotations) = (trace?, timeseries?, rotations?);
+        Ok(CsvWriters { trace, timeseries, rotations })
+    }
+
+    /// One row of the event trace: at `now`, `subject` (a link or node) had `event` and is in
+    /// `state`, with the link's QBER and buffer (bits) when they matter.
+    pub(super) fn trace(
+        &mut self,
+        now: SimTime,
+        subject: &str,
+        event: &str,
+        state: &str,
+        (qber, buffer): (f64, u64),
+        detail: &str,
+    ) -> Result<()> {
+        if let Some(w) = &mut self.trace {
+            writeln!(
+                w.writer(),
+                "{},{},{},{},{},{},\"{}\"",
+                now.0 as f64 / NS,
+                subject,
+                event,
+                state,
+                qber,
+                buffer,
+                detail.replace('"', "'")
+            )
+            .map_err(|e| FileError::new("trace", e))?;
+        }
+        Ok(())
+    }
+
+    /// One row of the per-link time series (already formatted).
+    pub(super) fn timeseries(&mut self, row: &str) -> Result<()> {
+        if let Some(w) = &mut self.timeseries {
+            writeln!(w.writer(), "{row}").map_err(|e| FileError::new("timeseries", e))?;
+        }
+        Ok(())
+    }
+
+    /// One converged rotation: started at `started` on `channel`, converged after
+    /// `converged_ms`.
+    pub(super) fn rotation(
+        &mut self,
+        started: SimTime,
+        channel: &str,
+        kind: &str,
+        converged_ms: f64,
+        delayed_by_crash: bool,
+    ) -> Result<()> {
+        if let Some(w) = &mut self.rotations {
+            writeln!(w.writer(), "{},{channel},{kind},{converged_ms},{}", started.0 as f64 / NS, delayed_by_crash)
+                .map_err(|e| FileError::new("rotations", e))?;
+        }
+        Ok(())
+    }
+
+    /// Renames every CSV into place.
+    pub(super) fn commit(self) -> Result<()> {
+        for csv in [self.trace, self.timeseries, self.rotations].into_iter().flatten() {
+            csv.commit()?;
+        }
+        Ok(())
+    }
+}

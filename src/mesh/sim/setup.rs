@@ -1,0 +1,137 @@
+//! Building a mesh run: the secret generator, the master key, every link with its monitor
+//! and decision engine, the session-key channels, the nodes' message delays, the CSVs and,
+//! last, the store.
+
+use std::collections::BTreeMap;
+
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+
+use super::channels::{Channel, ChannelState};
+use super::link_window::{AttackEpisode, Impairments, IntervalCounts, LinkState, LinkStats};
+use super::messages::NodeStates;
+use super::outputs::{CsvWriters, MeshOutputs};
+use super::statistics::Statistics;
+use super::{NS, Sim};
+use crate::atomic_file::FileError;
+use crate::crypto::SecretBytes;
+use crate::lifecycle::{Durability, Engine, EngineConfig, MASTER_KEY_ENV, ManualClock, load_master_key};
+use crate::mesh::des::EventQueue;
+use crate::mesh::error::{MeshError, Result};
+use crate::mesh::escalation::CompromiseDetector;
+use crate::mesh::link::QkdLink;
+use crate::mesh::monitor::{Cusum, ThresholdMonitor};
+use crate::mesh::scenario::MeshScenario;
+use crate::mesh::topology::Topology;
+use crate::rng::derive_rng;
+
+/// The generator of every secret of a run (master, signing, session and fallback keys),
+/// seeded from the operating system, never from the scenario's seed: the seed reproduces
+/// the physics and the event trace, and whoever holds the scenario file must not be able to
+/// recompute the master or the audit signing key. No simulated decision depends on it.
+fn secret_rng() -> Result<ChaCha20Rng> {
+    ChaCha20Rng::try_from_rng(&mut rand::rngs::SysRng)
+        .map_err(|e| FileError::new("<operating-system entropy>", std::io::Error::other(e.to_string())).into())
+}
+
+impl<'a> Sim<'a> {
+    /// A run of `scenario` on its resolved `topology`, writing `outputs` (the store is
+    /// created provisionally: dropped unless the run is kept).
+    pub(super) fn new(scenario: &'a MeshScenario, topology: Topology, outputs: &MeshOutputs) -> Result<Self> {
+        let m = &scenario.mesh;
+        let seed = m.seed;
+        let mut crypto_rng = secret_rng()?;
+        let master = match std::env::var_os(MASTER_KEY_ENV) {
+            Some(_) => load_master_key(None)?,
+            None => SecretBytes::random(32, "master", &mut crypto_rng)?,
+        };
+        let clock = ManualClock::new(0);
+        let config = EngineConfig {
+            overlap_ns: (m.overlap_s * NS) as u64,
+            durability: Durability::Normal,
+            checkpoint_interval_ns: 3600 * 1_000_000_000,
+            ..EngineConfig::default()
+        };
+        let mut links = Vec::new();
+        for (i, l) in topology.links.iter().enumerate() {
+            let base = scenario.link_config(l)?;
+            let qkd = QkdLink::new(&base, m.window_s, &scenario.postprocess, m.buffer_capacity_bits)?;
+            if !m.fallback_allowed
+                && crate::postprocess::keyrate::key_rate(
+                    crate::postprocess::KeyRateModel::Lim2014,
+                    &base,
+                    &scenario.postprocess,
+                    None,
+                )?
+                .rate_per_pulse
+                    <= 0.0
+            {
+                return Err(MeshError::NoSecretKey { link: l.id.clone(), length_km: l.length_km });
+            }
+            let cusum = if scenario.monitor.decision_engine {
+                Some(Cusum::for_honest_link(&base, &scenario.monitor)?)
+            } else {
+                None
+            };
+            links.push(LinkState {
+                id: l.id.clone(),
+                a: l.a,
+                b: l.b,
+                length_km: l.length_km,
+                base,
+                impairments: Impairments::default(),
+                qkd,
+                rng: derive_rng(seed, &[1, i as u64]),
+                monitor: ThresholdMonitor::new(&scenario.monitor),
+                cusum,
+                attack: AttackEpisode::default(),
+                last_triggered: None,
+                severed: false,
+                stats: LinkStats::default(),
+                interval: IntervalCounts::default(),
+            });
+        }
+        let mut channels = BTreeMap::new();
+        for (i, l) in topology.links.iter().enumerate() {
+            channels.insert(Channel::Link(i), ChannelState::new(l.id.clone(), vec![l.a, l.b]));
+        }
+        for (i, &(a, b)) in topology.relayed.iter().enumerate() {
+            let name = format!("{}-{}", topology.nodes[a].name, topology.nodes[b].name);
+            channels.insert(Channel::Relay(i), ChannelState::new(name, vec![a, b]));
+        }
+        let everyone = (0..topology.nodes.len()).collect();
+        channels.insert(Channel::Group, ChannelState::new("mesh-group".into(), everyone));
+        let nodes = NodeStates::new(scenario, &topology);
+        let csv = CsvWriters::create(outputs)?;
+        // The store last: until the run is kept, dropping the engine removes it.
+        let engine = Engine::create_provisional(
+            &outputs.db,
+            &master,
+            config,
+            Box::new(clock.clone()),
+            outputs.overwrite,
+            &mut crypto_rng,
+        )?;
+        let n_nodes = topology.nodes.len();
+        Ok(Sim {
+            scenario,
+            topology,
+            engine,
+            clock,
+            queue: EventQueue::new(),
+            links,
+            channels,
+            pending: BTreeMap::new(),
+            nodes,
+            crypto_rng,
+            message_rng: derive_rng(seed, &[2]),
+            csv,
+            stats: Statistics::default(),
+            escalation: CompromiseDetector::new(
+                n_nodes,
+                scenario.monitor.escalate_links,
+                scenario.monitor.escalate_within_s,
+            ),
+        })
+    }
+}
