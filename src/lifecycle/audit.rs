@@ -25,7 +25,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use rusqlite::{Connection, OptionalExtension};
+use rusqlite::Connection;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -592,43 +592,4 @@ pub fn replay_states(conn: &Connection) -> Result<BTreeMap<KeyId, KeyState>, rus
         }
     }
     Ok(out)
-}
-
-/// The Merkle tree of every record's stored hash, rebuilt in sequence order.
-pub(crate) fn merkle_frontier(conn: &Connection) -> Result<MerkleFrontier, rusqlite::Error> {
-    let mut tree = MerkleFrontier::default();
-    let mut st = conn.prepare("SELECT hash FROM audit ORDER BY seq")?;
-    let mut rows = st.query([])?;
-    while let Some(r) = rows.next()? {
-        let hash: Vec<u8> = r.get(0)?;
-        let hash: [u8; 32] = hash.try_into().map_err(|_| {
-            rusqlite::Error::FromSqlConversionFailure(
-                0,
-                rusqlite::types::Type::Blob,
-                "audit hash is not 32 bytes".into(),
-            )
-        })?;
-        tree.push(record_leaf(&hash));
-    }
-    Ok(tree)
-}
-
-/// The last record's sequence number and hash, if any.
-pub(crate) fn chain_head(conn: &Connection) -> Result<(u64, [u8; 32]), rusqlite::Error> {
-    let row: Option<(i64, Vec<u8>)> = conn
-        .query_row("SELECT seq, hash FROM audit ORDER BY seq DESC LIMIT 1", [], |r| Ok((r.get(0)?, r.get(1)?)))
-        .optional()?;
-    Ok(match row {
-        Some((s, h)) => {
-            let hash: [u8; 32] = h.try_into().map_err(|_| {
-                rusqlite::Error::FromSqlConversionFailure(
-                    9,
-                    rusqlite::types::Type::Blob,
-                    format!("audit record {s}: hash is not 32 bytes").into(),
-                )
-            })?;
-            (s as u64, hash)
-        }
-        None => (0, GENESIS_HASH),
-    })
 }

@@ -16,6 +16,9 @@
 //! encryption of a fixed string under it; a key that does not open it is
 //! refused with [`LifecycleError::MasterKeyMismatch`].
 
+pub(crate) mod keys;
+pub(crate) mod log;
+
 use std::path::Path;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension};
