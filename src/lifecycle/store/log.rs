@@ -110,3 +110,33 @@ pub(crate) fn chain_head(conn: &Connection) -> Result<(u64, [u8; 32])> {
         None => (0, GENESIS_HASH),
     })
 }
+
+/// How many state changes the audit chain holds from one state to another.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransitionCount {
+    /// State before, as stored; `(new)` for a key's creation.
+    pub from: String,
+    /// State after, as stored.
+    pub to: String,
+    /// Records with this (from, to): keys that took the transition.
+    pub keys: u64,
+}
+
+/// Every (from, to) pair of state changes in the audit chain with its count, most frequent
+/// first (the report's lifecycle-flow diagram).
+pub fn transition_counts(conn: &Connection) -> Result<Vec<TransitionCount>> {
+    let mut stmt = conn.prepare(
+        "SELECT coalesce(from_state, '(new)'), to_state, count(*) FROM audit WHERE to_state IS NOT NULL \
+         GROUP BY 1, 2 ORDER BY 3 DESC",
+    )?;
+    let rows = stmt
+        .query_map([], |r| Ok(TransitionCount { from: r.get(0)?, to: r.get(1)?, keys: r.get::<_, i64>(2)? as u64 }))?;
+    rows.collect()
+}
+
+/// [`transition_counts`] of the store at `db`, opened read-only (no identity check, no
+/// lock: the store a finished mesh run left).
+pub fn read_transition_counts(db: &std::path::Path) -> Result<Vec<TransitionCount>> {
+    let conn = Connection::open_with_flags(db, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)?;
+    transition_counts(&conn)
+}
