@@ -38,7 +38,7 @@ pub const SCHEMA_VERSION: i64 = 2;
 /// Value of `meta.magic` in every qecnet store.
 pub const MAGIC: &str = "qecnet-key-store";
 /// AAD of the master-key check value.
-pub const MASTER_CHECK_AAD: &[u8] = b"qecnet/master-check/v1";
+pub(crate) const MASTER_CHECK_AAD: &[u8] = b"qecnet/master-check/v1";
 
 const SCHEMA: &str = "
 CREATE TABLE meta(name TEXT PRIMARY KEY, value BLOB NOT NULL);
