@@ -4,7 +4,8 @@
 //! Provides [`Engine`] (all operations), [`KeyState`]/[`Transition`] (the
 //! diagram), [`ReceiptProof`] (activation is impossible without every
 //! receipt), [`Clock`] ([`WallClock`], [`ManualClock`]), [`KeyRecord`] (what
-//! operators see), and the audit chain ([`audit::verify_chain`]).
+//! operators see), the audit chain ([`audit::verify`]), and the spec's
+//! [`QBER_THRESHOLD`].
 //!
 //! # Operations
 //!
@@ -101,7 +102,6 @@
 
 pub mod audit;
 pub mod audit_proof;
-mod audit_replay;
 pub mod channel_ops;
 pub mod clock;
 pub mod engine;
@@ -118,7 +118,8 @@ pub mod store;
 pub mod usage;
 
 pub use audit::{
-    AuditFailure, AuditRecord, KnownHead, VerifyOptions, VerifyReport, verify_chain, verify_chain_pinned, verify_store,
+    AuditFailure, AuditRecord, KnownHead, Verdict, VerifyOptions, VerifyReport, verify, verify_chain,
+    verify_chain_pinned, verify_store,
 };
 pub use clock::{Clock, ManualClock, WallClock};
 pub use engine::{Engine, EngineConfig, TickReport};
@@ -128,5 +129,6 @@ pub use receipt::ReceiptProof;
 pub use record::{KeyId, KeyRecord, get_key, list_keys};
 pub use recovery::RecoveryReport;
 pub use rotation::EmergencyRotation;
+pub use rules::QBER_THRESHOLD;
 pub use state::{KeyState, Transition, Trigger, Usage};
 pub use store::{Durability, SCHEMA_VERSION, open_reader};

@@ -14,7 +14,7 @@ use std::process::ExitCode;
 use crate::atomic_file::write_text_atomically;
 use crate::lifecycle::audit_proof::{AuditProof, parse_hex32, prove_consistency, prove_inclusion};
 use crate::lifecycle::store::open_damaged_reader;
-use crate::lifecycle::{KnownHead, LifecycleError, VerifyOptions, open_reader, verify_store};
+use crate::lifecycle::{KnownHead, LifecycleError, Verdict, VerifyOptions, open_reader, verify};
 
 /// Arguments of `qecnet audit`.
 #[derive(Debug, clap::Args)]
@@ -166,18 +166,18 @@ fn verify_to(
         Err(LifecycleError::Damaged { .. }) => open_damaged_reader(db)?,
         other => other?,
     };
-    let result = verify_store(&conn, &VerifyOptions { pinned, known_head })?;
+    let verdict = verify(&conn, &VerifyOptions { pinned, known_head })?;
     if json {
-        let v = match &result {
-            Ok(r) => serde_json::json!({ "ok": true, "authenticated": r.authenticated, "report": r }),
-            Err(f) => {
+        let v = match &verdict {
+            Verdict::Verified(r) => serde_json::json!({ "ok": true, "authenticated": r.authenticated, "report": r }),
+            Verdict::Failed(f) => {
                 serde_json::json!({ "ok": false, "authenticated": false, "failure": f, "message": f.to_string() })
             }
         };
         writeln!(out, "{v}")?;
     } else {
-        match &result {
-            Ok(r) => {
+        match &verdict {
+            Verdict::Verified(r) => {
                 writeln!(
                     out,
                     "OK: {} records and {} signed checkpoints verified ({} records after the last checkpoint, hash-chained but not yet signed); {} keys match the chain; head {}, Merkle root {}",
@@ -195,10 +195,10 @@ fn verify_to(
                     writeln!(out, "{NOT_AUTHENTICATED}")?;
                 }
             }
-            Err(f) => writeln!(out, "FAILED: {f}")?,
+            Verdict::Failed(f) => writeln!(out, "FAILED: {f}")?,
         }
     }
-    Ok(if result.is_ok() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
+    Ok(if verdict.is_verified() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
 }
 
 fn parse_pin(h: &str) -> Result<[u8; 32], LifecycleError> {

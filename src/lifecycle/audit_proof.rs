@@ -14,7 +14,7 @@ use std::fmt;
 use rusqlite::{Connection, OptionalExtension};
 use serde::{Deserialize, Serialize};
 
-use super::audit::{AuditRecord, checkpoint_message, hex, record_leaf};
+use super::audit::{AuditRecord, Checkpoint, checkpoint_message, hex, read_checkpoint, record_leaf};
 use super::merkle::{self, Hash};
 use super::{KeyId, KeyState, LifecycleError};
 use crate::crypto::verify_audit_signature;
@@ -214,9 +214,6 @@ impl AuditProof {
     }
 }
 
-/// A stored checkpoint row: at_ns, head, signer, signature, root.
-type CheckpointRow = (i64, Vec<u8>, i64, Vec<u8>, Option<Vec<u8>>);
-
 /// The signed head stored at checkpoint `seq`.
 fn load_head(conn: &Connection, seq: u64) -> Result<SignedHead, LifecycleError> {
     if !super::store::has_merkle_roots(conn)? {
@@ -224,14 +221,10 @@ fn load_head(conn: &Connection, seq: u64) -> Result<SignedHead, LifecycleError> 
             "the store predates Merkle roots (schema version 1): open it once with its writer to upgrade it".into(),
         ));
     }
-    let row: Option<CheckpointRow> = conn
-        .query_row("SELECT at_ns, head, signer, signature, root FROM checkpoints WHERE seq = ?1", [seq as i64], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        })
-        .optional()?;
-    let Some((at_ns, head, signer, signature, root)) = row else {
+    let Some(Checkpoint { at_ns, head, signer, signature, root, .. }) = read_checkpoint(conn, seq)? else {
         return Err(LifecycleError::Input(format!("no signed checkpoint at record {seq}")));
     };
+    let signer = signer.0;
     let Some(root) = root else {
         return Err(LifecycleError::Input(format!(
             "the checkpoint at record {seq} predates Merkle roots (schema version 1): no proofs against it"
@@ -243,7 +236,7 @@ fn load_head(conn: &Connection, seq: u64) -> Result<SignedHead, LifecycleError> 
         .ok_or_else(|| LifecycleError::Corrupt(format!("checkpoint at record {seq}: unknown signer key#{signer}")))?;
     Ok(SignedHead {
         tree_size: seq,
-        at_ns: at_ns as u64,
+        at_ns,
         chain_head: hex(&head),
         root: hex(&root),
         signer,

@@ -4,11 +4,11 @@
 use std::collections::BTreeMap;
 
 use rand::CryptoRng;
-use rusqlite::params;
 use serde::Serialize;
 
-use super::engine::Engine;
+use super::engine::{Engine, NewKey};
 use super::record::{KeyId, KeyRecord};
+use super::store::keys;
 use super::{LifecycleError, Transition, rules};
 use crate::crypto::KeyType;
 
@@ -41,10 +41,8 @@ impl Engine {
     ) -> Result<RecoveryReport> {
         self.atomic(|e| {
             let detect = e.append_audit("recovery:detect", None, None, None, &format!("node={node}; signal={signal}"))?;
-            let now = e.clock.now_ns() as i64;
-            e.conn
-                .prepare_cached("INSERT OR IGNORE INTO nodes(node, isolated_ns) VALUES (?1, ?2)")?
-                .execute(params![node, now])?;
+            let now = e.clock.now_ns();
+            keys::isolate_node(&e.conn, node, now)?;
             let isolate = e.append_audit("recovery:isolate", None, None, None, &format!("node={node}; channels severed"))?;
             let affected: Vec<KeyRecord> = e
                 .keys(None)?
@@ -69,7 +67,7 @@ impl Engine {
                 if still_live {
                     continue;
                 }
-                let id = e.generate_inner(*kt, channel, rest, None, false, rng)?;
+                let id = e.generate_inner(&NewKey::for_channel(*kt, channel, rest), rng)?;
                 e.transition(id, Transition::Distribute, &format!("emergency re-key after compromise of {node}"))?;
                 rekeyed.push(id);
             }

@@ -3,12 +3,11 @@
 //! rotation of the operator-held SOVEREIGN_MASTER.
 
 use rand::CryptoRng;
-use rusqlite::params;
 use serde::Serialize;
 
-use super::engine::{Engine, key_aad, master_check_plaintext};
-use super::record::{self, KEY_COLUMNS, KeyId, KeyRecord};
-use super::store::MASTER_CHECK_AAD;
+use super::engine::{Engine, NewKey, Tx, key_aad, master_check_plaintext};
+use super::record::{KeyId, KeyRecord};
+use super::store::{MASTER_CHECK_AAD, keys};
 use super::{KeyState, LifecycleError, Transition, Trigger};
 use crate::crypto::{KeyType, MasterKey, SecretBytes};
 
@@ -26,8 +25,10 @@ pub struct EmergencyRotation {
     pub activated: bool,
 }
 
-impl Engine {
-    pub(super) fn begin_rotation_inner(
+impl Tx<'_> {
+    /// ACTIVE → ROTATING and a GENERATED replacement; with `early`, the old key retires as
+    /// soon as the replacement activates.
+    pub(crate) fn begin_rotation_inner(
         &mut self,
         id: KeyId,
         detail: &str,
@@ -42,11 +43,13 @@ impl Engine {
             ));
         }
         if early {
-            self.conn.prepare_cached("UPDATE keys SET early_retirement = 1 WHERE id = ?1")?.execute([id.0])?;
+            keys::mark_early_retirement(&self.conn, id)?;
         }
-        self.generate_inner(rec.key_type, &rec.channel, &rec.participants, Some(id), false, rng)
+        self.generate_inner(&NewKey::replacing(&rec), rng)
     }
+}
 
+impl Engine {
     /// Start a rotation of an ACTIVE key: it becomes ROTATING (decrypt-only)
     /// and a replacement is GENERATED. Returns the replacement.
     pub fn begin_rotation(&mut self, id: KeyId, rng: &mut (impl CryptoRng + ?Sized)) -> Result<KeyId> {
@@ -130,31 +133,12 @@ impl Engine {
                 }
                 Some(s) => (s, false),
                 None => {
-                    let parts = rec.participants.clone();
-                    (e.generate_inner(rec.key_type, &rec.channel, &parts, None, false, rng)?, false)
+                    let new = NewKey::for_channel(rec.key_type, &rec.channel, &rec.participants);
+                    (e.generate_inner(&new, rng)?, false)
                 }
             };
             Ok(EmergencyRotation { revoked, replacement, activated })
         })
-    }
-
-    /// The ROTATING keys of a channel (by index, without loading its archive of RETIRED keys,
-    /// which grows with every rotation).
-    pub(super) fn rotating_on_channel(&self, channel: &str, kt: KeyType) -> Result<Vec<KeyRecord>> {
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {KEY_COLUMNS} FROM keys WHERE channel = ?1 AND key_type = ?2 AND state = 'ROTATING' ORDER BY id"
-        ))?;
-        let rows = st.query_map(params![channel, kt.as_str()], record::from_row)?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
-    }
-
-    pub(super) fn live_on_channel(&self, channel: &str, kt: KeyType) -> Result<Vec<KeyRecord>> {
-        let mut st = self.conn.prepare_cached(&format!(
-            "SELECT {KEY_COLUMNS} FROM keys WHERE channel = ?1 AND key_type = ?2 \
-             AND state NOT IN ('REVOKED','DESTROYED') ORDER BY id"
-        ))?;
-        let rows = st.query_map(params![channel, kt.as_str()], record::from_row)?;
-        Ok(rows.collect::<std::result::Result<_, _>>()?)
     }
 
     /// Rotate the operator-held SOVEREIGN_MASTER: every stored key is
@@ -171,25 +155,19 @@ impl Engine {
                 .filter(|k| k.key_type == KeyType::SovereignMaster)
                 .collect();
             let mut rewrapped = 0u64;
-            let ids: Vec<(i64, String)> = {
-                let mut st = e.conn.prepare("SELECT id, key_type FROM keys WHERE wrapped IS NOT NULL")?;
-                let rows = st.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?;
-                rows.collect::<std::result::Result<_, _>>()?
-            };
-            for (id, kt) in ids {
-                let id = KeyId(id);
+            for (id, kt) in keys::with_material(&e.conn)? {
                 let kt: KeyType = kt.parse().map_err(LifecycleError::Corrupt)?;
                 let material = e.unwrap_material(id, kt)?;
                 let wrapped = new_key
                     .wrap(&material, &key_aad(id, kt), rng)
                     .map_err(|source| LifecycleError::Crypto { key: id, source })?;
-                e.conn.prepare_cached("UPDATE keys SET wrapped = ?2 WHERE id = ?1")?.execute(params![id.0, wrapped])?;
+                keys::set_wrapped(&e.conn, id, &wrapped)?;
                 rewrapped += 1;
             }
             let check = new_key
                 .wrap(&master_check_plaintext(), MASTER_CHECK_AAD, rng)
                 .map_err(|source| LifecycleError::GenerationFailed { key_type: KeyType::SovereignMaster, source })?;
-            e.conn.execute("UPDATE meta SET value = ?1 WHERE name = 'master_check'", [check])?;
+            keys::set_master_check(&e.conn, &check)?;
             let actor = e.actor.clone();
             let id = e.insert_master_record(
                 old_records.first().map(|k| k.id),

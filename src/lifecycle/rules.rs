@@ -24,6 +24,11 @@
 
 use super::KeyState;
 
+/// The QBER threshold of the QECNet spec, as a fraction (0.11 = 11 %): a link whose quantum
+/// bit error rate reaches it no longer yields secure key (the BB84 limit), so the hub stops
+/// drawing key from it and falls back to the ML-KEM-1024 exchange.
+pub const QBER_THRESHOLD: f64 = 0.11;
+
 /// Why the engine refuses a receipt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ReceiptRefusal {

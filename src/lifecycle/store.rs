@@ -15,6 +15,15 @@
 //! The master key is never stored. `meta.master_check` is an AES-GCM
 //! encryption of a fixed string under it; a key that does not open it is
 //! refused with [`LifecycleError::MasterKeyMismatch`].
+//!
+//! The SQL the engine runs on a store is gathered beside this file: `store/keys.rs` (keys,
+//! receipts, isolated nodes) and `store/log.rs` (audit records, checkpoints, signing keys,
+//! and the per-transition counts the report draws).
+
+pub(crate) mod keys;
+pub(crate) mod log;
+
+pub use log::{TransitionCount, read_transition_counts, transition_counts};
 
 use std::path::Path;
 
@@ -29,7 +38,7 @@ pub const SCHEMA_VERSION: i64 = 2;
 /// Value of `meta.magic` in every qecnet store.
 pub const MAGIC: &str = "qecnet-key-store";
 /// AAD of the master-key check value.
-pub const MASTER_CHECK_AAD: &[u8] = b"qecnet/master-check/v1";
+pub(crate) const MASTER_CHECK_AAD: &[u8] = b"qecnet/master-check/v1";
 
 const SCHEMA: &str = "
 CREATE TABLE meta(name TEXT PRIMARY KEY, value BLOB NOT NULL);

@@ -2,10 +2,9 @@
 //! ROTATING) keys, and one-time-pad encryption that persists the consumed
 //! pad position in the same transaction.
 
-use rusqlite::params;
-
-use super::engine::Engine;
+use super::engine::{Engine, Tx};
 use super::record::{KeyId, KeyRecord};
+use super::store::keys;
 use super::{LifecycleError, Usage};
 use crate::crypto::{KeyType, OneTimePad, OtpCiphertext, SecretBytes};
 
@@ -25,43 +24,6 @@ impl Engine {
     /// Count `n` uses of `id` without touching its material (for simulation).
     pub fn record_use(&mut self, id: KeyId, usage: Usage, n: u64) -> Result<()> {
         self.atomic(|e| e.count_use(id, usage, n).map(|_| ()))
-    }
-
-    fn count_use(&mut self, id: KeyId, usage: Usage, n: u64) -> Result<KeyRecord> {
-        let rec = self.load(id)?;
-        if !usage.allowed_in(rec.state) {
-            return Err(LifecycleError::NotUsable { key: id, state: rec.state, usage });
-        }
-        if let (Usage::Protect, Some(limit)) = (usage, rec.usage_limit)
-            && rec.usage_count.saturating_add(n) > limit
-        {
-            return Err(LifecycleError::UsageLimitReached { key: id, limit });
-        }
-        self.conn
-            .prepare_cached("UPDATE keys SET usage_count = usage_count + ?2 WHERE id = ?1")?
-            .execute(params![id.0, n as i64])?;
-        Ok(rec)
-    }
-
-    fn pad(&mut self, id: KeyId, usage: Usage) -> Result<(KeyRecord, OneTimePad)> {
-        let rec = self.count_use(id, usage, 1)?;
-        if rec.key_type != KeyType::QkdTransport {
-            return Err(LifecycleError::WrongKeyType {
-                key: id,
-                actual: rec.key_type,
-                expected: KeyType::QkdTransport,
-            });
-        }
-        let material = self.unwrap_material(id, rec.key_type)?;
-        let consumed = rec.pad_consumed;
-        Ok((rec, OneTimePad::new(material, consumed)))
-    }
-
-    fn save_pad(&mut self, id: KeyId, pad: &OneTimePad) -> Result<()> {
-        self.conn
-            .prepare_cached("UPDATE keys SET pad_consumed = ?2 WHERE id = ?1")?
-            .execute(params![id.0, pad.consumed() as i64])?;
-        Ok(())
     }
 
     /// Encrypt with a QKD_TRANSPORT pad; the consumed position is stored in the
@@ -84,5 +46,40 @@ impl Engine {
             e.save_pad(id, &pad)?;
             Ok(msg)
         })
+    }
+}
+
+impl Tx<'_> {
+    fn count_use(&mut self, id: KeyId, usage: Usage, n: u64) -> Result<KeyRecord> {
+        let rec = self.load(id)?;
+        if !usage.allowed_in(rec.state) {
+            return Err(LifecycleError::NotUsable { key: id, state: rec.state, usage });
+        }
+        if let (Usage::Protect, Some(limit)) = (usage, rec.usage_limit)
+            && rec.usage_count.saturating_add(n) > limit
+        {
+            return Err(LifecycleError::UsageLimitReached { key: id, limit });
+        }
+        keys::add_uses(&self.conn, id, n)?;
+        Ok(rec)
+    }
+
+    fn pad(&mut self, id: KeyId, usage: Usage) -> Result<(KeyRecord, OneTimePad)> {
+        let rec = self.count_use(id, usage, 1)?;
+        if rec.key_type != KeyType::QkdTransport {
+            return Err(LifecycleError::WrongKeyType {
+                key: id,
+                actual: rec.key_type,
+                expected: KeyType::QkdTransport,
+            });
+        }
+        let material = self.unwrap_material(id, rec.key_type)?;
+        let consumed = rec.pad_consumed;
+        Ok((rec, OneTimePad::new(material, consumed)))
+    }
+
+    fn save_pad(&mut self, id: KeyId, pad: &OneTimePad) -> Result<()> {
+        keys::set_pad_consumed(&self.conn, id, pad.consumed())?;
+        Ok(())
     }
 }

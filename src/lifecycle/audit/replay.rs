@@ -1,4 +1,5 @@
-//! Replays the audit chain against the store's tables, so a key row changed by SQL behind
+//! Replays the audit chain: the key states it tells ([`replay_states`]), and the chain
+//! checked against the store's tables, so a key row changed by SQL behind
 //! the engine's back is caught even though the chain itself is intact.
 //!
 //! The chain says, for every key: its type, channel and participants (its `generate`
@@ -18,8 +19,8 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use rusqlite::Connection;
 
-use super::audit::{AuditFailure, AuditRecord};
-use super::{KeyId, KeyState, Transition};
+use super::{AuditFailure, AuditRecord};
+use crate::lifecycle::{KeyId, KeyState, Transition};
 
 /// Type, channel and participants of a key as its `generate` record states them.
 #[derive(Debug, PartialEq, Eq)]
@@ -219,4 +220,21 @@ impl Replay {
         }
         Ok(())
     }
+}
+
+/// Key states as the audit chain tells them: the `to` state of the last record of each key.
+pub fn replay_states(conn: &Connection) -> Result<BTreeMap<KeyId, KeyState>, rusqlite::Error> {
+    let mut st = conn.prepare(
+        "SELECT key_id, to_state FROM audit WHERE key_id IS NOT NULL AND to_state IS NOT NULL \
+         AND to_state != '' ORDER BY seq",
+    )?;
+    let mut out = BTreeMap::new();
+    let rows = st.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?)))?;
+    for row in rows {
+        let (k, s) = row?;
+        if let Ok(state) = s.parse() {
+            out.insert(KeyId(k), state);
+        }
+    }
+    Ok(out)
 }

@@ -1,0 +1,413 @@
+//! The core transitions of the key diagram: generate (and import), distribute, receipts,
+//! activate, revoke, retire, destroy, and the timer work of [`Engine::tick`]. The public
+//! operations each run one transaction; the steps they share (and that rotations and
+//! recovery compose) are methods of the transaction token [`Tx`].
+
+use std::collections::BTreeSet;
+
+use rand::CryptoRng;
+use serde::Serialize;
+
+use super::{Engine, Tx, key_aad, public_of};
+use crate::crypto::{KeyType, SecretBytes};
+use crate::lifecycle::record::{KeyId, KeyRecord};
+use crate::lifecycle::rules::{self, OverlapFate, ReceiptRefusal};
+use crate::lifecycle::store::keys::{self, KeyRow};
+use crate::lifecycle::{KeyState, LifecycleError, ReceiptProof, Transition};
+
+type Result<T> = std::result::Result<T, LifecycleError>;
+
+/// What [`Engine::tick`] did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct TickReport {
+    /// ROTATING keys retired because their overlap ended.
+    pub retired: Vec<KeyId>,
+    /// RETIRED keys destroyed because their retention ended.
+    pub destroyed: Vec<KeyId>,
+}
+
+/// A key record about to be created: type, channel, participants, what it replaces, and
+/// whether it is pre-staged for emergency re-keying.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct NewKey<'a> {
+    /// Key type.
+    pub key_type: KeyType,
+    /// Channel the key serves.
+    pub channel: &'a str,
+    /// Nodes that must confirm receipt.
+    pub participants: &'a [String],
+    /// The key this one replaces in a rotation.
+    pub replaces: Option<KeyId>,
+    /// Pre-staged material for emergency re-keying.
+    pub prestaged: bool,
+}
+
+impl<'a> NewKey<'a> {
+    /// A fresh key for `channel`, replacing nothing, not pre-staged.
+    pub(crate) fn for_channel(key_type: KeyType, channel: &'a str, participants: &'a [String]) -> Self {
+        NewKey { key_type, channel, participants, replaces: None, prestaged: false }
+    }
+
+    /// The replacement of `old` in a rotation: same type, channel and participants.
+    pub(crate) fn replacing(old: &'a KeyRecord) -> Self {
+        NewKey { replaces: Some(old.id), ..NewKey::for_channel(old.key_type, &old.channel, &old.participants) }
+    }
+
+    /// A retry of `failed` (its distribution failed): the same record, new material.
+    pub(crate) fn retry_of(failed: &'a KeyRecord) -> Self {
+        NewKey {
+            replaces: failed.replaces,
+            prestaged: failed.prestaged,
+            ..NewKey::for_channel(failed.key_type, &failed.channel, &failed.participants)
+        }
+    }
+}
+
+/// Participants sorted, without duplicates; at least one.
+fn participant_set(participants: impl IntoIterator<Item = String>) -> Result<Vec<String>> {
+    let mut nodes: Vec<String> = participants.into_iter().collect();
+    nodes.sort();
+    nodes.dedup();
+    if nodes.is_empty() {
+        return Err(LifecycleError::NoParticipants);
+    }
+    Ok(nodes)
+}
+
+impl Tx<'_> {
+    /// Apply `t` to `id` after checking the diagram; writes the audit record.
+    pub(crate) fn transition(&mut self, id: KeyId, t: Transition, detail: &str) -> Result<KeyState> {
+        let from = self.load_state(id)?;
+        if !t.allowed_from(from) {
+            return Err(LifecycleError::IllegalTransition { key: id, state: from, transition: t });
+        }
+        let now = self.clock.now_ns();
+        let to = t.target();
+        keys::set_state(&self.conn, id, to, now, to == KeyState::Destroyed)?;
+        self.append_audit(t.as_str(), Some(id), Some(from), Some(to), detail)?;
+        Ok(from)
+    }
+
+    /// Inserts the GENERATED row of `new` (no material yet).
+    fn insert_key(&mut self, new: &NewKey<'_>, material_len: usize) -> Result<KeyId> {
+        let spec = self.config.specs.get(new.key_type).clone();
+        let parts = serde_json::to_string(new.participants).map_err(|e| LifecycleError::Input(e.to_string()))?;
+        let row = KeyRow {
+            key_type: new.key_type,
+            channel: new.channel,
+            participants_json: &parts,
+            material_len,
+            created_ns: self.clock.now_ns(),
+            rotation_period_ns: spec.rotation_period_ns,
+            usage_limit: spec.usage_limit,
+            replaces: new.replaces,
+            prestaged: new.prestaged,
+        };
+        Ok(keys::insert(&self.conn, &row)?)
+    }
+
+    /// The record of an operator-held SOVEREIGN_MASTER (no material stored), GENERATED, with
+    /// its audit record; the operator (the engine's actor) is its one participant.
+    pub(crate) fn insert_master_record(&mut self, replaces: Option<KeyId>, detail: &str) -> Result<KeyId> {
+        let actor = [self.actor.clone()];
+        let material_len = self.config.specs.get(KeyType::SovereignMaster).material_len;
+        let new = NewKey { replaces, ..NewKey::for_channel(KeyType::SovereignMaster, "store", &actor) };
+        let id = self.insert_key(&new, material_len)?;
+        self.append_audit("generate", Some(id), None, Some(KeyState::Generated), detail)?;
+        Ok(id)
+    }
+
+    /// Generates material for `new` from `rng` and stores it as a GENERATED key.
+    pub(crate) fn generate_inner(&mut self, new: &NewKey<'_>, rng: &mut (impl CryptoRng + ?Sized)) -> Result<KeyId> {
+        let kt = new.key_type;
+        if kt == KeyType::SovereignMaster {
+            return Err(LifecycleError::Input(
+                "SOVEREIGN_MASTER is supplied by the operator, not generated into the store".into(),
+            ));
+        }
+        let nodes = participant_set(new.participants.iter().cloned())?;
+        for n in &nodes {
+            if self.is_isolated(n)? {
+                return Err(LifecycleError::NodeIsolated { node: n.clone() });
+            }
+        }
+        let spec = self.config.specs.get(kt).clone();
+        // Material first: a generation failure leaves no record.
+        let material = SecretBytes::random(spec.material_len, kt.as_str(), rng)
+            .map_err(|source| LifecycleError::GenerationFailed { key_type: kt, source })?;
+        self.store_new_key(&NewKey { participants: &nodes, ..*new }, material, "local entropy", rng)
+    }
+
+    /// Insert a GENERATED key with the given material (already checked), wrapped; `origin`
+    /// says where the material came from.
+    pub(crate) fn store_new_key(
+        &mut self,
+        new: &NewKey<'_>,
+        material: SecretBytes,
+        origin: &str,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        let kt = new.key_type;
+        let public = public_of(kt, &material);
+        let id = self.insert_key(new, material.len())?;
+        let wrapped = self
+            .master
+            .wrap(&material, &key_aad(id, kt), rng)
+            .map_err(|source| LifecycleError::GenerationFailed { key_type: kt, source })?;
+        keys::set_material(&self.conn, id, &wrapped, public.as_deref())?;
+        let mut detail =
+            format!("type={kt}; channel={}; participants={}; source={origin}", new.channel, new.participants.join(","));
+        if let Some(r) = new.replaces {
+            detail.push_str(&format!("; replaces={r}"));
+        }
+        if new.prestaged {
+            detail.push_str("; prestaged");
+        }
+        self.append_audit("generate", Some(id), None, Some(KeyState::Generated), &detail)?;
+        Ok(id)
+    }
+
+    /// Records `node`'s receipt of the DISTRIBUTED key `id` (once).
+    pub(crate) fn confirm_receipt_inner(&mut self, id: KeyId, node: &str) -> Result<()> {
+        let rec = self.load(id)?;
+        let is_participant = rec.participants.iter().any(|p| p == node);
+        match rules::receipt_refusal(rec.state, is_participant, self.is_isolated(node)?) {
+            Some(ReceiptRefusal::NotExpected) => {
+                return Err(LifecycleError::ReceiptNotExpected { key: id, state: rec.state });
+            }
+            Some(ReceiptRefusal::NotParticipant) => {
+                return Err(LifecycleError::NotParticipant { key: id, node: node.to_string() });
+            }
+            Some(ReceiptRefusal::NodeIsolated) => {
+                return Err(LifecycleError::NodeIsolated { node: node.to_string() });
+            }
+            None => {}
+        }
+        let now = self.clock.now_ns();
+        if keys::add_receipt(&self.conn, id, node, now)? {
+            self.append_audit("receipt", Some(id), None, None, &format!("node={node}"))?;
+        }
+        Ok(())
+    }
+
+    /// DISTRIBUTED → ACTIVE, receipts re-checked; retires the ROTATING keys the activation
+    /// supersedes and, for an AUDIT_SIGNING key, makes it the signer.
+    pub(crate) fn activate_inner(&mut self, id: KeyId) -> Result<()> {
+        // Receipts are re-checked inside the transaction.
+        self.proof_inner(id)?;
+        let rec = self.load(id)?;
+        if let Some(active) = keys::other_active(&self.conn, &rec.channel, rec.key_type, id)? {
+            return Err(LifecycleError::ChannelBusy { key: id, channel: rec.channel, key_type: rec.key_type, active });
+        }
+        self.transition(id, Transition::Activate, "all receipts confirmed")?;
+        // At most one ROTATING key (this key's predecessor) may overlap the
+        // new ACTIVE one: any older key still in overlap on the channel is superseded.
+        // The overlap rule is [`rules::overlap_fate`].
+        for k in self.rotating_on_channel(&rec.channel, rec.key_type)? {
+            if Some(k.id) != rec.replaces
+                && rules::overlap_fate(false, k.early_retirement, self.config.overlap_ns) == OverlapFate::RetireNow
+            {
+                self.transition(k.id, Transition::Retire, &format!("superseded by {id}"))?;
+            }
+        }
+        if let Some(old) = rec.replaces {
+            let old_rec = self.load(old)?;
+            if old_rec.state == KeyState::Rotating {
+                if rules::overlap_fate(true, old_rec.early_retirement, self.config.overlap_ns) == OverlapFate::RetireNow
+                {
+                    self.transition(old, Transition::Retire, &format!("replaced by {id}"))?;
+                } else {
+                    let until = self.clock.now_ns().saturating_add(self.config.overlap_ns);
+                    keys::set_overlap_until(&self.conn, old, until)?;
+                }
+            }
+        }
+        if rec.key_type == KeyType::AuditSigning {
+            self.install_signer(id)?;
+        }
+        Ok(())
+    }
+
+    /// ROTATING → RETIRED once the replacement was activated.
+    pub(crate) fn retire_inner(&mut self, id: KeyId, detail: &str) -> Result<()> {
+        let rec = self.load(id)?;
+        // A set overlap end means the replacement was activated (it may have
+        // been rotated or revoked since); otherwise it must be ACTIVE now.
+        if rec.state == KeyState::Rotating
+            && rec.overlap_until_ns.is_none()
+            && keys::active_replacement(&self.conn, id)?.is_none()
+        {
+            return Err(LifecycleError::ReplacementNotActive { key: id });
+        }
+        self.transition(id, Transition::Retire, detail).map(|_| ())
+    }
+}
+
+impl Engine {
+    /// Proof that every participant confirmed the DISTRIBUTED key `id`.
+    pub(crate) fn proof_inner(&self, id: KeyId) -> Result<ReceiptProof> {
+        let rec = self.load(id)?;
+        if rec.state != KeyState::Distributed {
+            return Err(LifecycleError::IllegalTransition {
+                key: id,
+                state: rec.state,
+                transition: Transition::Activate,
+            });
+        }
+        let got: BTreeSet<String> = keys::receipts(&self.conn, id)?.into_iter().collect();
+        let missing = rules::missing_receipts(&rec.participants, |p| got.contains(p));
+        if !missing.is_empty() {
+            return Err(LifecycleError::ReceiptsIncomplete { key: id, state: rec.state, missing });
+        }
+        Ok(ReceiptProof::new(id, got))
+    }
+
+    /// Generate a key of `key_type` for `channel`, to be shared with
+    /// `participants`. Generation failure (e.g. a stuck RNG) creates no record.
+    pub fn generate(
+        &mut self,
+        key_type: KeyType,
+        channel: &str,
+        participants: &[&str],
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        let parts: Vec<String> = participants.iter().map(|s| s.to_string()).collect();
+        self.atomic(|tx| tx.generate_inner(&NewKey::for_channel(key_type, channel, &parts), rng))
+    }
+
+    /// Record externally produced key material as a GENERATED key, e.g. a
+    /// QKD_TRANSPORT pad distilled by the QKD link (any length of at least 64
+    /// bytes), or material of another type of exactly its table length. The
+    /// bytes are wrapped at once; `rng` supplies only the wrapping nonce.
+    pub fn import_material(
+        &mut self,
+        key_type: KeyType,
+        channel: &str,
+        participants: &[&str],
+        material: SecretBytes,
+        origin: &str,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        let spec_len = self.config.specs.get(key_type).material_len;
+        let ok = match key_type {
+            KeyType::SovereignMaster => false,
+            KeyType::QkdTransport => material.len() >= 64,
+            _ => material.len() == spec_len,
+        };
+        if !ok {
+            return Err(LifecycleError::GenerationFailed {
+                key_type,
+                source: crate::crypto::CryptoError::BadKeyLength {
+                    what: key_type.as_str(),
+                    expected: if key_type == KeyType::QkdTransport { 64 } else { spec_len },
+                    got: material.len(),
+                },
+            });
+        }
+        let nodes = participant_set(participants.iter().map(|s| s.to_string()))?;
+        self.atomic(|tx| {
+            for n in &nodes {
+                if tx.is_isolated(n)? {
+                    return Err(LifecycleError::NodeIsolated { node: n.clone() });
+                }
+            }
+            tx.store_new_key(&NewKey::for_channel(key_type, channel, &nodes), material, origin, rng)
+        })
+    }
+
+    /// Generate and distribute pre-staged material for emergency re-keying of
+    /// `channel`. It stays DISTRIBUTED (collecting receipts) until an emergency
+    /// rotation activates it.
+    pub fn prestage(
+        &mut self,
+        key_type: KeyType,
+        channel: &str,
+        participants: &[&str],
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        let parts: Vec<String> = participants.iter().map(|s| s.to_string()).collect();
+        self.atomic(|tx| {
+            let new = NewKey { prestaged: true, ..NewKey::for_channel(key_type, channel, &parts) };
+            let id = tx.generate_inner(&new, rng)?;
+            tx.transition(id, Transition::Distribute, "pre-staged for emergency re-key")?;
+            Ok(id)
+        })
+    }
+
+    /// GENERATED → DISTRIBUTED: the material has been sent to the participants.
+    pub fn distribute(&mut self, id: KeyId) -> Result<()> {
+        self.atomic(|tx| tx.transition(id, Transition::Distribute, "sent via QKD channel").map(|_| ()))
+    }
+
+    /// Distribution failed: the key is DESTROYED (material erased) and a retry
+    /// with new material is generated in the same transaction. Returns the new key.
+    pub fn fail_distribution(&mut self, id: KeyId, rng: &mut (impl CryptoRng + ?Sized)) -> Result<KeyId> {
+        self.atomic(|tx| {
+            let rec = tx.load(id)?;
+            tx.transition(id, Transition::DistributionFailure, "distribution failed; retrying with new material")?;
+            keys::clear_receipts(&tx.conn, id)?;
+            let retry = tx.generate_inner(&NewKey::retry_of(&rec), rng)?;
+            tx.append_audit("distribution_retry", Some(retry), None, None, &format!("retry of {id}"))?;
+            Ok(retry)
+        })
+    }
+
+    /// A participant confirms receipt of a DISTRIBUTED key.
+    pub fn confirm_receipt(&mut self, id: KeyId, node: &str) -> Result<()> {
+        self.atomic(|tx| tx.confirm_receipt_inner(id, node))
+    }
+
+    /// Proof that every participant confirmed `id`; fails naming the missing ones.
+    pub fn receipt_proof(&self, id: KeyId) -> Result<ReceiptProof> {
+        self.proof_inner(id)
+    }
+
+    /// DISTRIBUTED → ACTIVE, consuming the receipt proof. If the key replaces a
+    /// ROTATING key, that key retires now (early retirement or zero overlap) or
+    /// when the overlap ends ([`Engine::tick`]).
+    pub fn activate(&mut self, proof: ReceiptProof) -> Result<()> {
+        self.atomic(|tx| tx.activate_inner(proof.key()))
+    }
+
+    /// Compromise: any live state → REVOKED.
+    pub fn revoke(&mut self, id: KeyId, reason: &str) -> Result<()> {
+        self.atomic(|tx| tx.transition(id, Transition::Revoke, reason).map(|_| ()))
+    }
+
+    /// ROTATING → RETIRED, allowed once the replacement has been activated.
+    pub fn retire(&mut self, id: KeyId) -> Result<()> {
+        self.atomic(|tx| tx.retire_inner(id, "operator"))
+    }
+
+    /// RETIRED → DESTROYED (material erased), allowed after the retention period.
+    pub fn destroy(&mut self, id: KeyId) -> Result<()> {
+        self.atomic(|tx| {
+            let rec = tx.load(id)?;
+            let due = rec.state_changed_ns.saturating_add(tx.config.retention_ns);
+            let now = tx.clock.now_ns();
+            if rec.state == KeyState::Retired && now < due {
+                return Err(LifecycleError::RetentionNotElapsed { key: id, due_ns: due, now_ns: now });
+            }
+            tx.transition(id, Transition::Destroy, "retention period over").map(|_| ())
+        })
+    }
+
+    /// Timer work: retire ROTATING keys whose overlap ended (replacement
+    /// ACTIVE), destroy RETIRED keys whose retention ended. Each is its own
+    /// atomic transition.
+    pub fn tick(&mut self) -> Result<TickReport> {
+        let now = self.clock.now_ns();
+        let mut report = TickReport::default();
+        // Only the keys that are due are loaded (by index on state, filtered in SQL), so a
+        // tick costs time per due key, not per key ever archived.
+        for id in keys::overlap_over(&self.conn, now)? {
+            self.atomic(|tx| tx.retire_inner(id, "overlap period over"))?;
+            report.retired.push(id);
+        }
+        for id in keys::retired_before(&self.conn, now.saturating_sub(self.config.retention_ns))? {
+            self.destroy(id)?;
+            report.destroyed.push(id);
+        }
+        Ok(report)
+    }
+}

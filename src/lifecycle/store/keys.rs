@@ -1,0 +1,317 @@
+//! The key SQL of the store, one named function per statement: key rows (insert, state,
+//! material, counters, the queries the transitions and timers need), receipts and isolated
+//! nodes. The engine calls these inside its transactions; the read-only views
+//! ([`get_key`], [`list_keys`]) work on any connection, including a reader's.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use crate::crypto::KeyType;
+use crate::lifecycle::record::{KeyId, KeyRecord};
+use crate::lifecycle::{KeyState, LifecycleError};
+
+type Result<T> = std::result::Result<T, rusqlite::Error>;
+
+/// The columns [`from_row`] reads, in order.
+pub(crate) const KEY_COLUMNS: &str = "id, key_type, channel, state, participants, \
+    wrapped IS NOT NULL, public, material_len, created_ns, state_changed_ns, activated_ns, \
+    rotation_period_ns, usage_limit, usage_count, pad_consumed, replaces, overlap_until_ns, \
+    early_retirement, prestaged";
+
+fn corrupt(what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, what.into())
+}
+
+fn opt_u64(v: Option<i64>) -> Option<u64> {
+    v.map(|x| x as u64)
+}
+
+/// Build a record (without receipts) from a row selected with [`KEY_COLUMNS`].
+pub(crate) fn from_row(r: &Row<'_>) -> Result<KeyRecord> {
+    let kt: String = r.get(1)?;
+    let st: String = r.get(3)?;
+    let parts: String = r.get(4)?;
+    let public: Option<Vec<u8>> = r.get(6)?;
+    Ok(KeyRecord {
+        id: KeyId(r.get(0)?),
+        key_type: kt.parse().map_err(corrupt)?,
+        channel: r.get(2)?,
+        state: st.parse().map_err(corrupt)?,
+        participants: serde_json::from_str(&parts).map_err(|e| corrupt(e.to_string()))?,
+        receipts: Vec::new(),
+        has_material: r.get(5)?,
+        public_hex: public.map(|p| crate::lifecycle::audit::hex(&p)),
+        material_len: r.get::<_, i64>(7)? as u64,
+        created_ns: r.get::<_, i64>(8)? as u64,
+        state_changed_ns: r.get::<_, i64>(9)? as u64,
+        activated_ns: opt_u64(r.get(10)?),
+        rotation_period_ns: opt_u64(r.get(11)?),
+        usage_limit: opt_u64(r.get(12)?),
+        usage_count: r.get::<_, i64>(13)? as u64,
+        pad_consumed: r.get::<_, i64>(14)? as u64,
+        replaces: r.get::<_, Option<i64>>(15)?.map(KeyId),
+        overlap_until_ns: opt_u64(r.get(16)?),
+        early_retirement: r.get(17)?,
+        prestaged: r.get(18)?,
+    })
+}
+
+// ----- reads -----------------------------------------------------------------
+
+/// Nodes that confirmed receipt of `id`, sorted.
+pub fn receipts(conn: &Connection, id: KeyId) -> Result<Vec<String>> {
+    let mut st = conn.prepare_cached("SELECT node FROM receipts WHERE key_id = ?1 ORDER BY node")?;
+    let rows = st.query_map([id.0], |r| r.get(0))?;
+    rows.collect()
+}
+
+/// One key with its receipts, or `UnknownKey`.
+pub fn get_key(conn: &Connection, id: KeyId) -> std::result::Result<KeyRecord, LifecycleError> {
+    let mut rec = load(conn, id)?.ok_or(LifecycleError::UnknownKey(id))?;
+    rec.receipts = receipts(conn, id)?;
+    Ok(rec)
+}
+
+/// All keys, optionally only those in `state`, by id.
+pub fn list_keys(conn: &Connection, state: Option<KeyState>) -> std::result::Result<Vec<KeyRecord>, LifecycleError> {
+    let mut out = Vec::new();
+    let mut st = conn.prepare(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE ?1 IS NULL OR state = ?1 ORDER BY id"))?;
+    let rows = st.query_map([state.map(KeyState::as_str)], from_row)?;
+    for r in rows {
+        let mut rec = r?;
+        rec.receipts = receipts(conn, rec.id)?;
+        out.push(rec);
+    }
+    Ok(out)
+}
+
+/// One key without its receipts, if it exists.
+pub(crate) fn load(conn: &Connection, id: KeyId) -> Result<Option<KeyRecord>> {
+    let mut st = conn.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1"))?;
+    st.query_row([id.0], from_row).optional()
+}
+
+/// Just the stored state name of `id`, if it exists.
+pub(crate) fn state_of(conn: &Connection, id: KeyId) -> Result<Option<String>> {
+    conn.prepare_cached("SELECT state FROM keys WHERE id = ?1")?.query_row([id.0], |r| r.get(0)).optional()
+}
+
+/// (id, stored state name) of every key.
+pub(crate) fn states(conn: &Connection) -> Result<Vec<(KeyId, String)>> {
+    let mut st = conn.prepare_cached("SELECT id, state FROM keys")?;
+    let rows = st.query_map([], |r| Ok((KeyId(r.get(0)?), r.get(1)?)))?;
+    rows.collect()
+}
+
+/// The wrapped material of `id`: `None` when no such key, `Some(None)` when none is stored.
+pub(crate) fn wrapped_material(conn: &Connection, id: KeyId) -> Result<Option<Option<Vec<u8>>>> {
+    conn.prepare_cached("SELECT wrapped FROM keys WHERE id = ?1")?.query_row([id.0], |r| r.get(0)).optional()
+}
+
+/// (id, key type name) of every key whose wrapped material is still stored.
+pub(crate) fn with_material(conn: &Connection) -> Result<Vec<(KeyId, String)>> {
+    let mut st = conn.prepare("SELECT id, key_type FROM keys WHERE wrapped IS NOT NULL")?;
+    let rows = st.query_map([], |r| Ok((KeyId(r.get(0)?), r.get(1)?)))?;
+    rows.collect()
+}
+
+/// The ACTIVE key of (`channel`, `kt`) other than `except`, if any.
+pub(crate) fn other_active(conn: &Connection, channel: &str, kt: KeyType, except: KeyId) -> Result<Option<KeyId>> {
+    conn.prepare_cached("SELECT id FROM keys WHERE channel = ?1 AND key_type = ?2 AND state = 'ACTIVE' AND id != ?3")?
+        .query_row(params![channel, kt.as_str(), except.0], |r| r.get(0).map(KeyId))
+        .optional()
+}
+
+/// The ACTIVE key that replaces `id`, if any.
+pub(crate) fn active_replacement(conn: &Connection, id: KeyId) -> Result<Option<KeyId>> {
+    conn.prepare_cached("SELECT id FROM keys WHERE replaces = ?1 AND state = 'ACTIVE'")?
+        .query_row([id.0], |r| r.get(0).map(KeyId))
+        .optional()
+}
+
+/// The ROTATING keys of a channel (by index, without loading its archive of RETIRED keys,
+/// which grows with every rotation).
+pub(crate) fn rotating_on_channel(conn: &Connection, channel: &str, kt: KeyType) -> Result<Vec<KeyRecord>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {KEY_COLUMNS} FROM keys WHERE channel = ?1 AND key_type = ?2 AND state = 'ROTATING' ORDER BY id"
+    ))?;
+    let rows = st.query_map(params![channel, kt.as_str()], from_row)?;
+    rows.collect()
+}
+
+/// The keys of a channel that are neither REVOKED nor DESTROYED.
+pub(crate) fn live_on_channel(conn: &Connection, channel: &str, kt: KeyType) -> Result<Vec<KeyRecord>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {KEY_COLUMNS} FROM keys WHERE channel = ?1 AND key_type = ?2 \
+         AND state NOT IN ('REVOKED','DESTROYED') ORDER BY id"
+    ))?;
+    let rows = st.query_map(params![channel, kt.as_str()], from_row)?;
+    rows.collect()
+}
+
+/// The AUDIT_SIGNING key that signs checkpoints: the ACTIVE one, else the most recently
+/// activated ROTATING one.
+pub(crate) fn current_audit_signer(conn: &Connection) -> Result<Option<KeyId>> {
+    conn.query_row(
+        "SELECT id FROM keys WHERE key_type = 'AUDIT_SIGNING' AND state IN ('ACTIVE','ROTATING') \
+         ORDER BY (state = 'ACTIVE') DESC, activated_ns DESC LIMIT 1",
+        [],
+        |r| r.get(0).map(KeyId),
+    )
+    .optional()
+}
+
+/// ROTATING keys whose overlap ended at or before `now_ns`, by id (by index: a timer tick
+/// costs time per due key, not per key ever archived).
+pub(crate) fn overlap_over(conn: &Connection, now_ns: u64) -> Result<Vec<KeyId>> {
+    ids(
+        conn,
+        "SELECT id FROM keys WHERE state = 'ROTATING' AND overlap_until_ns IS NOT NULL AND overlap_until_ns <= ?1 ORDER BY id",
+        now_ns,
+    )
+}
+
+/// RETIRED keys whose state last changed at or before `changed_by_ns`, by id.
+pub(crate) fn retired_before(conn: &Connection, changed_by_ns: u64) -> Result<Vec<KeyId>> {
+    ids(conn, "SELECT id FROM keys WHERE state = 'RETIRED' AND state_changed_ns <= ?1 ORDER BY id", changed_by_ns)
+}
+
+fn ids(conn: &Connection, sql: &str, at_ns: u64) -> Result<Vec<KeyId>> {
+    let mut st = conn.prepare_cached(sql)?;
+    let rows = st.query_map([at_ns as i64], |r| r.get(0).map(KeyId))?;
+    rows.collect()
+}
+
+/// Whether `node` was isolated after a compromise.
+pub(crate) fn is_isolated(conn: &Connection, node: &str) -> Result<bool> {
+    Ok(conn.prepare_cached("SELECT 1 FROM nodes WHERE node = ?1")?.query_row([node], |_| Ok(())).optional()?.is_some())
+}
+
+/// Every isolated node.
+pub(crate) fn isolated_nodes(conn: &Connection) -> Result<Vec<String>> {
+    let mut st = conn.prepare_cached("SELECT node FROM nodes")?;
+    let rows = st.query_map([], |r| r.get(0))?;
+    rows.collect()
+}
+
+// ----- writes (the engine calls these inside a transaction) ------------------------
+
+/// The columns of a new GENERATED key row.
+pub(crate) struct KeyRow<'a> {
+    /// Key type.
+    pub key_type: KeyType,
+    /// Channel.
+    pub channel: &'a str,
+    /// Participants as JSON.
+    pub participants_json: &'a str,
+    /// Material length, bytes.
+    pub material_len: usize,
+    /// Creation time, ns.
+    pub created_ns: u64,
+    /// Rotation period of the type, ns.
+    pub rotation_period_ns: Option<u64>,
+    /// Usage limit of the type.
+    pub usage_limit: Option<u64>,
+    /// The key this one replaces.
+    pub replaces: Option<KeyId>,
+    /// Pre-staged for emergency re-keying.
+    pub prestaged: bool,
+}
+
+/// Inserts a GENERATED key row (no material yet) and returns its id.
+pub(crate) fn insert(conn: &Connection, row: &KeyRow<'_>) -> Result<KeyId> {
+    conn.prepare_cached(
+        "INSERT INTO keys(key_type, channel, state, participants, material_len, created_ns, \
+         state_changed_ns, rotation_period_ns, usage_limit, replaces, prestaged) \
+         VALUES (?1, ?2, 'GENERATED', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9)",
+    )?
+    .execute(params![
+        row.key_type.as_str(),
+        row.channel,
+        row.participants_json,
+        row.material_len as i64,
+        row.created_ns as i64,
+        row.rotation_period_ns.map(|v| v as i64),
+        row.usage_limit.map(|v| v as i64),
+        row.replaces.map(|k| k.0),
+        row.prestaged,
+    ])?;
+    Ok(KeyId(conn.last_insert_rowid()))
+}
+
+/// Sets the state of `id` at `now_ns` (and its activation time when `to` is ACTIVE); with
+/// `erase`, the wrapped material is erased.
+pub(crate) fn set_state(conn: &Connection, id: KeyId, to: KeyState, now_ns: u64, erase: bool) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE keys SET state = ?2, state_changed_ns = ?3, \
+         activated_ns = CASE WHEN ?2 = 'ACTIVE' THEN ?3 ELSE activated_ns END, \
+         wrapped = CASE WHEN ?4 THEN NULL ELSE wrapped END WHERE id = ?1",
+    )?
+    .execute(params![id.0, to.as_str(), now_ns as i64, erase])?;
+    Ok(())
+}
+
+/// Stores the wrapped material and public key of `id`.
+pub(crate) fn set_material(conn: &Connection, id: KeyId, wrapped: &[u8], public: Option<&[u8]>) -> Result<()> {
+    conn.prepare_cached("UPDATE keys SET wrapped = ?2, public = ?3 WHERE id = ?1")?
+        .execute(params![id.0, wrapped, public])?;
+    Ok(())
+}
+
+/// Replaces the wrapped material of `id` (master rotation).
+pub(crate) fn set_wrapped(conn: &Connection, id: KeyId, wrapped: &[u8]) -> Result<()> {
+    conn.prepare_cached("UPDATE keys SET wrapped = ?2 WHERE id = ?1")?.execute(params![id.0, wrapped])?;
+    Ok(())
+}
+
+/// Marks `id` for early retirement (a triggered rotation).
+pub(crate) fn mark_early_retirement(conn: &Connection, id: KeyId) -> Result<()> {
+    conn.prepare_cached("UPDATE keys SET early_retirement = 1 WHERE id = ?1")?.execute([id.0])?;
+    Ok(())
+}
+
+/// Sets the end of the decryption overlap of the ROTATING key `id`.
+pub(crate) fn set_overlap_until(conn: &Connection, id: KeyId, until_ns: u64) -> Result<()> {
+    conn.prepare_cached("UPDATE keys SET overlap_until_ns = ?2 WHERE id = ?1")?
+        .execute(params![id.0, until_ns as i64])?;
+    Ok(())
+}
+
+/// Counts `n` more uses of `id`.
+pub(crate) fn add_uses(conn: &Connection, id: KeyId, n: u64) -> Result<()> {
+    conn.prepare_cached("UPDATE keys SET usage_count = usage_count + ?2 WHERE id = ?1")?
+        .execute(params![id.0, n as i64])?;
+    Ok(())
+}
+
+/// Stores the one-time-pad bytes consumed of `id`.
+pub(crate) fn set_pad_consumed(conn: &Connection, id: KeyId, consumed: u64) -> Result<()> {
+    conn.prepare_cached("UPDATE keys SET pad_consumed = ?2 WHERE id = ?1")?.execute(params![id.0, consumed as i64])?;
+    Ok(())
+}
+
+/// Records `node`'s receipt of `id` at `now_ns`; false when it was already recorded.
+pub(crate) fn add_receipt(conn: &Connection, id: KeyId, node: &str, now_ns: u64) -> Result<bool> {
+    let added = conn
+        .prepare_cached("INSERT OR IGNORE INTO receipts(key_id, node, at_ns) VALUES (?1, ?2, ?3)")?
+        .execute(params![id.0, node, now_ns as i64])?;
+    Ok(added == 1)
+}
+
+/// Forgets every receipt of `id` (its distribution failed).
+pub(crate) fn clear_receipts(conn: &Connection, id: KeyId) -> Result<()> {
+    conn.prepare_cached("DELETE FROM receipts WHERE key_id = ?1")?.execute([id.0])?;
+    Ok(())
+}
+
+/// Records `node` as isolated at `now_ns` (kept from the first isolation).
+pub(crate) fn isolate_node(conn: &Connection, node: &str, now_ns: u64) -> Result<()> {
+    conn.prepare_cached("INSERT OR IGNORE INTO nodes(node, isolated_ns) VALUES (?1, ?2)")?
+        .execute(params![node, now_ns as i64])?;
+    Ok(())
+}
+
+/// Replaces the master-key check value.
+pub(crate) fn set_master_check(conn: &Connection, check: &[u8]) -> Result<()> {
+    conn.execute("UPDATE meta SET value = ?1 WHERE name = 'master_check'", [check])?;
+    Ok(())
+}

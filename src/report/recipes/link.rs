@@ -1,0 +1,169 @@
+//! Recipes of the link sweeps: secret key rate vs distance against the analytic models,
+//! QBER and key rate under intercept-resend with the threshold and fallback region, and the
+//! active vs passive receiver.
+
+use super::{RecipeOutput, curve, markers};
+use crate::Result;
+use crate::lifecycle::QBER_THRESHOLD;
+use crate::link_scenario::LinkScenario;
+use crate::photonics::LinkConfig;
+use crate::plot::data::Table;
+use crate::plot::{Chart, Legend, Point};
+use crate::postprocess::PostprocessSettings;
+use crate::postprocess::keyrate::{KeyRateModel, key_rate, optimise};
+
+/// `model`'s rate per pulse at each distance (optimised intensities when `optimised`).
+fn analytic_curve(
+    model: KeyRateModel,
+    link: &LinkConfig,
+    settings: &PostprocessSettings,
+    distances: &[f64],
+    optimised: bool,
+) -> Vec<Point> {
+    distances
+        .iter()
+        .filter_map(|&km| {
+            let mut c = link.clone();
+            c.channel.length_km = km;
+            let r = if optimised {
+                optimise(model, &c, settings).ok()?.1
+            } else {
+                key_rate(model, &c, settings, None).ok()?
+            };
+            Some(Point { x: km, y: r.rate_per_pulse, err: 0.0 })
+        })
+        .collect()
+}
+
+pub(super) fn keyrate_vs_distance(table: &Table, base: &LinkScenario) -> Result<RecipeOutput> {
+    let simulated = table.mean_by("channel.length_km", "key_rate_vacuum_weak_per_pulse")?;
+    let max_km = simulated.iter().map(|p| p.x).fold(0.0, f64::max).max(1.0) * 1.15;
+    let grid: Vec<f64> = (0..=60).map(|i| max_km * i as f64 / 60.0).collect();
+    let link = base.link();
+    let settings = &base.postprocess;
+    let mut series = vec![
+        markers("simulated (event engine, vacuum+weak estimate)", simulated.clone()),
+        curve(
+            "vacuum+weak decoy, same μ, ν",
+            analytic_curve(KeyRateModel::DecoyVacuumWeak, &link, settings, &grid, false),
+        ),
+        curve("infinite decoy, same μ", analytic_curve(KeyRateModel::DecoyInfinite, &link, settings, &grid, false)),
+        curve("no decoy (GLLP), optimal μ", analytic_curve(KeyRateModel::Gllp, &link, settings, &grid, true)),
+    ];
+    for n in [1e7, 1e8, 1e10] {
+        let s = PostprocessSettings { block_size: n as u64, ..settings.clone() };
+        series.push(curve(
+            &format!("finite key (Lim 2014), n_X = {n:.0e}"),
+            analytic_curve(KeyRateModel::Lim2014, &link, &s, &grid, false),
+        ));
+    }
+    let chart = Chart {
+        title: "Secret key rate vs distance".into(),
+        x_label: "fibre length (km)".into(),
+        y_label: "secret key rate (bits/pulse)".into(),
+        log_y: true,
+        series,
+        ..Chart::default()
+    };
+    let reach = simulated.iter().filter(|p| p.y > 0.0).map(|p| p.x).fold(f64::NAN, f64::max);
+    let figures = vec![
+        ("farthest simulated point with a key (km)".into(), format!("{reach}")),
+        (
+            "simulated rate at the first point (bits/pulse)".into(),
+            simulated.first().map(|p| format!("{:.4e} ± {:.1e}", p.y, p.err)).unwrap_or_default(),
+        ),
+    ];
+    Ok(RecipeOutput { charts: vec![("keyrate-vs-distance".into(), chart)], figures })
+}
+
+pub(super) fn intercept_resend(table: &Table, _base: &LinkScenario) -> Result<RecipeOutput> {
+    let x = "eve.intercept_resend_fraction";
+    let qber = table.mean_by(x, "qber")?;
+    let expected = table.mean_by(x, "expected_qber")?;
+    // The region where the expected QBER is at or above the threshold: the link falls back.
+    let crossing = expected
+        .windows(2)
+        .find(|w| w[0].y < QBER_THRESHOLD && w[1].y >= QBER_THRESHOLD)
+        .map(|w| w[0].x + (QBER_THRESHOLD - w[0].y) / (w[1].y - w[0].y) * (w[1].x - w[0].x));
+    let last = expected.last().map(|p| p.x).unwrap_or(1.0);
+    let start = crossing.or_else(|| expected.first().filter(|p| p.y >= QBER_THRESHOLD).map(|p| p.x));
+    let bands: Vec<(f64, f64, String)> =
+        start.map(|s| (s, last, "QBER ≥ 11 %: ML-KEM-1024 fallback".to_string())).into_iter().collect();
+    let qber_chart = Chart {
+        title: "QBER vs intercept-resend fraction".into(),
+        x_label: "intercept-resend fraction p".into(),
+        y_label: "QBER (signal, Z basis)".into(),
+        series: vec![markers("simulated", qber), curve("analytic", expected)],
+        hlines: vec![(QBER_THRESHOLD, "11 % threshold".into())],
+        x_bands: bands.clone(),
+        legend: Legend::UpperLeft,
+        ..Chart::default()
+    };
+    let rate_chart = Chart {
+        title: "Secret key rate vs intercept-resend fraction".into(),
+        x_label: "intercept-resend fraction p".into(),
+        y_label: "secret key rate (bits/pulse)".into(),
+        log_y: true,
+        series: vec![
+            markers("simulated (vacuum+weak estimate)", table.mean_by(x, "key_rate_vacuum_weak_per_pulse")?),
+            curve("analytic", table.mean_by(x, "key_rate_vacuum_weak_expected_per_pulse")?),
+        ],
+        x_bands: bands,
+        ..Chart::default()
+    };
+    let figures = vec![(
+        "intercept-resend fraction where the QBER reaches 11 %".into(),
+        crossing.map(|c| format!("{c:.3}")).unwrap_or_else(|| "not reached".into()),
+    )];
+    Ok(RecipeOutput {
+        charts: vec![("intercept-resend-qber".into(), qber_chart), ("intercept-resend-keyrate".into(), rate_chart)],
+        figures,
+    })
+}
+
+pub(super) fn receivers(table: &Table) -> Result<RecipeOutput> {
+    let (x, group) = ("channel.length_km", "detector.receiver");
+    let mut qber = Vec::new();
+    let mut rate = Vec::new();
+    let mut at_first = Vec::new();
+    for receiver in ["active", "passive"] {
+        let rows = table.filter_eq(group, receiver)?;
+        let measured = rows.mean_by(x, "qber")?;
+        at_first.push((measured.first().copied(), rows.mean_by(x, "key_rate_vacuum_weak_per_pulse")?.first().copied()));
+        qber.push(markers(&format!("{receiver}, simulated"), measured));
+        qber.push(curve(&format!("{receiver}, analytic"), rows.mean_by(x, "expected_qber")?));
+        rate.push(markers(&format!("{receiver}, simulated"), rows.mean_by(x, "key_rate_vacuum_weak_per_pulse")?));
+        rate.push(curve(&format!("{receiver}, analytic"), rows.mean_by(x, "key_rate_vacuum_weak_expected_per_pulse")?));
+    }
+    let qber_chart = Chart {
+        title: "QBER vs distance: active and passive receiver".into(),
+        x_label: "fibre length (km)".into(),
+        y_label: "QBER (signal, Z basis)".into(),
+        series: qber,
+        legend: Legend::UpperRight,
+        ..Chart::default()
+    };
+    let rate_chart = Chart {
+        title: "Secret key rate vs distance: active and passive receiver".into(),
+        x_label: "fibre length (km)".into(),
+        y_label: "secret key rate (bits/pulse, vacuum+weak estimate)".into(),
+        log_y: true,
+        series: rate,
+        legend: Legend::UpperRight,
+        ..Chart::default()
+    };
+    let mut figures = Vec::new();
+    if let [(Some(qa), Some(ra)), (Some(qp), Some(rp))] = at_first[..] {
+        figures.push((
+            format!("QBER at {} km: active / passive", qa.x),
+            format!("{:.3} % / {:.3} %", 100.0 * qa.y, 100.0 * qp.y),
+        ));
+        if ra.y > 0.0 {
+            figures.push((format!("passive / active key rate at {} km", ra.x), format!("{:.3}", rp.y / ra.y)));
+        }
+    }
+    Ok(RecipeOutput {
+        charts: vec![("receivers-qber".into(), qber_chart), ("receivers-keyrate".into(), rate_chart)],
+        figures,
+    })
+}
