@@ -42,7 +42,7 @@ pub struct MonitorSettings {
 impl Default for MonitorSettings {
     fn default() -> Self {
         MonitorSettings {
-            qber_threshold: 0.11,
+            qber_threshold: crate::lifecycle::QBER_THRESHOLD,
             min_key_rate_bps: 1000.0,
             qber_hysteresis: 0.01,
             rate_hysteresis: 0.1,

@@ -3,6 +3,7 @@
 mod bad_input;
 mod determinism;
 mod keyrate;
+mod layers;
 mod lifecycle_crash;
 mod lifecycle_crypto;
 mod lifecycle_engine;

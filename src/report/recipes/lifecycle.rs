@@ -4,6 +4,7 @@
 use super::RecipeOutput;
 use crate::Result;
 use crate::lifecycle::store::read_transition_counts;
+use crate::mesh::promises::{EMERGENCY_REKEY_S, MS_PER_S, SCHEDULED_ROTATION_S, TRIGGERED_ROTATION_S};
 use crate::plot::data::Table;
 use crate::plot::{Chart, Legend, Point, Series, SeriesKind};
 
@@ -62,9 +63,9 @@ pub fn lifecycle_diagrams(db: &std::path::Path, rotations: &std::path::Path) -> 
         log_y: true,
         series: timing_series,
         hlines: vec![
-            (5000.0, "scheduled promise 5 s".into()),
-            (3000.0, "re-key promise 3 s".into()),
-            (2000.0, "triggered promise 2 s".into()),
+            (SCHEDULED_ROTATION_S * MS_PER_S, format!("scheduled promise {SCHEDULED_ROTATION_S} s")),
+            (EMERGENCY_REKEY_S * MS_PER_S, format!("re-key promise {EMERGENCY_REKEY_S} s")),
+            (TRIGGERED_ROTATION_S * MS_PER_S, format!("triggered promise {TRIGGERED_ROTATION_S} s")),
         ],
         legend: Legend::UpperLeft,
         ..Chart::default()
