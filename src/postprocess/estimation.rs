@@ -1,6 +1,8 @@
 //! Parameter estimation: decoy-state bounds on the single-photon yield and error rate, from
 //! gains and error rates (asymptotic) or from counts (finite size).
 
+use crate::postprocess::entropy::binary_entropy;
+
 /// Lower bound on the single-photon yield and upper bound on its error rate.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
 pub struct SinglePhotonBounds {
@@ -130,7 +132,7 @@ impl Lim2014 {
         let s_x0 = self.vacuum_lower(&key.detections);
         let s_x1 = self.single_photon_lower(&key.detections);
         let phi = self.phase_error_upper(key, test);
-        let length = s_x0 + s_x1 * (1.0 - crate::postprocess::keyrate::binary_entropy(phi))
+        let length = s_x0 + s_x1 * (1.0 - binary_entropy(phi))
             - leak_ec
             - 6.0 * (21.0 / self.epsilon_sec).log2()
             - (2.0 / epsilon_cor).log2();
