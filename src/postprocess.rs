@@ -1,8 +1,9 @@
 //! Post-processing: from sifted key to secret key.
 //!
 //! - [`estimation`]: decoy-state bounds (vacuum + weak, asymptotic; Lim et al. 2014 finite
-//!   size) and QBER sampling;
-//! - [`keyrate`]: binary entropy, Shor–Preskill, GLLP, decoy-state and finite-key rates, the
+//!   size);
+//! - [`entropy`]: the binary entropy;
+//! - [`keyrate`]: Shor–Preskill, GLLP, decoy-state and finite-key rates, the
 //!   intensity optimiser and the maximum distance;
 //! - [`settings`]: the `[postprocess]` section of a scenario;
 //! - [`bits`]: the packed [`BitString`](bits::BitString) all steps work on;
@@ -29,6 +30,7 @@
 
 pub mod bits;
 pub mod cascade;
+pub mod entropy;
 pub mod estimation;
 pub mod keyrate;
 pub mod pipeline;
@@ -36,7 +38,8 @@ pub mod privacy;
 pub mod settings;
 pub mod verify;
 
-pub use keyrate::{KeyRate, KeyRateModel, binary_entropy, key_rate};
+pub use entropy::binary_entropy;
+pub use keyrate::{KeyRate, KeyRateModel, key_rate};
 pub use settings::{PostprocessSettings, Security};
 
 /// A post-processing parameter or input outside what the algorithms accept.
@@ -73,14 +76,4 @@ pub enum PostprocessError {
         /// What is allowed.
         allowed: String,
     },
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn binary_entropy_values() {
-        assert_eq!(super::binary_entropy(0.5), 1.0);
-        assert!((super::binary_entropy(0.11) - 0.4999).abs() < 1e-3);
-        assert_eq!(super::binary_entropy(0.0), 0.0);
-    }
 }

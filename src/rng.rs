@@ -50,6 +50,39 @@ mod tests {
         assert_ne!(first, derive_rng(2, &[0]).next_u64());
         assert_ne!(derive_rng(1, &[0, 1]).next_u64(), derive_rng(1, &[1, 0]).next_u64());
     }
+
+    // Value stability (rand's practice): the exact first outputs of the samplers for a fixed
+    // seed. The literals were copied from one run of the code as it stood; that is the point
+    // here (unlike the distribution tests, which never copy a run's numbers): a dependency
+    // update or a refactor that changes a random stream fails these tests, and every dataset
+    // would change with it. Each literal is also checked against its distribution's mean.
+
+    #[test]
+    fn geometric_gap_values_are_stable() {
+        let mut rng = SimRng::seed_from_u64(13);
+        let gaps: Vec<u64> = (0..8).map(|_| geometric_gap(0.9f64.ln(), &mut rng)).collect();
+        assert_eq!(gaps, [10, 24, 11, 12, 2, 3, 14, 2], "geometric_gap's stream changed");
+        // p = 0.1: mean (1 − p)/p = 9, standard deviation √(1 − p)/p ≈ 9.5.
+        let mean = gaps.iter().sum::<u64>() as f64 / 8.0;
+        assert!((mean - 9.0).abs() < 3.0 * 9.5 / 8f64.sqrt(), "{mean}");
+    }
+
+    #[test]
+    fn binomial_values_are_stable() {
+        // n·p ≥ 10: rand_distr's BTPE rejection sampler.
+        let mut rng = SimRng::seed_from_u64(13);
+        let large: Vec<u64> = (0..8).map(|_| binomial(1000, 0.3, &mut rng)).collect();
+        assert_eq!(large, [312, 305, 287, 326, 287, 289, 316, 300], "binomial's BTPE stream changed");
+        // Mean 300, standard deviation √(1000·0.3·0.7) ≈ 14.5.
+        assert!(large.iter().all(|&x| x.abs_diff(300) < 4 * 15), "{large:?}");
+        // n·p < 10: inversion.
+        let mut rng = SimRng::seed_from_u64(13);
+        let small: Vec<u64> = (0..8).map(|_| binomial(20, 0.1, &mut rng)).collect();
+        assert_eq!(small, [1, 0, 1, 1, 3, 3, 1, 3], "binomial's inversion stream changed");
+        // Mean 2, standard deviation √(20·0.1·0.9) ≈ 1.34.
+        let mean = small.iter().sum::<u64>() as f64 / 8.0;
+        assert!((mean - 2.0).abs() < 3.0 * 1.34 / 8f64.sqrt(), "{mean}");
+    }
 }
 
 /// A Bernoulli trial decided by one 64-bit word: `hit(u)` is true with probability `p`

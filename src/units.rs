@@ -154,6 +154,37 @@ pub fn deserialize_optional_duration_s<'de, D: serde::Deserializer<'de>>(d: D) -
     deserialize_duration_s(d).map(Some)
 }
 
+/// Deserialises a count that may be written as an integer or as a whole float (`1e9`).
+pub fn deserialize_count<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<u64, D::Error> {
+    #[derive(serde::Deserialize)]
+    #[serde(untagged)]
+    enum Count {
+        Integer(u64),
+        Float(f64),
+    }
+    match <Count as serde::Deserialize>::deserialize(deserializer)? {
+        Count::Integer(n) => Ok(n),
+        Count::Float(f) => parse_count_f64(f).map_err(serde::de::Error::custom),
+    }
+}
+
+fn parse_count_f64(f: f64) -> Result<u64, String> {
+    if f.is_finite() && f >= 0.0 && f.fract() == 0.0 && f <= 1.8e19 {
+        Ok(f as u64)
+    } else {
+        Err(format!("{f} is not a whole non-negative number"))
+    }
+}
+
+/// Parses a count from the command line: `1000000`, `1e9` or `2.5e6`.
+pub fn parse_count(text: &str) -> Result<u64, String> {
+    if let Ok(n) = text.parse::<u64>() {
+        return Ok(n);
+    }
+    let f: f64 = text.parse().map_err(|_| format!("`{text}` is not a number"))?;
+    parse_count_f64(f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +214,13 @@ mod tests {
         assert_eq!(parse_duration_s("2.5e3s"), Ok(2500.0));
         assert!(parse_duration_s("3 weeks").is_err());
         assert!(parse_duration_s("-1s").is_err());
+    }
+
+    #[test]
+    fn counts_accept_scientific_notation() {
+        assert_eq!(parse_count("1e9"), Ok(1_000_000_000));
+        assert_eq!(parse_count("42"), Ok(42));
+        assert!(parse_count("1.5").is_err());
+        assert!(parse_count("-3").is_err());
     }
 }

@@ -83,12 +83,12 @@ pub struct Simulation {
     /// The engine.
     pub engine: LinkEngine,
     /// Pulses to send (a TOML float such as `1e9` is accepted if it is a whole number).
-    #[serde(deserialize_with = "crate::config::deserialize_count")]
+    #[serde(deserialize_with = "crate::units::deserialize_count")]
     pub pulses: u64,
     /// Seed of every random stream of the run.
     pub seed: u64,
     /// Sifted key bits per block of the QBER stream.
-    #[serde(deserialize_with = "crate::config::deserialize_count")]
+    #[serde(deserialize_with = "crate::units::deserialize_count")]
     pub qber_block_bits: u64,
 }
 

@@ -1,8 +1,7 @@
 //! Parameter estimation: decoy-state bounds on the single-photon yield and error rate, from
-//! gains and error rates (asymptotic) or from counts (finite size), and the QBER of a random
-//! sample of the sifted key.
+//! gains and error rates (asymptotic) or from counts (finite size).
 
-use rand::Rng;
+use crate::postprocess::entropy::binary_entropy;
 
 /// Lower bound on the single-photon yield and upper bound on its error rate.
 #[derive(Debug, Clone, Copy, PartialEq, serde::Serialize)]
@@ -133,7 +132,7 @@ impl Lim2014 {
         let s_x0 = self.vacuum_lower(&key.detections);
         let s_x1 = self.single_photon_lower(&key.detections);
         let phi = self.phase_error_upper(key, test);
-        let length = s_x0 + s_x1 * (1.0 - crate::postprocess::keyrate::binary_entropy(phi))
+        let length = s_x0 + s_x1 * (1.0 - binary_entropy(phi))
             - leak_ec
             - 6.0 * (21.0 / self.epsilon_sec).log2()
             - (2.0 / epsilon_cor).log2();
@@ -149,22 +148,6 @@ pub fn gamma(a: f64, b: f64, c: f64, d: f64) -> f64 {
     }
     let inner = (c + d) / (c * d * (1.0 - b) * b) * 441.0 / (a * a);
     ((c + d) * (1.0 - b) * b / (c * d * std::f64::consts::LN_2) * inner.log2()).max(0.0).sqrt()
-}
-
-/// QBER estimated from a random sample of `sample` positions of the sifted key, which is
-/// disclosed and then discarded: returns (errors in the sample, the remaining positions).
-pub fn sample_qber<R: Rng + ?Sized>(alice: &[u8], bob: &[u8], sample: usize, rng: &mut R) -> (usize, Vec<usize>) {
-    let n = alice.len();
-    let mut positions: Vec<usize> = (0..n).collect();
-    // Partial Fisher-Yates: the first `sample` positions become a uniform random subset.
-    for i in 0..sample.min(n) {
-        let j = i + (rng.next_u64() % (n - i) as u64) as usize;
-        positions.swap(i, j);
-    }
-    let errors = positions[..sample.min(n)].iter().filter(|&&i| alice[i] != bob[i]).count();
-    let mut kept = positions.split_off(sample.min(n));
-    kept.sort_unstable();
-    (errors, kept)
 }
 
 #[cfg(test)]

@@ -1,7 +1,8 @@
-//! Secret key rates: the binary entropy, Shor–Preskill, GLLP without decoys, decoy-state with
+//! Secret key rates: Shor–Preskill, GLLP without decoys, decoy-state with
 //! infinite decoys and with vacuum + weak decoy, and the finite-key length of Lim et al. 2014,
 //! each evaluated on the expected gains and error rates of a link model; plus an optimiser for
-//! (μ, ν, basis bias) and the maximum secure distance.
+//! (μ, ν, basis bias) and the maximum secure distance. The binary entropy lives in
+//! [`entropy`](super::entropy) (re-exported here).
 
 use serde::Serialize;
 
@@ -9,17 +10,10 @@ use crate::photonics::LinkConfig;
 use crate::photonics::analytic::{Expected, expected_of_branches};
 use crate::photonics::eve::Arrival;
 use crate::photonics::link::LinkExpectation;
+pub use crate::postprocess::entropy::binary_entropy;
 use crate::postprocess::estimation::{BasisCounts, Lim2014, vacuum_weak_bounds};
 use crate::postprocess::settings::PostprocessSettings;
 use crate::units::InvalidParameter;
-
-/// Binary entropy `h(x) = −x log2 x − (1 − x) log2(1 − x)`, with `h(0) = h(1) = 0`.
-pub fn binary_entropy(x: f64) -> f64 {
-    if x <= 0.0 || x >= 1.0 {
-        return 0.0;
-    }
-    -x * x.log2() - (1.0 - x) * (1.0 - x).log2()
-}
 
 /// Shor–Preskill rate per sifted bit, `1 − 2h(Q)` (Shor, Preskill, PRL 85, 441 (2000)).
 pub fn shor_preskill(qber: f64) -> f64 {

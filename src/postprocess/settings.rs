@@ -26,7 +26,7 @@ pub struct PostprocessSettings {
     /// Correctness parameter ε_cor (collision probability of verification).
     pub epsilon_cor: f64,
     /// Key-basis detections per block, n_X of the finite-key analysis.
-    #[serde(deserialize_with = "crate::config::deserialize_count")]
+    #[serde(deserialize_with = "crate::units::deserialize_count")]
     pub block_size: u64,
     /// Security analysis.
     pub security: Security,

@@ -312,6 +312,47 @@ mod tests {
     use super::*;
 
     #[test]
+    fn source_photon_numbers_are_stable() {
+        // Value stability (rand's practice): the exact first (class, photon number) draws of
+        // the source, as the pulse engine makes them, for a fixed seed. The literals were
+        // copied from one run of the code as it stood; that is the point here: a dependency
+        // update or a refactor that changes the random stream fails this test.
+        use IntensityClass::{Decoy, Signal, Vacuum};
+        use rand::{Rng, SeedableRng};
+        let draws = |config: &LinkConfig| {
+            let model = LinkModel::new(config).unwrap();
+            let mut rng = crate::rng::SimRng::seed_from_u64(13);
+            (0..16)
+                .map(|_| {
+                    model.class_photons[crate::rng::pick_cumulative(&model.class_photons_cumulative, rng.next_u64())]
+                })
+                .collect::<Vec<_>>()
+        };
+        // The GYS source: μ = 0.48 (p = 0.8), ν = 0.05, vacuum (p = 0.1 each).
+        let gys = draws(&LinkConfig::default());
+        let expected = [0, 0, 0, 0, 0, 1, 0, 0, 1, 0, 0, 0, 0, 1, 0, 0];
+        let classes = [0, 0, 0, 0, 2, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 0];
+        let pinned: Vec<_> = classes.iter().zip(expected).map(|(&k, n)| ([Signal, Decoy, Vacuum][k], n)).collect();
+        assert_eq!(gys, pinned, "the source's photon-number stream changed");
+        // A bright source, so the photon numbers vary: μ = 5, ν = 1, ω = 0.1.
+        let mut config = LinkConfig::default();
+        (config.source.signal_intensity, config.source.decoy_intensity, config.source.vacuum_intensity) =
+            (5.0, 1.0, 0.1);
+        let bright = draws(&config);
+        let photons = [6, 4, 6, 5, 8, 2, 5, 8, 7, 4, 5, 0, 5, 7, 3, 4];
+        let pinned: Vec<_> =
+            photons.iter().enumerate().map(|(i, &n)| (if i == 11 { Decoy } else { Signal }, n)).collect();
+        assert_eq!(bright, pinned, "the source's photon-number stream changed");
+        // Plausible: the 15 signal pulses average μ = 5 within 3 Poisson standard errors
+        // (√(5/15) ≈ 0.58); the GYS draws hold 3 photons against a mean 16·0.389 ≈ 6.2 (σ ≈ 2.5).
+        let signal: Vec<u32> = bright.iter().filter(|(c, _)| *c == Signal).map(|&(_, n)| n).collect();
+        let mean = signal.iter().sum::<u32>() as f64 / signal.len() as f64;
+        assert!((mean - 5.0).abs() < 3.0 * (5.0f64 / signal.len() as f64).sqrt(), "{mean}");
+        let total: u32 = gys.iter().map(|&(_, n)| n).sum();
+        assert!((f64::from(total) - 16.0 * 0.389).abs() < 3.0 * (16.0f64 * 0.389).sqrt(), "{total}");
+    }
+
+    #[test]
     fn click_table_weights_sum_to_total_click_probability() {
         let model = LinkModel::new(&LinkConfig::default()).unwrap();
         let expected: f64 = (0..3).map(|k| model.class_probabilities[k] * model.expected[k].gain).sum();

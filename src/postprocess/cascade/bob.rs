@@ -21,8 +21,9 @@ use std::rc::Rc;
 use super::channel::{ParityOracle, RangeRequest};
 use super::layout::PassLayout;
 use super::params::{CascadeConfig, MAX_BICONF_ROUNDS};
+use crate::postprocess::PostprocessError;
 use crate::postprocess::bits::BitString;
-use crate::postprocess::{PostprocessError, binary_entropy};
+use crate::postprocess::entropy::binary_entropy;
 
 /// What a Cascade run disclosed and cost.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
