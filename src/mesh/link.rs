@@ -7,8 +7,8 @@ use rand::Rng;
 
 use crate::photonics::link::{BlockSampler, LinkExpectation, Totals};
 use crate::photonics::{IntensityClass, LinkConfig};
+use crate::postprocess::entropy::binary_entropy;
 use crate::postprocess::estimation::{BasisCounts, Lim2014, vacuum_weak_bounds};
-use crate::postprocess::keyrate::binary_entropy;
 use crate::postprocess::{PostprocessSettings, Security};
 use crate::units::InvalidParameter;
 
