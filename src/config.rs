@@ -15,6 +15,7 @@ pub use crate::units::{deserialize_count, parse_count};
 
 /// A scenario that cannot be read or an override that cannot be applied.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ConfigError {
     /// The file cannot be read.
     #[error("cannot read {path}: {source}")]

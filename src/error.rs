@@ -5,6 +5,7 @@ use std::path::PathBuf;
 
 /// Any error qecnet reports to a user.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum Error {
     /// A parameter outside its allowed range (names the field, the value and the range).
     #[error(transparent)]

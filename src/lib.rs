@@ -1,20 +1,28 @@
 //! qecnet: a QKD simulation and QBER analysis lab.
 //!
-//! The crate provides, in data-flow order (a module may use modules above it, never below):
-//! - [`units`] and [`rng`]: typed physical quantities and reproducible random streams;
-//! - [`photonics`]: the photon-level BB84 link model (source, channel, eavesdropper, detector),
-//!   its analytic expectation and two simulation engines (`pulse`, `event`);
-//! - [`postprocess`]: Cascade reconciliation, verification by universal hashing and Toeplitz
-//!   privacy amplification, pure algorithms on packed bit strings;
-//! - [`config`]: scenario files (TOML) with `--set path.field=value` overrides;
-//! - [`postprocess`]: from sifted key to secret key (estimation, key rates, finite key);
-//! - [`crypto`] and [`lifecycle`]: the key types of the QECNet spec with their real
-//!   algorithms, and the key-lifecycle engine (atomic transitions, SQLite store, signed audit
-//!   chain) — independent of the photonics;
-//! - [`mesh`]: the simulated QKD mesh driving the lifecycle engine;
-//! - [`sweep`], [`plot`], [`report`], [`regress`]: parameter sweeps, charts, the report and
-//!   the key-rate gate;
-//! - [`cli`]: the `qecnet` command line.
+//! # Layers
+//!
+//! A module imports only from layers below its own (`tests/integration/layers.rs` fails on a
+//! `crate::` path that points up or sideways):
+//!
+//! | layer | modules | provides |
+//! |---|---|---|
+//! | 0 | [`units`], [`rng`], atomic files | typed quantities and simulated time, reproducible random streams, outputs written atomically ([`FileError`]) |
+//! | 1 | [`photonics`] | the photon-level BB84 link (source, channel, eavesdropper, detector), its analytic expectation and three engines (`pulse`, `event`, `block`) |
+//! | 1 | [`crypto`] | the key types of the QECNet spec with their real algorithms |
+//! | 2 | [`postprocess`] | from sifted key to secret key: estimation, Cascade, verification, Toeplitz privacy amplification, key rates, finite key |
+//! | 2 | [`lifecycle`] | the key-lifecycle engine: atomic transitions, SQLite store, signed audit chain with proofs |
+//! | 3 | [`config`] | scenario files (TOML) and `--set path.field=value` overrides |
+//! | 4 | [`link_scenario`] | a link scenario: the link's physics plus post-processing settings |
+//! | 5 | [`mesh`] | the simulated QKD mesh driving the lifecycle engine |
+//! | 6 | [`sweep`] | parameter sweeps, in parallel or on Slurm |
+//! | 7 | [`plot`] | charts from sweep CSVs |
+//! | 8 | [`Error`] | the error a user sees, wrapping each module's own |
+//! | 9 | [`report`], [`regress`] | the HTML report and the key-rate regression gate |
+//! | 10 | the command line | [`main`], the `qecnet` binary |
+//!
+//! The photonics/postprocess chain and the crypto/lifecycle chain are independent until the
+//! mesh joins them.
 //!
 //! ```
 //! use qecnet::photonics::{LinkConfig, simulate_link};
@@ -26,8 +34,10 @@
 //! assert!(run.totals.gain(qecnet::photonics::IntensityClass::Signal) > 0.0);
 //! ```
 
-pub mod atomic_file;
-pub mod cli;
+#![warn(missing_docs)]
+
+mod atomic_file;
+mod cli;
 pub mod config;
 pub mod crypto;
 pub mod error;
@@ -43,4 +53,6 @@ pub mod rng;
 pub mod sweep;
 pub mod units;
 
+pub use atomic_file::{FileError, OutputClash};
+pub use cli::main;
 pub use error::{Error, Result};

@@ -1,5 +1,5 @@
 //! The `qecnet` command line.
 
 fn main() -> std::process::ExitCode {
-    qecnet::cli::main()
+    qecnet::main()
 }

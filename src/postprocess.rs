@@ -44,6 +44,7 @@ pub use settings::{PostprocessSettings, Security};
 
 /// A post-processing parameter or input outside what the algorithms accept.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PostprocessError {
     /// A QBER outside `(0, 0.5)`.
     #[error("qber = {0}: must be in (0, 0.5)")]

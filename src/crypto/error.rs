@@ -5,6 +5,7 @@ use thiserror::Error;
 /// Everything that can go wrong in `crypto`: malformed inputs, failed
 /// authentication, exhausted or reused one-time pad.
 #[derive(Debug, Error, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum CryptoError {
     /// Key material of the wrong length for its type.
     #[error("{what}: key material must be {expected} bytes, got {got}")]

@@ -3,7 +3,7 @@
 //! ML-KEM-1024 fallback exchange), and audit records for channel events that change no key
 //! (a link entering or leaving fallback, a detection by the decision engine). The explicit
 //! batches such a driver uses ([`Engine::begin_batch`], [`Engine::commit_batch`]) are with
-//! the other transactions in [`super::engine::transaction`].
+//! the other transactions in `super::engine::transaction`.
 
 use crate::crypto::SecretBytes;
 use crate::lifecycle::engine::{Engine, NewKey};

@@ -2,13 +2,13 @@
 //! ([`EngineConfig`]), and [`Engine::create`] / [`Engine::open`].
 //!
 //! The rest of the engine is split by concern:
-//! - [`transaction`]: every operation as one transaction (or savepoint) and batches of them,
-//!   with the token [`Tx`] that the writing functions take, so none of them can run
+//! - `transaction`: every operation as one transaction (or savepoint) and batches of them,
+//!   with the token `Tx` that the writing functions take, so none of them can run
 //!   outside one;
-//! - [`audit_writer`]: the chain head, audit appends, signed checkpoints, the signer;
-//! - [`transitions`]: the core transitions (generate, distribute, receipts, activate,
+//! - `audit_writer`: the chain head, audit appends, signed checkpoints, the signer;
+//! - `transitions`: the core transitions (generate, distribute, receipts, activate,
 //!   revoke, retire, destroy, tick);
-//! - [`reads`]: keys, states and nodes as stored.
+//! - `reads`: keys, states and nodes as stored.
 //!
 //! Rotations, key use, channel operations and compromise recovery are further
 //! `impl Engine` blocks in [`super::rotation`], [`super::usage`], [`super::channel_ops`]

@@ -9,6 +9,7 @@ use crate::crypto::{CryptoError, KeyType};
 
 /// Everything the engine, the store or the audit chain can refuse.
 #[derive(Debug, Error)]
+#[non_exhaustive]
 pub enum LifecycleError {
     /// The diagram does not allow this transition from the key's state.
     #[error("{key} is {state}: transition {transition} is not allowed")]

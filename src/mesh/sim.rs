@@ -5,15 +5,15 @@
 //! simulated time (fibre propagation, processing, loss and retries).
 //!
 //! This file holds the run loop; the mesh's parts are its submodules:
-//! - [`events`]: the simulator's events and the kinds of rotation;
-//! - [`setup`]: building a run (links, channels, message delays, the store);
-//! - [`link_window`]: one monitoring window of a link (monitor, CUSUM, escalation);
-//! - [`channels`]: session-key channels, their refresh and key uses;
-//! - [`fallback`]: the ML-KEM-1024 hybrid exchange when QKD cannot pay;
-//! - [`messages`]: control messages, receipts, retries and activation;
-//! - [`incidents`]: scenario events (eve, degrade, crash...) and the compromise recovery;
-//! - [`statistics`]: what the run counts, turned into the [`MeshSummary`];
-//! - [`outputs`]: the CSV outputs, written through the atomic writer.
+//! - `events`: the simulator's events and the kinds of rotation;
+//! - `setup`: building a run (links, channels, message delays, the store);
+//! - `link_window`: one monitoring window of a link (monitor, CUSUM, escalation);
+//! - `channels`: session-key channels, their refresh and key uses;
+//! - `fallback`: the ML-KEM-1024 hybrid exchange when QKD cannot pay;
+//! - `messages`: control messages, receipts, retries and activation;
+//! - `incidents`: scenario events (eve, degrade, crash...) and the compromise recovery;
+//! - `statistics`: what the run counts, turned into the [`MeshSummary`];
+//! - `outputs`: the CSV outputs, written through the atomic writer.
 
 mod channels;
 mod events;

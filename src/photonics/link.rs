@@ -1,4 +1,4 @@
-//! One BB84 link, simulated photon by photon: the scenario ([`LinkConfig`]), the two engines
+//! One BB84 link, simulated photon by photon: the scenario ([`LinkConfig`]), the three engines
 //! of the fidelity ladder that run it, and what they produce ([`LinkRun`]).
 //!
 //! - [`LinkEngine::Pulse`] simulates every pulse: class, photon number, Eve, each photon's

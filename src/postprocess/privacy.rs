@@ -13,13 +13,13 @@
 //! - [`ToeplitzHash::hash`]: `y_i` is the coefficient of `z^(n−1+i)` in the GF(2) polynomial
 //!   product `S(z)·X(z)` (`S = Σ s_k z^k`, `X = Σ x_j z^j`), a *middle product*: the columns
 //!   are cut into square blocks of ⌈m/64⌉ words and each block's Toeplitz product is computed
-//!   by the transposed Karatsuba recursion of [`clmul::middle_product`] in `O(N^1.585)` 64-bit
+//!   by the transposed Karatsuba recursion of `clmul::middle_product` in `O(N^1.585)` 64-bit
 //!   carry-less word products, computing only the m output bits. Chosen over an FFT/NTT
 //!   convolution because it is exact with no rounding or modulus to reason about, needs no
 //!   dependency, and with the hardware carry-less multiply its constant is small enough for
 //!   10⁶-bit blocks; a 10⁸-bit block is `100^1.585 ≈ 1500×` the work of a 10⁶-bit one.
 
-pub mod clmul;
+pub(crate) mod clmul;
 
 use rand::Rng;
 use rayon::prelude::*;

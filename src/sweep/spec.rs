@@ -121,6 +121,7 @@ pub struct Sweep {
 
 /// A sweep file that cannot be used.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum SweepError {
     /// Reading or parsing the sweep or its base scenario failed.
     #[error(transparent)]

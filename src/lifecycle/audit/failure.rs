@@ -10,6 +10,7 @@ use crate::lifecycle::KeyId;
 
 /// Why verification stopped.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[non_exhaustive]
 pub enum AuditFailure {
     /// A sequence number is missing: records were deleted.
     Missing {
