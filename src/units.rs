@@ -4,6 +4,10 @@
 //! [`InvalidParameter`] naming the field (as written in scenario files), the value and the
 //! allowed range, e.g. `source.signal_intensity = -0.1: must be > 0`.
 
+mod sim_time;
+
+pub use sim_time::{NANOS_PER_SECOND, SimDuration, SimTime};
+
 use std::fmt;
 
 /// A parameter outside its allowed range.
@@ -77,39 +81,6 @@ pub fn check_positive(field: &str, value: f64) -> Result<f64, InvalidParameter> 
 /// Power transmittance of a loss given in decibels: `10^(−dB/10)`.
 pub fn transmittance_from_db(loss_db: f64) -> f64 {
     10f64.powf(-loss_db / 10.0)
-}
-
-/// Simulated time in integer nanoseconds since the start of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct SimTime(pub u64);
-
-/// A span of simulated time in integer nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
-pub struct SimDuration(pub u64);
-
-impl SimDuration {
-    /// Duration of `n` pulse periods at `rate_hz`, rounded to the nearest nanosecond.
-    pub fn of_pulses(n: u64, rate_hz: f64) -> Self {
-        SimDuration((n as f64 * 1e9 / rate_hz).round() as u64)
-    }
-
-    /// The duration in seconds.
-    pub fn as_secs_f64(self) -> f64 {
-        self.0 as f64 * 1e-9
-    }
-}
-
-impl std::fmt::Display for SimTime {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-impl std::ops::Add<SimDuration> for SimTime {
-    type Output = SimTime;
-    fn add(self, rhs: SimDuration) -> SimTime {
-        SimTime(self.0 + rhs.0)
-    }
 }
 
 /// Parses a duration such as `24h`, `300s`, `5m`, `250ms`, `2d` or a bare number of seconds,

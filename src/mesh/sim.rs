@@ -48,11 +48,8 @@ use crate::mesh::topology::Topology;
 use crate::rng::SimRng;
 use crate::units::{SimDuration, SimTime};
 
-/// Nanoseconds per second, for converting the scenario's seconds to simulated time.
-const NS: f64 = 1e9;
-
-/// How often the key types with their own rotation periods are checked (ns).
-const KEY_TYPE_CHECK_NS: u64 = 600_000_000_000;
+/// How often the key types with their own rotation periods are checked.
+const KEY_TYPE_CHECK: SimDuration = SimDuration::from_secs(600);
 
 /// Runs `scenario`, writing the store and CSVs of `outputs`; `progress(simulated_s, total_s)`.
 pub fn run_mesh(scenario: &MeshScenario, outputs: &MeshOutputs, progress: &dyn Fn(f64, f64)) -> Result<MeshSummary> {
@@ -117,13 +114,13 @@ struct Sim<'a> {
 impl<'a> Sim<'a> {
     /// Simulated time `s` seconds after the start, rounded to the nanosecond.
     fn at(s: f64) -> SimTime {
-        SimTime((s * NS).round() as u64)
+        SimTime::from_secs_f64_rounded(s)
     }
 
     fn run(&mut self, progress: &dyn Fn(f64, f64), stop: &AtomicBool) -> Result<()> {
         let m = &self.scenario.mesh;
-        let window = SimDuration((m.window_s * NS) as u64);
-        let refresh = SimDuration((m.refresh_interval_s * NS) as u64);
+        let window = SimDuration::from_secs_f64(m.window_s);
+        let refresh = SimDuration::from_secs_f64(m.refresh_interval_s);
         let end = Self::at(m.duration_s);
         let q = &mut self.queue;
         for i in 0..self.links.len() {
@@ -146,7 +143,7 @@ impl<'a> Sim<'a> {
             }
         }
         q.schedule(SimTime(0) + window, SimEvent::Tick).expect("future");
-        q.schedule(SimTime(0) + SimDuration(KEY_TYPE_CHECK_NS), SimEvent::KeyTypes).expect("future");
+        q.schedule(SimTime(0) + KEY_TYPE_CHECK, SimEvent::KeyTypes).expect("future");
         if let Some(period) = self.engine.config().specs.get(KeyType::SovereignMaster).rotation_period_ns {
             let mut t = period;
             while t <= end.0 {
@@ -168,7 +165,7 @@ impl<'a> Sim<'a> {
             self.send_for_receipts(SimTime(0), key, None, RotationKind::Setup, &[0, n])?;
         }
         self.engine.commit_batch()?;
-        let slice = SimDuration((600.0 * NS) as u64);
+        let slice = SimDuration::from_secs(600);
         let mut slice_end = SimTime(0) + slice;
         loop {
             let mut failure = None;
@@ -177,7 +174,7 @@ impl<'a> Sim<'a> {
             self.engine.begin_batch()?;
             while let Some(t) = self.queue.peek_time() {
                 if stop.load(Ordering::Relaxed) {
-                    failure = Some(MeshError::Interrupted { simulated_s: self.engine.now_ns() as f64 / NS });
+                    failure = Some(MeshError::Interrupted { simulated_s: SimTime(self.engine.now_ns()).as_secs_f64() });
                     break;
                 }
                 if t > end {
@@ -198,7 +195,7 @@ impl<'a> Sim<'a> {
                 return Err(e);
             }
             self.engine.commit_batch()?;
-            progress(slice_end.0.min(end.0) as f64 / NS, m.duration_s);
+            progress(slice_end.min(end).as_secs_f64(), m.duration_s);
             if reached_end || self.queue.is_empty() {
                 break;
             }
@@ -217,7 +214,7 @@ impl<'a> Sim<'a> {
         match ev {
             SimEvent::Window(i) => self.window(now, i),
             SimEvent::Refresh(ch) => {
-                let refresh = SimDuration((self.scenario.mesh.refresh_interval_s * NS) as u64);
+                let refresh = SimDuration::from_secs_f64(self.scenario.mesh.refresh_interval_s);
                 self.queue.schedule(now + refresh, SimEvent::Refresh(ch))?;
                 self.refresh(now, ch, RotationKind::Scheduled, None)
             }
@@ -230,7 +227,7 @@ impl<'a> Sim<'a> {
                 self.csv.trace(now, &name, "node:restart", "up", (0.0, 0), "")
             }
             SimEvent::KeyTypes => {
-                self.queue.schedule(now + SimDuration(KEY_TYPE_CHECK_NS), SimEvent::KeyTypes)?;
+                self.queue.schedule(now + KEY_TYPE_CHECK, SimEvent::KeyTypes)?;
                 self.rotate_due_key_types(now)
             }
             SimEvent::MasterRotation => {
@@ -254,7 +251,7 @@ impl<'a> Sim<'a> {
             }
             SimEvent::Tick => {
                 self.engine.tick()?;
-                let window = SimDuration((self.scenario.mesh.window_s * NS) as u64);
+                let window = SimDuration::from_secs_f64(self.scenario.mesh.window_s);
                 self.queue.schedule(now + window, SimEvent::Tick)?;
                 Ok(())
             }

@@ -2,9 +2,9 @@
 //! operator's rotation, a crash, a compromise) as they start and end, and the six-step
 //! compromise recovery.
 
+use super::Sim;
 use super::channels::Channel;
 use super::events::{RotationKind, SimEvent};
-use super::{NS, Sim};
 use crate::lifecycle::Trigger;
 use crate::mesh::error::Result;
 use crate::mesh::scenario::{Attack, EventKind};
@@ -73,7 +73,7 @@ impl Sim<'_> {
             }
             EventKind::Crash => {
                 let n = node_index.expect("validated");
-                let up = now + SimDuration((e.restart_after_s.unwrap_or(60.0) * NS) as u64);
+                let up = now + SimDuration::from_secs_f64(e.restart_after_s.unwrap_or(60.0));
                 self.nodes.down_until[n] = Some(up);
                 self.queue.schedule(up, SimEvent::Restart(n))?;
                 let name = self.topology.nodes[n].name.clone();

@@ -3,9 +3,9 @@
 //! CUSUM decision engine may raise an alarm (a triggered rotation, and a compromise when
 //! enough of a node's links alarm together), and the session key counts its uses.
 
+use super::Sim;
 use super::channels::Channel;
 use super::events::{RotationKind, SimEvent};
-use super::{NS, Sim};
 use crate::lifecycle::Trigger;
 use crate::mesh::error::Result;
 use crate::mesh::link::QkdLink;
@@ -89,7 +89,7 @@ pub(super) struct IntervalCounts {
 impl Sim<'_> {
     /// The end of a monitoring window of link `i`.
     pub(super) fn window(&mut self, now: SimTime, i: usize) -> Result<()> {
-        let window = SimDuration((self.scenario.mesh.window_s * NS) as u64);
+        let window = SimDuration::from_secs_f64(self.scenario.mesh.window_s);
         let link = &mut self.links[i];
         if link.severed {
             return Ok(());
@@ -161,7 +161,7 @@ impl Sim<'_> {
             };
             let row = format!(
                 "{},{},{},{},{},{},{}",
-                now.0 as f64 / NS,
+                now.as_secs_f64(),
                 link.id,
                 q,
                 counts.sifted,
@@ -185,13 +185,13 @@ impl Sim<'_> {
             Some(since) if !link.attack.detected => {
                 link.attack.detected = true;
                 self.stats.detections += 1;
-                self.stats.detection_delays_s.push((now.0 - since.0) as f64 / NS);
+                self.stats.detection_delays_s.push((now - since).as_secs_f64());
             }
             Some(_) => {}
             None => self.stats.false_alarms += 1,
         }
         // The alarm triggers a rotation, at most one per refresh interval per link.
-        let refresh_ns = (self.scenario.mesh.refresh_interval_s * NS) as u64;
+        let refresh_ns = SimDuration::from_secs_f64(self.scenario.mesh.refresh_interval_s).as_nanos();
         let rotate = link.last_triggered.is_none_or(|t| now.0 - t.0 >= refresh_ns);
         if rotate {
             link.last_triggered = Some(now);

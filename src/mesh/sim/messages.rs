@@ -6,14 +6,14 @@ use std::collections::BTreeSet;
 
 use rand::Rng;
 
+use super::Sim;
 use super::channels::Channel;
 use super::events::{RotationKind, SimEvent};
-use super::{NS, Sim};
 use crate::lifecycle::KeyId;
 use crate::mesh::error::Result;
 use crate::mesh::scenario::MeshScenario;
 use crate::mesh::topology::Topology;
-use crate::units::SimTime;
+use crate::units::{SimDuration, SimTime};
 
 /// What a message to each node meets.
 pub(super) struct NodeStates {
@@ -143,8 +143,8 @@ impl Sim<'_> {
         if let Some(ch) = p.channel {
             let activations = self.channels[&ch].activations + 1;
             if let (Channel::Link(_), Some(old)) = (ch, self.channels[&ch].active) {
-                let overlap = (self.scenario.mesh.overlap_s * NS) as u64;
-                let window = (self.scenario.mesh.window_s * NS) as u64;
+                let overlap = SimDuration::from_secs_f64(self.scenario.mesh.overlap_s).as_nanos();
+                let window = SimDuration::from_secs_f64(self.scenario.mesh.window_s).as_nanos();
                 let probe = |within| SimEvent::OverlapProbe { key: old, within, channel: ch, activations };
                 if p.kind == RotationKind::Scheduled && overlap > 1 {
                     self.queue.schedule(SimTime(now.0 + overlap / 2), probe(true))?;

@@ -5,7 +5,6 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::NS;
 use crate::atomic_file::{AtomicFile, FileError};
 use crate::mesh::error::{MeshError, Result};
 use crate::units::SimTime;
@@ -107,7 +106,7 @@ impl CsvWriters {
             writeln!(
                 w.writer(),
                 "{},{},{},{},{},{},\"{}\"",
-                now.0 as f64 / NS,
+                now.as_secs_f64(),
                 subject,
                 event,
                 state,
@@ -139,7 +138,7 @@ impl CsvWriters {
         delayed_by_crash: bool,
     ) -> Result<()> {
         if let Some(w) = &mut self.rotations {
-            writeln!(w.writer(), "{},{channel},{kind},{converged_ms},{}", started.0 as f64 / NS, delayed_by_crash)
+            writeln!(w.writer(), "{},{channel},{kind},{converged_ms},{}", started.as_secs_f64(), delayed_by_crash)
                 .map_err(|e| FileError::new("rotations", e))?;
         }
         Ok(())

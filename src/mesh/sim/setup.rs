@@ -7,12 +7,12 @@ use std::collections::BTreeMap;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
+use super::Sim;
 use super::channels::{Channel, ChannelState};
 use super::link_window::{AttackEpisode, Impairments, IntervalCounts, LinkState, LinkStats};
 use super::messages::NodeStates;
 use super::outputs::{CsvWriters, MeshOutputs};
 use super::statistics::Statistics;
-use super::{NS, Sim};
 use crate::atomic_file::FileError;
 use crate::crypto::SecretBytes;
 use crate::lifecycle::{Durability, Engine, EngineConfig, MASTER_KEY_ENV, ManualClock, load_master_key};
@@ -24,6 +24,7 @@ use crate::mesh::monitor::{Cusum, ThresholdMonitor};
 use crate::mesh::scenario::MeshScenario;
 use crate::mesh::topology::Topology;
 use crate::rng::derive_rng;
+use crate::units::SimDuration;
 
 /// The generator of every secret of a run (master, signing, session and fallback keys),
 /// seeded from the operating system, never from the scenario's seed: the seed reproduces
@@ -47,9 +48,9 @@ impl<'a> Sim<'a> {
         };
         let clock = ManualClock::new(0);
         let config = EngineConfig {
-            overlap_ns: (m.overlap_s * NS) as u64,
+            overlap_ns: SimDuration::from_secs_f64(m.overlap_s).as_nanos(),
             durability: Durability::Normal,
-            checkpoint_interval_ns: 3600 * 1_000_000_000,
+            checkpoint_interval_ns: SimDuration::from_secs(3600).as_nanos(),
             ..EngineConfig::default()
         };
         let mut links = Vec::new();
