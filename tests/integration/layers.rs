@@ -24,9 +24,13 @@ const LAYERS: &[(&str, u32)] = &[
     ("cli", 10),
 ];
 
+/// The top-level module a `crate::NAME` path names: `crate::Error` and `crate::Result` are the
+/// re-exports of `error`.
+fn module_of(name: &str) -> &str {
+    if matches!(name, "Error" | "Result") { "error" } else { name }
+}
+
 fn layer(module: &str) -> Option<u32> {
-    // `crate::Error` and `crate::Result` are the top-level error's re-exports.
-    let module = if matches!(module, "Error" | "Result") { "error" } else { module };
     LAYERS.iter().find(|(m, _)| *m == module).map(|&(_, l)| l)
 }
 
@@ -82,8 +86,8 @@ fn violations() -> Vec<String> {
                 continue;
             }
             for used in crate_paths(line) {
-                let Some(theirs) = layer(&used) else { continue };
-                let used_module = if matches!(used.as_str(), "Error" | "Result") { "error" } else { used.as_str() };
+                let used_module = module_of(&used);
+                let Some(theirs) = layer(used_module) else { continue };
                 if used_module != top && theirs >= own {
                     found.push(format!(
                         "src/{}:{}: {top} (layer {own}) uses {used} (layer {theirs})",
