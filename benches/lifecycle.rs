@@ -6,8 +6,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use qecnet::crypto::{KeyType, NS_PER_SEC, SecretBytes};
-use qecnet::lifecycle::{Durability, Engine, EngineConfig, KeyId, ManualClock, verify_chain};
+use qecnet::crypto::{KeyType, SecretBytes};
+use qecnet::lifecycle::{Durability, Engine, EngineConfig, KeyId, ManualClock, VerifyOptions, verify};
+use qecnet::units::NANOS_PER_SECOND;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -22,7 +23,7 @@ fn temp(tag: &str) -> PathBuf {
 
 fn engine(path: &Path, durability: Durability, rng: &mut ChaCha20Rng) -> (Engine, ManualClock) {
     let master = SecretBytes::random(32, "master", rng).unwrap();
-    let clock = ManualClock::new(1_000 * NS_PER_SEC);
+    let clock = ManualClock::new(1_000 * NANOS_PER_SECOND);
     let config = EngineConfig { durability, ..EngineConfig::default() };
     let e = Engine::create(path, &master, config, Box::new(clock.clone()), rng).unwrap();
     (e, clock)
@@ -48,7 +49,7 @@ fn transitions(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let ids = generated(&mut batch_engine, &mut rng, BATCH);
-                clock.advance(NS_PER_SEC);
+                clock.advance(NANOS_PER_SECOND);
                 let t = Instant::now();
                 batch_engine
                     .batch(|e| {
@@ -73,7 +74,7 @@ fn transitions(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let ids = generated(&mut durable, &mut rng, SINGLE);
-                clock.advance(NS_PER_SEC);
+                clock.advance(NANOS_PER_SECOND);
                 let t = Instant::now();
                 for id in &ids {
                     durable.distribute(*id).unwrap();
@@ -94,7 +95,7 @@ fn build_million(path: &Path) -> u64 {
     let (mut e, clock) = engine(path, Durability::Normal, &mut rng);
     let built = Instant::now();
     while e.audit_len() < 1_000_000 {
-        clock.advance(NS_PER_SEC / 100);
+        clock.advance(NANOS_PER_SECOND / 100);
         e.batch(|e| {
             for i in 0..5_000u32 {
                 let id = e.generate(KeyType::MeshSession, &format!("c{i}"), &["hub"], &mut rng)?;
@@ -131,7 +132,7 @@ fn verify_million(c: &mut Criterion) {
         let n = *records.get_or_insert_with(|| build_million(&path));
         b.iter(|| {
             let conn = rusqlite::Connection::open(&path).unwrap();
-            let report = verify_chain(&conn).unwrap().unwrap();
+            let report = verify(&conn, &VerifyOptions::default()).unwrap().into_result().unwrap();
             assert_eq!(report.records, n);
             report
         })

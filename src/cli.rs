@@ -149,20 +149,9 @@ fn thread_count(option: Option<usize>) -> std::result::Result<Option<usize>, Str
 /// while running (I/O, a store that will not open or that the engine refuses to change), 130
 /// when interrupted.
 fn exit_code(e: &Error) -> u8 {
-    use crate::lifecycle::LifecycleError as L;
     match e {
-        Error::Io { .. } => 1,
-        Error::Plot(crate::plot::PlotError::File(_) | crate::plot::PlotError::Draw { .. }) => 1,
-        Error::Mesh(crate::mesh::MeshError::File(_)) => 1,
         Error::Interrupted(_) | Error::Mesh(crate::mesh::MeshError::Interrupted { .. }) => 130,
-        Error::Lifecycle(l) | Error::Mesh(crate::mesh::MeshError::Lifecycle(l)) => match l {
-            // The user named the wrong file, key or option.
-            L::Input(_) | L::AlreadyExists { .. } | L::NotAStore { .. } | L::NewerSchema { .. } => 2,
-            L::MasterKeyMismatch { .. } | L::UnknownKey(_) => 2,
-            // Everything else happens while running: I/O, SQLite, a locked or damaged store,
-            // or an engine refusal in the middle of a run.
-            _ => 1,
-        },
+        e if e.is_runtime() => 1,
         _ => 2,
     }
 }

@@ -61,6 +61,14 @@ pub enum ConfigError {
     },
 }
 
+impl ConfigError {
+    /// Whether this is a failure to read the file (I/O: exit status 1) rather than a file or
+    /// override that is wrong (exit status 2).
+    pub fn is_runtime(&self) -> bool {
+        matches!(self, ConfigError::Read { .. })
+    }
+}
+
 fn bad_value(option: &str, field: &str, value: &str, expected: &str) -> String {
     if option == "--set" {
         format!("--set {field}={value}: {expected}")

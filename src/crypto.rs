@@ -26,7 +26,7 @@ pub use aead::{MasterKey, SessionKey};
 pub use error::CryptoError;
 pub use identity::{AuditSigner, HybridSignature, NodeIdentityKey, NodeIdentityPublic, verify_audit_signature};
 pub use kem::{HybridEncapsulation, HybridKemKey, HybridPublicKey, KemSuite, encapsulate};
-pub use key_type::{KeySpec, KeySpecTable, KeyType, NS_PER_SEC};
+pub use key_type::{KeySpec, KeySpecTable, KeyType};
 pub use otp::{OneTimePad, OtpCiphertext};
 pub use secret::SecretBytes;
 

@@ -57,6 +57,25 @@ impl From<crate::atomic_file::FileError> for Error {
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
 impl Error {
+    /// Whether this failure happened while running (I/O, a store that will not open, a chart
+    /// that cannot be drawn: exit status 1) rather than in what the user typed or named (exit
+    /// status 2), as ripgrep separates them. An interruption is neither (exit status 130).
+    pub fn is_runtime(&self) -> bool {
+        match self {
+            Error::Io { .. } => true,
+            Error::Config(e) => e.is_runtime(),
+            Error::Sweep(e) => e.is_runtime(),
+            Error::Lifecycle(e) => e.is_runtime(),
+            Error::Plot(e) => e.is_runtime(),
+            Error::Mesh(e) => e.is_runtime(),
+            Error::Invalid(_)
+            | Error::Postprocess(_)
+            | Error::OutputClash(_)
+            | Error::Usage(_)
+            | Error::Interrupted(_) => false,
+        }
+    }
+
     /// Wraps an I/O error with the path it concerns.
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
         Error::Io { path: path.into(), source }

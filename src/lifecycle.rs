@@ -95,7 +95,7 @@
 //! assert_eq!(rotations[0].0, key);
 //! assert_eq!(engine.key(key).unwrap().state, KeyState::Rotating);
 //!
-//! let report = engine.verify_audit().unwrap().unwrap();
+//! let report = engine.verify_audit().unwrap().into_result().unwrap();
 //! assert_eq!(report.records, engine.audit_len());
 //! # drop(engine); std::fs::remove_dir_all(&dir).unwrap();
 //! ```
@@ -117,10 +117,7 @@ pub mod state;
 pub mod store;
 pub mod usage;
 
-pub use audit::{
-    AuditFailure, AuditRecord, KnownHead, Verdict, VerifyOptions, VerifyReport, verify, verify_chain,
-    verify_chain_pinned, verify_store,
-};
+pub use audit::{AuditFailure, AuditRecord, KnownHead, Verdict, VerifyOptions, VerifyReport, verify};
 pub use clock::{Clock, ManualClock, WallClock};
 pub use engine::{Engine, EngineConfig, TickReport};
 pub use error::LifecycleError;

@@ -27,7 +27,7 @@ use crate::config::{ConfigError, apply_override};
 use crate::mesh::scenario::MeshScenario;
 use crate::mesh::sim::{MeshOutputs, run_mesh_until};
 use crate::plot::data::Table;
-use crate::sweep::{RunOptions, Sweep, SweepError};
+use crate::sweep::{RunOptions, Sweep};
 use crate::{Error, Result};
 pub use recipes::Recipe;
 
@@ -115,8 +115,7 @@ pub fn run(path: &Path, stop: &AtomicBool, progress: &(dyn Fn(&str, u64, u64) + 
         }
         let csv = dir.join(&file.report.datasets).join(format!("{}.csv", sweep.name));
         let options = RunOptions { output: Some(csv.clone()), ..RunOptions::default() };
-        let outcome =
-            crate::sweep::run(&sweep, &options, stop, &|d, t| progress(&sweep.name, d, t)).map_err(SweepError::Run)?;
+        let outcome = crate::sweep::run(&sweep, &options, stop, &|d, t| progress(&sweep.name, d, t))?;
         if outcome.interrupted {
             return Err(Error::Interrupted(format!(
                 "interrupted during {}; partial rows kept in {}",

@@ -13,7 +13,7 @@
 mod template;
 
 use libfuzzer_sys::fuzz_target;
-use qecnet::lifecycle::{VerifyOptions, open_reader, verify_store};
+use qecnet::lifecycle::{Verdict, VerifyOptions, open_reader, verify};
 
 fuzz_target!(|data: &[u8]| {
     let t = template::store();
@@ -37,7 +37,7 @@ fuzz_target!(|data: &[u8]| {
     }
     let Ok(conn) = open_reader(&path) else { return };
     let options = VerifyOptions { pinned: vec![t.pin], known_head: None };
-    if let Ok(Ok(report)) = verify_store(&conn, &options) {
+    if let Ok(Verdict::Verified(report)) = verify(&conn, &options) {
         assert!(report.authenticated);
         let now = template::Vouched::read(&conn).expect("a verified store is readable");
         assert_eq!(now, t.vouched, "the verifier accepted a store whose vouched content changed");

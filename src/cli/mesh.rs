@@ -92,8 +92,8 @@ pub fn run(args: &MeshArgs) -> Result<()> {
 /// scenario file cannot tell anyone the signing key, and the store alone cannot vouch for it.
 fn print_audit_head(db: &std::path::Path) -> Result<()> {
     let conn = crate::lifecycle::open_reader(db)?;
-    match crate::lifecycle::verify_chain(&conn).map_err(crate::lifecycle::LifecycleError::from)? {
-        Ok(r) => {
+    match crate::lifecycle::verify(&conn, &crate::lifecycle::VerifyOptions::default())? {
+        crate::lifecycle::Verdict::Verified(r) => {
             for public in r.signers.values() {
                 eprintln!(
                     "audit: {} records verified; keep the signing key and signed head to check this store later: \
@@ -106,7 +106,9 @@ fn print_audit_head(db: &std::path::Path) -> Result<()> {
             }
             Ok(())
         }
-        Err(f) => Err(Error::Usage(format!("{}: the store just written does not verify: {f}", db.display()))),
+        crate::lifecycle::Verdict::Failed(f) => {
+            Err(Error::Usage(format!("{}: the store just written does not verify: {f}", db.display())))
+        }
     }
 }
 

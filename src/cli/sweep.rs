@@ -117,8 +117,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
             let outcome = crate::sweep::run(&sweep, &options, &STOP, &|done, total| {
                 bar.set_length(total);
                 bar.set_position(done);
-            })
-            .map_err(SweepError::Run)?;
+            })?;
             bar.finish_and_clear();
             if outcome.already_done {
                 eprintln!("{} is already complete and valid: nothing to run", outcome.path.display());
@@ -184,7 +183,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
                 print!("{}", submission.merge_script(&sweep, &sweep.name));
                 return Ok(());
             }
-            let ids = submission.submit(&sweep).map_err(SweepError::Run)?;
+            let ids = submission.submit(&sweep).map_err(SweepError::Slurm)?;
             println!("array job {} ({} shards: --array={})", ids.array_job, shards, submission.array_spec());
             println!("merge job {} (afterok:{})", ids.merge_job, ids.array_job);
             println!("result: {}", submission.output.display());

@@ -6,9 +6,9 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-/// Nanoseconds in one second.
-pub const NS_PER_SEC: u64 = 1_000_000_000;
-const MINUTE: u64 = 60 * NS_PER_SEC;
+use crate::units::NANOS_PER_SECOND;
+
+const MINUTE: u64 = 60 * NANOS_PER_SECOND;
 const HOUR: u64 = 60 * MINUTE;
 const DAY: u64 = 24 * HOUR;
 

@@ -38,6 +38,4 @@ pub(crate) use checkpoint::{Checkpoint, read_checkpoint};
 pub use failure::AuditFailure;
 pub use record::{AuditRecord, GENESIS_HASH, hex, record_leaf};
 pub use replay::replay_states;
-pub use verify::{
-    KnownHead, Verdict, VerifyOptions, VerifyReport, verify, verify_chain, verify_chain_pinned, verify_store,
-};
+pub use verify::{KnownHead, Verdict, VerifyOptions, VerifyReport, verify};

@@ -60,10 +60,10 @@ impl Default for EngineConfig {
     fn default() -> Self {
         Self {
             specs: KeySpecTable::default(),
-            overlap_ns: 30 * crate::crypto::NS_PER_SEC,
-            retention_ns: 30 * 24 * 3600 * crate::crypto::NS_PER_SEC,
+            overlap_ns: 30 * crate::units::NANOS_PER_SECOND,
+            retention_ns: 30 * 24 * 3600 * crate::units::NANOS_PER_SECOND,
             checkpoint_every: 1000,
-            checkpoint_interval_ns: 60 * crate::crypto::NS_PER_SEC,
+            checkpoint_interval_ns: 60 * crate::units::NANOS_PER_SECOND,
             durability: Durability::Full,
             actor: "hub".to_string(),
         }

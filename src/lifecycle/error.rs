@@ -198,3 +198,21 @@ pub enum LifecycleError {
     #[error("i/o: {0}")]
     Io(#[from] std::io::Error),
 }
+
+impl LifecycleError {
+    /// Whether this failure happened while running (I/O, SQLite, a locked or damaged store, an
+    /// engine refusal in the middle of a run: exit status 1) rather than in what the user named
+    /// (the wrong file, key or option: exit status 2).
+    pub fn is_runtime(&self) -> bool {
+        use LifecycleError as L;
+        !matches!(
+            self,
+            L::Input(_)
+                | L::AlreadyExists { .. }
+                | L::NotAStore { .. }
+                | L::NewerSchema { .. }
+                | L::MasterKeyMismatch { .. }
+                | L::UnknownKey(_)
+        )
+    }
+}

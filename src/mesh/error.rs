@@ -86,3 +86,16 @@ pub enum MeshError {
         simulated_s: f64,
     },
 }
+
+impl MeshError {
+    /// Whether the run failed while running (a file, the store, the fallback exchange: exit
+    /// status 1) rather than being refused for what the user asked (exit status 2).
+    pub fn is_runtime(&self) -> bool {
+        match self {
+            MeshError::File(_) | MeshError::Crypto(_) | MeshError::FallbackMismatch | MeshError::Schedule(_) => true,
+            MeshError::Config(c) => c.is_runtime(),
+            MeshError::Lifecycle(l) => l.is_runtime(),
+            _ => false,
+        }
+    }
+}

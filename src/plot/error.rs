@@ -36,3 +36,11 @@ pub enum PlotError {
         columns: Vec<String>,
     },
 }
+
+impl PlotError {
+    /// Whether a file could not be written or a chart not drawn (exit status 1) rather than
+    /// the data asked for not being there (exit status 2).
+    pub fn is_runtime(&self) -> bool {
+        matches!(self, PlotError::File(_) | PlotError::Draw { .. })
+    }
+}

@@ -16,9 +16,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use rand::Rng;
 use rayon::prelude::*;
 
+use crate::atomic_file::FileError;
 use crate::config::apply_override;
 use crate::sweep::figures;
-use crate::sweep::spec::Sweep;
+use crate::sweep::spec::{Sweep, SweepError};
 use crate::sweep::table::{self, Marker};
 
 /// Which part of a sweep to run: shard `index` of `count` takes the points with
@@ -98,13 +99,13 @@ pub fn run(
     options: &RunOptions,
     stop: &AtomicBool,
     progress: &(dyn Fn(u64, u64) + Sync),
-) -> Result<Outcome, String> {
+) -> Result<Outcome, SweepError> {
     let shard = options.shard.unwrap_or(Shard { index: 0, count: 1 });
     let marker = Marker::new(sweep, shard.index, shard.count);
     let header = table::header(sweep);
     let path = output_path(sweep, options);
     if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir).map_err(|e| FileError::new(dir, e))?;
     }
     if options.shard.is_some()
         && let Ok(t) = table::read_table(&path)
@@ -119,17 +120,17 @@ pub fn run(
     let mut done = BTreeSet::new();
     if partial.exists() {
         if !options.resume {
-            return Err(format!(
+            return Err(SweepError::Run(format!(
                 "{} holds an unfinished run: pass --resume to finish it, or delete it to start over",
                 partial.display()
-            ));
+            )));
         }
-        let (t, torn) = table::read_partial(&partial)?;
+        let (t, torn) = table::read_partial(&partial).map_err(SweepError::Run)?;
         if t.marker != marker || t.header != header {
-            return Err(format!(
+            return Err(SweepError::Run(format!(
                 "{}: partial results of another sweep, seed or shard; delete it to start over",
                 partial.display()
-            ));
+            )));
         }
         for (&(point, replicate), line) in &t.rows {
             let ours = point < sweep.points()
@@ -137,22 +138,20 @@ pub fn run(
                 && point % shard.count == shard.index
                 && line.split(',').nth(2) == Some(point_seed(sweep, point, replicate).to_string().as_str());
             if !ours {
-                return Err(format!(
+                return Err(SweepError::Run(format!(
                     "{}: the row of point {point} replicate {replicate} does not belong to this sweep; delete the file to start over",
                     partial.display()
-                ));
+                )));
             }
         }
         if let Some(len) = torn {
             // Killed between a row and its newline: the torn row is dropped and run again.
-            let file =
-                OpenOptions::new().write(true).open(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
-            file.set_len(len).map_err(|e| format!("{}: {e}", partial.display()))?;
+            let file = OpenOptions::new().write(true).open(&partial).map_err(|e| FileError::new(&partial, e))?;
+            file.set_len(len).map_err(|e| FileError::new(&partial, e))?;
         }
         done.extend(t.rows.keys().copied());
     } else {
-        crate::atomic_file::write_text_atomically(&partial, &format!("{}\n{header}\n", marker.line()))
-            .map_err(|e| e.to_string())?;
+        crate::atomic_file::write_text_atomically(&partial, &format!("{}\n{header}\n", marker.line()))?;
     }
     let todo: Vec<(u64, u32)> = (shard.index..sweep.points())
         .step_by(shard.count as usize)
@@ -160,8 +159,8 @@ pub fn run(
         .filter(|k| !done.contains(k))
         .collect();
     let total = todo.len() as u64 + done.len() as u64;
-    let file = OpenOptions::new().append(true).open(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
-    let sink = Mutex::new((file, done.len() as u64, None::<String>));
+    let file = OpenOptions::new().append(true).open(&partial).map_err(|e| FileError::new(&partial, e))?;
+    let sink = Mutex::new((file, done.len() as u64, None::<std::io::Error>));
     todo.par_iter().for_each(|&(point, replicate)| {
         if stop.load(Ordering::Relaxed) {
             return;
@@ -173,16 +172,16 @@ pub fn run(
             // The row and its newline in one write, so a kill cannot separate them.
             match file.write_all(format!("{line}\n").as_bytes()) {
                 Ok(()) => *count += 1,
-                Err(e) => *error = Some(format!("{}: {e}", partial.display())),
+                Err(e) => *error = Some(e),
             }
         }
         progress(*count, total);
     });
     let (_, _, error) = sink.into_inner().expect("lock not poisoned");
     if let Some(e) = error {
-        return Err(e);
+        return Err(FileError::new(&partial, e).into());
     }
-    let (t, _) = table::read_partial(&partial)?;
+    let (t, _) = table::read_partial(&partial).map_err(SweepError::Run)?;
     let failed = t.rows.values().filter(|l| !l.ends_with(',')).count() as u64;
     if (t.rows.len() as u64) < total {
         return Ok(Outcome {
@@ -204,8 +203,8 @@ pub fn run(
         text.push_str(line);
         text.push('\n');
     }
-    crate::atomic_file::write_text_atomically(&path, &text).map_err(|e| e.to_string())?;
-    std::fs::remove_file(&partial).map_err(|e| format!("{}: {e}", partial.display()))?;
+    crate::atomic_file::write_text_atomically(&path, &text)?;
+    std::fs::remove_file(&partial).map_err(|e| FileError::new(&partial, e))?;
     Ok(Outcome { path, rows: t.rows.len() as u64, failed, interrupted: false, already_done: false })
 }
 

@@ -126,9 +126,15 @@ pub enum SweepError {
     /// Reading or parsing the sweep or its base scenario failed.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// Running or merging failed (names the file or point).
+    /// A run, resume or merge refused (names the file or point): the user can fix it.
     #[error("{0}")]
     Run(String),
+    /// Reading or writing a sweep's output failed.
+    #[error(transparent)]
+    File(#[from] crate::atomic_file::FileError),
+    /// Slurm could not be reached, or refused the jobs.
+    #[error("{0}")]
+    Slurm(String),
     /// A semantic problem, named.
     #[error("{path}: {message}")]
     Invalid {
@@ -137,6 +143,18 @@ pub enum SweepError {
         /// What is wrong.
         message: String,
     },
+}
+
+impl SweepError {
+    /// Whether the sweep failed while running (a file that cannot be read or written, Slurm:
+    /// exit status 1) rather than being a sweep, resume or merge the user can fix (exit status 2).
+    pub fn is_runtime(&self) -> bool {
+        match self {
+            SweepError::Config(c) => c.is_runtime(),
+            SweepError::File(_) | SweepError::Slurm(_) => true,
+            SweepError::Run(_) | SweepError::Invalid { .. } => false,
+        }
+    }
 }
 
 impl Sweep {

@@ -35,11 +35,6 @@ impl SimDuration {
         SimDuration((s * NANOS_PER_SECOND as f64) as u64)
     }
 
-    /// Duration of `n` pulse periods at `rate_hz`, rounded to the nearest nanosecond.
-    pub fn of_pulses(n: u64, rate_hz: f64) -> Self {
-        SimDuration((n as f64 * NANOS_PER_SECOND as f64 / rate_hz).round() as u64)
-    }
-
     /// The duration in nanoseconds.
     pub fn as_nanos(self) -> u64 {
         self.0

@@ -8,8 +8,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use qecnet::crypto::{KeyType, NS_PER_SEC, SecretBytes};
+use qecnet::crypto::{KeyType, SecretBytes};
+
 use qecnet::lifecycle::{Durability, Engine, EngineConfig, KeyState, ManualClock, Usage, WallClock};
+use qecnet::units::NANOS_PER_SECOND;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
@@ -96,7 +98,7 @@ fn crash_child_burst() {
 fn check_store(path: &Path) -> u64 {
     let engine =
         Engine::open(path, &master(), config(), Box::new(ManualClock::new(0))).expect("store opens after SIGKILL");
-    let report = engine.verify_audit().unwrap().expect("audit chain verifies after SIGKILL");
+    let report = engine.verify_audit().unwrap().into_result().expect("audit chain verifies after SIGKILL");
     assert_eq!(report.records, engine.audit_len());
     let states = engine.key_states().unwrap();
     assert_eq!(engine.replay_audit().unwrap(), states, "store and audit chain disagree");
@@ -126,7 +128,7 @@ fn crash_consistency_under_sigkill() {
     let path: PathBuf = dir.join("store.db");
     {
         let mut rng = ChaCha20Rng::seed_from_u64(1);
-        Engine::create(&path, &master(), config(), Box::new(ManualClock::new(NS_PER_SEC)), &mut rng).unwrap();
+        Engine::create(&path, &master(), config(), Box::new(ManualClock::new(NANOS_PER_SECOND)), &mut rng).unwrap();
     }
     let mut rng = ChaCha20Rng::seed_from_u64(2024);
     let mut records = check_store(&path);

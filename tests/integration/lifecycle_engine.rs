@@ -3,10 +3,12 @@
 
 use std::path::PathBuf;
 
-use qecnet::crypto::{CryptoError, KeyType, NS_PER_SEC, SecretBytes};
+use qecnet::crypto::{CryptoError, KeyType, SecretBytes};
+
 use qecnet::lifecycle::{
     Engine, EngineConfig, KeyId, KeyState, LifecycleError, ManualClock, Transition, Trigger, Usage,
 };
+use qecnet::units::NANOS_PER_SECOND;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -26,7 +28,7 @@ fn fixture(tag: &str, config: EngineConfig) -> Fixture {
     let path = dir.join("store.db");
     let mut rng = ChaCha20Rng::seed_from_u64(42);
     let master = SecretBytes::random(32, "master", &mut rng).unwrap();
-    let clock = ManualClock::new(1_700_000_000 * NS_PER_SEC);
+    let clock = ManualClock::new(1_700_000_000 * NANOS_PER_SECOND);
     let engine = Engine::create(&path, &master, config, Box::new(clock.clone()), &mut rng).unwrap();
     Fixture { _dir: dir, path, master, clock, rng, engine }
 }
@@ -47,7 +49,7 @@ fn state(f: &Fixture, id: KeyId) -> KeyState {
 }
 
 fn assert_chain_ok(f: &Fixture) {
-    let report = f.engine.verify_audit().unwrap().expect("audit chain verifies");
+    let report = f.engine.verify_audit().unwrap().into_result().expect("audit chain verifies");
     assert_eq!(report.records, f.engine.audit_len());
     let replay = f.engine.replay_audit().unwrap();
     assert_eq!(replay, f.engine.key_states().unwrap());
@@ -113,12 +115,15 @@ fn second_active_key_on_a_channel_is_refused() {
 
 #[test]
 fn scheduled_rotation_keeps_old_key_for_decryption_during_overlap() {
-    let config =
-        EngineConfig { overlap_ns: 10 * NS_PER_SEC, retention_ns: 3600 * NS_PER_SEC, ..EngineConfig::default() };
+    let config = EngineConfig {
+        overlap_ns: 10 * NANOS_PER_SECOND,
+        retention_ns: 3600 * NANOS_PER_SECOND,
+        ..EngineConfig::default()
+    };
     let mut f = fixture("sched", config);
     let old = active_key(&mut f, KeyType::MeshSession, "hub-n1", &["hub", "n1"]);
     assert!(f.engine.due_for_rotation().unwrap().is_empty());
-    f.clock.advance(5 * 60 * NS_PER_SEC);
+    f.clock.advance(5 * 60 * NANOS_PER_SECOND);
     assert_eq!(f.engine.due_for_rotation().unwrap(), vec![old]);
     let pairs = f.engine.rotate_scheduled(&mut f.rng).unwrap();
     assert_eq!(pairs.len(), 1);
@@ -135,13 +140,13 @@ fn scheduled_rotation_keeps_old_key_for_decryption_during_overlap() {
     // Overlap: old still decrypts, both on the channel.
     assert_eq!(state(&f, old), KeyState::Rotating);
     assert!(f.engine.use_key(old, Usage::Unprotect).is_ok());
-    f.clock.advance(5 * NS_PER_SEC);
+    f.clock.advance(5 * NANOS_PER_SECOND);
     assert!(f.engine.tick().unwrap().retired.is_empty());
-    f.clock.advance(5 * NS_PER_SEC);
+    f.clock.advance(5 * NANOS_PER_SECOND);
     assert_eq!(f.engine.tick().unwrap().retired, vec![old]);
     assert_eq!(state(&f, old), KeyState::Retired);
     assert!(matches!(f.engine.destroy(old), Err(LifecycleError::RetentionNotElapsed { .. })));
-    f.clock.advance(3600 * NS_PER_SEC);
+    f.clock.advance(3600 * NANOS_PER_SECOND);
     assert_eq!(f.engine.tick().unwrap().destroyed, vec![old]);
     let rec = f.engine.key(old).unwrap();
     assert_eq!(rec.state, KeyState::Destroyed);
@@ -340,7 +345,7 @@ fn store_refuses_wrong_master_foreign_files_newer_schema_and_second_writer() {
     assert!(matches!(err, LifecycleError::StoreLocked { .. }), "{err}");
     // Readers need no lock and no secret, and work while the writer runs.
     let reader = qecnet::lifecycle::open_reader(&f.path).unwrap();
-    let report = qecnet::lifecycle::verify_chain(&reader).unwrap().unwrap();
+    let report = qecnet::lifecycle::verify(&reader, &Default::default()).unwrap().into_result().unwrap();
     assert_eq!(report.records, f.engine.audit_len());
     drop(reader);
     let Fixture { _dir, path, master, engine, .. } = f;
@@ -351,7 +356,7 @@ fn store_refuses_wrong_master_foreign_files_newer_schema_and_second_writer() {
     assert!(matches!(err, LifecycleError::MasterKeyMismatch { .. }), "{err}");
     // Reopen with the right master works and keeps the chain verifiable.
     let e = Engine::open(&path, &master, EngineConfig::default(), clock()).unwrap();
-    assert!(e.verify_audit().unwrap().is_ok());
+    assert!(e.verify_audit().unwrap().is_verified());
     drop(e);
     // Create refuses an existing file.
     let mut rng = ChaCha20Rng::seed_from_u64(1);
@@ -427,7 +432,7 @@ fn master_rotation_rewraps_every_key_and_retires_the_old_master() {
         .unwrap()
         .id;
     assert!(matches!(engine.use_key(old_master, Usage::Protect), Err(LifecycleError::NoMaterial { .. })));
-    clock.advance(25 * 3600 * NS_PER_SEC);
+    clock.advance(25 * 3600 * NANOS_PER_SECOND);
     assert!(engine.due_for_rotation().unwrap().contains(&old_master));
     let new_secret = SecretBytes::random(32, "master", &mut rng).unwrap();
     let new_master = engine.rotate_master(&new_secret, &mut rng).unwrap();
@@ -444,7 +449,7 @@ fn master_rotation_rewraps_every_key_and_retires_the_old_master() {
     assert_eq!(before.expose(), after.expose());
     // The audit signer still works after the re-wrap: a new checkpoint verifies.
     engine.checkpoint_now().unwrap();
-    let report = engine.verify_audit().unwrap().unwrap();
+    let report = engine.verify_audit().unwrap().into_result().unwrap();
     assert_eq!(report.unsigned_tail, 0);
 }
 
@@ -452,28 +457,28 @@ fn master_rotation_rewraps_every_key_and_retires_the_old_master() {
 fn checkpoints_are_written_every_n_records_and_every_t_seconds() {
     let config = EngineConfig {
         checkpoint_every: 1_000_000,
-        checkpoint_interval_ns: 10 * NS_PER_SEC,
+        checkpoint_interval_ns: 10 * NANOS_PER_SECOND,
         ..EngineConfig::default()
     };
     let mut f = fixture("cp-time", config);
-    let base = f.engine.verify_audit().unwrap().unwrap();
+    let base = f.engine.verify_audit().unwrap().into_result().unwrap();
     let a = f.engine.generate(KeyType::MeshSession, "c", &["hub"], &mut f.rng).unwrap();
-    let r = f.engine.verify_audit().unwrap().unwrap();
+    let r = f.engine.verify_audit().unwrap().into_result().unwrap();
     assert_eq!(r.checkpoints, base.checkpoints);
     assert_eq!(r.unsigned_tail, 1);
-    f.clock.advance(11 * NS_PER_SEC);
+    f.clock.advance(11 * NANOS_PER_SECOND);
     f.engine.distribute(a).unwrap();
-    let r = f.engine.verify_audit().unwrap().unwrap();
+    let r = f.engine.verify_audit().unwrap().into_result().unwrap();
     assert_eq!(r.checkpoints, base.checkpoints + 1);
     assert_eq!(r.unsigned_tail, 0);
 
     let config = EngineConfig { checkpoint_every: 3, ..EngineConfig::default() };
     let mut f = fixture("cp-count", config);
-    let before = f.engine.verify_audit().unwrap().unwrap().checkpoints;
+    let before = f.engine.verify_audit().unwrap().into_result().unwrap().checkpoints;
     for i in 0..9 {
         f.engine.generate(KeyType::MeshSession, &format!("c{i}"), &["hub"], &mut f.rng).unwrap();
     }
-    assert_eq!(f.engine.verify_audit().unwrap().unwrap().checkpoints, before + 3);
+    assert_eq!(f.engine.verify_audit().unwrap().into_result().unwrap().checkpoints, before + 3);
 }
 
 #[test]
@@ -502,7 +507,7 @@ fn master_key_loads_from_a_private_file_or_the_environment() {
 /// and later revoked must still retire when its overlap ends.
 #[test]
 fn overlap_end_retires_even_after_the_replacement_was_revoked() {
-    let config = EngineConfig { overlap_ns: 10 * NS_PER_SEC, ..EngineConfig::default() };
+    let config = EngineConfig { overlap_ns: 10 * NANOS_PER_SECOND, ..EngineConfig::default() };
     let mut f = fixture("overlap-revoked", config);
     let old = active_key(&mut f, KeyType::MeshSession, "c", &["hub", "n1"]);
     let new = f.engine.begin_rotation(old, &mut f.rng).unwrap();
@@ -512,7 +517,7 @@ fn overlap_end_retires_even_after_the_replacement_was_revoked() {
     let p = f.engine.receipt_proof(new).unwrap();
     f.engine.activate(p).unwrap();
     f.engine.revoke(new, "suspected").unwrap();
-    f.clock.advance(11 * NS_PER_SEC);
+    f.clock.advance(11 * NANOS_PER_SECOND);
     assert_eq!(f.engine.tick().unwrap().retired, vec![old]);
     assert_chain_ok(&f);
 }
@@ -573,7 +578,7 @@ fn audit_signing_key_rotation_keeps_old_checkpoints_verifiable() {
         .find(|k| k.key_type == KeyType::AuditSigning)
         .unwrap()
         .id;
-    f.clock.advance(366 * 24 * 3600 * NS_PER_SEC);
+    f.clock.advance(366 * 24 * 3600 * NANOS_PER_SECOND);
     let pairs = f.engine.rotate_scheduled(&mut f.rng).unwrap();
     let new = pairs.iter().find(|(o, _)| *o == old).expect("audit key due").1;
     f.engine.distribute(new).unwrap();
@@ -583,7 +588,7 @@ fn audit_signing_key_rotation_keeps_old_checkpoints_verifiable() {
     for i in 0..12 {
         f.engine.generate(KeyType::MeshSession, &format!("c{i}"), &["hub"], &mut f.rng).unwrap();
     }
-    let report = f.engine.verify_audit().unwrap().unwrap();
+    let report = f.engine.verify_audit().unwrap().into_result().unwrap();
     let signers: Vec<KeyId> = report.signers.keys().copied().collect();
     assert_eq!(signers, vec![old, new]);
     assert_chain_ok(&f);
@@ -631,7 +636,7 @@ fn version_one_store_is_verified_as_it_is_and_upgraded_by_its_writer() {
     assert!(old_checkpoints >= 3);
     // Read as it is, without changing it.
     let reader = qecnet::lifecycle::open_reader(&path).unwrap();
-    let report = qecnet::lifecycle::verify_chain(&reader).unwrap().unwrap();
+    let report = qecnet::lifecycle::verify(&reader, &Default::default()).unwrap().into_result().unwrap();
     assert_eq!(report.checkpoints, old_checkpoints);
     let version = |c: &rusqlite::Connection| -> i64 {
         c.query_row("SELECT value FROM meta WHERE name = 'schema_version'", [], |r| r.get(0)).unwrap()
@@ -639,7 +644,8 @@ fn version_one_store_is_verified_as_it_is_and_upgraded_by_its_writer() {
     assert_eq!(version(&reader), 1);
     drop(reader);
     // The writer upgrades it; old and new checkpoints then verify together.
-    let mut e = Engine::open(&path, &master, config, Box::new(ManualClock::new(1_800_000_000 * NS_PER_SEC))).unwrap();
+    let mut e =
+        Engine::open(&path, &master, config, Box::new(ManualClock::new(1_800_000_000 * NANOS_PER_SECOND))).unwrap();
     for i in 0..3 {
         let id = e.generate(KeyType::MeshSession, &format!("new{i}"), &["hub"], &mut rng).unwrap();
         e.distribute(id).unwrap();
@@ -648,7 +654,7 @@ fn version_one_store_is_verified_as_it_is_and_upgraded_by_its_writer() {
     drop(e);
     let reader = qecnet::lifecycle::open_reader(&path).unwrap();
     assert_eq!(version(&reader), qecnet::lifecycle::SCHEMA_VERSION);
-    let report = qecnet::lifecycle::verify_chain(&reader).unwrap().unwrap();
+    let report = qecnet::lifecycle::verify(&reader, &Default::default()).unwrap().into_result().unwrap();
     assert!(report.checkpoints > old_checkpoints, "{report:?}");
     assert_eq!(report.unsigned_tail, 0);
     let with_roots: i64 =

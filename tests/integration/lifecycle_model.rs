@@ -12,8 +12,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use proptest::prelude::*;
-use qecnet::crypto::{KeyType, NS_PER_SEC, SecretBytes};
+use qecnet::crypto::{KeyType, SecretBytes};
 use qecnet::lifecycle::{Engine, EngineConfig, KeyId, KeyState, ManualClock, Trigger, Usage};
+use qecnet::units::NANOS_PER_SECOND;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -133,10 +134,10 @@ fn run(seed: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let dir = TempDir::new(&format!("model-{n}"));
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let master = SecretBytes::random(32, "master", &mut rng).unwrap();
-    let clock = ManualClock::new(1_000 * NS_PER_SEC);
+    let clock = ManualClock::new(1_000 * NANOS_PER_SECOND);
     let config = EngineConfig {
-        overlap_ns: 20 * NS_PER_SEC,
-        retention_ns: 60 * NS_PER_SEC,
+        overlap_ns: 20 * NANOS_PER_SECOND,
+        retention_ns: 60 * NANOS_PER_SECOND,
         checkpoint_every: 7,
         ..EngineConfig::default()
     };
@@ -279,7 +280,7 @@ fn run(seed: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
             }
             Op::Advance(s) => {
-                clock.advance(s * NS_PER_SEC);
+                clock.advance(s * NANOS_PER_SECOND);
                 e.tick().unwrap();
             }
             Op::Cycle(i) => {
@@ -370,7 +371,7 @@ fn run(seed: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
             prop_assert!(active + rotating <= 2, "step {}: {} usable {} keys on {}", step, active + rotating, kt, ch);
         }
         let report = e.verify_audit().unwrap();
-        prop_assert!(report.is_ok(), "step {}: audit fails: {:?}", step, report);
+        prop_assert!(report.is_verified(), "step {}: audit fails: {:?}", step, report);
         prop_assert_eq!(e.replay_audit().unwrap(), after);
     }
     Ok(())

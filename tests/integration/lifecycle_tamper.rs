@@ -4,8 +4,12 @@
 
 use std::path::{Path, PathBuf};
 
-use qecnet::crypto::{KeyType, NS_PER_SEC, SecretBytes};
-use qecnet::lifecycle::{AuditFailure, AuditRecord, Engine, EngineConfig, KeyId, KeyState, ManualClock, verify_chain};
+use qecnet::crypto::{KeyType, SecretBytes};
+
+use qecnet::lifecycle::{
+    AuditFailure, AuditRecord, Engine, EngineConfig, KeyId, KeyState, ManualClock, VerifyOptions, verify,
+};
+use qecnet::units::NANOS_PER_SECOND;
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use rusqlite::Connection;
@@ -17,11 +21,11 @@ fn build_store(dir: &Path) -> (PathBuf, u64) {
     let path = dir.join("store.db");
     let mut rng = ChaCha20Rng::seed_from_u64(11);
     let master = SecretBytes::random(32, "master", &mut rng).unwrap();
-    let clock = ManualClock::new(1_000 * NS_PER_SEC);
+    let clock = ManualClock::new(1_000 * NANOS_PER_SECOND);
     let config = EngineConfig { checkpoint_every: 40, ..EngineConfig::default() };
     let mut e = Engine::create(&path, &master, config, Box::new(clock.clone()), &mut rng).unwrap();
     for i in 0..60 {
-        clock.advance(NS_PER_SEC / 10);
+        clock.advance(NANOS_PER_SECOND / 10);
         let id = e.generate(KeyType::MeshSession, &format!("c{i}"), &["hub", "n1"], &mut rng).unwrap();
         e.distribute(id).unwrap();
         e.confirm_receipt(id, "hub").unwrap();
@@ -42,9 +46,14 @@ fn copy(src: &Path, dir: &Path, name: &str) -> PathBuf {
     dst
 }
 
-fn verify(path: &Path) -> Result<u64, AuditFailure> {
+fn records_verified(path: &Path) -> Result<u64, AuditFailure> {
     let c = Connection::open(path).unwrap();
-    verify_chain(&c).unwrap().map(|r| r.records)
+    verified(&c).map(|r| r.records)
+}
+
+/// The store's verdict with its own keys (nothing authenticated), as a `Result`.
+fn verified(c: &Connection) -> Result<qecnet::lifecycle::VerifyReport, AuditFailure> {
+    verify(c, &VerifyOptions::default()).unwrap().into_result()
 }
 
 fn cli_verify(path: &Path) -> (i32, String) {
@@ -62,7 +71,7 @@ fn checkpoint_seqs(path: &Path) -> Vec<u64> {
 fn intact_store_verifies_in_library_and_cli() {
     let dir = TempDir::new("tamper-ok");
     let (path, n) = build_store(&dir);
-    assert_eq!(verify(&path), Ok(n));
+    assert_eq!(records_verified(&path), Ok(n));
     let (code, out) = cli_verify(&path);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains(&format!("OK: {n} records")), "{out}");
@@ -86,7 +95,7 @@ fn edited_records_are_found_at_their_sequence_number() {
         let seq = rng.random_range(1..=n);
         let p = copy(&path, &dir, &format!("edit{i}.db"));
         Connection::open(&p).unwrap().execute(sql, [seq as i64]).unwrap();
-        assert_eq!(verify(&p), Err(AuditFailure::Edited { seq }), "{sql} at {seq}");
+        assert_eq!(records_verified(&p), Err(AuditFailure::Edited { seq }), "{sql} at {seq}");
         let (code, out) = cli_verify(&p);
         assert_eq!(code, 1);
         assert!(out.contains(&format!("record {seq}:")) && out.contains("edited"), "{out}");
@@ -102,7 +111,7 @@ fn deleted_and_reordered_records_are_found() {
         let seq = rng.random_range(1..n);
         let p = copy(&path, &dir, &format!("del{i}.db"));
         Connection::open(&p).unwrap().execute("DELETE FROM audit WHERE seq = ?1", [seq as i64]).unwrap();
-        assert_eq!(verify(&p), Err(AuditFailure::Missing { seq }));
+        assert_eq!(records_verified(&p), Err(AuditFailure::Missing { seq }));
         let (code, out) = cli_verify(&p);
         assert_eq!(code, 1);
         assert!(out.contains(&format!("record {seq}: missing")), "{out}");
@@ -116,7 +125,7 @@ fn deleted_and_reordered_records_are_found() {
         c.execute("UPDATE audit SET seq = -seq WHERE seq > ?1", [seq as i64]).unwrap();
         c.execute("UPDATE audit SET seq = -seq - 1 WHERE seq < 0", []).unwrap();
     }
-    assert_eq!(verify(&p), Err(AuditFailure::BrokenLink { seq }));
+    assert_eq!(records_verified(&p), Err(AuditFailure::BrokenLink { seq }));
     // Swap two neighbouring records (content moved, sequence numbers kept).
     for i in 0..4 {
         let a = rng.random_range(1..n);
@@ -131,7 +140,7 @@ fn deleted_and_reordered_records_are_found() {
             ))
             .unwrap();
         }
-        assert_eq!(verify(&p), Err(AuditFailure::BrokenLink { seq: a }), "swap {a}");
+        assert_eq!(records_verified(&p), Err(AuditFailure::BrokenLink { seq: a }), "swap {a}");
         let (code, out) = cli_verify(&p);
         assert_eq!(code, 1);
         assert!(out.contains(&format!("record {a}:")) && out.contains("reordered"), "{out}");
@@ -192,7 +201,7 @@ fn rewritten_chain_truncation_and_signatures_are_caught_by_checkpoints() {
         c.execute("UPDATE audit SET actor = 'mallory' WHERE seq = ?1", [seq as i64]).unwrap();
         rehash_from(&c, seq);
     }
-    assert_eq!(verify(&p), Err(AuditFailure::CheckpointMismatch { seq: cps[1] }));
+    assert_eq!(records_verified(&p), Err(AuditFailure::CheckpointMismatch { seq: cps[1] }));
     // Flip a bit of every checkpoint signature in turn.
     for (i, cp) in cps.iter().enumerate().take(4) {
         let p = copy(&path, &dir, &format!("sig{i}.db"));
@@ -203,7 +212,7 @@ fn rewritten_chain_truncation_and_signatures_are_caught_by_checkpoints() {
         sig[i * 7 % 64] ^= 0x10;
         c.execute("UPDATE checkpoints SET signature = ?2 WHERE seq = ?1", rusqlite::params![*cp as i64, sig]).unwrap();
         drop(c);
-        match verify(&p) {
+        match records_verified(&p) {
             Err(AuditFailure::BadSignature { seq, .. }) => assert_eq!(seq, *cp),
             other => panic!("flipped signature at {cp} gave {other:?}"),
         }
@@ -220,13 +229,13 @@ fn rewritten_chain_truncation_and_signatures_are_caught_by_checkpoints() {
         root[3] ^= 1;
         c.execute("UPDATE checkpoints SET root = ?2 WHERE seq = ?1", rusqlite::params![cps[2] as i64, root]).unwrap();
     }
-    assert_eq!(verify(&p), Err(AuditFailure::CheckpointMismatch { seq: cps[2] }));
+    assert_eq!(records_verified(&p), Err(AuditFailure::CheckpointMismatch { seq: cps[2] }));
     let p = copy(&path, &dir, "no-root.db");
     Connection::open(&p)
         .unwrap()
         .execute("UPDATE checkpoints SET root = NULL WHERE seq = ?1", [cps[1] as i64])
         .unwrap();
-    match verify(&p) {
+    match records_verified(&p) {
         Err(AuditFailure::BadSignature { seq, .. }) => assert_eq!(seq, cps[1]),
         other => panic!("checkpoint without its root gave {other:?}"),
     }
@@ -234,7 +243,7 @@ fn rewritten_chain_truncation_and_signatures_are_caught_by_checkpoints() {
     let last = *cps.last().unwrap();
     let p = copy(&path, &dir, "trunc.db");
     Connection::open(&p).unwrap().execute("DELETE FROM audit WHERE seq >= ?1", [last as i64]).unwrap();
-    assert_eq!(verify(&p), Err(AuditFailure::CheckpointBeyondChain { seq: last }));
+    assert_eq!(records_verified(&p), Err(AuditFailure::CheckpointBeyondChain { seq: last }));
     assert_eq!(n, last, "the store ends with a signed checkpoint");
 }
 
@@ -266,12 +275,11 @@ fn cli_refuses_foreign_files_and_lists_keys_without_bytes() {
 
 #[test]
 fn pinned_audit_key_catches_a_chain_re_signed_with_a_substituted_key() {
-    use qecnet::lifecycle::verify_chain_pinned;
     let dir = TempDir::new("tamper-pin");
     let (path, _) = build_store(&dir);
     let genuine = {
         let c = Connection::open(&path).unwrap();
-        verify_chain(&c).unwrap().unwrap().signers
+        verified(&c).unwrap().signers
     };
     assert_eq!(genuine.len(), 1);
     let genuine_hex = genuine.values().next().unwrap().clone();
@@ -285,11 +293,11 @@ fn pinned_audit_key_catches_a_chain_re_signed_with_a_substituted_key() {
     forge_history(&p);
     let c = Connection::open(&p).unwrap();
     // Without a pin the forgery is self-consistent, but the reported signer differs.
-    let report = verify_chain(&c).unwrap().unwrap();
+    let report = verified(&c).unwrap();
     assert_ne!(report.signers.values().next().unwrap(), &genuine_hex);
     // With the pin it is refused at the first checkpoint.
     let first_cp = checkpoint_seqs(&p)[0];
-    match verify_chain_pinned(&c, Some(&[pin])).unwrap() {
+    match verify(&c, &VerifyOptions::pinned_to(&[pin])).unwrap().into_result() {
         Err(AuditFailure::BadSignature { seq, .. }) => assert_eq!(seq, first_cp),
         other => panic!("forgery accepted with pin: {other:?}"),
     }
@@ -340,7 +348,7 @@ fn forge_history(p: &Path) {
 
 fn genuine_signer(path: &Path) -> String {
     let c = Connection::open(path).unwrap();
-    verify_chain(&c).unwrap().unwrap().signers.values().next().unwrap().clone()
+    verified(&c).unwrap().signers.values().next().unwrap().clone()
 }
 
 #[test]
@@ -449,7 +457,7 @@ fn consistency_proofs_show_the_log_is_append_only_and_catch_rewritten_history() 
     let forged = copy(&path, &dir, "forged.db");
     forge_history(&forged);
     let forged = Connection::open(&forged).unwrap();
-    assert!(verify_chain(&forged).unwrap().is_ok());
+    assert!(verified(&forged).is_ok());
     let AuditProof::Consistency { first, second, path } = prove_consistency(&forged, cps[0], None).unwrap() else {
         unreachable!()
     };
@@ -466,7 +474,7 @@ fn pin_of(path: &Path) -> [u8; 32] {
 
 fn verify_with(path: &Path, options: &qecnet::lifecycle::VerifyOptions) -> Result<u64, AuditFailure> {
     let c = Connection::open(path).unwrap();
-    qecnet::lifecycle::verify_store(&c, options).unwrap().map(|r| r.records)
+    verify(&c, options).unwrap().into_result().map(|r| r.records)
 }
 
 fn pinned(path: &Path) -> qecnet::lifecycle::VerifyOptions {
@@ -486,7 +494,7 @@ fn pinned_verify_fails_when_the_checkpoints_of_a_rewritten_chain_are_deleted() {
         c.execute("DELETE FROM checkpoints", []).unwrap();
     }
     // Self-consistent without a pin, and said to be unauthenticated.
-    assert_eq!(verify(&p), Ok(n));
+    assert_eq!(records_verified(&p), Ok(n));
     let (code, out) = cli_verify(&p);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("nothing was authenticated"), "{out}");
@@ -603,7 +611,7 @@ fn a_revoked_key_set_back_to_active_by_sql_fails_verification() {
     let path = dir.join("store.db");
     let mut rng = ChaCha20Rng::seed_from_u64(12);
     let master = SecretBytes::random(32, "master", &mut rng).unwrap();
-    let clock = ManualClock::new(1_000 * NS_PER_SEC);
+    let clock = ManualClock::new(1_000 * NANOS_PER_SECOND);
     let mut e = Engine::create(&path, &master, EngineConfig::default(), Box::new(clock.clone()), &mut rng).unwrap();
     let id = e.generate(KeyType::MeshSession, "c", &["hub", "n1"], &mut rng).unwrap();
     e.distribute(id).unwrap();
@@ -615,9 +623,9 @@ fn a_revoked_key_set_back_to_active_by_sql_fails_verification() {
     e.checkpoint_now().unwrap();
     assert_eq!(e.key(id).unwrap().state, KeyState::Revoked);
     drop(e);
-    assert!(verify(&path).is_ok());
+    assert!(records_verified(&path).is_ok());
     Connection::open(&path).unwrap().execute("UPDATE keys SET state = 'ACTIVE' WHERE id = ?1", [id.0]).unwrap();
-    match verify(&path) {
+    match records_verified(&path) {
         Err(AuditFailure::KeyMismatch { key, reason, .. }) => {
             assert_eq!(key, id);
             assert!(reason.contains("says ACTIVE") && reason.contains("REVOKED"), "{reason}");
@@ -670,7 +678,7 @@ fn a_state_spelled_otherwise_than_the_engine_writes_it_is_refused() {
     {
         let p = copy(&path, &dir, &format!("spelling{i}.db"));
         Connection::open(&p).unwrap().execute(sql, [first_generate]).unwrap();
-        match verify(&p) {
+        match records_verified(&p) {
             Err(AuditFailure::Malformed { seq, .. }) => assert_eq!(seq, first_generate as u64, "{sql}"),
             other => panic!("{sql}: {other:?}"),
         }

@@ -388,7 +388,7 @@ fn a_mesh_stores_signing_key_does_not_follow_from_the_scenario_seed() {
     assert_eq!(a.trace, b.trace, "the physics follows the seed");
     let signer = |db: &PathBuf| {
         let c = rusqlite::Connection::open(db).unwrap();
-        let report = qecnet::lifecycle::verify_chain(&c).unwrap().unwrap();
+        let report = qecnet::lifecycle::verify(&c, &Default::default()).unwrap().into_result().unwrap();
         assert_eq!(report.signers.len(), 1);
         report.signers.values().next().unwrap().clone()
     };

@@ -186,9 +186,11 @@ fn outputs_that_name_an_input_or_each_other_are_refused_up_front() {
     // A sweep whose output is its own file.
     let sweep = dir.join("s.toml");
     std::fs::copy("sims/sweep-intercept-resend.toml", &sweep).unwrap();
+    std::fs::copy("sims/link-intercept-resend.toml", dir.join("link-intercept-resend.toml")).unwrap();
     let s = sweep.to_str().unwrap();
     let out = qecnet(&["sweep", "run", s, "--output", s]);
     assert_eq!(out.status.code(), Some(2), "{}", out.text());
+    assert!(out.text().contains("refusing to overwrite an input"), "{}", out.text());
     assert_eq!(std::fs::read(&sweep).unwrap(), std::fs::read("sims/sweep-intercept-resend.toml").unwrap());
     // An audit proof written over the store it proves.
     let db = dir.join("m.db");

@@ -106,7 +106,7 @@ fn an_interrupted_sweep_resumes_to_the_same_csv() {
     .unwrap();
     assert!(outcome.interrupted && outcome.rows >= 3 && outcome.rows < 12, "{outcome:?}");
     // Without --resume the partial results are protected.
-    let err = run(&sweep, &partial_opts, &AtomicBool::new(false), &|_, _| {}).unwrap_err();
+    let err = run(&sweep, &partial_opts, &AtomicBool::new(false), &|_, _| {}).unwrap_err().to_string();
     assert!(err.contains("--resume"), "{err}");
     let resumed = RunOptions { resume: true, ..partial_opts };
     let outcome = run(&sweep, &resumed, &AtomicBool::new(false), &|_, _| {}).unwrap();
@@ -139,11 +139,11 @@ fn a_row_cut_before_its_newline_is_dropped_and_run_again_on_resume() {
     // A row with a column missing, or one of another sweep, is refused with the line named.
     let short = rows[1].rsplit_once(',').unwrap().0;
     std::fs::write(&partial, format!("{marker}\n{header}\n{}\n{short}\n", rows[0])).unwrap();
-    let err = run(&sweep, &resumed, &AtomicBool::new(false), &|_, _| {}).unwrap_err();
+    let err = run(&sweep, &resumed, &AtomicBool::new(false), &|_, _| {}).unwrap_err().to_string();
     assert!(err.contains("line 4") && err.contains("fields where the header has"), "{err}");
     let foreign = rows[1].replacen(&format!(",{},", rows[1].split(',').nth(2).unwrap()), ",12345,", 1);
     std::fs::write(&partial, format!("{marker}\n{header}\n{}\n{foreign}\n", rows[0])).unwrap();
-    let err = run(&sweep, &resumed, &AtomicBool::new(false), &|_, _| {}).unwrap_err();
+    let err = run(&sweep, &resumed, &AtomicBool::new(false), &|_, _| {}).unwrap_err().to_string();
     assert!(err.contains("does not belong to this sweep"), "{err}");
 }
 

@@ -28,6 +28,15 @@ pub struct VerifyOptions {
     pub known_head: Option<KnownHead>,
 }
 
+impl VerifyOptions {
+    /// Every checkpoint must be signed by one of the `pinned` Ed25519 public keys, at least
+    /// one must be, and no record may follow the last checkpoint, so an attacker who rewrote
+    /// the chain and removed or re-signed its checkpoints with a key of their own is caught.
+    pub fn pinned_to(pinned: &[[u8; 32]]) -> Self {
+        VerifyOptions { pinned: pinned.to_vec(), known_head: None }
+    }
+}
+
 /// A tree size and Merkle root the caller kept from an earlier verification or proof.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KnownHead {
@@ -124,16 +133,6 @@ pub fn verify(conn: &Connection, options: &VerifyOptions) -> Result<Verdict, Lif
     Ok(verify_in_read_transaction(conn, options)?)
 }
 
-/// [`verify`] with the verdict as a `Result` (the form tests and fuzz targets match on).
-///
-/// Outer `Err` = the store could not be read at all; inner `Err` = the first failure.
-pub fn verify_store(
-    conn: &Connection,
-    options: &VerifyOptions,
-) -> Result<Result<VerifyReport, AuditFailure>, rusqlite::Error> {
-    verify_in_read_transaction(conn, options).map(Verdict::into_result)
-}
-
 fn verify_in_read_transaction(conn: &Connection, options: &VerifyOptions) -> Result<Verdict, rusqlite::Error> {
     let own_transaction = conn.is_autocommit();
     if own_transaction {
@@ -144,25 +143,6 @@ fn verify_in_read_transaction(conn: &Connection, options: &VerifyOptions) -> Res
         let _ = conn.execute_batch("ROLLBACK");
     }
     Ok(verdict)
-}
-
-/// Read-only pass over the whole chain, its checkpoints and the tables beside it, with the
-/// store's own keys (nothing authenticated: see [`VerifyReport::authenticated`]).
-///
-/// Outer `Err` = the store could not be opened for reading; inner `Err` = the first failure.
-pub fn verify_chain(conn: &Connection) -> Result<Result<VerifyReport, AuditFailure>, rusqlite::Error> {
-    verify_store(conn, &VerifyOptions::default())
-}
-
-/// Like [`verify_chain`], but every checkpoint must be signed by one of the `pinned`
-/// Ed25519 public keys, at least one must be, and no record may follow the last
-/// checkpoint, so an attacker who rewrote the chain and removed or re-signed its
-/// checkpoints with a key of their own is caught.
-pub fn verify_chain_pinned(
-    conn: &Connection,
-    pinned: Option<&[[u8; 32]]>,
-) -> Result<Result<VerifyReport, AuditFailure>, rusqlite::Error> {
-    verify_store(conn, &VerifyOptions { pinned: pinned.map(<[_]>::to_vec).unwrap_or_default(), known_head: None })
 }
 
 /// A stored state exactly as the engine writes it: NULL for none, else the state's name in

@@ -9,7 +9,7 @@ use rusqlite::Connection;
 
 use super::{Engine, Tx};
 use crate::crypto::{AuditSigner, KeyType};
-use crate::lifecycle::audit::{self, AuditFailure, AuditRecord, VerifyReport, checkpoint_message};
+use crate::lifecycle::audit::{self, AuditRecord, Verdict, VerifyOptions, checkpoint_message};
 use crate::lifecycle::merkle::MerkleFrontier;
 use crate::lifecycle::store::{keys, log};
 use crate::lifecycle::{KeyId, KeyState, LifecycleError};
@@ -153,8 +153,10 @@ impl Engine {
     }
 
     /// Verify the whole audit chain and its checkpoints (read-only).
-    pub fn verify_audit(&self) -> Result<std::result::Result<VerifyReport, AuditFailure>> {
-        Ok(audit::verify_chain(&self.conn)?)
+    /// Checked with the store's own keys: nothing is authenticated (see
+    /// [`VerifyReport::authenticated`](crate::lifecycle::VerifyReport::authenticated)); pin keys with [`audit::verify`] for that.
+    pub fn verify_audit(&self) -> Result<Verdict> {
+        audit::verify(&self.conn, &VerifyOptions::default())
     }
 
     /// Key states as replayed from the audit chain.

@@ -123,8 +123,10 @@ impl Engine {
 mod tests {
     use rand::SeedableRng;
 
-    use crate::crypto::{KeyType, NS_PER_SEC, SecretBytes};
+    use crate::crypto::{KeyType, SecretBytes};
+
     use crate::lifecycle::{Engine, EngineConfig, ManualClock};
+    use crate::units::NANOS_PER_SECOND;
 
     /// Makes the open transaction's COMMIT fail: a deferred foreign-key violation is only
     /// checked at commit.
@@ -139,7 +141,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
         let master = SecretBytes::random(32, "master", &mut rng).unwrap();
-        let clock = ManualClock::new(1_000 * NS_PER_SEC);
+        let clock = ManualClock::new(1_000 * NANOS_PER_SECOND);
         let config = EngineConfig { checkpoint_every: 3, ..EngineConfig::default() };
         let mut e = Engine::create(&dir.join("store.db"), &master, config, Box::new(clock), &mut rng).unwrap();
         let stored = e.audit_len();
@@ -167,7 +169,7 @@ mod tests {
             e.generate(KeyType::MeshSession, &format!("c{i}"), &["hub"], &mut rng).unwrap();
         }
         e.checkpoint_now().unwrap();
-        let report = e.verify_audit().unwrap().unwrap();
+        let report = e.verify_audit().unwrap().into_result().unwrap();
         assert_eq!(report.records, stored + 7);
         assert_eq!(report.unsigned_tail, 0);
         drop(e);

@@ -63,6 +63,11 @@ impl<'a> NewKey<'a> {
     }
 }
 
+/// The node names as owned strings, as a key record holds them.
+fn owned_names(names: &[&str]) -> Vec<String> {
+    names.iter().map(|s| s.to_string()).collect()
+}
+
 /// Participants sorted, without duplicates; at least one.
 fn participant_set(participants: impl IntoIterator<Item = String>) -> Result<Vec<String>> {
     let mut nodes: Vec<String> = participants.into_iter().collect();
@@ -271,7 +276,7 @@ impl Engine {
         participants: &[&str],
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<KeyId> {
-        let parts: Vec<String> = participants.iter().map(|s| s.to_string()).collect();
+        let parts = owned_names(participants);
         self.atomic(|tx| tx.generate_inner(&NewKey::for_channel(key_type, channel, &parts), rng))
     }
 
@@ -304,7 +309,7 @@ impl Engine {
                 },
             });
         }
-        let nodes = participant_set(participants.iter().map(|s| s.to_string()))?;
+        let nodes = participant_set(owned_names(participants))?;
         self.atomic(|tx| {
             for n in &nodes {
                 if tx.is_isolated(n)? {
@@ -325,7 +330,7 @@ impl Engine {
         participants: &[&str],
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<KeyId> {
-        let parts: Vec<String> = participants.iter().map(|s| s.to_string()).collect();
+        let parts = owned_names(participants);
         self.atomic(|tx| {
             let new = NewKey { prestaged: true, ..NewKey::for_channel(key_type, channel, &parts) };
             let id = tx.generate_inner(&new, rng)?;
