@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use qecnet::crypto::{KeyType, SecretBytes};
 use qecnet::lifecycle::{Durability, Engine, EngineConfig, KeyId, ManualClock, VerifyOptions, verify};
-use qecnet::units::NANOS_PER_SECOND;
+use qecnet::units::{NANOS_PER_SECOND, SimDuration, SimTime};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -23,7 +23,7 @@ fn temp(tag: &str) -> PathBuf {
 
 fn engine(path: &Path, durability: Durability, rng: &mut ChaCha20Rng) -> (Engine, ManualClock) {
     let master = SecretBytes::random(32, "master", rng).unwrap();
-    let clock = ManualClock::new(1_000 * NANOS_PER_SECOND);
+    let clock = ManualClock::new(SimTime::from_secs(1_000));
     let config = EngineConfig { durability, ..EngineConfig::default() };
     let e = Engine::create(path, &master, config, Box::new(clock.clone()), rng).unwrap();
     (e, clock)
@@ -49,7 +49,7 @@ fn transitions(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let ids = generated(&mut batch_engine, &mut rng, BATCH);
-                clock.advance(NANOS_PER_SECOND);
+                clock.advance(SimDuration::from_secs(1));
                 let t = Instant::now();
                 batch_engine
                     .batch(|e| {
@@ -74,7 +74,7 @@ fn transitions(c: &mut Criterion) {
             let mut total = Duration::ZERO;
             for _ in 0..iters {
                 let ids = generated(&mut durable, &mut rng, SINGLE);
-                clock.advance(NANOS_PER_SECOND);
+                clock.advance(SimDuration::from_secs(1));
                 let t = Instant::now();
                 for id in &ids {
                     durable.distribute(*id).unwrap();
@@ -95,7 +95,7 @@ fn build_million(path: &Path) -> u64 {
     let (mut e, clock) = engine(path, Durability::Normal, &mut rng);
     let built = Instant::now();
     while e.audit_len() < 1_000_000 {
-        clock.advance(NANOS_PER_SECOND / 100);
+        clock.advance(SimDuration(NANOS_PER_SECOND / 100));
         e.batch(|e| {
             for i in 0..5_000u32 {
                 let id = e.generate(KeyType::MeshSession, &format!("c{i}"), &["hub"], &mut rng)?;

@@ -43,7 +43,7 @@
 //! (SHA-256) to its predecessor and is a leaf of an RFC 6962 Merkle tree
 //! ([`merkle`]); a checkpoint — a signed tree head over the chain head and the
 //! Merkle root, signed with the ACTIVE AUDIT_SIGNING key (Ed25519) — is stored
-//! every `checkpoint_every` records or `checkpoint_interval_ns`, whichever comes
+//! every `checkpoint_every` records or `checkpoint_interval`, whichever comes
 //! first ([`audit`]). Inclusion and consistency proofs against signed heads,
 //! checkable without the store, are in [`audit_proof`]. Usage counting
 //! is not audited (it would double the write volume); state changes, receipts,
@@ -68,6 +68,7 @@
 //! ```
 //! use qecnet::crypto::{KeyType, SecretBytes};
 //! use qecnet::lifecycle::{Engine, EngineConfig, KeyState, ManualClock, Usage};
+//! use qecnet::units::{SimDuration, SimTime};
 //! use rand::SeedableRng;
 //!
 //! let dir = std::env::temp_dir().join(format!("qecnet-doc-{}", std::process::id()));
@@ -76,7 +77,7 @@
 //! let _ = std::fs::remove_file(&path);
 //! let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(7);
 //! let master = SecretBytes::random(32, "master", &mut rng).unwrap();
-//! let clock = ManualClock::new(1_000_000_000);
+//! let clock = ManualClock::new(SimTime::from_secs(1));
 //! let mut engine =
 //!     Engine::create(&path, &master, EngineConfig::default(), Box::new(clock.clone()), &mut rng)
 //!         .unwrap();
@@ -90,7 +91,7 @@
 //! engine.activate(proof).unwrap();
 //! let _material = engine.use_key(key, Usage::Protect).unwrap();
 //!
-//! clock.advance(6 * 60 * 1_000_000_000); // past MESH_SESSION's 5 min period
+//! clock.advance(SimDuration::from_secs(6 * 60)); // past MESH_SESSION's 5 min period
 //! let rotations = engine.rotate_scheduled(&mut rng).unwrap();
 //! assert_eq!(rotations[0].0, key);
 //! assert_eq!(engine.key(key).unwrap().state, KeyState::Rotating);

@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 
 use qecnet::crypto::{KeyType, SecretBytes};
 
-use qecnet::units::NANOS_PER_SECOND;
+use qecnet::units::{SimDuration, SimTime};
 use qecnet::lifecycle::audit_proof::{AuditProof, parse_hex32};
 use qecnet::lifecycle::{AuditRecord, Engine, EngineConfig, KeyId, ManualClock};
 use rand::SeedableRng;
@@ -143,7 +143,7 @@ fn build() -> Template {
     let path = dir.join("store.db");
     let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(2026);
     let master = SecretBytes::new(vec![0x42; 32]);
-    let clock = ManualClock::new(1_000 * NANOS_PER_SECOND);
+    let clock = ManualClock::new(SimTime::from_secs(1_000));
     let config = EngineConfig { checkpoint_every: 10, ..EngineConfig::default() };
     let mut e = Engine::create(&path, &master, config, Box::new(clock.clone()), &mut rng).unwrap();
     let activate = |e: &mut Engine, id: KeyId, nodes: &[&str]| {
@@ -155,10 +155,10 @@ fn build() -> Template {
         e.activate(proof).unwrap();
     };
     for (i, nodes) in [["hub", "n1"], ["hub", "n2"], ["n1", "n2"]].iter().enumerate() {
-        clock.advance(NANOS_PER_SECOND);
+        clock.advance(SimDuration::from_secs(1));
         let id = e.generate(KeyType::MeshSession, &format!("ch{i}"), nodes, &mut rng).unwrap();
         activate(&mut e, id, nodes);
-        clock.advance(NANOS_PER_SECOND);
+        clock.advance(SimDuration::from_secs(1));
         let next = e.begin_rotation(id, &mut rng).unwrap();
         activate(&mut e, next, nodes);
     }
@@ -167,7 +167,7 @@ fn build() -> Template {
     e.confirm_receipt(failing, "hub").unwrap();
     let retry = e.fail_distribution(failing, &mut rng).unwrap();
     activate(&mut e, retry, &["hub", "n1"]);
-    clock.advance(NANOS_PER_SECOND);
+    clock.advance(SimDuration::from_secs(1));
     e.recover_compromise("n2", "fuzz template", &mut rng).unwrap();
     e.checkpoint_now().unwrap();
     drop(e);

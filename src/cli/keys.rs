@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use crate::lifecycle::{KeyId, KeyRecord, KeyState, LifecycleError, get_key, list_keys, open_reader};
+use crate::units::NANOS_PER_SECOND;
 
 /// Arguments of `qecnet keys`.
 #[derive(Debug, clap::Args)]
@@ -47,8 +48,9 @@ pub fn run(args: &KeysArgs) -> Result<ExitCode, LifecycleError> {
     run_to(args, &mut out)
 }
 
+/// Seconds (ns on the engine's clock, to the millisecond).
 fn secs(ns: u64) -> String {
-    format!("{:.3}", ns as f64 / 1e9)
+    format!("{:.3}", ns as f64 / NANOS_PER_SECOND as f64)
 }
 
 /// Run `qecnet keys ...`, printing to `out`.
@@ -123,10 +125,10 @@ fn show(out: &mut impl Write, k: &KeyRecord) -> std::io::Result<()> {
     if let Some(p) = &k.public_hex {
         writeln!(out, "public key:       {}…", &p[..p.len().min(64)])?;
     }
-    writeln!(out, "created (s):      {}", secs(k.created_ns))?;
-    writeln!(out, "state since (s):  {}", secs(k.state_changed_ns))?;
-    writeln!(out, "activated (s):    {}", opt(k.activated_ns))?;
-    writeln!(out, "rotation period:  {}", k.rotation_period_ns.map_or("-".into(), |p| format!("{} s", secs(p))))?;
+    writeln!(out, "created (s):      {}", secs(k.created.0))?;
+    writeln!(out, "state since (s):  {}", secs(k.state_changed.0))?;
+    writeln!(out, "activated (s):    {}", opt(k.activated.map(|t| t.0)))?;
+    writeln!(out, "rotation period:  {}", k.rotation_period.map_or("-".into(), |p| format!("{} s", secs(p.0))))?;
     writeln!(
         out,
         "usage:            {} of {}",
@@ -135,7 +137,7 @@ fn show(out: &mut impl Write, k: &KeyRecord) -> std::io::Result<()> {
     )?;
     writeln!(out, "pad consumed:     {} bytes", k.pad_consumed)?;
     writeln!(out, "replaces:         {}", k.replaces.map_or("-".into(), |r| r.to_string()))?;
-    writeln!(out, "overlap until(s): {}", opt(k.overlap_until_ns))?;
+    writeln!(out, "overlap until(s): {}", opt(k.overlap_until.map(|t| t.0)))?;
     writeln!(out, "early retirement: {}", k.early_retirement)?;
     writeln!(out, "pre-staged:       {}", k.prestaged)?;
     Ok(())

@@ -6,11 +6,10 @@ use std::str::FromStr;
 
 use serde::{Deserialize, Serialize};
 
-use crate::units::NANOS_PER_SECOND;
+use crate::units::SimDuration;
 
-const MINUTE: u64 = 60 * NANOS_PER_SECOND;
-const HOUR: u64 = 60 * MINUTE;
-const DAY: u64 = 24 * HOUR;
+const MINUTE: u64 = 60;
+const DAY: u64 = 24 * 60 * MINUTE;
 
 /// Key types of the QECNet key-management spec.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -79,8 +78,10 @@ pub struct KeySpec {
     pub algorithm: String,
     /// Length of the secret material in bytes (seeds for the hybrid types).
     pub material_len: usize,
-    /// Scheduled rotation period in ns; `None` = no timer (continuous or per session).
-    pub rotation_period_ns: Option<u64>,
+    /// Scheduled rotation period; `None` = no timer (continuous or per session). Serialised
+    /// in ns.
+    #[serde(rename = "rotation_period_ns")]
+    pub rotation_period: Option<SimDuration>,
     /// Uses after which rotation is due; `None` = unlimited.
     pub usage_limit: Option<u64>,
 }
@@ -94,11 +95,11 @@ pub struct KeySpecTable(BTreeMap<KeyType, KeySpec>);
 
 impl Default for KeySpecTable {
     fn default() -> Self {
-        let row = |key_type, algorithm: &str, material_len, period, limit| KeySpec {
+        let row = |key_type, algorithm: &str, material_len, period: Option<u64>, limit| KeySpec {
             key_type,
             algorithm: algorithm.to_string(),
             material_len,
-            rotation_period_ns: period,
+            rotation_period: period.map(SimDuration::from_secs),
             usage_limit: limit,
         };
         let rows = [
@@ -123,10 +124,10 @@ impl KeySpecTable {
         &self.0[&key_type]
     }
 
-    /// Replace the rotation period of one type (ns; `None` disables the timer).
-    pub fn set_rotation_period(&mut self, key_type: KeyType, period_ns: Option<u64>) {
+    /// Replace the rotation period of one type (`None` disables the timer).
+    pub fn set_rotation_period(&mut self, key_type: KeyType, period: Option<SimDuration>) {
         if let Some(r) = self.0.get_mut(&key_type) {
-            r.rotation_period_ns = period_ns;
+            r.rotation_period = period;
         }
     }
 

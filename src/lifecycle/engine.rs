@@ -29,6 +29,7 @@ use super::record::KeyId;
 use super::store::{self, Durability, MASTER_CHECK_AAD};
 use super::{Clock, LifecycleError, Transition};
 use crate::crypto::{AuditSigner, KeySpecTable, KeyType, MasterKey, NodeIdentityKey, SecretBytes};
+use crate::units::{SimDuration, SimTime};
 use audit_writer::ChainHead;
 pub(crate) use transaction::Tx;
 pub(crate) use transitions::NewKey;
@@ -42,14 +43,14 @@ pub struct EngineConfig {
     /// Key-type table (algorithms, sizes, rotation periods, usage limits).
     pub specs: KeySpecTable,
     /// How long a ROTATING key stays usable for decryption after its
-    /// replacement is ACTIVE, ns (0 = retire at once). Default 30 s.
-    pub overlap_ns: u64,
-    /// How long a RETIRED key is archived before it may be destroyed, ns. Default 30 days.
-    pub retention_ns: u64,
+    /// replacement is ACTIVE (zero = retire at once). Default 30 s.
+    pub overlap: SimDuration,
+    /// How long a RETIRED key is archived before it may be destroyed. Default 30 days.
+    pub retention: SimDuration,
     /// Sign a checkpoint after this many audit records. Default 1000.
     pub checkpoint_every: u64,
-    /// Sign a checkpoint when this much time passed since the last one, ns. Default 60 s.
-    pub checkpoint_interval_ns: u64,
+    /// Sign a checkpoint when this much time passed since the last one. Default 60 s.
+    pub checkpoint_interval: SimDuration,
     /// Commit durability. Default [`Durability::Full`].
     pub durability: Durability,
     /// Actor recorded in audit records until changed with [`Engine::set_actor`].
@@ -60,10 +61,10 @@ impl Default for EngineConfig {
     fn default() -> Self {
         Self {
             specs: KeySpecTable::default(),
-            overlap_ns: 30 * crate::units::NANOS_PER_SECOND,
-            retention_ns: 30 * 24 * 3600 * crate::units::NANOS_PER_SECOND,
+            overlap: SimDuration::from_secs(30),
+            retention: SimDuration::from_secs(30 * 24 * 3600),
             checkpoint_every: 1000,
-            checkpoint_interval_ns: 60 * crate::units::NANOS_PER_SECOND,
+            checkpoint_interval: SimDuration::from_secs(60),
             durability: Durability::Full,
             actor: "hub".to_string(),
         }
@@ -172,7 +173,7 @@ impl Engine {
         }
         let conn = store::create(path, config.durability, &check)?;
         new_files.created_db(path);
-        let head = ChainHead::genesis(clock.now_ns());
+        let head = ChainHead::genesis(clock.now());
         let opened = OpenedStore { conn, new_files, writer_lock };
         let mut engine = Engine::assemble(opened, path, master_key, config, clock, head);
         let hub = engine.actor.clone();
@@ -253,9 +254,9 @@ impl Engine {
         &self.config
     }
 
-    /// Current time of the engine's clock, ns.
-    pub fn now_ns(&self) -> u64 {
-        self.clock.now_ns()
+    /// Current time of the engine's clock.
+    pub fn now(&self) -> SimTime {
+        self.clock.now()
     }
 
     /// Set the actor named in subsequent audit records (e.g. `operator:alice`).

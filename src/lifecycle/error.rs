@@ -6,6 +6,7 @@ use thiserror::Error;
 
 use super::{KeyId, KeyState, Transition, Usage};
 use crate::crypto::{CryptoError, KeyType};
+use crate::units::SimTime;
 
 /// Everything the engine, the store or the audit chain can refuse.
 #[derive(Debug, Error)]
@@ -114,14 +115,14 @@ pub enum LifecycleError {
         key: KeyId,
     },
     /// RETIRED key asked to be destroyed before its retention period ended.
-    #[error("{key} is RETIRED: transition destroy is not allowed before {due_ns} ns (now {now_ns} ns)")]
+    #[error("{key} is RETIRED: transition destroy is not allowed before {due} ns (now {now} ns)")]
     RetentionNotElapsed {
         /// The key.
         key: KeyId,
-        /// When destruction becomes allowed (ns).
-        due_ns: u64,
-        /// Current time (ns).
-        now_ns: u64,
+        /// When destruction becomes allowed.
+        due: SimTime,
+        /// Current time.
+        now: SimTime,
     },
     /// Key generation failed; no record was created.
     #[error("generation of a {key_type} key failed, no record created: {source}")]

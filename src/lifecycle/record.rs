@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::KeyState;
 use crate::crypto::KeyType;
+use crate::units::{SimDuration, SimTime};
 
 /// Identifier of a key record (the store's row id). Displays as `key#N`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -49,14 +50,18 @@ pub struct KeyRecord {
     pub has_material: bool,
     /// Public key (hex) for signature/KEM types, if stored.
     pub public_hex: Option<String>,
-    /// Creation time, ns.
-    pub created_ns: u64,
-    /// Time of the last state change, ns.
-    pub state_changed_ns: u64,
-    /// Activation time, ns.
-    pub activated_ns: Option<u64>,
-    /// Scheduled rotation period, ns.
-    pub rotation_period_ns: Option<u64>,
+    /// Creation time (serialised in ns, as are the other times).
+    #[serde(rename = "created_ns")]
+    pub created: SimTime,
+    /// Time of the last state change.
+    #[serde(rename = "state_changed_ns")]
+    pub state_changed: SimTime,
+    /// Activation time.
+    #[serde(rename = "activated_ns")]
+    pub activated: Option<SimTime>,
+    /// Scheduled rotation period.
+    #[serde(rename = "rotation_period_ns")]
+    pub rotation_period: Option<SimDuration>,
     /// Usage limit (uses).
     pub usage_limit: Option<u64>,
     /// Uses so far.
@@ -65,8 +70,9 @@ pub struct KeyRecord {
     pub pad_consumed: u64,
     /// The key this one replaces in a rotation.
     pub replaces: Option<KeyId>,
-    /// End of the decryption overlap of a ROTATING key, ns.
-    pub overlap_until_ns: Option<u64>,
+    /// End of the decryption overlap of a ROTATING key.
+    #[serde(rename = "overlap_until_ns")]
+    pub overlap_until: Option<SimTime>,
     /// Marked for early retirement (triggered rotation).
     pub early_retirement: bool,
     /// Pre-staged material for emergency re-keying.

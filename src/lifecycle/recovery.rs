@@ -41,7 +41,7 @@ impl Engine {
     ) -> Result<RecoveryReport> {
         self.atomic(|e| {
             let detect = e.append_audit("recovery:detect", None, None, None, &format!("node={node}; signal={signal}"))?;
-            let now = e.clock.now_ns();
+            let now = e.clock.now();
             keys::isolate_node(&e.conn, node, now)?;
             let isolate = e.append_audit("recovery:isolate", None, None, None, &format!("node={node}; channels severed"))?;
             let affected: Vec<KeyRecord> = e

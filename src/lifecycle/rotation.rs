@@ -59,13 +59,13 @@ impl Engine {
     /// ACTIVE keys past their rotation period or usage limit (or with less
     /// than 1/8 of their one-time pad left).
     pub fn due_for_rotation(&self) -> Result<Vec<KeyId>> {
-        let now = self.clock.now_ns();
+        let now = self.clock.now();
         Ok(self
             .keys(Some(KeyState::Active))?
             .into_iter()
             .filter(|k| {
-                let by_time = match (k.rotation_period_ns, k.activated_ns) {
-                    (Some(p), Some(a)) => now.saturating_sub(a) >= p,
+                let by_time = match (k.rotation_period, k.activated) {
+                    (Some(p), Some(a)) => now.saturating_since(a) >= p,
                     _ => false,
                 };
                 let by_use = k.usage_limit.is_some_and(|l| k.usage_count >= l);

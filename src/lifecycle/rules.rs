@@ -13,16 +13,18 @@
 //!
 //! ```
 //! use qecnet::lifecycle::rules::{OverlapFate, missing_receipts, overlap_fate};
+//! use qecnet::units::SimDuration;
 //!
 //! let participants = ["hub", "n1"];
 //! assert_eq!(missing_receipts(&participants, |n| *n == "hub"), vec!["n1"]);
 //! // The predecessor of a key that activates stays decrypt-only for the overlap...
-//! assert_eq!(overlap_fate(true, false, 30), OverlapFate::DecryptUntilOverlapEnds);
+//! assert_eq!(overlap_fate(true, false, SimDuration::from_secs(30)), OverlapFate::DecryptUntilOverlapEnds);
 //! // ...any other ROTATING key on the channel is superseded at once.
-//! assert_eq!(overlap_fate(false, false, 30), OverlapFate::RetireNow);
+//! assert_eq!(overlap_fate(false, false, SimDuration::from_secs(30)), OverlapFate::RetireNow);
 //! ```
 
 use super::KeyState;
+use crate::units::SimDuration;
 
 /// The QBER threshold of the QECNet spec, as a fraction (0.11 = 11 %): a link whose quantum
 /// bit error rate reaches it no longer yields secure key (the BB84 limit), so the hub stops
@@ -76,8 +78,8 @@ pub enum OverlapFate {
 /// non-zero overlap; any other ROTATING key on the channel is superseded. So
 /// at most two keys of a channel are usable at once, one of them for
 /// decryption only.
-pub fn overlap_fate(is_predecessor: bool, early_retirement: bool, overlap_ns: u64) -> OverlapFate {
-    if is_predecessor && !early_retirement && overlap_ns > 0 {
+pub fn overlap_fate(is_predecessor: bool, early_retirement: bool, overlap: SimDuration) -> OverlapFate {
+    if is_predecessor && !early_retirement && overlap > SimDuration(0) {
         OverlapFate::DecryptUntilOverlapEnds
     } else {
         OverlapFate::RetireNow
@@ -130,10 +132,10 @@ mod tests {
 
     #[test]
     fn only_a_scheduled_predecessor_with_an_overlap_stays_decrypt_only() {
-        assert_eq!(overlap_fate(true, false, 1), OverlapFate::DecryptUntilOverlapEnds);
-        assert_eq!(overlap_fate(true, true, 1), OverlapFate::RetireNow);
-        assert_eq!(overlap_fate(true, false, 0), OverlapFate::RetireNow);
-        assert_eq!(overlap_fate(false, false, 1), OverlapFate::RetireNow);
+        assert_eq!(overlap_fate(true, false, SimDuration(1)), OverlapFate::DecryptUntilOverlapEnds);
+        assert_eq!(overlap_fate(true, true, SimDuration(1)), OverlapFate::RetireNow);
+        assert_eq!(overlap_fate(true, false, SimDuration(0)), OverlapFate::RetireNow);
+        assert_eq!(overlap_fate(false, false, SimDuration(1)), OverlapFate::RetireNow);
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! false-positive rate below 0.01 % at this stage; the mesh refuses a configuration whose
 //! bound is higher.
 
-use crate::units::InvalidParameter;
+use crate::units::{InvalidParameter, SimDuration, SimTime};
 
 /// The spec's ceiling on false compromise signals (0.01 %), per node and day.
 pub const MAX_FALSE_SIGNALS_PER_NODE_DAY: f64 = 1e-4;
@@ -69,29 +69,33 @@ pub fn check_bound(
 #[derive(Debug, Clone)]
 pub struct CompromiseDetector {
     links_needed: u32,
-    within_ns: u64,
-    /// Per node: (time ns, link index) of its recent alarms, oldest first.
-    recent: Vec<Vec<(u64, usize)>>,
+    within: SimDuration,
+    /// Per node: (time, link index) of its recent alarms, oldest first.
+    recent: Vec<Vec<(SimTime, usize)>>,
 }
 
 impl CompromiseDetector {
     /// A detector for `nodes` nodes; `links_needed = 0` never signals.
     pub fn new(nodes: usize, links_needed: u32, within_s: f64) -> Self {
-        CompromiseDetector { links_needed, within_ns: (within_s * 1e9) as u64, recent: vec![Vec::new(); nodes] }
+        CompromiseDetector {
+            links_needed,
+            within: SimDuration::from_secs_f64(within_s),
+            recent: vec![Vec::new(); nodes],
+        }
     }
 
-    /// Records an alarm at `now_ns` on `link` between nodes `ends`; returns each end node
+    /// Records an alarm at `now` on `link` between nodes `ends`; returns each end node
     /// whose recent alarms now cover enough distinct links, with those links (ascending).
     /// A node that signalled starts afresh.
-    pub fn alarm(&mut self, now_ns: u64, link: usize, ends: [usize; 2]) -> Vec<(usize, Vec<usize>)> {
+    pub fn alarm(&mut self, now: SimTime, link: usize, ends: [usize; 2]) -> Vec<(usize, Vec<usize>)> {
         if self.links_needed == 0 {
             return Vec::new();
         }
         let mut signals = Vec::new();
         for node in ends {
             let recent = &mut self.recent[node];
-            recent.retain(|&(t, _)| now_ns.saturating_sub(t) <= self.within_ns);
-            recent.push((now_ns, link));
+            recent.retain(|&(t, _)| now.saturating_since(t) <= self.within);
+            recent.push((now, link));
             let mut links: Vec<usize> = recent.iter().map(|&(_, l)| l).collect();
             links.sort_unstable();
             links.dedup();
@@ -119,24 +123,24 @@ mod tests {
     #[test]
     fn alarms_on_enough_links_within_the_span_signal_the_node() {
         let mut d = CompromiseDetector::new(4, 3, 300.0);
-        let s = 1_000_000_000u64;
-        assert!(d.alarm(0, 0, [0, 1]).is_empty());
-        assert!(d.alarm(10 * s, 0, [0, 1]).is_empty(), "the same link twice is one link");
-        assert!(d.alarm(20 * s, 1, [1, 2]).is_empty());
+        let at = SimTime::from_secs;
+        assert!(d.alarm(at(0), 0, [0, 1]).is_empty());
+        assert!(d.alarm(at(10), 0, [0, 1]).is_empty(), "the same link twice is one link");
+        assert!(d.alarm(at(20), 1, [1, 2]).is_empty());
         // Node 1 has alarms on links 0, 1 and now 2 within 300 s.
-        assert_eq!(d.alarm(30 * s, 2, [1, 3]), vec![(1, vec![0, 1, 2])]);
+        assert_eq!(d.alarm(at(30), 2, [1, 3]), vec![(1, vec![0, 1, 2])]);
         // Too far apart: the first alarm has left the span.
         let mut d = CompromiseDetector::new(4, 2, 300.0);
-        assert!(d.alarm(0, 0, [0, 1]).is_empty());
-        assert!(d.alarm(301 * s, 1, [1, 2]).is_empty());
-        assert!(CompromiseDetector::new(4, 0, 300.0).alarm(0, 0, [0, 1]).is_empty());
+        assert!(d.alarm(at(0), 0, [0, 1]).is_empty());
+        assert!(d.alarm(at(301), 1, [1, 2]).is_empty());
+        assert!(CompromiseDetector::new(4, 0, 300.0).alarm(at(0), 0, [0, 1]).is_empty());
         // Node 0 isolated after alarms on its links 0 (to 1) and 1 (to 2): node 1 keeps no
         // alarm of link 0, so one more alarm on its link 2 does not signal it.
         let mut d = CompromiseDetector::new(4, 2, 300.0);
-        assert!(d.alarm(0, 0, [0, 1]).is_empty());
-        assert_eq!(d.alarm(s, 1, [0, 2]), vec![(0, vec![0, 1])]);
+        assert!(d.alarm(at(0), 0, [0, 1]).is_empty());
+        assert_eq!(d.alarm(at(1), 1, [0, 2]), vec![(0, vec![0, 1])]);
         d.forget_links(&[0, 1]);
-        assert!(d.alarm(2 * s, 2, [1, 3]).is_empty());
+        assert!(d.alarm(at(2), 2, [1, 3]).is_empty());
     }
 
     #[test]

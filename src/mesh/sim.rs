@@ -144,10 +144,10 @@ impl<'a> Sim<'a> {
         }
         q.schedule(SimTime(0) + window, SimEvent::Tick).expect("future");
         q.schedule(SimTime(0) + KEY_TYPE_CHECK, SimEvent::KeyTypes).expect("future");
-        if let Some(period) = self.engine.config().specs.get(KeyType::SovereignMaster).rotation_period_ns {
-            let mut t = period;
-            while t <= end.0 {
-                q.schedule(SimTime(t), SimEvent::MasterRotation).expect("future");
+        if let Some(period) = self.engine.config().specs.get(KeyType::SovereignMaster).rotation_period {
+            let mut t = SimTime(0) + period;
+            while t <= end {
+                q.schedule(t, SimEvent::MasterRotation).expect("future");
                 t += period;
             }
         }
@@ -174,7 +174,7 @@ impl<'a> Sim<'a> {
             self.engine.begin_batch()?;
             while let Some(t) = self.queue.peek_time() {
                 if stop.load(Ordering::Relaxed) {
-                    failure = Some(MeshError::Interrupted { simulated_s: SimTime(self.engine.now_ns()).as_secs_f64() });
+                    failure = Some(MeshError::Interrupted { simulated_s: self.engine.now().as_secs_f64() });
                     break;
                 }
                 if t > end {
@@ -185,7 +185,7 @@ impl<'a> Sim<'a> {
                     break;
                 }
                 let (now, ev) = self.queue.pop().expect("peeked");
-                self.clock.set(now.0);
+                self.clock.set(now);
                 if let Err(e) = self.handle(now, ev) {
                     failure = Some(e);
                     break;
@@ -199,12 +199,12 @@ impl<'a> Sim<'a> {
             if reached_end || self.queue.is_empty() {
                 break;
             }
-            slice_end = slice_end + slice;
+            slice_end += slice;
         }
         // Close open fallback periods at the end of the run.
         for l in &mut self.links {
             if let Some(since) = l.stats.fallback_since.take() {
-                l.stats.fallback_ns += end.0.saturating_sub(since.0);
+                l.stats.fallback += end.saturating_since(since);
             }
         }
         Ok(())

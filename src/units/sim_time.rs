@@ -1,18 +1,27 @@
-//! Simulated time: instants ([`SimTime`]) and spans ([`SimDuration`]) in integer nanoseconds,
-//! so that event order is exact and the same on every machine.
+//! Time as the simulators and the lifecycle engine keep it: instants ([`SimTime`]) and spans
+//! ([`SimDuration`]) in integer nanoseconds, so that event order is exact and the same on every
+//! machine. An instant counts from its clock's origin: the start of a run for a simulation, the
+//! Unix epoch for the lifecycle engine's wall clock.
 
 /// Nanoseconds per second.
 pub const NANOS_PER_SECOND: u64 = 1_000_000_000;
 
-/// Simulated time in integer nanoseconds since the start of a run.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+/// An instant in integer nanoseconds since its clock's origin (serialised as that integer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct SimTime(pub u64);
 
-/// A span of simulated time in integer nanoseconds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+/// A span of time in integer nanoseconds (serialised as that integer).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
 pub struct SimDuration(pub u64);
 
 impl SimTime {
+    /// The instant `s` whole seconds after the clock's origin.
+    pub const fn from_secs(s: u64) -> Self {
+        SimTime(s * NANOS_PER_SECOND)
+    }
+
     /// The instant `s` seconds after the start, rounded to the nearest nanosecond.
     pub fn from_secs_f64_rounded(s: f64) -> Self {
         SimTime((s * NANOS_PER_SECOND as f64).round() as u64)
@@ -54,8 +63,28 @@ impl std::fmt::Display for SimTime {
 
 impl std::ops::Add<SimDuration> for SimTime {
     type Output = SimTime;
+    /// Saturates at the end of the u64 nanosecond clock (about 584 years).
     fn add(self, rhs: SimDuration) -> SimTime {
-        SimTime(self.0 + rhs.0)
+        SimTime(self.0.saturating_add(rhs.0))
+    }
+}
+
+impl SimTime {
+    /// The span from `earlier` to `self`, zero if `earlier` is later (a clock set backwards).
+    pub fn saturating_since(self, earlier: SimTime) -> SimDuration {
+        SimDuration(self.0.saturating_sub(earlier.0))
+    }
+}
+
+impl std::ops::AddAssign<SimDuration> for SimTime {
+    fn add_assign(&mut self, rhs: SimDuration) {
+        *self = *self + rhs;
+    }
+}
+
+impl std::ops::AddAssign for SimDuration {
+    fn add_assign(&mut self, rhs: SimDuration) {
+        self.0 += rhs.0;
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use qecnet::crypto::{KeyType, SecretBytes};
 
 use qecnet::lifecycle::{Durability, Engine, EngineConfig, KeyState, ManualClock, Usage, WallClock};
-use qecnet::units::NANOS_PER_SECOND;
+use qecnet::units::{SimDuration, SimTime};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 
@@ -23,7 +23,12 @@ fn master() -> SecretBytes {
 }
 
 fn config() -> EngineConfig {
-    EngineConfig { checkpoint_every: 25, overlap_ns: 0, durability: Durability::Normal, ..EngineConfig::default() }
+    EngineConfig {
+        checkpoint_every: 25,
+        overlap: SimDuration(0),
+        durability: Durability::Normal,
+        ..EngineConfig::default()
+    }
 }
 
 /// One burst step: a key through its whole life, in single transactions or a batch.
@@ -96,8 +101,8 @@ fn crash_child_burst() {
 }
 
 fn check_store(path: &Path) -> u64 {
-    let engine =
-        Engine::open(path, &master(), config(), Box::new(ManualClock::new(0))).expect("store opens after SIGKILL");
+    let engine = Engine::open(path, &master(), config(), Box::new(ManualClock::new(SimTime(0))))
+        .expect("store opens after SIGKILL");
     let report = engine.verify_audit().unwrap().into_result().expect("audit chain verifies after SIGKILL");
     assert_eq!(report.records, engine.audit_len());
     let states = engine.key_states().unwrap();
@@ -128,7 +133,8 @@ fn crash_consistency_under_sigkill() {
     let path: PathBuf = dir.join("store.db");
     {
         let mut rng = ChaCha20Rng::seed_from_u64(1);
-        Engine::create(&path, &master(), config(), Box::new(ManualClock::new(NANOS_PER_SECOND)), &mut rng).unwrap();
+        Engine::create(&path, &master(), config(), Box::new(ManualClock::new(SimTime::from_secs(1))), &mut rng)
+            .unwrap();
     }
     let mut rng = ChaCha20Rng::seed_from_u64(2024);
     let mut records = check_store(&path);

@@ -8,7 +8,7 @@ use qecnet::crypto::{CryptoError, KeyType, SecretBytes};
 use qecnet::lifecycle::{
     Engine, EngineConfig, KeyId, KeyState, LifecycleError, ManualClock, Transition, Trigger, Usage,
 };
-use qecnet::units::NANOS_PER_SECOND;
+use qecnet::units::{SimDuration, SimTime};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -28,7 +28,7 @@ fn fixture(tag: &str, config: EngineConfig) -> Fixture {
     let path = dir.join("store.db");
     let mut rng = ChaCha20Rng::seed_from_u64(42);
     let master = SecretBytes::random(32, "master", &mut rng).unwrap();
-    let clock = ManualClock::new(1_700_000_000 * NANOS_PER_SECOND);
+    let clock = ManualClock::new(SimTime::from_secs(1_700_000_000));
     let engine = Engine::create(&path, &master, config, Box::new(clock.clone()), &mut rng).unwrap();
     Fixture { _dir: dir, path, master, clock, rng, engine }
 }
@@ -116,14 +116,14 @@ fn second_active_key_on_a_channel_is_refused() {
 #[test]
 fn scheduled_rotation_keeps_old_key_for_decryption_during_overlap() {
     let config = EngineConfig {
-        overlap_ns: 10 * NANOS_PER_SECOND,
-        retention_ns: 3600 * NANOS_PER_SECOND,
+        overlap: SimDuration::from_secs(10),
+        retention: SimDuration::from_secs(3600),
         ..EngineConfig::default()
     };
     let mut f = fixture("sched", config);
     let old = active_key(&mut f, KeyType::MeshSession, "hub-n1", &["hub", "n1"]);
     assert!(f.engine.due_for_rotation().unwrap().is_empty());
-    f.clock.advance(5 * 60 * NANOS_PER_SECOND);
+    f.clock.advance(SimDuration::from_secs(5 * 60));
     assert_eq!(f.engine.due_for_rotation().unwrap(), vec![old]);
     let pairs = f.engine.rotate_scheduled(&mut f.rng).unwrap();
     assert_eq!(pairs.len(), 1);
@@ -140,13 +140,13 @@ fn scheduled_rotation_keeps_old_key_for_decryption_during_overlap() {
     // Overlap: old still decrypts, both on the channel.
     assert_eq!(state(&f, old), KeyState::Rotating);
     assert!(f.engine.use_key(old, Usage::Unprotect).is_ok());
-    f.clock.advance(5 * NANOS_PER_SECOND);
+    f.clock.advance(SimDuration::from_secs(5));
     assert!(f.engine.tick().unwrap().retired.is_empty());
-    f.clock.advance(5 * NANOS_PER_SECOND);
+    f.clock.advance(SimDuration::from_secs(5));
     assert_eq!(f.engine.tick().unwrap().retired, vec![old]);
     assert_eq!(state(&f, old), KeyState::Retired);
     assert!(matches!(f.engine.destroy(old), Err(LifecycleError::RetentionNotElapsed { .. })));
-    f.clock.advance(3600 * NANOS_PER_SECOND);
+    f.clock.advance(SimDuration::from_secs(3600));
     assert_eq!(f.engine.tick().unwrap().destroyed, vec![old]);
     let rec = f.engine.key(old).unwrap();
     assert_eq!(rec.state, KeyState::Destroyed);
@@ -339,7 +339,7 @@ fn every_key_type_is_usable_with_its_material() {
 #[test]
 fn store_refuses_wrong_master_foreign_files_newer_schema_and_second_writer() {
     let f = fixture("refuse", EngineConfig::default());
-    let clock = || Box::new(ManualClock::new(0));
+    let clock = || Box::new(ManualClock::new(SimTime(0)));
     // Second writer while the first is open.
     let err = Engine::open(&f.path, &f.master, EngineConfig::default(), clock()).unwrap_err();
     assert!(matches!(err, LifecycleError::StoreLocked { .. }), "{err}");
@@ -432,14 +432,14 @@ fn master_rotation_rewraps_every_key_and_retires_the_old_master() {
         .unwrap()
         .id;
     assert!(matches!(engine.use_key(old_master, Usage::Protect), Err(LifecycleError::NoMaterial { .. })));
-    clock.advance(25 * 3600 * NANOS_PER_SECOND);
+    clock.advance(SimDuration::from_secs(25 * 3600));
     assert!(engine.due_for_rotation().unwrap().contains(&old_master));
     let new_secret = SecretBytes::random(32, "master", &mut rng).unwrap();
     let new_master = engine.rotate_master(&new_secret, &mut rng).unwrap();
     assert_eq!(engine.key(old_master).unwrap().state, KeyState::Retired);
     assert_eq!(engine.key(new_master).unwrap().state, KeyState::Active);
     drop(engine);
-    let clock2 = || Box::new(ManualClock::new(0));
+    let clock2 = || Box::new(ManualClock::new(SimTime(0)));
     assert!(matches!(
         Engine::open(&path, &master, EngineConfig::default(), clock2()),
         Err(LifecycleError::MasterKeyMismatch { .. })
@@ -457,7 +457,7 @@ fn master_rotation_rewraps_every_key_and_retires_the_old_master() {
 fn checkpoints_are_written_every_n_records_and_every_t_seconds() {
     let config = EngineConfig {
         checkpoint_every: 1_000_000,
-        checkpoint_interval_ns: 10 * NANOS_PER_SECOND,
+        checkpoint_interval: SimDuration::from_secs(10),
         ..EngineConfig::default()
     };
     let mut f = fixture("cp-time", config);
@@ -466,7 +466,7 @@ fn checkpoints_are_written_every_n_records_and_every_t_seconds() {
     let r = f.engine.verify_audit().unwrap().into_result().unwrap();
     assert_eq!(r.checkpoints, base.checkpoints);
     assert_eq!(r.unsigned_tail, 1);
-    f.clock.advance(11 * NANOS_PER_SECOND);
+    f.clock.advance(SimDuration::from_secs(11));
     f.engine.distribute(a).unwrap();
     let r = f.engine.verify_audit().unwrap().into_result().unwrap();
     assert_eq!(r.checkpoints, base.checkpoints + 1);
@@ -507,7 +507,7 @@ fn master_key_loads_from_a_private_file_or_the_environment() {
 /// and later revoked must still retire when its overlap ends.
 #[test]
 fn overlap_end_retires_even_after_the_replacement_was_revoked() {
-    let config = EngineConfig { overlap_ns: 10 * NANOS_PER_SECOND, ..EngineConfig::default() };
+    let config = EngineConfig { overlap: SimDuration::from_secs(10), ..EngineConfig::default() };
     let mut f = fixture("overlap-revoked", config);
     let old = active_key(&mut f, KeyType::MeshSession, "c", &["hub", "n1"]);
     let new = f.engine.begin_rotation(old, &mut f.rng).unwrap();
@@ -517,7 +517,7 @@ fn overlap_end_retires_even_after_the_replacement_was_revoked() {
     let p = f.engine.receipt_proof(new).unwrap();
     f.engine.activate(p).unwrap();
     f.engine.revoke(new, "suspected").unwrap();
-    f.clock.advance(11 * NANOS_PER_SECOND);
+    f.clock.advance(SimDuration::from_secs(11));
     assert_eq!(f.engine.tick().unwrap().retired, vec![old]);
     assert_chain_ok(&f);
 }
@@ -578,7 +578,7 @@ fn audit_signing_key_rotation_keeps_old_checkpoints_verifiable() {
         .find(|k| k.key_type == KeyType::AuditSigning)
         .unwrap()
         .id;
-    f.clock.advance(366 * 24 * 3600 * NANOS_PER_SECOND);
+    f.clock.advance(SimDuration::from_secs(366 * 24 * 3600));
     let pairs = f.engine.rotate_scheduled(&mut f.rng).unwrap();
     let new = pairs.iter().find(|(o, _)| *o == old).expect("audit key due").1;
     f.engine.distribute(new).unwrap();
@@ -645,7 +645,7 @@ fn version_one_store_is_verified_as_it_is_and_upgraded_by_its_writer() {
     drop(reader);
     // The writer upgrades it; old and new checkpoints then verify together.
     let mut e =
-        Engine::open(&path, &master, config, Box::new(ManualClock::new(1_800_000_000 * NANOS_PER_SECOND))).unwrap();
+        Engine::open(&path, &master, config, Box::new(ManualClock::new(SimTime::from_secs(1_800_000_000)))).unwrap();
     for i in 0..3 {
         let id = e.generate(KeyType::MeshSession, &format!("new{i}"), &["hub"], &mut rng).unwrap();
         e.distribute(id).unwrap();

@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use proptest::prelude::*;
 use qecnet::crypto::{KeyType, SecretBytes};
 use qecnet::lifecycle::{Engine, EngineConfig, KeyId, KeyState, ManualClock, Trigger, Usage};
-use qecnet::units::NANOS_PER_SECOND;
+use qecnet::units::{SimDuration, SimTime};
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
 
@@ -134,10 +134,10 @@ fn run(seed: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
     let dir = TempDir::new(&format!("model-{n}"));
     let mut rng = ChaCha20Rng::seed_from_u64(seed);
     let master = SecretBytes::random(32, "master", &mut rng).unwrap();
-    let clock = ManualClock::new(1_000 * NANOS_PER_SECOND);
+    let clock = ManualClock::new(SimTime::from_secs(1_000));
     let config = EngineConfig {
-        overlap_ns: 20 * NANOS_PER_SECOND,
-        retention_ns: 60 * NANOS_PER_SECOND,
+        overlap: SimDuration::from_secs(20),
+        retention: SimDuration::from_secs(60),
         checkpoint_every: 7,
         ..EngineConfig::default()
     };
@@ -280,7 +280,7 @@ fn run(seed: u64, ops: Vec<Op>) -> Result<(), TestCaseError> {
                 }
             }
             Op::Advance(s) => {
-                clock.advance(s * NANOS_PER_SECOND);
+                clock.advance(SimDuration::from_secs(*s));
                 e.tick().unwrap();
             }
             Op::Cycle(i) => {

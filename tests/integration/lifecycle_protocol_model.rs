@@ -80,6 +80,7 @@ use std::time::{Duration, Instant};
 
 use qecnet::lifecycle::rules::{self, OverlapFate};
 use qecnet::lifecycle::{KeyState, Transition, Usage};
+use qecnet::units::SimDuration;
 use stateright::{Checker, HasDiscoveries, Model, Property};
 
 /// Keys the model can create: the initial key, one per rotation, one re-key.
@@ -123,7 +124,7 @@ struct Protocol {
     /// Triggered rotations (the old key retires as soon as its replacement activates).
     triggered: bool,
     /// The engine's overlap (only zero or not matters).
-    overlap_ns: u64,
+    overlap: SimDuration,
     /// The node that may be compromised (once).
     compromise: Option<Node>,
     losses: u8,
@@ -140,7 +141,7 @@ impl Protocol {
             nodes,
             rotations: 1,
             triggered: false,
-            overlap_ns: 30_000_000_000,
+            overlap: SimDuration::from_secs(30),
             compromise: None,
             losses: 1,
             duplicates: 1,
@@ -541,7 +542,7 @@ impl Protocol {
                     for r in 0..MAX_KEYS {
                         if r != key as usize
                             && node.held[r] == Some(KeyState::Rotating)
-                            && rules::overlap_fate(Some(r as Key) == replaces, early_retirement, self.overlap_ns)
+                            && rules::overlap_fate(Some(r as Key) == replaces, early_retirement, self.overlap)
                                 == OverlapFate::RetireNow
                         {
                             node_transition(&mut node.held[r], Transition::Retire);
@@ -649,7 +650,7 @@ impl Protocol {
                 continue;
             }
             let predecessor = Some(r as Key) == replaces;
-            match rules::overlap_fate(predecessor, s.kms.keys[r].early_retirement, self.overlap_ns) {
+            match rules::overlap_fate(predecessor, s.kms.keys[r].early_retirement, self.overlap) {
                 OverlapFate::RetireNow => {
                     s.kms_transition(r, Transition::Retire);
                     s.ghost.superseded |= !predecessor;

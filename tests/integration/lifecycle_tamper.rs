@@ -9,7 +9,7 @@ use qecnet::crypto::{KeyType, SecretBytes};
 use qecnet::lifecycle::{
     AuditFailure, AuditRecord, Engine, EngineConfig, KeyId, KeyState, ManualClock, VerifyOptions, verify,
 };
-use qecnet::units::NANOS_PER_SECOND;
+use qecnet::units::{NANOS_PER_SECOND, SimDuration, SimTime};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha20Rng;
 use rusqlite::Connection;
@@ -21,11 +21,11 @@ fn build_store(dir: &Path) -> (PathBuf, u64) {
     let path = dir.join("store.db");
     let mut rng = ChaCha20Rng::seed_from_u64(11);
     let master = SecretBytes::random(32, "master", &mut rng).unwrap();
-    let clock = ManualClock::new(1_000 * NANOS_PER_SECOND);
+    let clock = ManualClock::new(SimTime::from_secs(1_000));
     let config = EngineConfig { checkpoint_every: 40, ..EngineConfig::default() };
     let mut e = Engine::create(&path, &master, config, Box::new(clock.clone()), &mut rng).unwrap();
     for i in 0..60 {
-        clock.advance(NANOS_PER_SECOND / 10);
+        clock.advance(SimDuration(NANOS_PER_SECOND / 10));
         let id = e.generate(KeyType::MeshSession, &format!("c{i}"), &["hub", "n1"], &mut rng).unwrap();
         e.distribute(id).unwrap();
         e.confirm_receipt(id, "hub").unwrap();
@@ -611,7 +611,7 @@ fn a_revoked_key_set_back_to_active_by_sql_fails_verification() {
     let path = dir.join("store.db");
     let mut rng = ChaCha20Rng::seed_from_u64(12);
     let master = SecretBytes::random(32, "master", &mut rng).unwrap();
-    let clock = ManualClock::new(1_000 * NANOS_PER_SECOND);
+    let clock = ManualClock::new(SimTime::from_secs(1_000));
     let mut e = Engine::create(&path, &master, EngineConfig::default(), Box::new(clock.clone()), &mut rng).unwrap();
     let id = e.generate(KeyType::MeshSession, "c", &["hub", "n1"], &mut rng).unwrap();
     e.distribute(id).unwrap();

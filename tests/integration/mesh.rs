@@ -8,6 +8,7 @@ use std::path::PathBuf;
 use qecnet::mesh::scenario::MeshScenario;
 use qecnet::mesh::sim::{MeshOutputs, run_mesh};
 use qecnet::mesh::summary::MeshSummary;
+use qecnet::units::SimTime;
 
 use crate::util::{TempDir, qecnet_command};
 
@@ -425,7 +426,7 @@ fn an_operator_supplied_master_key_reopens_the_mesh_store_and_the_cli_prints_wha
     assert!(verify.status.success() && text.contains("authenticated: every checkpoint"), "{text}");
     // The operator's master key opens it for writing.
     let master = qecnet::crypto::SecretBytes::new(vec![0x7f; 32]);
-    let clock = qecnet::lifecycle::ManualClock::new(0);
+    let clock = qecnet::lifecycle::ManualClock::new(SimTime(0));
     let engine = qecnet::lifecycle::Engine::open(&db, &master, Default::default(), Box::new(clock));
     assert!(engine.is_ok(), "{:?}", engine.err());
     drop(engine);

@@ -75,7 +75,7 @@ fn overwrite_refuses_a_store_another_writer_holds_and_a_file_that_is_not_a_store
         &other,
         &master,
         Default::default(),
-        Box::new(qecnet::lifecycle::ManualClock::new(0)),
+        Box::new(qecnet::lifecycle::ManualClock::new(qecnet::units::SimTime(0))),
         &mut rng,
     )
     .unwrap();

@@ -13,6 +13,7 @@ use crate::lifecycle::audit::{self, AuditRecord, Verdict, VerifyOptions, checkpo
 use crate::lifecycle::merkle::MerkleFrontier;
 use crate::lifecycle::store::{keys, log};
 use crate::lifecycle::{KeyId, KeyState, LifecycleError};
+use crate::units::SimTime;
 
 type Result<T> = std::result::Result<T, LifecycleError>;
 
@@ -24,18 +25,18 @@ pub(crate) struct ChainHead {
     /// The Merkle tree of every record's hash so far.
     tree: MerkleFrontier,
     since_checkpoint: u64,
-    last_checkpoint_ns: u64,
+    last_checkpoint: SimTime,
 }
 
 impl ChainHead {
-    /// The head of a new, empty chain created at `now_ns`.
-    pub(crate) fn genesis(now_ns: u64) -> ChainHead {
+    /// The head of a new, empty chain created at `now`.
+    pub(crate) fn genesis(now: SimTime) -> ChainHead {
         ChainHead {
             seq: 0,
             hash: audit::GENESIS_HASH,
             tree: MerkleFrontier::default(),
             since_checkpoint: 0,
-            last_checkpoint_ns: now_ns,
+            last_checkpoint: now,
         }
     }
 
@@ -45,7 +46,7 @@ impl ChainHead {
         let (seq, hash) = log::chain_head(conn)?;
         let tree = log::merkle_frontier(conn)?;
         let (cp_seq, cp_ns) = log::last_checkpoint(conn)?.unwrap_or((0, 0));
-        Ok(ChainHead { seq, hash, tree, since_checkpoint: seq.saturating_sub(cp_seq), last_checkpoint_ns: cp_ns })
+        Ok(ChainHead { seq, hash, tree, since_checkpoint: seq.saturating_sub(cp_seq), last_checkpoint: SimTime(cp_ns) })
     }
 
     /// Sequence number of the last record (0 when none).
@@ -56,7 +57,7 @@ impl ChainHead {
 
 impl Tx<'_> {
     /// Appends an audit record chained to the head; signs a checkpoint when
-    /// `checkpoint_every` records or `checkpoint_interval_ns` passed. Returns its sequence number.
+    /// `checkpoint_every` records or `checkpoint_interval` passed. Returns its sequence number.
     pub(crate) fn append_audit(
         &mut self,
         event: &str,
@@ -65,10 +66,10 @@ impl Tx<'_> {
         to: Option<KeyState>,
         detail: &str,
     ) -> Result<u64> {
-        let now = self.clock.now_ns();
+        let now = self.clock.now();
         let rec = AuditRecord {
             seq: self.head.seq + 1,
-            at_ns: now,
+            at_ns: now.0,
             event: event.to_string(),
             key_id: key,
             from,
@@ -84,7 +85,7 @@ impl Tx<'_> {
         head.tree.push(audit::record_leaf(&hash));
         head.since_checkpoint += 1;
         if self.head.since_checkpoint >= self.config.checkpoint_every
-            || now.saturating_sub(self.head.last_checkpoint_ns) >= self.config.checkpoint_interval_ns
+            || now.saturating_since(self.head.last_checkpoint) >= self.config.checkpoint_interval
         {
             self.write_checkpoint()?;
         }
@@ -100,14 +101,14 @@ impl Tx<'_> {
         if self.head.seq == 0 || self.head.since_checkpoint == 0 {
             return Ok(());
         }
-        let now = self.clock.now_ns();
+        let now = self.clock.now();
         let (signer_id, key) = (&signer.0, &signer.1);
         let root = self.head.tree.root();
-        let msg = checkpoint_message(self.head.seq, now, &self.head.hash, Some(&root), *signer_id);
+        let msg = checkpoint_message(self.head.seq, now.0, &self.head.hash, Some(&root), *signer_id);
         let sig = key.sign(&msg);
         let checkpoint = log::NewCheckpoint {
             seq: self.head.seq,
-            at_ns: now,
+            at_ns: now.0,
             head: &self.head.hash,
             signer: *signer_id,
             signature: &sig[..],
@@ -115,7 +116,7 @@ impl Tx<'_> {
         };
         log::insert_checkpoint(&self.conn, &checkpoint)?;
         self.head.since_checkpoint = 0;
-        self.head.last_checkpoint_ns = now;
+        self.head.last_checkpoint = now;
         Ok(())
     }
 

@@ -126,7 +126,7 @@ mod tests {
     use crate::crypto::{KeyType, SecretBytes};
 
     use crate::lifecycle::{Engine, EngineConfig, ManualClock};
-    use crate::units::NANOS_PER_SECOND;
+    use crate::units::SimTime;
 
     /// Makes the open transaction's COMMIT fail: a deferred foreign-key violation is only
     /// checked at commit.
@@ -141,7 +141,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let mut rng = rand_chacha::ChaCha20Rng::seed_from_u64(1);
         let master = SecretBytes::random(32, "master", &mut rng).unwrap();
-        let clock = ManualClock::new(1_000 * NANOS_PER_SECOND);
+        let clock = ManualClock::new(SimTime::from_secs(1_000));
         let config = EngineConfig { checkpoint_every: 3, ..EngineConfig::default() };
         let mut e = Engine::create(&dir.join("store.db"), &master, config, Box::new(clock), &mut rng).unwrap();
         let stored = e.audit_len();

@@ -14,6 +14,7 @@ use crate::lifecycle::record::{KeyId, KeyRecord};
 use crate::lifecycle::rules::{self, OverlapFate, ReceiptRefusal};
 use crate::lifecycle::store::keys::{self, KeyRow};
 use crate::lifecycle::{KeyState, LifecycleError, ReceiptProof, Transition};
+use crate::units::SimTime;
 
 type Result<T> = std::result::Result<T, LifecycleError>;
 
@@ -86,7 +87,7 @@ impl Tx<'_> {
         if !t.allowed_from(from) {
             return Err(LifecycleError::IllegalTransition { key: id, state: from, transition: t });
         }
-        let now = self.clock.now_ns();
+        let now = self.clock.now();
         let to = t.target();
         keys::set_state(&self.conn, id, to, now, to == KeyState::Destroyed)?;
         self.append_audit(t.as_str(), Some(id), Some(from), Some(to), detail)?;
@@ -102,8 +103,8 @@ impl Tx<'_> {
             channel: new.channel,
             participants_json: &parts,
             material_len,
-            created_ns: self.clock.now_ns(),
-            rotation_period_ns: spec.rotation_period_ns,
+            created: self.clock.now(),
+            rotation_period: spec.rotation_period,
             usage_limit: spec.usage_limit,
             replaces: new.replaces,
             prestaged: new.prestaged,
@@ -188,7 +189,7 @@ impl Tx<'_> {
             }
             None => {}
         }
-        let now = self.clock.now_ns();
+        let now = self.clock.now();
         if keys::add_receipt(&self.conn, id, node, now)? {
             self.append_audit("receipt", Some(id), None, None, &format!("node={node}"))?;
         }
@@ -210,7 +211,7 @@ impl Tx<'_> {
         // The overlap rule is [`rules::overlap_fate`].
         for k in self.rotating_on_channel(&rec.channel, rec.key_type)? {
             if Some(k.id) != rec.replaces
-                && rules::overlap_fate(false, k.early_retirement, self.config.overlap_ns) == OverlapFate::RetireNow
+                && rules::overlap_fate(false, k.early_retirement, self.config.overlap) == OverlapFate::RetireNow
             {
                 self.transition(k.id, Transition::Retire, &format!("superseded by {id}"))?;
             }
@@ -218,11 +219,10 @@ impl Tx<'_> {
         if let Some(old) = rec.replaces {
             let old_rec = self.load(old)?;
             if old_rec.state == KeyState::Rotating {
-                if rules::overlap_fate(true, old_rec.early_retirement, self.config.overlap_ns) == OverlapFate::RetireNow
-                {
+                if rules::overlap_fate(true, old_rec.early_retirement, self.config.overlap) == OverlapFate::RetireNow {
                     self.transition(old, Transition::Retire, &format!("replaced by {id}"))?;
                 } else {
-                    let until = self.clock.now_ns().saturating_add(self.config.overlap_ns);
+                    let until = self.clock.now() + self.config.overlap;
                     keys::set_overlap_until(&self.conn, old, until)?;
                 }
             }
@@ -239,7 +239,7 @@ impl Tx<'_> {
         // A set overlap end means the replacement was activated (it may have
         // been rotated or revoked since); otherwise it must be ACTIVE now.
         if rec.state == KeyState::Rotating
-            && rec.overlap_until_ns.is_none()
+            && rec.overlap_until.is_none()
             && keys::active_replacement(&self.conn, id)?.is_none()
         {
             return Err(LifecycleError::ReplacementNotActive { key: id });
@@ -388,10 +388,10 @@ impl Engine {
     pub fn destroy(&mut self, id: KeyId) -> Result<()> {
         self.atomic(|tx| {
             let rec = tx.load(id)?;
-            let due = rec.state_changed_ns.saturating_add(tx.config.retention_ns);
-            let now = tx.clock.now_ns();
+            let due = rec.state_changed + tx.config.retention;
+            let now = tx.clock.now();
             if rec.state == KeyState::Retired && now < due {
-                return Err(LifecycleError::RetentionNotElapsed { key: id, due_ns: due, now_ns: now });
+                return Err(LifecycleError::RetentionNotElapsed { key: id, due, now });
             }
             tx.transition(id, Transition::Destroy, "retention period over").map(|_| ())
         })
@@ -401,7 +401,7 @@ impl Engine {
     /// ACTIVE), destroy RETIRED keys whose retention ended. Each is its own
     /// atomic transition.
     pub fn tick(&mut self) -> Result<TickReport> {
-        let now = self.clock.now_ns();
+        let now = self.clock.now();
         let mut report = TickReport::default();
         // Only the keys that are due are loaded (by index on state, filtered in SQL), so a
         // tick costs time per due key, not per key ever archived.
@@ -409,7 +409,7 @@ impl Engine {
             self.atomic(|tx| tx.retire_inner(id, "overlap period over"))?;
             report.retired.push(id);
         }
-        for id in keys::retired_before(&self.conn, now.saturating_sub(self.config.retention_ns))? {
+        for id in keys::retired_before(&self.conn, SimTime(now.0.saturating_sub(self.config.retention.0)))? {
             self.destroy(id)?;
             report.destroyed.push(id);
         }

@@ -8,6 +8,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use crate::crypto::KeyType;
 use crate::lifecycle::record::{KeyId, KeyRecord};
 use crate::lifecycle::{KeyState, LifecycleError};
+use crate::units::{SimDuration, SimTime};
 
 type Result<T> = std::result::Result<T, rusqlite::Error>;
 
@@ -41,15 +42,15 @@ pub(crate) fn from_row(r: &Row<'_>) -> Result<KeyRecord> {
         has_material: r.get(5)?,
         public_hex: public.map(|p| crate::lifecycle::audit::hex(&p)),
         material_len: r.get::<_, i64>(7)? as u64,
-        created_ns: r.get::<_, i64>(8)? as u64,
-        state_changed_ns: r.get::<_, i64>(9)? as u64,
-        activated_ns: opt_u64(r.get(10)?),
-        rotation_period_ns: opt_u64(r.get(11)?),
+        created: SimTime(r.get::<_, i64>(8)? as u64),
+        state_changed: SimTime(r.get::<_, i64>(9)? as u64),
+        activated: opt_u64(r.get(10)?).map(SimTime),
+        rotation_period: opt_u64(r.get(11)?).map(SimDuration),
         usage_limit: opt_u64(r.get(12)?),
         usage_count: r.get::<_, i64>(13)? as u64,
         pad_consumed: r.get::<_, i64>(14)? as u64,
         replaces: r.get::<_, Option<i64>>(15)?.map(KeyId),
-        overlap_until_ns: opt_u64(r.get(16)?),
+        overlap_until: opt_u64(r.get(16)?).map(SimTime),
         early_retirement: r.get(17)?,
         prestaged: r.get(18)?,
     })
@@ -160,24 +161,24 @@ pub(crate) fn current_audit_signer(conn: &Connection) -> Result<Option<KeyId>> {
     .optional()
 }
 
-/// ROTATING keys whose overlap ended at or before `now_ns`, by id (by index: a timer tick
+/// ROTATING keys whose overlap ended at or before `now`, by id (by index: a timer tick
 /// costs time per due key, not per key ever archived).
-pub(crate) fn overlap_over(conn: &Connection, now_ns: u64) -> Result<Vec<KeyId>> {
+pub(crate) fn overlap_over(conn: &Connection, now: SimTime) -> Result<Vec<KeyId>> {
     ids(
         conn,
         "SELECT id FROM keys WHERE state = 'ROTATING' AND overlap_until_ns IS NOT NULL AND overlap_until_ns <= ?1 ORDER BY id",
-        now_ns,
+        now,
     )
 }
 
-/// RETIRED keys whose state last changed at or before `changed_by_ns`, by id.
-pub(crate) fn retired_before(conn: &Connection, changed_by_ns: u64) -> Result<Vec<KeyId>> {
-    ids(conn, "SELECT id FROM keys WHERE state = 'RETIRED' AND state_changed_ns <= ?1 ORDER BY id", changed_by_ns)
+/// RETIRED keys whose state last changed at or before `changed_by`, by id.
+pub(crate) fn retired_before(conn: &Connection, changed_by: SimTime) -> Result<Vec<KeyId>> {
+    ids(conn, "SELECT id FROM keys WHERE state = 'RETIRED' AND state_changed_ns <= ?1 ORDER BY id", changed_by)
 }
 
-fn ids(conn: &Connection, sql: &str, at_ns: u64) -> Result<Vec<KeyId>> {
+fn ids(conn: &Connection, sql: &str, at: SimTime) -> Result<Vec<KeyId>> {
     let mut st = conn.prepare_cached(sql)?;
-    let rows = st.query_map([at_ns as i64], |r| r.get(0).map(KeyId))?;
+    let rows = st.query_map([at.0 as i64], |r| r.get(0).map(KeyId))?;
     rows.collect()
 }
 
@@ -206,9 +207,9 @@ pub(crate) struct KeyRow<'a> {
     /// Material length, bytes.
     pub material_len: usize,
     /// Creation time, ns.
-    pub created_ns: u64,
+    pub created: SimTime,
     /// Rotation period of the type, ns.
-    pub rotation_period_ns: Option<u64>,
+    pub rotation_period: Option<SimDuration>,
     /// Usage limit of the type.
     pub usage_limit: Option<u64>,
     /// The key this one replaces.
@@ -229,8 +230,8 @@ pub(crate) fn insert(conn: &Connection, row: &KeyRow<'_>) -> Result<KeyId> {
         row.channel,
         row.participants_json,
         row.material_len as i64,
-        row.created_ns as i64,
-        row.rotation_period_ns.map(|v| v as i64),
+        row.created.0 as i64,
+        row.rotation_period.map(|v| v.0 as i64),
         row.usage_limit.map(|v| v as i64),
         row.replaces.map(|k| k.0),
         row.prestaged,
@@ -238,15 +239,15 @@ pub(crate) fn insert(conn: &Connection, row: &KeyRow<'_>) -> Result<KeyId> {
     Ok(KeyId(conn.last_insert_rowid()))
 }
 
-/// Sets the state of `id` at `now_ns` (and its activation time when `to` is ACTIVE); with
+/// Sets the state of `id` at `now` (and its activation time when `to` is ACTIVE); with
 /// `erase`, the wrapped material is erased.
-pub(crate) fn set_state(conn: &Connection, id: KeyId, to: KeyState, now_ns: u64, erase: bool) -> Result<()> {
+pub(crate) fn set_state(conn: &Connection, id: KeyId, to: KeyState, now: SimTime, erase: bool) -> Result<()> {
     conn.prepare_cached(
         "UPDATE keys SET state = ?2, state_changed_ns = ?3, \
          activated_ns = CASE WHEN ?2 = 'ACTIVE' THEN ?3 ELSE activated_ns END, \
          wrapped = CASE WHEN ?4 THEN NULL ELSE wrapped END WHERE id = ?1",
     )?
-    .execute(params![id.0, to.as_str(), now_ns as i64, erase])?;
+    .execute(params![id.0, to.as_str(), now.0 as i64, erase])?;
     Ok(())
 }
 
@@ -270,9 +271,9 @@ pub(crate) fn mark_early_retirement(conn: &Connection, id: KeyId) -> Result<()> 
 }
 
 /// Sets the end of the decryption overlap of the ROTATING key `id`.
-pub(crate) fn set_overlap_until(conn: &Connection, id: KeyId, until_ns: u64) -> Result<()> {
+pub(crate) fn set_overlap_until(conn: &Connection, id: KeyId, until: SimTime) -> Result<()> {
     conn.prepare_cached("UPDATE keys SET overlap_until_ns = ?2 WHERE id = ?1")?
-        .execute(params![id.0, until_ns as i64])?;
+        .execute(params![id.0, until.0 as i64])?;
     Ok(())
 }
 
@@ -289,11 +290,11 @@ pub(crate) fn set_pad_consumed(conn: &Connection, id: KeyId, consumed: u64) -> R
     Ok(())
 }
 
-/// Records `node`'s receipt of `id` at `now_ns`; false when it was already recorded.
-pub(crate) fn add_receipt(conn: &Connection, id: KeyId, node: &str, now_ns: u64) -> Result<bool> {
+/// Records `node`'s receipt of `id` at `now`; false when it was already recorded.
+pub(crate) fn add_receipt(conn: &Connection, id: KeyId, node: &str, now: SimTime) -> Result<bool> {
     let added = conn
         .prepare_cached("INSERT OR IGNORE INTO receipts(key_id, node, at_ns) VALUES (?1, ?2, ?3)")?
-        .execute(params![id.0, node, now_ns as i64])?;
+        .execute(params![id.0, node, now.0 as i64])?;
     Ok(added == 1)
 }
 
@@ -303,10 +304,10 @@ pub(crate) fn clear_receipts(conn: &Connection, id: KeyId) -> Result<()> {
     Ok(())
 }
 
-/// Records `node` as isolated at `now_ns` (kept from the first isolation).
-pub(crate) fn isolate_node(conn: &Connection, node: &str, now_ns: u64) -> Result<()> {
+/// Records `node` as isolated at `now` (kept from the first isolation).
+pub(crate) fn isolate_node(conn: &Connection, node: &str, now: SimTime) -> Result<()> {
     conn.prepare_cached("INSERT OR IGNORE INTO nodes(node, isolated_ns) VALUES (?1, ?2)")?
-        .execute(params![node, now_ns as i64])?;
+        .execute(params![node, now.0 as i64])?;
     Ok(())
 }
 

@@ -69,8 +69,8 @@ pub(super) struct LinkStats {
     pub(super) windows: u64,
     /// When the current fallback period began.
     pub(super) fallback_since: Option<SimTime>,
-    /// Time spent in fallback (ns).
-    pub(super) fallback_ns: u64,
+    /// Time spent in fallback.
+    pub(super) fallback: SimDuration,
     pub(super) ever_fallback: bool,
     /// Session keys paid from the QKD buffer.
     pub(super) refreshes_qkd: u64,
@@ -130,7 +130,7 @@ impl Sim<'_> {
                 }
                 LinkMode::Qkd => {
                     if let Some(since) = link.stats.fallback_since.take() {
-                        link.stats.fallback_ns += now.0 - since.0;
+                        link.stats.fallback += now - since;
                     }
                     ("link:qkd", "qkd")
                 }
@@ -202,7 +202,7 @@ impl Sim<'_> {
             self.refresh(now, Channel::Link(i), RotationKind::Triggered, Some(Trigger::Anomaly))?;
         }
         let ends = [self.links[i].a, self.links[i].b];
-        for (node, links) in self.escalation.alarm(now.0, i, ends) {
+        for (node, links) in self.escalation.alarm(now, i, ends) {
             if self.nodes.isolated.contains(&node) {
                 continue;
             }

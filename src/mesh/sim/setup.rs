@@ -24,7 +24,7 @@ use crate::mesh::monitor::{Cusum, ThresholdMonitor};
 use crate::mesh::scenario::MeshScenario;
 use crate::mesh::topology::Topology;
 use crate::rng::derive_rng;
-use crate::units::SimDuration;
+use crate::units::{SimDuration, SimTime};
 
 /// The generator of every secret of a run (master, signing, session and fallback keys),
 /// seeded from the operating system, never from the scenario's seed: the seed reproduces
@@ -46,11 +46,11 @@ impl<'a> Sim<'a> {
             Some(_) => load_master_key(None)?,
             None => SecretBytes::random(32, "master", &mut crypto_rng)?,
         };
-        let clock = ManualClock::new(0);
+        let clock = ManualClock::new(SimTime(0));
         let config = EngineConfig {
-            overlap_ns: SimDuration::from_secs_f64(m.overlap_s).as_nanos(),
+            overlap: SimDuration::from_secs_f64(m.overlap_s),
             durability: Durability::Normal,
-            checkpoint_interval_ns: SimDuration::from_secs(3600).as_nanos(),
+            checkpoint_interval: SimDuration::from_secs(3600),
             ..EngineConfig::default()
         };
         let mut links = Vec::new();

@@ -7,7 +7,6 @@ use crate::mesh::promises::{
     EMERGENCY_REKEY_S, EMERGENCY_REVOCATION_S, MS_PER_S, SCHEDULED_ROTATION_S, TRIGGERED_ROTATION_S,
 };
 use crate::mesh::summary::{MeshLinkSummary, MeshSummary, RotationStats, Rotations};
-use crate::units::SimDuration;
 
 /// The run's counters and samples (the per-link ones are in each link's state).
 #[derive(Debug, Default)]
@@ -70,7 +69,7 @@ impl Sim<'_> {
                 qber_mean: if l.stats.windows > 0 { l.stats.qber_sum / l.stats.windows as f64 } else { 0.0 },
                 key_delivered_bits: l.qkd.produced_bits,
                 buffer_mean_bits: if l.stats.windows > 0 { l.stats.buffer_sum / l.stats.windows as f64 } else { 0.0 },
-                fallback_seconds: SimDuration(l.stats.fallback_ns).as_secs_f64(),
+                fallback_seconds: l.stats.fallback.as_secs_f64(),
                 refreshes_qkd: l.stats.refreshes_qkd,
                 refreshes_fallback: l.stats.refreshes_fallback,
             })
