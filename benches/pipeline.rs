@@ -4,11 +4,11 @@
 //! Toeplitz hashing); throughput in key-basis bits. Generating the records is excluded.
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use qecnet::photonics::link::{Detection, LinkObserver};
-use qecnet::photonics::source::{Basis, IntensityClass};
+use qecnet::photonics::{Basis, IntensityClass};
+use qecnet::photonics::{Detection, LinkObserver};
 use qecnet::photonics::{LinkConfig, LinkEngine};
 use qecnet::postprocess::PostprocessSettings;
-use qecnet::postprocess::pipeline::{Pipeline, PipelineConfig};
+use qecnet::postprocess::{Pipeline, PipelineConfig};
 use qecnet::rng::derive_rng;
 use rand::Rng;
 

@@ -3,8 +3,8 @@
 //! Set `QECNET_BENCH_1E8=1` to also time one 10⁸-bit block (on one core and on all cores).
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use qecnet::postprocess::bits::BitString;
-use qecnet::postprocess::privacy::ToeplitzHash;
+use qecnet::postprocess::BitString;
+use qecnet::postprocess::ToeplitzHash;
 use qecnet::rng::derive_rng;
 
 fn one_core() -> rayon::ThreadPool {

@@ -14,20 +14,22 @@
 //!
 //! Randomness is always injected as `&mut impl rand::CryptoRng`.
 
-pub mod aead;
-pub mod error;
-pub mod identity;
-pub mod kem;
-pub mod key_type;
-pub mod otp;
-pub mod secret;
+pub(crate) mod aead;
+pub(crate) mod error;
+pub(crate) mod identity;
+pub(crate) mod kem;
+pub(crate) mod key_type;
+pub(crate) mod otp;
+pub(crate) mod secret;
 
-pub use aead::{MasterKey, SessionKey};
+pub use aead::{MasterKey, NONCE_LEN, SessionKey, TAG_LEN};
 pub use error::CryptoError;
-pub use identity::{AuditSigner, HybridSignature, NodeIdentityKey, NodeIdentityPublic, verify_audit_signature};
-pub use kem::{HybridEncapsulation, HybridKemKey, HybridPublicKey, KemSuite, encapsulate};
-pub use key_type::{KeySpec, KeySpecTable, KeyType};
-pub use otp::{OneTimePad, OtpCiphertext};
+pub use identity::{
+    AuditSigner, ED25519_SIG_LEN, HybridSignature, NodeIdentityKey, NodeIdentityPublic, verify_audit_signature,
+};
+pub use kem::{EPHEMERAL_MATERIAL_LEN, HybridEncapsulation, HybridKemKey, HybridPublicKey, KemSuite, encapsulate};
+pub use key_type::{DEFAULT_PAD_BYTES, KeySpec, KeySpecTable, KeyType};
+pub use otp::{OTP_MAC_KEY_LEN, OTP_TAG_LEN, OneTimePad, OtpCiphertext};
 pub use secret::SecretBytes;
 
 /// Constant-time equality of two byte strings (length is not secret).

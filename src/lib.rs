@@ -24,6 +24,16 @@
 //! The photonics/postprocess chain and the crypto/lifecycle chain are independent until the
 //! mesh joins them.
 //!
+//! # The public face
+//!
+//! Each subsystem is one flat list of `pub use` items (`qecnet::photonics::LinkConfig`,
+//! `qecnet::lifecycle::Engine`, `qecnet::postprocess::key_rate`...); the files behind it are
+//! private, so they can be split or renamed without breaking a caller. The few public
+//! submodules are namespaces of their own: [`photonics::analytic`] (closed-form expectations),
+//! [`postprocess::cascade`] (the Cascade family), [`lifecycle::rules`] (the state-diagram
+//! rules as pure functions), [`lifecycle::audit_proof`] and [`lifecycle::merkle`] (RFC 6962
+//! proofs and tree hashes).
+//!
 //! ```
 //! use qecnet::photonics::{LinkConfig, simulate_link};
 //! let mut config = LinkConfig::default(); // the GYS link of Ma, Qi, Zhao, Lo (2005)
@@ -40,7 +50,7 @@ mod atomic_file;
 mod cli;
 pub mod config;
 pub mod crypto;
-pub mod error;
+mod error;
 pub mod lifecycle;
 pub mod link_scenario;
 pub mod mesh;

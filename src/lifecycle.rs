@@ -101,24 +101,27 @@
 //! # drop(engine); std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
-pub mod audit;
+pub(crate) mod audit;
 pub mod audit_proof;
-pub mod channel_ops;
-pub mod clock;
-pub mod engine;
-pub mod error;
-pub mod master;
+pub(crate) mod channel_ops;
+pub(crate) mod clock;
+pub(crate) mod engine;
+pub(crate) mod error;
+pub(crate) mod master;
 pub mod merkle;
-pub mod receipt;
-pub mod record;
-pub mod recovery;
-pub mod rotation;
+pub(crate) mod receipt;
+pub(crate) mod record;
+pub(crate) mod recovery;
+pub(crate) mod rotation;
 pub mod rules;
-pub mod state;
-pub mod store;
-pub mod usage;
+pub(crate) mod state;
+pub(crate) mod store;
+pub(crate) mod usage;
 
-pub use audit::{AuditFailure, AuditRecord, KnownHead, Verdict, VerifyOptions, VerifyReport, verify};
+pub use audit::{
+    AuditFailure, AuditRecord, GENESIS_HASH, KnownHead, Verdict, VerifyOptions, VerifyReport, checkpoint_message,
+    record_leaf, replay_states, verify,
+};
 pub use clock::{Clock, ManualClock, WallClock};
 pub use engine::{Engine, EngineConfig, TickReport};
 pub use error::LifecycleError;
@@ -129,4 +132,6 @@ pub use recovery::RecoveryReport;
 pub use rotation::EmergencyRotation;
 pub use rules::QBER_THRESHOLD;
 pub use state::{KeyState, Transition, Trigger, Usage};
-pub use store::{Durability, SCHEMA_VERSION, open_reader};
+pub use store::{
+    Durability, SCHEMA_VERSION, TransitionCount, lock_path, open_reader, read_transition_counts, transition_counts,
+};

@@ -16,15 +16,24 @@
 //! - [`promises`]: the spec's latency promises for rotation and revocation;
 //! - [`error`]: [`MeshError`], why a run was refused or stopped.
 
-pub mod des;
-pub mod error;
-pub mod escalation;
-pub mod link;
-pub mod monitor;
-pub mod promises;
-pub mod scenario;
-pub mod sim;
-pub mod summary;
-pub mod topology;
+pub(crate) mod des;
+pub(crate) mod error;
+pub(crate) mod escalation;
+pub(crate) mod link;
+pub(crate) mod monitor;
+pub(crate) mod promises;
+pub(crate) mod scenario;
+pub(crate) mod sim;
+pub(crate) mod summary;
+pub(crate) mod topology;
 
+pub use des::{EventQueue, PastSchedule};
 pub use error::MeshError;
+pub use escalation::{CompromiseDetector, MAX_FALSE_SIGNALS_PER_NODE_DAY, false_signal_bound_per_node_day};
+pub use link::{QkdLink, WindowStats};
+pub use monitor::{Cusum, LinkMode, ModeChange, MonitorSettings, ThresholdMonitor};
+pub use promises::{EMERGENCY_REKEY_S, EMERGENCY_REVOCATION_S, SCHEDULED_ROTATION_S, TRIGGERED_ROTATION_S};
+pub use scenario::{Attack, EventKind, EventSpec, MAX_DURATION_S, MeshScenario, MeshSettings, MessageSettings};
+pub use sim::{MeshOutputs, run_mesh, run_mesh_until};
+pub use summary::{Latency, MeshLinkSummary, MeshSummary, RotationStats, Rotations};
+pub use topology::{Link, LinkSpec, MAX_COORDINATE_KM, MAX_ROUTE_FACTOR, NodeSpec, Topology, TopologySettings};

@@ -13,16 +13,20 @@
 //!   stream.
 
 pub mod analytic;
-pub mod channel;
-pub mod detector;
-pub mod eve;
-pub mod link;
-pub mod receiver;
-pub mod source;
+pub(crate) mod channel;
+pub(crate) mod detector;
+pub(crate) mod eve;
+pub(crate) mod link;
+pub(crate) mod receiver;
+pub(crate) mod source;
 
-pub use channel::Channel;
-pub use detector::Detector;
-pub use eve::Eve;
-pub use link::{Detection, LinkConfig, LinkEngine, LinkModel, LinkObserver, LinkRun, Simulation, simulate_link};
-pub use receiver::Receiver;
-pub use source::{Basis, IntensityClass, Source};
+pub use channel::{Channel, MAX_LOSS_DB};
+pub use detector::{DarkCounts, Detector, DetectorMemory};
+pub use eve::{Arrival, Eve, EveAction, PhotonPaths};
+pub use link::{
+    BasisChoice, BlockSampler, Branch, BranchTable, ClassSummary, Detection, LinkConfig, LinkEngine, LinkExpectation,
+    LinkModel, LinkObserver, LinkRun, LinkSummary, PerBasis, QberBlock, QberStream, ReceiverState, SiftedKey, Sifter,
+    Simulation, SourcePhotons, Totals, ratio, simulate_link, write_qber_stream_csv,
+};
+pub use receiver::{ClickKind, Clicks, GateOutcomes, Receiver, ReceiverModel};
+pub use source::{Basis, IntensityClass, MAX_INTENSITY, MAX_PHOTONS, Source, poisson_photon_numbers};

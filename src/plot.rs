@@ -6,9 +6,10 @@
 //! the ticks with the original values; points ≤ 0 cannot be shown on such an axis and are
 //! left out.
 
-pub mod data;
+pub(crate) mod data;
 mod error;
 
+pub use data::Table;
 pub use error::PlotError;
 
 use std::path::{Path, PathBuf};

@@ -28,19 +28,29 @@
 //! 10⁶-bit blocks to 5·10⁵ bits runs at about 2.1·10⁸ input bits/s, and a 10⁸-bit block takes
 //! about 7.4 s.
 
-pub mod bits;
+pub(crate) mod bits;
 pub mod cascade;
-pub mod entropy;
-pub mod estimation;
-pub mod keyrate;
-pub mod pipeline;
-pub mod privacy;
-pub mod settings;
-pub mod verify;
+pub(crate) mod entropy;
+pub(crate) mod estimation;
+pub(crate) mod keyrate;
+pub(crate) mod pipeline;
+pub(crate) mod privacy;
+pub(crate) mod settings;
+pub(crate) mod verify;
 
+pub use bits::{BitString, extract_bits, words_for};
 pub use entropy::binary_entropy;
-pub use keyrate::{KeyRate, KeyRateModel, key_rate};
+pub use estimation::{BasisCounts, Lim2014, SinglePhotonBounds, gamma, vacuum_weak_bounds};
+pub use keyrate::{
+    KeyRate, KeyRateModel, key_rate, max_distance, optimise, shor_preskill, vacuum_weak_rate_from_counts,
+};
+pub use pipeline::{
+    AbortReason, BlockCounts, BlockProcessor, BlockReport, DEFAULT_RECONCILER, KeySink, Pipeline, PipelineConfig,
+    PipelineReport, PipelineSummary, QberSample, write_blocks_csv,
+};
+pub use privacy::{ToeplitzHash, toeplitz_hash_reference};
 pub use settings::{PostprocessSettings, Security};
+pub use verify::{VerificationHash, VerifyOutcome, gf64_mul, verify_keys};
 
 /// A post-processing parameter or input outside what the algorithms accept.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

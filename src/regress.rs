@@ -13,7 +13,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::config::apply_override;
 use crate::link_scenario::LinkScenario;
-use crate::sweep::figures::{LINK_FIGURES, link_figures};
+use crate::sweep::figure_names::LINK_FIGURES;
+use crate::sweep::figures::link_figures;
 use crate::{Error, Result};
 
 /// The figures the gate watches.

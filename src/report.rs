@@ -15,7 +15,7 @@
 //! replicates = 2
 //! ```
 
-pub mod recipes;
+pub(crate) mod recipes;
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -29,7 +29,7 @@ use crate::mesh::sim::{MeshOutputs, run_mesh_until};
 use crate::plot::data::Table;
 use crate::sweep::{RunOptions, Sweep};
 use crate::{Error, Result};
-pub use recipes::Recipe;
+pub use recipes::{Recipe, RecipeOutput};
 
 /// A run file.
 #[derive(Debug, Clone, Deserialize)]

@@ -8,7 +8,7 @@
 use std::path::Path;
 
 use libfuzzer_sys::fuzz_target;
-use qecnet::mesh::scenario::MeshScenario;
+use qecnet::mesh::MeshScenario;
 use qecnet::link_scenario::LinkScenario;
 
 fuzz_target!(|data: &[u8]| {
@@ -20,7 +20,7 @@ fuzz_target!(|data: &[u8]| {
         && scenario.validate().is_ok()
     {
         let link = scenario.link();
-        if let Ok(model) = qecnet::photonics::link::LinkModel::new(&link) {
+        if let Ok(model) = qecnet::photonics::LinkModel::new(&link) {
             let q = model.expected_qber();
             assert!(q.is_nan() || (0.0..=1.0).contains(&q), "expected QBER {q} outside [0, 1]");
         }
@@ -30,8 +30,8 @@ fuzz_target!(|data: &[u8]| {
     {
         for l in topology.links.iter().take(8) {
             let Ok(config) = mesh.link_config(l) else { continue };
-            let _ = qecnet::mesh::monitor::Cusum::for_honest_link(&config, &mesh.monitor);
-            let _ = qecnet::mesh::link::QkdLink::new(
+            let _ = qecnet::mesh::Cusum::for_honest_link(&config, &mesh.monitor);
+            let _ = qecnet::mesh::QkdLink::new(
                 &config,
                 mesh.mesh.window_s,
                 &mesh.postprocess,

@@ -16,5 +16,5 @@ fuzz_target!(|data: &[u8]| {
     assert!(points > 0);
     let _ = sweep.assignments(0);
     let _ = sweep.assignments(points - 1);
-    let _ = qecnet::sweep::table::header(&sweep);
+    let _ = qecnet::sweep::header(&sweep);
 });

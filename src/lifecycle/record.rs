@@ -80,4 +80,4 @@ pub struct KeyRecord {
 }
 
 // The SQL behind these views is in the store.
-pub use super::store::keys::{get_key, list_keys, receipts};
+pub use super::store::keys::{get_key, list_keys};

@@ -3,7 +3,7 @@
 //! into the past is an error.
 //!
 //! ```
-//! use qecnet::mesh::des::EventQueue;
+//! use qecnet::mesh::EventQueue;
 //! use qecnet::units::{SimDuration, SimTime};
 //! let mut q = EventQueue::new();
 //! q.schedule(SimTime(20), "b").unwrap();

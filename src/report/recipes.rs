@@ -13,7 +13,7 @@ mod link;
 mod mesh;
 
 use crate::Result;
-pub use crate::lifecycle::QBER_THRESHOLD;
+
 use crate::link_scenario::LinkScenario;
 use crate::plot::data::Table;
 use crate::plot::{Chart, Point, Series, SeriesKind};

@@ -11,7 +11,6 @@ use crate::photonics::link::LinkSummary;
 use crate::photonics::simulate_link;
 use crate::postprocess::keyrate::{self, KeyRateModel};
 use crate::sweep::figure_names;
-pub use crate::sweep::figure_names::{DECISION_FIGURES, LINK_FIGURES, MESH_FIGURES};
 use crate::sweep::kind::SweepKind;
 use crate::sweep::spec::Sweep;
 

@@ -406,7 +406,7 @@ fn plotting_a_csv_without_data_rows_is_refused() {
 /// Deserialises `value` as a link or mesh scenario (by `mesh`) and validates it.
 fn validate_value(value: toml::Value, mesh: bool) -> Result<(), String> {
     if mesh {
-        let s: qecnet::mesh::scenario::MeshScenario = value.try_into().map_err(|e| e.to_string())?;
+        let s: qecnet::mesh::MeshScenario = value.try_into().map_err(|e| e.to_string())?;
         s.validate().map(|_| ()).map_err(|e| e.to_string())
     } else {
         let s: qecnet::link_scenario::LinkScenario = value.try_into().map_err(|e| e.to_string())?;
@@ -438,7 +438,7 @@ fn every_scenario_and_sweep_point_in_sims_and_the_quick_start_is_still_accepted(
         let path = entry.unwrap().path();
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         if name.starts_with("mesh-") {
-            let s: qecnet::mesh::scenario::MeshScenario = qecnet::config::load(Some(&path), &[]).unwrap();
+            let s: qecnet::mesh::MeshScenario = qecnet::config::load(Some(&path), &[]).unwrap();
             s.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
         } else if name.starts_with("link-") {
             let s: qecnet::link_scenario::LinkScenario = qecnet::config::load(Some(&path), &[]).unwrap();
@@ -462,7 +462,7 @@ fn every_scenario_and_sweep_point_in_sims_and_the_quick_start_is_still_accepted(
             .unwrap_or_default();
         if let Some(mesh) = job.get("mesh") {
             let path = dir.join(mesh.as_str().unwrap());
-            let s: qecnet::mesh::scenario::MeshScenario = qecnet::config::load(Some(&path), &set).unwrap();
+            let s: qecnet::mesh::MeshScenario = qecnet::config::load(Some(&path), &set).unwrap();
             s.validate().unwrap_or_else(|e| panic!("quickstart mesh job: {e}"));
         } else {
             validate_sweep_points(&dir.join(job["sweep"].as_str().unwrap()), &set);

@@ -2,8 +2,8 @@
 //! of the finite-key analysis.
 
 use qecnet::photonics::LinkConfig;
-use qecnet::postprocess::keyrate::{KeyRateModel, binary_entropy, key_rate, max_distance, optimise, shor_preskill};
-use qecnet::postprocess::settings::PostprocessSettings;
+use qecnet::postprocess::PostprocessSettings;
+use qecnet::postprocess::{KeyRateModel, binary_entropy, key_rate, max_distance, optimise, shor_preskill};
 
 fn gys(km: f64) -> LinkConfig {
     let mut c = LinkConfig::default();

@@ -369,7 +369,7 @@ fn store_refuses_wrong_master_foreign_files_newer_schema_and_second_writer() {
     let err = Engine::open(&junk, &master, EngineConfig::default(), clock()).unwrap_err();
     assert!(matches!(err, LifecycleError::NotAStore { .. }), "{err}");
     assert_eq!(std::fs::read(&junk).unwrap(), before);
-    assert!(!qecnet::lifecycle::store::lock_path(&junk).exists());
+    assert!(!qecnet::lifecycle::lock_path(&junk).exists());
     // An SQLite file of some other program is not a store either.
     let other = _dir.join("other.db");
     {
@@ -597,7 +597,7 @@ fn audit_signing_key_rotation_keeps_old_checkpoints_verifiable() {
 #[test]
 fn version_one_store_is_verified_as_it_is_and_upgraded_by_its_writer() {
     use qecnet::crypto::AuditSigner;
-    use qecnet::lifecycle::audit::checkpoint_message;
+    use qecnet::lifecycle::checkpoint_message;
     let config = EngineConfig { checkpoint_every: 5, ..EngineConfig::default() };
     let mut f = fixture("upgrade", config.clone());
     for i in 0..4 {

@@ -311,8 +311,8 @@ fn pinned_audit_key_catches_a_chain_re_signed_with_a_substituted_key() {
 /// their own audit key and re-signs every checkpoint with recomputed Merkle roots.
 fn forge_history(p: &Path) {
     use qecnet::crypto::{AuditSigner, SecretBytes};
-    use qecnet::lifecycle::audit::{checkpoint_message, record_leaf};
     use qecnet::lifecycle::merkle;
+    use qecnet::lifecycle::{checkpoint_message, record_leaf};
     let c = Connection::open(p).unwrap();
     c.execute("UPDATE audit SET actor = 'mallory' WHERE seq = 5", []).unwrap();
     rehash_from(&c, 5);

@@ -2,7 +2,7 @@
 //! splitting leaves the QBER unchanged while shifting Bob's detections to multi-photon pulses.
 
 use qecnet::photonics::analytic::{intercept_resend_error_rate, intercept_resend_qber_ideal};
-use qecnet::photonics::source::poisson_photon_numbers;
+use qecnet::photonics::poisson_photon_numbers;
 use qecnet::photonics::{Basis, IntensityClass, LinkConfig, LinkEngine, LinkModel, simulate_link};
 
 use crate::stats::assert_binomial;

@@ -48,7 +48,7 @@ fn assert_engines_agree(label: &str, config: &LinkConfig) {
 const BASES: [(&str, &str); 2] =
     [("Z sifted/detections", "Z errors/sifted"), ("X sifted/detections", "X errors/sifted")];
 
-fn assert_totals_agree(label: &str, a: &qecnet::photonics::link::Totals, b: &qecnet::photonics::link::Totals) {
+fn assert_totals_agree(label: &str, a: &qecnet::photonics::Totals, b: &qecnet::photonics::Totals) {
     for k in 0..3 {
         let figures = [
             (

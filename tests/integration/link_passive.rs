@@ -3,8 +3,8 @@
 //! [`passive_coherent`]; the event and block engines against the pulse engine; per basis,
 //! since an unbalanced beam splitter makes the two bases' error rates differ.
 
+use qecnet::photonics::Totals;
 use qecnet::photonics::analytic::passive_coherent;
-use qecnet::photonics::link::Totals;
 use qecnet::photonics::{IntensityClass, LinkConfig, LinkEngine, Receiver, simulate_link};
 
 use crate::stats::assert_binomial;

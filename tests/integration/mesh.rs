@@ -5,9 +5,9 @@
 
 use std::path::PathBuf;
 
-use qecnet::mesh::scenario::MeshScenario;
-use qecnet::mesh::sim::{MeshOutputs, run_mesh};
-use qecnet::mesh::summary::MeshSummary;
+use qecnet::mesh::MeshScenario;
+use qecnet::mesh::MeshSummary;
+use qecnet::mesh::{MeshOutputs, run_mesh};
 use qecnet::units::SimTime;
 
 use crate::util::{TempDir, qecnet_command};

@@ -2,13 +2,13 @@
 //! matches the analytic finite-key rate of the same bound, intercept-resend leaves no key,
 //! every disclosed bit is accounted for, and `qecnet link --postprocess` reports it.
 
-use qecnet::photonics::link::LinkExpectation;
+use qecnet::photonics::LinkExpectation;
 use qecnet::photonics::{LinkConfig, simulate_link};
+use qecnet::postprocess::VerificationHash;
 use qecnet::postprocess::cascade::CascadeVariant;
-use qecnet::postprocess::estimation::{BasisCounts, Lim2014};
-use qecnet::postprocess::keyrate::{KeyRateModel, binary_entropy, key_rate};
-use qecnet::postprocess::pipeline::{AbortReason, BlockReport, Pipeline, PipelineConfig, PipelineReport};
-use qecnet::postprocess::verify::VerificationHash;
+use qecnet::postprocess::{AbortReason, BlockReport, Pipeline, PipelineConfig, PipelineReport};
+use qecnet::postprocess::{BasisCounts, Lim2014};
+use qecnet::postprocess::{KeyRateModel, binary_entropy, key_rate};
 use qecnet::postprocess::{PostprocessSettings, Security};
 use qecnet::rng::derive_rng;
 
@@ -374,7 +374,7 @@ fn cli_pipeline_output_depends_only_on_the_seed() {
 
 #[test]
 fn asymptotic_rate_matches_the_vacuum_weak_decoy_analysis() {
-    use qecnet::postprocess::pipeline::{BlockCounts, BlockProcessor};
+    use qecnet::postprocess::{BlockCounts, BlockProcessor};
     let block = 200_000u64;
     let s = settings(block, Security::Asymptotic);
     for (i, km) in [25.0, 50.0].into_iter().enumerate() {

@@ -2,7 +2,7 @@
 //! frames, the disclosed parities counted independently at the channel equal the reported
 //! leak, efficiencies are in line with the published studies, and the study is deterministic.
 
-use qecnet::postprocess::bits::BitString;
+use qecnet::postprocess::BitString;
 use qecnet::postprocess::cascade::study::{simulate_frame, study};
 use qecnet::postprocess::cascade::{
     AliceParities, CascadeConfig, CascadeVariant, ParityOracle, PassLayout, RangeRequest, binary_symmetric_pair,

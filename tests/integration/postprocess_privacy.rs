@@ -3,10 +3,10 @@
 //! Bob with identical final keys, while verification catches a single wrong bit.
 
 use proptest::prelude::*;
-use qecnet::postprocess::bits::BitString;
+use qecnet::postprocess::BitString;
 use qecnet::postprocess::cascade::{CascadeConfig, CascadeVariant, binary_symmetric_pair, reconcile_pair};
-use qecnet::postprocess::privacy::{ToeplitzHash, toeplitz_hash_reference};
-use qecnet::postprocess::verify::{VerificationHash, verify_keys};
+use qecnet::postprocess::{ToeplitzHash, toeplitz_hash_reference};
+use qecnet::postprocess::{VerificationHash, verify_keys};
 use qecnet::rng::derive_rng;
 
 proptest! {

@@ -125,10 +125,10 @@ fn a_row_cut_before_its_newline_is_dropped_and_run_again_on_resume() {
     run(&sweep, &full, &AtomicBool::new(false), &|_, _| {}).unwrap();
     let complete = std::fs::read_to_string(dir.join("full.csv")).unwrap();
     let rows: Vec<&str> = complete.lines().skip(1).collect();
-    let marker = qecnet::sweep::table::Marker::new(&sweep, 0, 1).line();
+    let marker = qecnet::sweep::Marker::new(&sweep, 0, 1).line();
     let header = complete.lines().next().unwrap();
     let cut = dir.join("cut.csv");
-    let partial = qecnet::sweep::runner::partial_path(&cut);
+    let partial = qecnet::sweep::partial_path(&cut);
     let resumed = RunOptions { output: Some(cut.clone()), resume: true, ..RunOptions::default() };
     // Three whole rows and half of the fourth, without its newline.
     let torn = &rows[3][..rows[3].len() / 2];
