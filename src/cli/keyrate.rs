@@ -38,7 +38,8 @@ pub struct KeyrateArgs {
     /// Key-basis detections per block n_X (lim2014).
     #[arg(long, value_parser = parse_count)]
     pub block_size: Option<u64>,
-    /// Optimise μ (and ν and the basis bias where the model uses them).
+    /// Optimise the model's free parameters: μ (and ν) for the asymptotic models; μ1, μ2, the
+    /// class probabilities and the basis bias for lim2014.
     #[arg(long, alias = "optimize")]
     pub optimise: bool,
     /// Also find the maximum distance with a positive rate.
@@ -58,8 +59,9 @@ struct Report {
     z_basis_probability: f64,
     #[serde(flatten)]
     rate: KeyRate,
+    /// Absent unless asked for; `null` when no length gives a key.
     #[serde(skip_serializing_if = "Option::is_none")]
-    max_distance_km: Option<f64>,
+    max_distance_km: Option<Option<f64>>,
 }
 
 /// Runs `qecnet keyrate`.
@@ -79,7 +81,7 @@ pub fn run(args: &KeyrateArgs) -> Result<()> {
         (scenario.link(), keyrate::key_rate(args.model, &scenario.link(), settings, args.qber)?)
     };
     let max_distance_km = if args.max_distance {
-        Some(keyrate::max_distance(args.model, &scenario.link(), settings, args.optimise)?.unwrap_or(0.0))
+        Some(keyrate::max_distance(args.model, &scenario.link(), settings, args.optimise)?)
     } else {
         None
     };
@@ -115,8 +117,10 @@ fn print_report(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         r.rate.single_photon_yield,
         100.0 * r.rate.single_photon_error
     )?;
-    if let Some(d) = r.max_distance_km {
-        writeln!(out, "maximum distance with a positive rate: {d:.2} km")?;
+    match r.max_distance_km {
+        Some(Some(d)) => writeln!(out, "maximum distance with a positive rate: {d:.2} km")?,
+        Some(None) => writeln!(out, "maximum distance with a positive rate: no key at any distance")?,
+        None => {}
     }
     Ok(())
 }

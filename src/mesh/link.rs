@@ -59,6 +59,7 @@ impl QkdLink {
         settings: &PostprocessSettings,
         capacity_bits: u64,
     ) -> Result<Self, InvalidParameter> {
+        config.detector.check_simulable()?;
         let sampler = BlockSampler::counts_only(&LinkExpectation::new(config)?);
         settings.validate()?;
         Ok(QkdLink {
@@ -83,6 +84,7 @@ impl QkdLink {
 
     /// Changes the physics (an eavesdropper appears, the fibre degrades...).
     pub fn set_config(&mut self, config: &LinkConfig) -> Result<(), InvalidParameter> {
+        config.detector.check_simulable()?;
         self.sampler = BlockSampler::counts_only(&LinkExpectation::new(config)?);
         self.config = config.clone();
         Ok(())
@@ -140,7 +142,7 @@ impl QkdLink {
                     probabilities: [src.signal_probability, src.decoy_probability, src.vacuum_probability],
                     epsilon_sec: self.settings.epsilon_sec,
                 };
-                lim.key_length(&key, &test, leak, self.settings.epsilon_cor)
+                self.settings.lim_key_length(&lim, &key, &test, leak).0
             }
             Security::Asymptotic => {
                 let ratio = |num: u64, den: u64| if den == 0 { 0.0 } else { num as f64 / den as f64 };

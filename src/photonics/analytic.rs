@@ -14,8 +14,10 @@
 //!
 //! Detector memory (dead time, afterpulsing) is applied by [`with_memory`] to first order in
 //! the afterpulse probability and in `D·Q` (dead gates × click probability); it is exact when
-//! both are off.
+//! both are off. Afterpulses are counted either as one background shared by all classes (what
+//! the engines simulate) or per intensity as in Lim et al. 2014, Sec. IV ([`AfterpulseModel`]).
 
+use crate::photonics::detector::AfterpulseModel;
 use crate::photonics::eve::{Arrival, EveAction};
 use crate::photonics::receiver::{ReceiverModel, sifted_and_errors};
 use crate::photonics::source::{Basis, poisson_photon_numbers};
@@ -212,14 +214,19 @@ pub fn expected_memoryless(mu: f64, eve: &EveAction, receiver: &ReceiverModel, a
 ///   Bob's basis b with probability `p_b` (his setting, or the beam splitter's share);
 /// - a fraction `L = 1 / (1 + D·c)` of gates is live;
 /// - `Q'_k = L·(Q_k + (1 − Q_k)·a)`, and per basis, sifted `S'_b = L·(S_b + p_b(1 − Q_k)·a)`,
-///   errors `E'_b·S'_b = L·(E_b·S_b + ½p_b(1 − Q_k)·a)`.
+///   errors `E'_b·S'_b = L·(E_b·S_b + ½p_b(1 − Q_k)·a)` (`model` = [`AfterpulseModel::Shared`]);
+/// - or, with [`AfterpulseModel::PerIntensity`] (Lim et al. 2014, Sec. IV: `R_k = D_k(1 + p_ap)`,
+///   error term `p_ap·D_k/2`), each class's own clicks bring its afterpulses, in the same basis
+///   and with a random bit: `Q'_k = L·Q_k(1 + p')`, `S'_b = L·S_b(1 + p')`,
+///   `E'_b·S'_b = L·(E_b·S_b + ½p'·S_b)` with `p' = p_ap·r^D` (the paper's `p_ap` without dead
+///   time).
 pub fn with_memory(
     classes: [Expected; 3],
     class_probabilities: [f64; 3],
     (alice_z, bob_z): (f64, f64),
     dead_gates: u64,
-    afterpulse_probability: f64,
-    afterpulse_delay_ratio: f64,
+    (afterpulse_probability, afterpulse_delay_ratio): (f64, f64),
+    model: AfterpulseModel,
 ) -> [Expected; 3] {
     if dead_gates == 0 && afterpulse_probability == 0.0 {
         return classes;
@@ -228,8 +235,18 @@ pub fn with_memory(
     let survive_dead = afterpulse_delay_ratio.powf(dead_gates as f64);
     let reach = afterpulse_probability * survive_dead;
     let c = q / (1.0 - reach);
-    let a = c * reach;
     let live = 1.0 / (1.0 + dead_gates as f64 * c);
+    if model == AfterpulseModel::PerIntensity {
+        return classes.map(|e| {
+            let scale = live * (1.0 + reach);
+            let sifted = e.sifted_gain.map(|s| scale * s);
+            let errors: [f64; 2] = std::array::from_fn(|b| {
+                live * (e.error_rate_by_basis[b] * e.sifted_gain[b] + 0.5 * reach * e.sifted_gain[b])
+            });
+            Expected::from_probabilities(scale * e.gain, sifted, errors, alice_z)
+        });
+    }
+    let a = c * reach;
     let bob_share = [bob_z, 1.0 - bob_z];
     classes.map(|e| {
         let extra = (1.0 - e.gain) * a;
@@ -326,7 +343,30 @@ mod tests {
     #[test]
     fn memory_correction_vanishes_without_memory() {
         let e = [Expected::from_probabilities(0.01, [0.005, 0.005], [1.5e-4, 1.5e-4], 0.5); 3];
-        let out = with_memory(e, [0.8, 0.1, 0.1], (0.5, 0.5), 0, 0.0, 0.5);
-        assert_eq!(out, e);
+        for model in [AfterpulseModel::Shared, AfterpulseModel::PerIntensity] {
+            let out = with_memory(e, [0.8, 0.1, 0.1], (0.5, 0.5), 0, (0.0, 0.5), model);
+            assert_eq!(out, e);
+        }
+    }
+
+    #[test]
+    fn per_intensity_afterpulses_follow_lim_2014() {
+        // Lim et al. 2014, Sec. IV: R_k = D_k(1 + p_ap), errors e_k·D_k + p_ap·D_k/2, per class;
+        // a vacuum class with no clicks gets no afterpulses (the shared model gives it some).
+        let (gain, errors) = (0.01, 1.5e-4);
+        let e = Expected::from_probabilities(gain, [0.005, 0.005], [errors, errors], 0.5);
+        let vacuum = Expected::from_probabilities(1e-6, [5e-7, 5e-7], [2.5e-7, 2.5e-7], 0.5);
+        let p_ap = 0.04;
+        let out =
+            with_memory([e, e, vacuum], [0.8, 0.1, 0.1], (0.5, 0.5), 0, (p_ap, 0.5), AfterpulseModel::PerIntensity);
+        assert!((out[0].gain - gain * (1.0 + p_ap)).abs() < 1e-15);
+        for b in 0..2 {
+            assert!((out[0].sifted_gain[b] - 0.005 * (1.0 + p_ap)).abs() < 1e-15);
+            let err = out[0].error_rate_by_basis[b] * out[0].sifted_gain[b];
+            assert!((err - (errors + 0.5 * p_ap * 0.005)).abs() < 1e-15);
+        }
+        assert!((out[2].gain - 1e-6 * (1.0 + p_ap)).abs() < 1e-18);
+        let shared = with_memory([e, e, vacuum], [0.8, 0.1, 0.1], (0.5, 0.5), 0, (p_ap, 0.5), AfterpulseModel::Shared);
+        assert!(shared[2].gain > 10.0 * out[2].gain, "shared background {} vs {}", shared[2].gain, out[2].gain);
     }
 }

@@ -16,6 +16,10 @@
 //!   `afterpulse_probability`; it is released after a geometric number k ≥ 1 of gates with
 //!   `P(k) = (1 − r)·r^(k−1)`, `r = exp(−1/(τ·f))` (τ = `afterpulse_time_constant_ns`, f the
 //!   gate rate) and causes a click in the same detector if the receiver is live then;
+//!   (`afterpulse_model = "shared"`, the default and the only model the engines simulate: an
+//!   afterpulse lands in a later gate, whatever class Alice sends then, so it is one
+//!   intensity-independent background; `"per-intensity"` is the analytic model of Lim et al.
+//!   2014, Sec. IV, `R_k = D_k(1 + p_ap)`, see [`AfterpulseModel`]);
 //! - after any click the whole receiver is dead for `ceil(dead_time_ns · f)` gates (a common
 //!   dead time for all detectors, as in gated InGaAs receivers with one time-to-digital
 //!   converter); photons, dark counts and afterpulses in dead gates are lost;
@@ -30,6 +34,22 @@ use rand::Rng;
 use crate::photonics::receiver::{Clicks, Receiver};
 use crate::rng::{Chance, unit_open0};
 use crate::units::{InvalidParameter, check_non_negative, check_open_unit_interval, check_probability};
+
+/// How the analytic expectation counts afterpulses (`detector.afterpulse_model`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AfterpulseModel {
+    /// Afterpulses are clicks in later gates, released by any class's avalanche and landing on
+    /// whatever pulse is sent then: one background shared by all intensity classes, rate
+    /// `≈ p_ap·Σ_k π_k Q_k`. This is what the pulse, event and block engines simulate.
+    #[default]
+    Shared,
+    /// Lim, Curty, Walenta, Xu, Zbinden, PRA 89, 022307 (2014), Sec. IV: each class's detection
+    /// rate is scaled by its own afterpulses, `R_k = D_k(1 + p_ap)`, with error term
+    /// `p_ap·D_k/2`. Analytic only: a simulated afterpulse cannot know the class of the pulse
+    /// that caused it, so the engines refuse it ([`Detector::check_simulable`]).
+    PerIntensity,
+}
 
 /// Receiver parameters (`[detector]` in a scenario file).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -46,6 +66,9 @@ pub struct Detector {
     pub afterpulse_probability: f64,
     /// Mean trap lifetime τ (ns): afterpulse delays decay as exp(−t/τ).
     pub afterpulse_time_constant_ns: f64,
+    /// How the analytic expectation counts afterpulses: `shared` (default, what the engines
+    /// simulate) or `per-intensity` (Lim et al. 2014, analytic only).
+    pub afterpulse_model: AfterpulseModel,
     /// Dead time after each click (ns), applied to the following gates.
     pub dead_time_ns: f64,
     /// Misalignment error e_d: probability that a photon hits the wrong detector.
@@ -64,6 +87,7 @@ impl Default for Detector {
             dark_count_probability: 8.5e-7,
             afterpulse_probability: 0.0,
             afterpulse_time_constant_ns: 1000.0,
+            afterpulse_model: AfterpulseModel::Shared,
             dead_time_ns: 0.0,
             misalignment: 0.033,
             z_basis_probability: 0.5,
@@ -109,6 +133,21 @@ impl Detector {
             self.z_basis_probability,
             "Bob needs both bases: Z for the key, X to bound the phase error",
         )?;
+        Ok(())
+    }
+
+    /// Refuses a model the simulation engines cannot realise: the per-intensity afterpulse
+    /// model (a simulated afterpulse falls on a later pulse of any class, so the engines
+    /// realise only the shared model).
+    pub fn check_simulable(&self) -> Result<(), InvalidParameter> {
+        if self.afterpulse_model == AfterpulseModel::PerIntensity && self.afterpulse_probability > 0.0 {
+            return Err(InvalidParameter::new(
+                "detector.afterpulse_model",
+                "per-intensity",
+                "must be \"shared\" to simulate (pulse, event and block engines); the per-intensity model \
+                 of Lim et al. 2014 is analytic only (qecnet keyrate)",
+            ));
+        }
         Ok(())
     }
 

@@ -129,14 +129,46 @@ impl Lim2014 {
     /// (Lim et al. 2014, Sec. III), floored at 0, for key-basis counts `key`, test-basis counts
     /// `test` and `leak_ec` bits disclosed by error correction.
     pub fn key_length(&self, key: &BasisCounts, test: &BasisCounts, leak_ec: f64, epsilon_cor: f64) -> f64 {
+        self.key_length_unfloored(key, test, leak_ec, epsilon_cor).max(0.0).floor()
+    }
+
+    /// The same length before flooring at 0 (negative: the bits missing for a key).
+    pub fn key_length_unfloored(&self, key: &BasisCounts, test: &BasisCounts, leak_ec: f64, epsilon_cor: f64) -> f64 {
         let s_x0 = self.vacuum_lower(&key.detections);
         let s_x1 = self.single_photon_lower(&key.detections);
         let phi = self.phase_error_upper(key, test);
-        let length = s_x0 + s_x1 * (1.0 - binary_entropy(phi))
+        s_x0 + s_x1 * (1.0 - binary_entropy(phi))
             - leak_ec
             - 6.0 * (21.0 / self.epsilon_sec).log2()
-            - (2.0 / epsilon_cor).log2();
-        length.max(0.0).floor()
+            - (2.0 / epsilon_cor).log2()
+    }
+
+    /// The key length with the secrecy proportional to it, `ε_sec = κ·ℓ` (Lim et al. 2014,
+    /// Sec. IV, κ = 1e-15): the largest fixed point of `ℓ = key_length(ε_sec = κ·ℓ)`, reached
+    /// from above by iterating from `ε_sec = κ·n_X` (ℓ ≤ n_X, and the length grows with ε_sec,
+    /// so the iterates decrease monotonically). Ignores `self.epsilon_sec`; returns (ℓ, ε_sec),
+    /// (0, 0) when there is no key.
+    pub fn key_length_per_bit(
+        &self,
+        key: &BasisCounts,
+        test: &BasisCounts,
+        leak_ec: f64,
+        epsilon_cor: f64,
+        kappa: f64,
+    ) -> (f64, f64) {
+        let mut length = key.total_detections().max(1.0);
+        for _ in 0..100 {
+            let epsilon_sec = (kappa * length).min(0.5);
+            let next = Lim2014 { epsilon_sec, ..*self }.key_length(key, test, leak_ec, epsilon_cor);
+            if next <= 0.0 {
+                return (0.0, 0.0);
+            }
+            if next >= length {
+                return (next, epsilon_sec);
+            }
+            length = next;
+        }
+        (length, (kappa * length).min(0.5))
     }
 }
 
@@ -186,6 +218,30 @@ mod tests {
             previous_gap = gap;
         }
         assert!(previous_gap < 0.1, "1e11 pulses: within 10 % of the truth ({previous_gap})");
+    }
+
+    #[test]
+    fn secrecy_per_bit_is_a_fixed_point_of_the_key_length() {
+        // ε_sec = κ·ℓ (Lim et al. 2014, Sec. IV): the returned ℓ is the length at ε_sec = κ·ℓ,
+        // and it lies between the lengths at the fixed ε_sec of 1 bit and of the whole block.
+        let lim = Lim2014 { intensities: [0.5, 0.1, 0.0002], probabilities: [0.7, 0.2, 0.1], epsilon_sec: 1.0 };
+        let (eta, y0, e_d) = (0.1 * 10f64.powf(-0.2 * 5.0), 1.2e-6, 0.005);
+        let gain = |mu: f64| 1.0 - (1.0 - y0) * (-eta * mu).exp();
+        let err = |mu: f64| 0.5 * y0 + e_d * (1.0 - (-eta * mu).exp());
+        let pulses = 1e10;
+        let basis = |share: f64| BasisCounts {
+            detections: std::array::from_fn(|k| pulses * share * lim.probabilities[k] * gain(lim.intensities[k])),
+            errors: std::array::from_fn(|k| pulses * share * lim.probabilities[k] * err(lim.intensities[k])),
+        };
+        let (key, test) = (basis(0.49), basis(0.09));
+        let leak = 1.16 * key.total_detections() * binary_entropy(key.total_errors() / key.total_detections());
+        let kappa = 1e-15;
+        let (length, eps) = lim.key_length_per_bit(&key, &test, leak, 1e-15, kappa);
+        assert!(length > 0.0);
+        assert!((eps - kappa * length).abs() <= 1e-12 * eps);
+        let at = |e: f64| Lim2014 { epsilon_sec: e, ..lim }.key_length(&key, &test, leak, 1e-15);
+        assert!((at(eps) - length).abs() <= 1.0, "{} vs {length}", at(eps));
+        assert!(at(kappa) < length && length < at(kappa * key.total_detections()) + 1.0);
     }
 
     #[test]

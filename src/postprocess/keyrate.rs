@@ -1,7 +1,7 @@
 //! Secret key rates: Shor–Preskill, GLLP without decoys, decoy-state with
 //! infinite decoys and with vacuum + weak decoy, and the finite-key length of Lim et al. 2014,
-//! each evaluated on the expected gains and error rates of a link model; plus an optimiser for
-//! (μ, ν, basis bias) and the maximum secure distance. The binary entropy lives in
+//! each evaluated on the expected gains and error rates of a link model; plus an optimiser of
+//! the free parameters and the maximum secure distance ([`optimise`], [`max_distance`]). The binary entropy lives in
 //! [`entropy`](super::entropy) (re-exported here).
 
 use serde::Serialize;
@@ -14,6 +14,9 @@ pub use crate::postprocess::entropy::binary_entropy;
 use crate::postprocess::estimation::{BasisCounts, Lim2014, vacuum_weak_bounds};
 use crate::postprocess::settings::PostprocessSettings;
 use crate::units::InvalidParameter;
+
+mod optimise;
+pub use optimise::{max_distance, optimise};
 
 /// Shor–Preskill rate per sifted bit, `1 − 2h(Q)` (Shor, Preskill, PRL 85, 441 (2000)).
 pub fn shor_preskill(qber: f64) -> f64 {
@@ -96,6 +99,18 @@ pub fn key_rate(
     qber: Option<f64>,
 ) -> Result<KeyRate, InvalidParameter> {
     settings.validate()?;
+    scored_key_rate(kind, config, settings, qber).map(|(rate, _)| rate)
+}
+
+/// [`key_rate`] (settings already validated) and a score for the optimiser: the rate where it
+/// is positive, else the unfloored rate (≤ 0, how far the point is from giving key), so a
+/// search can climb out of the region without key.
+pub(crate) fn scored_key_rate(
+    kind: KeyRateModel,
+    config: &LinkConfig,
+    settings: &PostprocessSettings,
+    qber: Option<f64>,
+) -> Result<(KeyRate, f64), InvalidParameter> {
     if let Some(q) = qber
         && !(0.0..0.5).contains(&q)
     {
@@ -134,14 +149,16 @@ pub fn key_rate(
         }
         KeyRateModel::Lim2014 => return lim2014_rate(&model, settings, e_mu, qber.is_some()),
     };
+    let score = rate;
     let rate = rate.max(0.0);
-    Ok(KeyRate {
+    let key_rate = KeyRate {
         rate_per_pulse: rate,
         rate_bps: rate * src.repetition_rate_hz,
         qber: e_mu,
         single_photon_yield: y1,
         single_photon_error: e1,
-    })
+    };
+    Ok((key_rate, score))
 }
 
 fn lim2014_rate(
@@ -149,7 +166,7 @@ fn lim2014_rate(
     settings: &PostprocessSettings,
     e_mu: f64,
     qber_given: bool,
-) -> Result<KeyRate, InvalidParameter> {
+) -> Result<(KeyRate, f64), InvalidParameter> {
     let src = &model.config.source;
     let intensities = [src.signal_intensity, src.decoy_intensity, src.vacuum_intensity];
     if intensities[0] <= intensities[1] + intensities[2] {
@@ -185,130 +202,28 @@ fn lim2014_rate(
     let key_share = if one.gain > 0.0 { pa * one.sifted_gain[0] / one.gain } else { 0.0 };
     let e_key = key.total_errors() / key.total_detections();
     let leak = settings.error_correction_efficiency * key.total_detections() * binary_entropy(e_key);
-    let length = lim.key_length(&key, &test, leak, settings.epsilon_cor);
+    let (length, epsilon_sec) = settings.lim_key_length(&lim, &key, &test, leak);
+    // The bounds reported beside the rate use the secrecy the length was computed with.
+    let lim = Lim2014 { epsilon_sec: if epsilon_sec > 0.0 { epsilon_sec } else { lim.epsilon_sec }, ..lim };
     let rate = length / pulses;
-    Ok(KeyRate {
+    // Without key: the unfloored length at the secrecy used (or, per bit, the most generous
+    // κ·n_X), capped at 0 so that no point without key outranks one with key.
+    let score = if length > 0.0 {
+        rate
+    } else {
+        let generous = settings.epsilon_sec_per_bit.map_or(lim.epsilon_sec, |k| (k * key.total_detections()).min(0.5));
+        let raw =
+            Lim2014 { epsilon_sec: generous, ..lim }.key_length_unfloored(&key, &test, leak, settings.epsilon_cor);
+        (raw / pulses).min(0.0)
+    };
+    let key_rate = KeyRate {
         rate_per_pulse: rate,
         rate_bps: rate * src.repetition_rate_hz,
         qber: e_key,
         single_photon_yield: lim.single_photon_lower(&key.detections) / (pulses * key_share * lim.tau(1)),
         single_photon_error: lim.phase_error_upper(&key, &test),
-    })
-}
-
-/// The best rate over the signal intensity μ (and the decoy ν and Z-basis bias where the model
-/// uses them), by cyclic golden-section search on each coordinate in turn. Returns the
-/// optimised configuration and its rate.
-pub fn optimise(
-    kind: KeyRateModel,
-    config: &LinkConfig,
-    settings: &PostprocessSettings,
-) -> Result<(LinkConfig, KeyRate), InvalidParameter> {
-    let evaluate = |c: &LinkConfig| key_rate(kind, c, settings, None).map(|r| r.rate_per_pulse).unwrap_or(0.0);
-    let mut best = config.clone();
-    for _round in 0..4 {
-        let floor = if kind.uses_decoy() { best.source.decoy_intensity + best.source.vacuum_intensity } else { 0.0 };
-        let mu = golden(floor + 1e-5, 1.5, |x| evaluate(&with_signal(kind, &best, x)));
-        best = with_signal(kind, &best, mu);
-        if kind.uses_decoy() {
-            let (low, high) = (
-                best.source.vacuum_intensity + 1e-5,
-                best.source.signal_intensity - best.source.vacuum_intensity - 1e-5,
-            );
-            if high > low {
-                best.source.decoy_intensity = golden(low, high, |x| {
-                    let mut c = best.clone();
-                    c.source.decoy_intensity = x;
-                    evaluate(&c)
-                });
-            }
-        }
-        if kind == KeyRateModel::Lim2014 {
-            let p = golden(0.5, 0.99, |x| {
-                let mut c = best.clone();
-                c.source.z_basis_probability = x;
-                c.detector.z_basis_probability = x;
-                evaluate(&c)
-            });
-            best.source.z_basis_probability = p;
-            best.detector.z_basis_probability = p;
-        }
-    }
-    let rate = key_rate(kind, &best, settings, None)?;
-    Ok((best, rate))
-}
-
-/// `config` with signal intensity `mu`; for models that ignore the decoys, the decoy and
-/// vacuum intensities follow μ down so the configuration stays valid (ν = μ/2, ω ≤ μ/4).
-fn with_signal(kind: KeyRateModel, config: &LinkConfig, mu: f64) -> LinkConfig {
-    let mut c = config.clone();
-    c.source.signal_intensity = mu;
-    if !kind.uses_decoy() {
-        c.source.decoy_intensity = mu / 2.0;
-        c.source.vacuum_intensity = c.source.vacuum_intensity.min(mu / 4.0);
-    }
-    c
-}
-
-/// Golden-section search for the maximum of `f` on `[a, b]` (60 iterations, about 1e-12 of the
-/// interval); returns the argmax.
-fn golden(mut a: f64, mut b: f64, f: impl Fn(f64) -> f64) -> f64 {
-    let ratio = (5f64.sqrt() - 1.0) / 2.0;
-    let mut c = b - ratio * (b - a);
-    let mut d = a + ratio * (b - a);
-    let (mut fc, mut fd) = (f(c), f(d));
-    for _ in 0..60 {
-        if fc >= fd {
-            b = d;
-            d = c;
-            fd = fc;
-            c = b - ratio * (b - a);
-            fc = f(c);
-        } else {
-            a = c;
-            c = d;
-            fc = fd;
-            d = a + ratio * (b - a);
-            fd = f(d);
-        }
-    }
-    0.5 * (a + b)
-}
-
-/// The largest fibre length (km) with a positive rate, to 0.01 km, optimising the intensities
-/// at every length when `optimised`; `None` if no length gives a key.
-pub fn max_distance(
-    kind: KeyRateModel,
-    config: &LinkConfig,
-    settings: &PostprocessSettings,
-    optimised: bool,
-) -> Result<Option<f64>, InvalidParameter> {
-    let rate_at = |km: f64| -> Result<f64, InvalidParameter> {
-        let mut c = config.clone();
-        c.channel.length_km = km;
-        Ok(if optimised {
-            optimise(kind, &c, settings)?.1.rate_per_pulse
-        } else {
-            key_rate(kind, &c, settings, None)?.rate_per_pulse
-        })
     };
-    if rate_at(0.0)? <= 0.0 {
-        return Ok(None);
-    }
-    let (mut good, mut bad) = (0.0, 10.0);
-    while rate_at(bad)? > 0.0 {
-        good = bad;
-        bad *= 2.0;
-        let loss = config.channel.attenuation_db_per_km * bad + config.channel.insertion_loss_db;
-        if bad > 5000.0 || loss > crate::photonics::channel::MAX_LOSS_DB {
-            return Ok(Some(f64::INFINITY));
-        }
-    }
-    while bad - good > 0.01 {
-        let mid = 0.5 * (good + bad);
-        if rate_at(mid)? > 0.0 { good = mid } else { bad = mid }
-    }
-    Ok(Some(good))
+    Ok((key_rate, score))
 }
 
 /// The asymptotic vacuum + weak decoy rate estimated from a simulated run's measured counts,

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::postprocess::estimation::{BasisCounts, Lim2014};
 use crate::units::{InvalidParameter, check_positive};
 
 /// Which security analysis sets the secret key length.
@@ -21,8 +22,13 @@ pub enum Security {
 pub struct PostprocessSettings {
     /// Error-correction inefficiency f_EC ≥ 1 used by the analytic key rates (leak = f·n·h(E)).
     pub error_correction_efficiency: f64,
-    /// Secrecy parameter ε_sec of the finite-key analysis.
+    /// Secrecy parameter ε_sec of the finite-key analysis (ignored when
+    /// `epsilon_sec_per_bit` is set).
     pub epsilon_sec: f64,
+    /// κ of Lim et al. 2014, Sec. IV: when set, the secrecy is proportional to the key length,
+    /// `ε_sec = κ·ℓ` (the paper uses κ = 1e-15), solved self-consistently with ℓ.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub epsilon_sec_per_bit: Option<f64>,
     /// Correctness parameter ε_cor (collision probability of verification).
     pub epsilon_cor: f64,
     /// Key-basis detections per block, n_X of the finite-key analysis.
@@ -33,11 +39,14 @@ pub struct PostprocessSettings {
 }
 
 impl Default for PostprocessSettings {
-    /// The values of Lim et al. 2014's simulations: f_EC = 1.16, ε_cor = 1e-15, ε_sec = 1e-10.
+    /// f_EC = 1.16 and ε_cor = 1e-15 as in Lim et al. 2014's simulations, and a fixed
+    /// ε_sec = 1e-10 (the paper instead scales the secrecy with the key length, ε_sec = κ·ℓ
+    /// with κ = 1e-15: set `epsilon_sec_per_bit` for that), blocks of n_X = 10⁶.
     fn default() -> Self {
         PostprocessSettings {
             error_correction_efficiency: 1.16,
             epsilon_sec: 1e-10,
+            epsilon_sec_per_bit: None,
             epsilon_cor: 1e-15,
             block_size: 1_000_000,
             security: Security::Finite,
@@ -63,9 +72,31 @@ impl PostprocessSettings {
                 return Err(InvalidParameter::new(field, value, "must be in (0, 1)"));
             }
         }
+        if let Some(kappa) = self.epsilon_sec_per_bit
+            && !(kappa > 0.0 && kappa * self.block_size as f64 <= 0.5)
+        {
+            return Err(InvalidParameter::new(
+                "postprocess.epsilon_sec_per_bit",
+                kappa,
+                format!("must be > 0 with κ·block_size <= 0.5 (block_size = {})", self.block_size),
+            ));
+        }
         if self.block_size == 0 {
             return Err(InvalidParameter::new("postprocess.block_size", 0, "must be at least 1"));
         }
         Ok(())
+    }
+
+    /// The finite-key bound of Lim et al. 2014 with these settings' secrecy: `lim` evaluated at
+    /// the fixed `epsilon_sec`, or, with `epsilon_sec_per_bit` = κ, at `ε_sec = κ·ℓ` solved
+    /// self-consistently with ℓ ([`Lim2014::key_length_per_bit`]). Returns (ℓ, ε_sec used).
+    pub fn lim_key_length(&self, lim: &Lim2014, key: &BasisCounts, test: &BasisCounts, leak_ec: f64) -> (f64, f64) {
+        match self.epsilon_sec_per_bit {
+            None => {
+                let lim = Lim2014 { epsilon_sec: self.epsilon_sec, ..*lim };
+                (lim.key_length(key, test, leak_ec, self.epsilon_cor), self.epsilon_sec)
+            }
+            Some(kappa) => lim.key_length_per_bit(key, test, leak_ec, self.epsilon_cor, kappa),
+        }
     }
 }

@@ -152,6 +152,7 @@ pub struct LinkModel {
 impl LinkModel {
     /// Validates `config` and compiles it.
     pub fn new(config: &LinkConfig) -> Result<Self, InvalidParameter> {
+        config.detector.check_simulable()?;
         let LinkExpectation { config, class_probabilities, eve, receiver, memory, expected } =
             LinkExpectation::new(config)?;
         let intensities = IntensityClass::ALL.map(|c| config.source.intensity(c));
@@ -268,8 +269,8 @@ impl LinkExpectation {
             class_probabilities,
             (alice_z, det.z_basis_probability),
             memory.dead_gates,
-            det.afterpulse_probability,
-            memory.afterpulse_delay_ratio,
+            (det.afterpulse_probability, memory.afterpulse_delay_ratio),
+            det.afterpulse_model,
         );
         config.eve.depolarising = depolarising;
         config.eve.target_qber = 0.0;

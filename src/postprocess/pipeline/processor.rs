@@ -76,7 +76,7 @@ impl BlockProcessor {
                     probabilities: [src.signal_probability, src.decoy_probability, src.vacuum_probability],
                     epsilon_sec: s.epsilon_sec,
                 };
-                lim.key_length(&counts.key, &counts.test, disclosed, s.epsilon_cor)
+                s.lim_key_length(&lim, &counts.key, &counts.test, disclosed).0
             }
             Security::Asymptotic => {
                 // Pulses per class in the range: N·p_k. The event engine never materialises
