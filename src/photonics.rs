@@ -21,7 +21,7 @@ pub(crate) mod receiver;
 pub(crate) mod source;
 
 pub use channel::{Channel, MAX_LOSS_DB};
-pub use detector::{DarkCounts, Detector, DetectorMemory};
+pub use detector::{AfterpulseModel, DarkCounts, Detector, DetectorMemory};
 pub use eve::{Arrival, Eve, EveAction, PhotonPaths};
 pub use link::{
     BasisChoice, BlockSampler, Branch, BranchTable, ClassSummary, Detection, LinkConfig, LinkEngine, LinkExpectation,

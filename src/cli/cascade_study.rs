@@ -22,11 +22,14 @@ pub struct CascadeStudyArgs {
     /// Frames per variant and QBER.
     #[arg(long, value_parser = parse_count)]
     pub runs: u64,
-    /// Variants to run (repeat or comma-separate); all when omitted.
+    /// Variants to run (repeat or comma-separate); all when omitted. `biconf` is BICONF as
+    /// Martinez-Mateo et al. 2015 run it (corrections not cascaded); `biconf-cascading` is our
+    /// modification that cascades them. Option 8 is defined for n = 2^14 bits (their Fig. 13).
     #[arg(long, value_enum, value_delimiter = ',')]
     pub variant: Vec<CascadeVariant>,
     /// BICONF rounds (consecutive clean rounds to stop after) for every variant, overriding
-    /// the variant's own (10 for `biconf`, 0 for the others).
+    /// the variant's own (10 for `biconf` and `biconf-cascading`, 0 for the others); only
+    /// `biconf-cascading` cascades their corrections.
     #[arg(long, value_name = "ROUNDS")]
     pub biconf: Option<u32>,
     /// Seed of the random streams.

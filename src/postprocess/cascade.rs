@@ -74,6 +74,35 @@ mod tests {
     }
 
     #[test]
+    fn a_biconf_round_of_the_paper_s_variant_corrects_at_most_one_error() {
+        let n = 10_000;
+        let (mut more_than_one_per_round, mut frames) = (false, 0);
+        for run in 0..40u64 {
+            let (alice, bob) = binary_symmetric_pair(n, 0.05, &mut derive_rng(29, &[run]));
+            let outcome = |variant, rounds: Option<u32>| {
+                let mut config = CascadeConfig::new(variant, 0.05, n).unwrap();
+                config.biconf_clean_rounds = rounds.unwrap_or(config.biconf_clean_rounds);
+                reconcile_pair(&alice, &mut bob.clone(), &config, run).unwrap()
+            };
+            for variant in [CascadeVariant::Biconf, CascadeVariant::BiconfCascading] {
+                let passes = outcome(variant, Some(0));
+                let full = outcome(variant, None);
+                let found = full.corrected_bits - passes.corrected_bits;
+                // Rounds that corrected something: all but the final clean streak, at most.
+                let rounds = u64::from(full.passes - passes.passes).saturating_sub(10);
+                if variant == CascadeVariant::Biconf {
+                    assert!(found <= rounds, "run {run}: {found} errors in {rounds} correcting rounds");
+                    frames += usize::from(found > 0);
+                } else {
+                    more_than_one_per_round |= found > rounds;
+                }
+            }
+        }
+        assert!(frames > 10, "BICONF found errors in only {frames} frames");
+        assert!(more_than_one_per_round, "cascading BICONF rounds never corrected more than one error each");
+    }
+
+    #[test]
     fn rejects_mismatched_and_empty_keys() {
         let config = CascadeConfig::new(CascadeVariant::Original, 0.02, 10).unwrap();
         let e = reconcile_pair(&BitString::zeros(10), &mut BitString::zeros(9), &config, 0).unwrap_err();

@@ -16,6 +16,8 @@ mod link_engines_agree;
 mod link_passive;
 mod merkle_vectors;
 mod mesh;
+mod paper_cascade;
+mod paper_gys;
 mod paper_lim2014;
 mod pipeline;
 mod postprocess_cascade;

@@ -5,8 +5,8 @@
 
 use qecnet::link_scenario::LinkScenario;
 use qecnet::photonics::LinkConfig;
-use qecnet::postprocess::keyrate::{KeyRateModel, key_rate, max_distance, optimise};
-use qecnet::postprocess::settings::PostprocessSettings;
+use qecnet::postprocess::PostprocessSettings;
+use qecnet::postprocess::{KeyRateModel, key_rate, max_distance, optimise};
 
 use crate::util::{OutputText, qecnet};
 
@@ -33,7 +33,7 @@ fn optimised_rate(km: f64, n: f64) -> f64 {
 #[test]
 fn the_file_uses_the_papers_afterpulse_model_and_secrecy_per_bit() {
     let s = lim_file();
-    assert_eq!(s.link().detector.afterpulse_model, qecnet::photonics::detector::AfterpulseModel::PerIntensity);
+    assert_eq!(s.link().detector.afterpulse_model, qecnet::photonics::AfterpulseModel::PerIntensity);
     assert_eq!(s.postprocess.epsilon_sec_per_bit, Some(1e-15));
 }
 

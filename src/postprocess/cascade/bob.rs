@@ -13,6 +13,12 @@
 //!
 //! With sub-block reuse, every parity of Alice's known so far (asked, or inferred as parent ⊕
 //! sibling) is kept per pass and never asked again.
+//!
+//! A BICONF round (Brassard–Salvail's primitive) asks the parity of a random half of the key
+//! and, if it disagrees, binary-searches that half and flips the error found. As Martinez-Mateo
+//! et al. 2015 run it (Sugimoto–Yamazaki's "Cascade mod. (1)"), that correction is not fed back
+//! into the blocks of earlier passes; with [`CascadeConfig::biconf_cascades`] it is (every
+//! round joins the passes of step 3), a modification of ours.
 
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
@@ -136,7 +142,11 @@ pub fn reconcile<O: ParityOracle>(
         let p = bob.passes.len();
         // BICONF: the parity of a random half (first block of a random permutation).
         bob.begin_pass(PassLayout::new(n, p, n.div_ceil(2), public_seed), Some(1));
-        bob.correct();
+        if config.biconf_cascades {
+            bob.correct();
+        } else {
+            bob.correct_alone(p);
+        }
         clean = if bob.outcome.corrected_bits == before { clean + 1 } else { 0 };
         rounds += 1;
     }
@@ -208,6 +218,20 @@ impl<O: ParityOracle> Bob<'_, '_, O> {
                 let x = self.passes[p].layout.original(pos);
                 self.flip(x);
             }
+        }
+    }
+
+    /// Corrects the odd blocks of pass `p` by binary search and flips the errors found in
+    /// Bob's key only: no other pass learns of them (no cascade effect). Other passes' parity
+    /// states go stale, so no pass may be corrected by [`Bob::correct`] afterwards.
+    fn correct_alone(&mut self, p: usize) {
+        let mut blocks = std::mem::take(&mut self.passes[p].pending);
+        blocks.sort_unstable();
+        blocks.dedup();
+        for pos in self.search_blocks(p, &blocks) {
+            let x = self.passes[p].layout.original(pos);
+            self.key.flip(x);
+            self.outcome.corrected_bits += 1;
         }
     }
 
