@@ -206,8 +206,13 @@ fn draw_chart<DB: DrawingBackend>(
         let stroke = st.color.stroke_width(2);
         let lines = runs(series, chart);
         let mut label = series.label.clone();
+        let hidden = series.points.iter().filter(|p| drawn_point(p.x, p.y, chart).is_none()).count();
         if lines.is_empty() && !series.points.is_empty() {
             label.push_str(" (no value > 0: not on the log axis)");
+        } else if hidden > 0 && series.kind != SeriesKind::Line {
+            // Measured points a log axis cannot show are counted, not silently dropped.
+            let s = if hidden == 1 { "" } else { "s" };
+            label.push_str(&format!(" ({hidden} point{s} ≤ 0 not shown)"));
         }
         for run in &lines {
             for w in run.windows(2) {
@@ -411,5 +416,16 @@ mod tests {
             ..Chart::default()
         };
         assert!(svg(&chart).contains("140 km (no value"), "the legend does not say why 140 km is missing");
+        let chart = Chart {
+            log_y: true,
+            series: vec![
+                series("simulated", &[1e-3, 1e-4, 0.0], SeriesKind::Markers),
+                series("analytic", &[1e-3, 1e-4, 0.0], SeriesKind::Line),
+            ],
+            ..Chart::default()
+        };
+        let out = svg(&chart);
+        assert!(out.contains("simulated (1 point ≤ 0 not shown)"), "a dropped measured point is not counted");
+        assert!(out.contains("\nanalytic\n"), "an analytic curve's end at 0 is counted");
     }
 }
