@@ -43,7 +43,7 @@ pub(super) fn keyrate_vs_distance(table: &Table, base: &LinkScenario) -> Result<
     let link = base.link();
     let settings = &base.postprocess;
     let mut series = vec![
-        styled(0, markers("simulated (event engine, vacuum+weak estimate)", simulated.clone())),
+        styled(0, markers("simulated (event engine)", simulated.clone())),
         styled(
             0,
             curve(
