@@ -1,13 +1,21 @@
 //! Charts drawn with plotters to SVG and PNG, with the DejaVu Sans font bundled (no system
 //! fonts needed): line and marker series, error bars, logarithmic axes, horizontal reference
-//! lines and shaded x-bands.
+//! lines labelled on the line, and shaded x-bands.
 //!
 //! Logarithmic axes are drawn by plotting log10 of the values on a linear axis and labelling
-//! the ticks with the original values; points ≤ 0 cannot be shown on such an axis and are
-//! left out.
+//! round ticks (1, 2, 5 × 10ᵏ, never 6.31e1) with the original values; points ≤ 0 cannot be shown on such an
+//! axis and are left out (a line breaks there). Every series gets its own colour, line
+//! pattern and hollow marker, so series that coincide stay visible; the legend goes to
+//! the corner where it hides the fewest data.
 
+mod axis;
 pub(crate) mod data;
+mod draw;
 mod error;
+mod glyph;
+mod legend;
+pub(crate) mod style;
+pub(crate) mod ticks;
 
 pub use data::Table;
 pub use error::PlotError;
@@ -17,18 +25,20 @@ use std::sync::Once;
 
 use crate::atomic_file::FileError;
 
-use plotters::coord::Shift;
 use plotters::prelude::*;
 
 type Result<T> = std::result::Result<T, PlotError>;
 
 /// How a series is drawn.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SeriesKind {
     /// A line through the points (analytic curves).
+    #[default]
     Line,
     /// Markers with error bars (simulated points).
     Markers,
+    /// A line through markers with error bars (measured points of a sweep, joined).
+    MarkedLine,
     /// Vertical bars from the bottom of the chart (counts per category).
     Bars,
 }
@@ -45,7 +55,7 @@ pub struct Point {
 }
 
 /// A labelled series.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Default)]
 pub struct Series {
     /// Legend label.
     pub label: String,
@@ -53,13 +63,18 @@ pub struct Series {
     pub points: Vec<Point>,
     /// Line or markers.
     pub kind: SeriesKind,
+    /// Index of its style (colour, line pattern, marker); `None` for its position in the chart. Series that share
+    /// an index share colour, line and marker (a simulated series and its analytic curve).
+    pub style: Option<usize>,
 }
 
 /// The corner of the plot area that holds the legend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Legend {
-    /// Lower left.
+    /// Wherever it covers the fewest data.
     #[default]
+    Auto,
+    /// Lower left.
     LowerLeft,
     /// Upper left.
     UpperLeft,
@@ -80,9 +95,11 @@ pub struct Chart {
     pub log_x: bool,
     /// Logarithmic y axis.
     pub log_y: bool,
+    /// The x values are durations in seconds: a logarithmic x axis marks round times.
+    pub x_seconds: bool,
     /// The series.
     pub series: Vec<Series>,
-    /// Horizontal reference lines: (y, label).
+    /// Horizontal reference lines: (y, label), each in its own pattern, labelled on the line.
     pub hlines: Vec<(f64, String)>,
     /// Shaded x intervals: (from, to, label).
     pub x_bands: Vec<(f64, f64, String)>,
@@ -91,15 +108,6 @@ pub struct Chart {
     /// Names of the integer x positions 0, 1, 2 ... (category axis), if any.
     pub x_categories: Vec<String>,
 }
-
-const COLORS: [RGBColor; 6] = [
-    RGBColor(31, 119, 180),
-    RGBColor(214, 39, 40),
-    RGBColor(44, 160, 44),
-    RGBColor(148, 103, 189),
-    RGBColor(255, 127, 14),
-    RGBColor(23, 190, 207),
-];
 
 fn register_font() {
     static ONCE: Once = Once::new();
@@ -112,6 +120,9 @@ fn register_font() {
     });
 }
 
+/// Width and height of every chart (pixels).
+pub const SIZE: (u32, u32) = (900, 560);
+
 /// Draws `chart` to `base.svg` and `base.png` (each written to a temporary file and renamed).
 pub fn render(chart: &Chart, base: &Path) -> Result<(PathBuf, PathBuf)> {
     register_font();
@@ -119,8 +130,8 @@ pub fn render(chart: &Chart, base: &Path) -> Result<(PathBuf, PathBuf)> {
     let png_path = base.with_extension("png");
     let mut svg = String::new();
     {
-        let root = SVGBackend::with_string(&mut svg, (900, 560)).into_drawing_area();
-        draw(&root, chart).map_err(|e| PlotError::Draw { path: svg_path.clone(), message: e.to_string() })?;
+        let root = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+        draw::draw(&root, chart).map_err(|e| PlotError::Draw { path: svg_path.clone(), message: e })?;
         root.present().map_err(|e| PlotError::Draw { path: svg_path.clone(), message: e.to_string() })?;
     }
     crate::atomic_file::write_text_atomically(&svg_path, &svg)?;
@@ -130,151 +141,10 @@ pub fn render(chart: &Chart, base: &Path) -> Result<(PathBuf, PathBuf)> {
         std::process::id()
     ));
     {
-        let root = BitMapBackend::new(&temp, (900, 560)).into_drawing_area();
-        draw(&root, chart).map_err(|e| PlotError::Draw { path: png_path.clone(), message: e.to_string() })?;
+        let root = BitMapBackend::new(&temp, SIZE).into_drawing_area();
+        draw::draw(&root, chart).map_err(|e| PlotError::Draw { path: png_path.clone(), message: e })?;
         root.present().map_err(|e| PlotError::Draw { path: png_path.clone(), message: e.to_string() })?;
     }
     std::fs::rename(&temp, &png_path).map_err(|e| FileError::new(&png_path, e))?;
     Ok((svg_path, png_path))
-}
-
-fn axis_value(v: f64, log: bool) -> Option<f64> {
-    if !log {
-        return v.is_finite().then_some(v);
-    }
-    (v > 0.0 && v.is_finite()).then(|| v.log10())
-}
-
-fn tick_label(v: f64, log: bool) -> String {
-    if log {
-        let value = 10f64.powf(v);
-        if (v - v.round()).abs() < 1e-9 { format!("1e{}", v.round()) } else { format!("{value:.2e}") }
-    } else if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e5) {
-        format!("{v:.1e}")
-    } else {
-        format!("{}", (v * 1e6).round() / 1e6)
-    }
-}
-
-fn bounds(values: impl Iterator<Item = f64>) -> (f64, f64) {
-    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), v| (lo.min(v), hi.max(v)));
-    if !lo.is_finite() {
-        return (0.0, 1.0);
-    }
-    let pad = if hi > lo { 0.05 * (hi - lo) } else { 0.5 };
-    (lo - pad, hi + pad)
-}
-
-fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> std::result::Result<(), String>
-where
-    DB::ErrorType: 'static,
-{
-    let err = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(err)?;
-    let (lx, ly) = (chart.log_x, chart.log_y);
-    let xs = chart.series.iter().flat_map(|s| s.points.iter().filter_map(move |p| axis_value(p.x, lx)));
-    let ys = chart.series.iter().flat_map(|s| {
-        s.points.iter().flat_map(move |p| {
-            [axis_value(p.y - p.err, ly).or(axis_value(p.y, ly)), axis_value(p.y + p.err, ly)].into_iter().flatten()
-        })
-    });
-    let hl = chart.hlines.iter().filter_map(|(y, _)| axis_value(*y, ly));
-    let (x0, x1) = bounds(xs);
-    let (y0, y1) = bounds(ys.chain(hl));
-    let mut ctx = ChartBuilder::on(root)
-        .caption(&chart.title, ("sans-serif", 22))
-        .margin(12)
-        .x_label_area_size(48)
-        .y_label_area_size(80)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(err)?;
-    ctx.configure_mesh()
-        .x_desc(&chart.x_label)
-        .y_desc(&chart.y_label)
-        .x_label_formatter(&|v| {
-            if chart.x_categories.is_empty() {
-                tick_label(*v, lx)
-            } else {
-                let i = v.round();
-                if (v - i).abs() < 1e-6 && i >= 0.0 {
-                    chart.x_categories.get(i as usize).cloned().unwrap_or_default()
-                } else {
-                    String::new()
-                }
-            }
-        })
-        .x_labels(if chart.x_categories.is_empty() { 10 } else { chart.x_categories.len() + 1 })
-        .y_label_formatter(&|v| tick_label(*v, ly))
-        .label_style(("sans-serif", 14))
-        .draw()
-        .map_err(err)?;
-    for (from, to, label) in &chart.x_bands {
-        let (Some(a), Some(b)) = (axis_value(*from, lx), axis_value(*to, lx)) else { continue };
-        let shade = RGBColor(255, 200, 200).mix(0.45);
-        ctx.draw_series(std::iter::once(Rectangle::new([(a, y0), (b, y1)], shade.filled())))
-            .map_err(err)?
-            .label(label.as_str())
-            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], shade.filled()));
-    }
-    for (y, label) in &chart.hlines {
-        let Some(v) = axis_value(*y, ly) else { continue };
-        let style = ShapeStyle::from(&BLACK).stroke_width(2);
-        ctx.draw_series(LineSeries::new([(x0, v), (x1, v)], style))
-            .map_err(err)?
-            .label(label.as_str())
-            .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], style));
-    }
-    for (i, series) in chart.series.iter().enumerate() {
-        let color = COLORS[i % COLORS.len()];
-        let pts: Vec<(f64, f64, f64, f64)> = series
-            .points
-            .iter()
-            .filter_map(|p| {
-                let (x, y) = (axis_value(p.x, lx)?, axis_value(p.y, ly)?);
-                let lo = axis_value(p.y - p.err, ly).unwrap_or(y0);
-                let hi = axis_value(p.y + p.err, ly).unwrap_or(y);
-                Some((x, y, lo, hi))
-            })
-            .collect();
-        match series.kind {
-            SeriesKind::Line => {
-                let style = ShapeStyle::from(&color).stroke_width(2);
-                ctx.draw_series(LineSeries::new(pts.iter().map(|p| (p.0, p.1)), style))
-                    .map_err(err)?
-                    .label(series.label.as_str())
-                    .legend(move |(x, y)| PathElement::new([(x, y), (x + 16, y)], style));
-            }
-            SeriesKind::Bars => {
-                let style = color.mix(0.8).filled();
-                ctx.draw_series(pts.iter().map(|p| Rectangle::new([(p.0 - 0.35, y0), (p.0 + 0.35, p.1)], style)))
-                    .map_err(err)?
-                    .label(series.label.as_str())
-                    .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 16, y + 5)], style));
-            }
-            SeriesKind::Markers => {
-                ctx.draw_series(
-                    pts.iter()
-                        .filter(|p| p.3 > p.2)
-                        .map(|p| PathElement::new([(p.0, p.2), (p.0, p.3)], ShapeStyle::from(&color).stroke_width(1))),
-                )
-                .map_err(err)?;
-                ctx.draw_series(pts.iter().map(|p| Circle::new((p.0, p.1), 4, color.filled())))
-                    .map_err(err)?
-                    .label(series.label.as_str())
-                    .legend(move |(x, y)| Circle::new((x + 8, y), 4, color.filled()));
-            }
-        }
-    }
-    ctx.configure_series_labels()
-        .position(match chart.legend {
-            Legend::LowerLeft => SeriesLabelPosition::LowerLeft,
-            Legend::UpperLeft => SeriesLabelPosition::UpperLeft,
-            Legend::UpperRight => SeriesLabelPosition::UpperRight,
-        })
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK)
-        .label_font(("sans-serif", 14))
-        .draw()
-        .map_err(err)?;
-    Ok(())
 }

@@ -78,13 +78,41 @@ fn grouped(
     label: impl Fn(f64) -> String,
     kind: SeriesKind,
 ) -> Result<Vec<Series>> {
-    Ok(table.series_by(group, x, y)?.into_iter().map(|(g, points)| Series { label: label(g), points, kind }).collect())
+    Ok(table
+        .series_by(group, x, y)?
+        .into_iter()
+        .map(|(g, points)| Series { label: label(g), points, kind, style: None })
+        .collect())
 }
 
 fn curve(label: &str, points: Vec<Point>) -> Series {
-    Series { label: label.into(), points, kind: SeriesKind::Line }
+    Series { label: label.into(), points, kind: SeriesKind::Line, style: None }
 }
 
 fn markers(label: &str, points: Vec<Point>) -> Series {
-    Series { label: label.into(), points, kind: SeriesKind::Markers }
+    Series { label: label.into(), points, kind: SeriesKind::Markers, style: None }
+}
+
+/// `series` drawn in style `index` (a simulated series and its analytic curve share one).
+fn styled(index: usize, series: Series) -> Series {
+    Series { style: Some(index), ..series }
+}
+
+/// `points` with x and y multiplied by `x_scale` and `y_scale` (fractions drawn in %).
+fn scaled(points: Vec<Point>, x_scale: f64, y_scale: f64) -> Vec<Point> {
+    points.into_iter().map(|p| Point { x: p.x * x_scale, y: p.y * y_scale, err: p.err * y_scale }).collect()
+}
+
+/// Percent per unit fraction.
+const PERCENT: f64 = 100.0;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scaling_a_series_scales_its_error_bars() {
+        let p = scaled(vec![Point { x: 0.5, y: 0.11, err: 0.01 }], PERCENT, PERCENT);
+        assert!((p[0].x - 50.0).abs() < 1e-12 && (p[0].y - 11.0).abs() < 1e-12 && (p[0].err - 1.0).abs() < 1e-12);
+    }
 }

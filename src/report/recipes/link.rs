@@ -2,13 +2,14 @@
 //! QBER and key rate under intercept-resend with the threshold and fallback region, and the
 //! active vs passive receiver.
 
-use super::{RecipeOutput, curve, markers};
+use super::{PERCENT, RecipeOutput, curve, markers, scaled, styled};
 use crate::Result;
 use crate::lifecycle::QBER_THRESHOLD;
 use crate::link_scenario::LinkScenario;
 use crate::photonics::LinkConfig;
 use crate::plot::data::Table;
-use crate::plot::{Chart, Legend, Point};
+use crate::plot::ticks::superscript;
+use crate::plot::{Chart, Point};
 use crate::postprocess::PostprocessSettings;
 use crate::postprocess::keyrate::{KeyRateModel, key_rate, optimise};
 
@@ -42,18 +43,21 @@ pub(super) fn keyrate_vs_distance(table: &Table, base: &LinkScenario) -> Result<
     let link = base.link();
     let settings = &base.postprocess;
     let mut series = vec![
-        markers("simulated (event engine, vacuum+weak estimate)", simulated.clone()),
-        curve(
-            "vacuum+weak decoy, same μ, ν",
-            analytic_curve(KeyRateModel::DecoyVacuumWeak, &link, settings, &grid, false),
+        styled(0, markers("simulated (event engine)", simulated.clone())),
+        styled(
+            0,
+            curve(
+                "vacuum+weak decoy, same μ, ν",
+                analytic_curve(KeyRateModel::DecoyVacuumWeak, &link, settings, &grid, false),
+            ),
         ),
         curve("infinite decoy, same μ", analytic_curve(KeyRateModel::DecoyInfinite, &link, settings, &grid, false)),
         curve("no decoy (GLLP), optimal μ", analytic_curve(KeyRateModel::Gllp, &link, settings, &grid, true)),
     ];
-    for n in [1e7, 1e8, 1e10] {
-        let s = PostprocessSettings { block_size: n as u64, ..settings.clone() };
+    for k in [7, 8, 10] {
+        let s = PostprocessSettings { block_size: 10u64.pow(k), ..settings.clone() };
         series.push(curve(
-            &format!("finite key (Lim 2014), n_X = {n:.0e}"),
+            &format!("finite key (Lim 2014), n_X = 10{}", superscript(k as i32)),
             analytic_curve(KeyRateModel::Lim2014, &link, &s, &grid, false),
         ));
     }
@@ -80,6 +84,7 @@ pub(super) fn intercept_resend(table: &Table, _base: &LinkScenario) -> Result<Re
     let x = "eve.intercept_resend_fraction";
     let qber = table.mean_by(x, "qber")?;
     let expected = table.mean_by(x, "expected_qber")?;
+    let percent = |points: &[Point]| scaled(points.to_vec(), 1.0, PERCENT);
     // The region where the expected QBER is at or above the threshold: the link falls back.
     let crossing = expected
         .windows(2)
@@ -92,11 +97,10 @@ pub(super) fn intercept_resend(table: &Table, _base: &LinkScenario) -> Result<Re
     let qber_chart = Chart {
         title: "QBER vs intercept-resend fraction".into(),
         x_label: "intercept-resend fraction p".into(),
-        y_label: "QBER (signal, Z basis)".into(),
-        series: vec![markers("simulated", qber), curve("analytic", expected)],
-        hlines: vec![(QBER_THRESHOLD, "11 % threshold".into())],
+        y_label: "QBER (%, signal, Z basis)".into(),
+        series: vec![styled(0, markers("simulated", percent(&qber))), styled(0, curve("analytic", percent(&expected)))],
+        hlines: vec![(PERCENT * QBER_THRESHOLD, "11 % threshold".into())],
         x_bands: bands.clone(),
-        legend: Legend::UpperLeft,
         ..Chart::default()
     };
     let rate_chart = Chart {
@@ -105,8 +109,8 @@ pub(super) fn intercept_resend(table: &Table, _base: &LinkScenario) -> Result<Re
         y_label: "secret key rate (bits/pulse)".into(),
         log_y: true,
         series: vec![
-            markers("simulated (vacuum+weak estimate)", table.mean_by(x, "key_rate_vacuum_weak_per_pulse")?),
-            curve("analytic", table.mean_by(x, "key_rate_vacuum_weak_expected_per_pulse")?),
+            styled(0, markers("simulated (vacuum+weak estimate)", table.mean_by(x, "key_rate_vacuum_weak_per_pulse")?)),
+            styled(0, curve("analytic", table.mean_by(x, "key_rate_vacuum_weak_expected_per_pulse")?)),
         ],
         x_bands: bands,
         ..Chart::default()
@@ -126,21 +130,25 @@ pub(super) fn receivers(table: &Table) -> Result<RecipeOutput> {
     let mut qber = Vec::new();
     let mut rate = Vec::new();
     let mut at_first = Vec::new();
-    for receiver in ["active", "passive"] {
+    for (i, receiver) in ["active", "passive"].into_iter().enumerate() {
         let rows = table.filter_eq(group, receiver)?;
         let measured = rows.mean_by(x, "qber")?;
         at_first.push((measured.first().copied(), rows.mean_by(x, "key_rate_vacuum_weak_per_pulse")?.first().copied()));
-        qber.push(markers(&format!("{receiver}, simulated"), measured));
-        qber.push(curve(&format!("{receiver}, analytic"), rows.mean_by(x, "expected_qber")?));
-        rate.push(markers(&format!("{receiver}, simulated"), rows.mean_by(x, "key_rate_vacuum_weak_per_pulse")?));
-        rate.push(curve(&format!("{receiver}, analytic"), rows.mean_by(x, "key_rate_vacuum_weak_expected_per_pulse")?));
+        let expected = rows.mean_by(x, "expected_qber")?;
+        qber.push(styled(i, markers(&format!("{receiver}, simulated"), scaled(measured, 1.0, PERCENT))));
+        qber.push(styled(i, curve(&format!("{receiver}, analytic"), scaled(expected, 1.0, PERCENT))));
+        let (simulated, analytic) = (
+            rows.mean_by(x, "key_rate_vacuum_weak_per_pulse")?,
+            rows.mean_by(x, "key_rate_vacuum_weak_expected_per_pulse")?,
+        );
+        rate.push(styled(i, markers(&format!("{receiver}, simulated"), simulated)));
+        rate.push(styled(i, curve(&format!("{receiver}, analytic"), analytic)));
     }
     let qber_chart = Chart {
         title: "QBER vs distance: active and passive receiver".into(),
         x_label: "fibre length (km)".into(),
-        y_label: "QBER (signal, Z basis)".into(),
+        y_label: "QBER (%, signal, Z basis)".into(),
         series: qber,
-        legend: Legend::UpperRight,
         ..Chart::default()
     };
     let rate_chart = Chart {
@@ -149,7 +157,6 @@ pub(super) fn receivers(table: &Table) -> Result<RecipeOutput> {
         y_label: "secret key rate (bits/pulse, vacuum+weak estimate)".into(),
         log_y: true,
         series: rate,
-        legend: Legend::UpperRight,
         ..Chart::default()
     };
     let mut figures = Vec::new();

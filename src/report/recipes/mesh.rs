@@ -1,38 +1,53 @@
 //! Recipes of the mesh sweeps: time in fallback and key delivered vs the QBER threshold,
 //! the key buffer vs the refresh interval, and the decision engine's ROC.
 
-use super::{RecipeOutput, grouped};
+use super::{PERCENT, RecipeOutput, grouped, scaled};
 use crate::Result;
 use crate::lifecycle::QBER_THRESHOLD;
 use crate::plot::data::Table;
-use crate::plot::{Chart, Legend, Point, Series, SeriesKind};
+use crate::plot::{Chart, Point, Series, SeriesKind};
+
+/// The style index whose colour is black (a reference line among measured series).
+const BLACK_STYLE: usize = 6;
 
 /// Half the width of the band that marks the spec's threshold on a QBER-threshold axis.
 const THRESHOLD_BAND_HALF_WIDTH: f64 = 0.0005;
 
 /// The band around the spec's 11 % threshold.
+/// (on an axis in %).
 fn spec_threshold_band() -> (f64, f64, String) {
-    (QBER_THRESHOLD - THRESHOLD_BAND_HALF_WIDTH, QBER_THRESHOLD + THRESHOLD_BAND_HALF_WIDTH, "11 % (the spec)".into())
+    (
+        PERCENT * (QBER_THRESHOLD - THRESHOLD_BAND_HALF_WIDTH),
+        PERCENT * (QBER_THRESHOLD + THRESHOLD_BAND_HALF_WIDTH),
+        "11 % (the spec)".into(),
+    )
+}
+
+/// [`grouped`] marked lines with the QBER threshold axis in %.
+fn by_threshold_percent(table: &Table, group: &str, x: &str, y: &str) -> Result<Vec<Series>> {
+    let km = |g: f64| format!("{g} km");
+    Ok(grouped(table, group, x, y, km, SeriesKind::MarkedLine)?
+        .into_iter()
+        .map(|s| Series { points: scaled(s.points, PERCENT, 1.0), ..s })
+        .collect())
 }
 
 pub(super) fn threshold(table: &Table) -> Result<RecipeOutput> {
     let (g, x) = ("link.0.length_km", "monitor.qber_threshold");
-    let km = |g: f64| format!("{g} km");
     let fallback = Chart {
         title: "Time in ML-KEM-1024 fallback vs QBER threshold".into(),
-        x_label: "QBER threshold".into(),
+        x_label: "QBER threshold (%)".into(),
         y_label: "fallback time (link-s)".into(),
-        series: grouped(table, g, x, "fallback_seconds_total", km, SeriesKind::Line)?,
+        series: by_threshold_percent(table, g, x, "fallback_seconds_total")?,
         x_bands: vec![spec_threshold_band()],
-        legend: Legend::UpperLeft,
         ..Chart::default()
     };
     let delivered = Chart {
         title: "QKD key delivered vs QBER threshold".into(),
-        x_label: "QBER threshold".into(),
+        x_label: "QBER threshold (%)".into(),
         y_label: "secret key delivered (bits)".into(),
         log_y: true,
-        series: grouped(table, g, x, "key_delivered_bits", km, SeriesKind::Line)?,
+        series: by_threshold_percent(table, g, x, "key_delivered_bits")?,
         x_bands: vec![spec_threshold_band()],
         ..Chart::default()
     };
@@ -52,8 +67,9 @@ pub(super) fn refresh(table: &Table) -> Result<RecipeOutput> {
             x_label: "refresh interval (s)".into(),
             y_label: y_label.into(),
             log_x: true,
+            x_seconds: true,
             log_y,
-            series: grouped(table, g, x, y, km, SeriesKind::Line)?,
+            series: grouped(table, g, x, y, km, SeriesKind::MarkedLine)?,
             x_bands: marker.clone(),
             ..Chart::default()
         })
@@ -85,8 +101,14 @@ pub(super) fn roc(table: &Table) -> Result<RecipeOutput> {
         x_label: "measured false alarms per window".into(),
         y_label: "mean detection delay (windows)".into(),
         log_x: true,
-        series: grouped(table, g, "false_alarm_rate_per_window", "detection_delay_windows", attack, SeriesKind::Line)?,
-        legend: Legend::UpperLeft,
+        series: grouped(
+            table,
+            g,
+            "false_alarm_rate_per_window",
+            "detection_delay_windows",
+            attack,
+            SeriesKind::MarkedLine,
+        )?,
         ..Chart::default()
     };
     let mut bound_series = grouped(
@@ -101,7 +123,13 @@ pub(super) fn roc(table: &Table) -> Result<RecipeOutput> {
         bound_series.iter().flat_map(|s| s.points.iter().map(|p| p.x)).map(|x| Point { x, y: x, err: 0.0 }).collect();
     let mut diagonal = diagonal;
     diagonal.sort_by(|a, b| a.x.total_cmp(&b.x));
-    bound_series.push(Series { label: "bound (Ville)".into(), points: diagonal, kind: SeriesKind::Line });
+    // The reference line in black (the last colour of the palette).
+    bound_series.push(Series {
+        label: "bound (Ville)".into(),
+        points: diagonal,
+        kind: SeriesKind::Line,
+        style: Some(BLACK_STYLE),
+    });
     let bound = Chart {
         title: "Measured false alarms vs the configured bound".into(),
         x_label: "configured bound α per window".into(),
@@ -109,13 +137,12 @@ pub(super) fn roc(table: &Table) -> Result<RecipeOutput> {
         log_x: true,
         log_y: true,
         series: bound_series,
-        legend: Legend::UpperLeft,
         ..Chart::default()
     };
     let detection = Chart {
         title: "Decision engine: detection probability vs configured bound".into(),
         x_label: "configured bound α per window".into(),
-        y_label: "detected within the trial".into(),
+        y_label: "detection probability (within a trial)".into(),
         log_x: true,
         series: grouped(
             table,
@@ -123,7 +150,7 @@ pub(super) fn roc(table: &Table) -> Result<RecipeOutput> {
             "monitor.cusum_false_alarm_per_block",
             "detection_probability",
             attack,
-            SeriesKind::Line,
+            SeriesKind::MarkedLine,
         )?,
         ..Chart::default()
     };
