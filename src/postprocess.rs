@@ -42,7 +42,7 @@ pub use bits::{BitString, extract_bits, words_for};
 pub use entropy::binary_entropy;
 pub use estimation::{BasisCounts, Lim2014, SinglePhotonBounds, gamma, vacuum_weak_bounds};
 pub use keyrate::{
-    KeyRate, KeyRateModel, key_rate, max_distance, optimise, shor_preskill, vacuum_weak_rate_from_counts,
+    KeyRate, KeyRateModel, MaxDistance, key_rate, max_distance, optimise, shor_preskill, vacuum_weak_rate_from_counts,
 };
 pub use pipeline::{
     AbortReason, BlockCounts, BlockProcessor, BlockReport, DEFAULT_RECONCILER, KeySink, Pipeline, PipelineConfig,

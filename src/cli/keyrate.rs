@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::config::parse_count;
 use crate::link_scenario::LinkScenario;
-use crate::postprocess::keyrate::{self, KeyRate, KeyRateModel};
+use crate::postprocess::keyrate::{self, KeyRate, KeyRateModel, MaxDistance};
 use crate::{Error, Result};
 
 /// Arguments of `qecnet keyrate`.
@@ -62,6 +62,10 @@ struct Report {
     /// Absent unless asked for; `null` when no length gives a key.
     #[serde(skip_serializing_if = "Option::is_none")]
     max_distance_km: Option<Option<f64>>,
+    /// Present (true) only when key was found at every length searched: `max_distance_km` is
+    /// then the longest length searched, a lower bound.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    max_distance_unbounded: bool,
 }
 
 /// Runs `qecnet keyrate`.
@@ -80,11 +84,16 @@ pub fn run(args: &KeyrateArgs) -> Result<()> {
     } else {
         (scenario.link(), keyrate::key_rate(args.model, &scenario.link(), settings, args.qber)?)
     };
-    let max_distance_km = if args.max_distance {
+    let reach = if args.max_distance {
         Some(keyrate::max_distance(args.model, &scenario.link(), settings, args.optimise)?)
     } else {
         None
     };
+    let max_distance_km = reach.map(|r| match r {
+        MaxDistance::NoKey => None,
+        MaxDistance::Km(km) | MaxDistance::BeyondSearch { searched_km: km } => Some(km),
+    });
+    let max_distance_unbounded = matches!(reach, Some(MaxDistance::BeyondSearch { .. }));
     let report = Report {
         model: args.model,
         distance_km: config.channel.length_km,
@@ -93,6 +102,7 @@ pub fn run(args: &KeyrateArgs) -> Result<()> {
         z_basis_probability: config.source.z_basis_probability,
         rate,
         max_distance_km,
+        max_distance_unbounded,
     };
     let mut out = std::io::stdout().lock();
     let written = if args.json {
@@ -118,6 +128,9 @@ fn print_report(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
         100.0 * r.rate.single_photon_error
     )?;
     match r.max_distance_km {
+        Some(Some(d)) if r.max_distance_unbounded => {
+            writeln!(out, "maximum distance with a positive rate: none found, key at every length up to {d:.0} km")?
+        }
         Some(Some(d)) => writeln!(out, "maximum distance with a positive rate: {d:.2} km")?,
         Some(None) => writeln!(out, "maximum distance with a positive rate: no key at any distance")?,
         None => {}

@@ -16,7 +16,7 @@ use crate::postprocess::settings::PostprocessSettings;
 use crate::units::InvalidParameter;
 
 mod optimise;
-pub use optimise::{max_distance, optimise};
+pub use optimise::{MaxDistance, max_distance, optimise};
 
 /// Shor–Preskill rate per sifted bit, `1 − 2h(Q)` (Shor, Preskill, PRL 85, 441 (2000)).
 pub fn shor_preskill(qber: f64) -> f64 {

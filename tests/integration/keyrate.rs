@@ -3,7 +3,7 @@
 
 use qecnet::photonics::LinkConfig;
 use qecnet::postprocess::PostprocessSettings;
-use qecnet::postprocess::{KeyRateModel, binary_entropy, key_rate, max_distance, optimise, shor_preskill};
+use qecnet::postprocess::{KeyRateModel, MaxDistance, binary_entropy, key_rate, max_distance, optimise, shor_preskill};
 
 fn gys(km: f64) -> LinkConfig {
     let mut c = LinkConfig::default();
@@ -55,7 +55,7 @@ fn model_ordering_and_distances_on_gys() {
         let (inf, vw) = (rate(KeyRateModel::DecoyInfinite), rate(KeyRateModel::DecoyVacuumWeak));
         assert!(vw <= inf && vw > 0.8 * inf, "{km} km: vacuum+weak {vw} vs infinite {inf}");
     }
-    let d = |m, opt| max_distance(m, &gys(0.0), &s, opt).unwrap().unwrap();
+    let d = |m, opt| max_distance(m, &gys(0.0), &s, opt).unwrap().km().unwrap();
     let infinite = d(KeyRateModel::DecoyInfinite, true);
     let vacuum_weak = d(KeyRateModel::DecoyVacuumWeak, true);
     let gllp = d(KeyRateModel::Gllp, true);
@@ -84,7 +84,7 @@ fn finite_key_grows_with_the_block() {
     // Longer blocks reach further.
     let reach = |n: f64| {
         let s = PostprocessSettings { block_size: n as u64, ..PostprocessSettings::default() };
-        max_distance(KeyRateModel::Lim2014, &c, &s, false).unwrap().unwrap_or(0.0)
+        max_distance(KeyRateModel::Lim2014, &c, &s, false).unwrap().km().unwrap_or(0.0)
     };
     let (near, far) = (reach(1e6), reach(1e9));
     assert!(far > near + 10.0, "max distance {near} km at 1e6 vs {far} km at 1e9");
@@ -94,4 +94,27 @@ fn finite_key_grows_with_the_block() {
     let plain =
         key_rate(KeyRateModel::Lim2014, &c, &PostprocessSettings { block_size: 1e7 as u64, ..s }, None).unwrap();
     assert!(best.rate_per_pulse >= plain.rate_per_pulse);
+}
+
+#[test]
+fn a_link_with_key_at_every_length_reports_no_maximum_rather_than_no_key() {
+    // A lossless fibre: the rate is the same at every length, so the search runs out first.
+    let mut c = gys(0.0);
+    c.channel.attenuation_db_per_km = 0.0;
+    let reach = max_distance(KeyRateModel::ShorPreskill, &c, &ma_settings(), false).unwrap();
+    let MaxDistance::BeyondSearch { searched_km } = reach else { panic!("{reach:?}") };
+    assert!(searched_km >= 2000.0, "{searched_km}");
+    assert_eq!(reach.km(), None);
+    let keyrate = |set: &str| {
+        let out =
+            crate::util::qecnet(&["keyrate", "--model", "shor-preskill", "--set", set, "--max-distance", "--json"]);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let json = keyrate("channel.attenuation_db_per_km=0");
+    assert_eq!(json["max_distance_unbounded"], true, "{json}");
+    assert_eq!(json["max_distance_km"].as_f64(), Some(searched_km), "{json}");
+    // A link with no key at all: `null`, and no `max_distance_unbounded`.
+    let json = keyrate("detector.misalignment=0.2");
+    assert!(json["max_distance_km"].is_null() && json.get("max_distance_unbounded").is_none(), "{json}");
 }

@@ -243,16 +243,41 @@ fn nelder_mead(f: &impl Fn(&[f64]) -> f64, start: Vec<f64>, step: f64) -> (f64, 
     simplex.swap_remove(0)
 }
 
-/// The largest fibre length (km) with a positive rate, to 0.01 km, optimising the free
-/// parameters at every length when `optimised` (each length's search also starts from the
-/// optimum of the last length with key); `None` if no length gives a key, infinity if the
-/// rate stays positive up to the channel's loss limit.
+/// The reach of a link: the largest fibre length with a positive rate.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum MaxDistance {
+    /// No length gives a key, not even 0 km.
+    NoKey,
+    /// Key up to this length (km, to 0.01 km) and none beyond.
+    Km(f64),
+    /// Key at every length searched, up to `searched_km` (the search stops at 5000 km or at
+    /// the channel's loss limit): no maximum was found. Only a link without dark counts or
+    /// misalignment gets here.
+    BeyondSearch {
+        /// The longest length searched that still gave key (km).
+        searched_km: f64,
+    },
+}
+
+impl MaxDistance {
+    /// The maximum distance (km) when there is one.
+    pub fn km(self) -> Option<f64> {
+        match self {
+            MaxDistance::Km(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// The largest fibre length with a positive rate, to 0.01 km, optimising the free parameters
+/// at every length when `optimised` (each length's search also starts from the optimum of the
+/// last length with key).
 pub fn max_distance(
     kind: KeyRateModel,
     config: &LinkConfig,
     settings: &PostprocessSettings,
     optimised: bool,
-) -> Result<Option<f64>, InvalidParameter> {
+) -> Result<MaxDistance, InvalidParameter> {
     let mut hint: Option<Vec<f64>> = None;
     let mut rate_at = |km: f64| -> Result<f64, InvalidParameter> {
         let mut c = config.clone();
@@ -267,7 +292,7 @@ pub fn max_distance(
         Ok(rate.rate_per_pulse)
     };
     if rate_at(0.0)? <= 0.0 {
-        return Ok(None);
+        return Ok(MaxDistance::NoKey);
     }
     let (mut good, mut bad) = (0.0, 10.0);
     while rate_at(bad)? > 0.0 {
@@ -275,14 +300,14 @@ pub fn max_distance(
         bad *= 2.0;
         let loss = config.channel.attenuation_db_per_km * bad + config.channel.insertion_loss_db;
         if bad > 5000.0 || loss > crate::photonics::channel::MAX_LOSS_DB {
-            return Ok(Some(f64::INFINITY));
+            return Ok(MaxDistance::BeyondSearch { searched_km: good });
         }
     }
     while bad - good > 0.01 {
         let mid = 0.5 * (good + bad);
         if rate_at(mid)? > 0.0 { good = mid } else { bad = mid }
     }
-    Ok(Some(good))
+    Ok(MaxDistance::Km(good))
 }
 
 #[cfg(test)]
