@@ -67,6 +67,12 @@ impl BlockProcessor {
     /// Secret length (bits, floored, at least 0) of a block with `counts` when `disclosed`
     /// bits about its key are public (step 2 and 5 of the module docs).
     pub fn bound(&self, counts: &BlockCounts, disclosed: f64) -> f64 {
+        self.bound_and_epsilon_sec(counts, disclosed).0
+    }
+
+    /// [`bound`](Self::bound) and the ε_sec it holds at: the fixed `epsilon_sec`, or κ·ℓ when
+    /// `epsilon_sec_per_bit` = κ (finite security).
+    fn bound_and_epsilon_sec(&self, counts: &BlockCounts, disclosed: f64) -> (f64, f64) {
         let s = &self.config.settings;
         let src = &self.link.source;
         match s.security {
@@ -76,7 +82,7 @@ impl BlockProcessor {
                     probabilities: [src.signal_probability, src.decoy_probability, src.vacuum_probability],
                     epsilon_sec: s.epsilon_sec,
                 };
-                s.lim_key_length(&lim, &counts.key, &counts.test, disclosed).0
+                s.lim_key_length(&lim, &counts.key, &counts.test, disclosed)
             }
             Security::Asymptotic => {
                 // Pulses per class in the range: N·p_k. The event engine never materialises
@@ -90,12 +96,13 @@ impl BlockProcessor {
                 let e_nu = if decoy_sifted > 0.0 { decoy_errors / decoy_sifted } else { 0.5 };
                 let (mu, q_mu) = (src.signal_intensity, gain(0));
                 if q_mu <= 0.0 {
-                    return 0.0;
+                    return (0.0, s.epsilon_sec);
                 }
                 let b = vacuum_weak_bounds(mu, src.decoy_intensity, q_mu, gain(1), e_nu, gain(2));
                 let single_fraction = (b.yield_lower * mu * (-mu).exp() / q_mu).min(1.0);
                 let n = counts.key_bits as f64;
-                (n * single_fraction * (1.0 - binary_entropy(b.error_upper)) - disclosed).floor().max(0.0)
+                let length = (n * single_fraction * (1.0 - binary_entropy(b.error_upper)) - disclosed).floor();
+                (length.max(0.0), s.epsilon_sec)
             }
         }
     }
@@ -192,10 +199,12 @@ impl BlockProcessor {
 
         // 5. Privacy amplification to the bound with everything disclosed subtracted.
         let disclosed = (report.sample_bits + report.leak_ec_bits + report.verification_bits) as f64;
-        let length = self.bound(&report.counts, disclosed).min(m as f64);
+        let (length, epsilon_sec) = self.bound_and_epsilon_sec(&report.counts, disclosed);
+        let length = length.min(m as f64);
         if length < 1.0 {
             return finish(report, AbortReason::NoKey);
         }
+        report.eps_sec = epsilon_sec;
         let length = length as usize;
         let mut rng = derive_rng(self.config.seed, &[RNG_DOMAIN, index, 2]);
         let toeplitz = ToeplitzHash::random(m, length, &mut rng)?;
@@ -302,5 +311,53 @@ mod tests {
         assert_eq!(out.abort_reason, AbortReason::None);
         assert_eq!(out.final_bits as f64, processor.bound(&counts, 64.0).min(m as f64));
         assert_eq!(reached, 1);
+    }
+
+    #[test]
+    fn a_block_reports_the_secrecy_its_key_was_cut_for() {
+        // With ε_sec = κ·ℓ (Lim et al. 2014) the block record carries κ·ℓ, not the fixed ε_sec.
+        let l = link(10.0, 1);
+        let m = 100_000;
+        let kappa = 1e-15;
+        let mut s = settings(m as u64, Security::Finite);
+        s.epsilon_sec_per_bit = Some(kappa);
+        let processor = BlockProcessor::new(PipelineConfig::new(s, 4), &l).unwrap();
+        let mut counts = BlockCounts { pulses: 10 * m as u64, key_bits: m as u64, ..BlockCounts::default() };
+        for (k, share) in [0.7, 0.2, 0.1].into_iter().enumerate() {
+            counts.key.detections[k] = share * 10.0 * m as f64;
+            counts.test.detections[k] = share * 10.0 * m as f64;
+            counts.test.errors[k] = 0.01 * counts.test.detections[k];
+        }
+        let report = BlockReport {
+            index: 0,
+            first_pulse: 0,
+            pulses: counts.pulses,
+            n_sifted: m as u64,
+            sample_bits: 0,
+            qber_estimated: 0.0,
+            qber_true: 0.0,
+            leak_ec_bits: 0,
+            cascade_reported_bits: 0,
+            verification_bits: 0,
+            reconciliation_efficiency: None,
+            channel_uses: 0,
+            residual_errors: 0,
+            eps_sec: 1e-10,
+            eps_cor: 1e-15,
+            final_bits: 0,
+            abort_reason: AbortReason::None,
+            counts,
+            elapsed: Duration::ZERO,
+        };
+        let alice = BitString::random(m, &mut derive_rng(4, &[1]));
+        let out = processor.finalise(report, &alice, &alice, None, Instant::now()).unwrap();
+        assert_eq!(out.abort_reason, AbortReason::None);
+        let (length, epsilon_sec) = processor.bound_and_epsilon_sec(&counts, 64.0);
+        assert!(length >= 1.0);
+        assert_eq!(out.eps_sec, epsilon_sec);
+        // The fixed point of ε_sec = κ·ℓ(ε_sec) is sought from ε_sec = κ·n_X down, so it is
+        // at most κ·n_X, and it is not the fixed ε_sec of the settings.
+        assert!(epsilon_sec > 0.0 && epsilon_sec <= kappa * counts.key.total_detections(), "{epsilon_sec}");
+        assert_ne!(out.eps_sec, 1e-10);
     }
 }

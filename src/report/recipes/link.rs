@@ -57,7 +57,7 @@ pub(super) fn keyrate_vs_distance(table: &Table, base: &LinkScenario) -> Result<
     for k in [7, 8, 10] {
         let s = PostprocessSettings { block_size: 10u64.pow(k), ..settings.clone() };
         series.push(curve(
-            &format!("finite key (Lim 2014), n_X = 10{}", superscript(k as i32)),
+            &format!("finite key (Lim 2014), n_X = 10{}, same μ, ν", superscript(k as i32)),
             analytic_curve(KeyRateModel::Lim2014, &link, &s, &grid, false),
         ));
     }
