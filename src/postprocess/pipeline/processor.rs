@@ -263,22 +263,16 @@ mod tests {
     use super::*;
     use crate::postprocess::pipeline::test_support::{link, settings};
 
-    #[test]
-    fn keys_that_still_differ_abort_at_verification() {
-        // Steps 4–6 on keys that differ in one bit (as Cascade may leave them): the block
-        // aborts at verification, gives no key, and nothing reaches the sink; equal keys give
-        // the bound's length.
-        let l = link(10.0, 1);
-        let m = 100_000;
-        let processor = BlockProcessor::new(PipelineConfig::new(settings(m as u64, Security::Finite), 4), &l).unwrap();
-        // Counts of a block with a large bound (every detection single-photon-like).
+    /// A block of `m` key bits whose counts give a large bound (every detection
+    /// single-photon-like), before steps 4–6.
+    fn block_with_a_large_bound(m: usize) -> BlockReport {
         let mut counts = BlockCounts { pulses: 10 * m as u64, key_bits: m as u64, ..BlockCounts::default() };
         for (k, share) in [0.7, 0.2, 0.1].into_iter().enumerate() {
             counts.key.detections[k] = share * 10.0 * m as f64;
             counts.test.detections[k] = share * 10.0 * m as f64;
             counts.test.errors[k] = 0.01 * counts.test.detections[k];
         }
-        let report = BlockReport {
+        BlockReport {
             index: 0,
             first_pulse: 0,
             pulses: counts.pulses,
@@ -291,14 +285,26 @@ mod tests {
             verification_bits: 0,
             reconciliation_efficiency: None,
             channel_uses: 0,
-            residual_errors: 1,
+            residual_errors: 0,
             eps_sec: 1e-10,
             eps_cor: 1e-15,
             final_bits: 0,
             abort_reason: AbortReason::None,
             counts,
             elapsed: Duration::ZERO,
-        };
+        }
+    }
+
+    #[test]
+    fn keys_that_still_differ_abort_at_verification() {
+        // Steps 4–6 on keys that differ in one bit (as Cascade may leave them): the block
+        // aborts at verification, gives no key, and nothing reaches the sink; equal keys give
+        // the bound's length.
+        let l = link(10.0, 1);
+        let m = 100_000;
+        let processor = BlockProcessor::new(PipelineConfig::new(settings(m as u64, Security::Finite), 4), &l).unwrap();
+        let report = block_with_a_large_bound(m);
+        let counts = report.counts;
         let alice = BitString::random(m, &mut derive_rng(4, &[1]));
         let mut bob = alice.clone();
         bob.flip(12_345);
@@ -322,33 +328,8 @@ mod tests {
         let mut s = settings(m as u64, Security::Finite);
         s.epsilon_sec_per_bit = Some(kappa);
         let processor = BlockProcessor::new(PipelineConfig::new(s, 4), &l).unwrap();
-        let mut counts = BlockCounts { pulses: 10 * m as u64, key_bits: m as u64, ..BlockCounts::default() };
-        for (k, share) in [0.7, 0.2, 0.1].into_iter().enumerate() {
-            counts.key.detections[k] = share * 10.0 * m as f64;
-            counts.test.detections[k] = share * 10.0 * m as f64;
-            counts.test.errors[k] = 0.01 * counts.test.detections[k];
-        }
-        let report = BlockReport {
-            index: 0,
-            first_pulse: 0,
-            pulses: counts.pulses,
-            n_sifted: m as u64,
-            sample_bits: 0,
-            qber_estimated: 0.0,
-            qber_true: 0.0,
-            leak_ec_bits: 0,
-            cascade_reported_bits: 0,
-            verification_bits: 0,
-            reconciliation_efficiency: None,
-            channel_uses: 0,
-            residual_errors: 0,
-            eps_sec: 1e-10,
-            eps_cor: 1e-15,
-            final_bits: 0,
-            abort_reason: AbortReason::None,
-            counts,
-            elapsed: Duration::ZERO,
-        };
+        let report = block_with_a_large_bound(m);
+        let counts = report.counts;
         let alice = BitString::random(m, &mut derive_rng(4, &[1]));
         let out = processor.finalise(report, &alice, &alice, None, Instant::now()).unwrap();
         assert_eq!(out.abort_reason, AbortReason::None);
