@@ -251,8 +251,8 @@ pub enum MaxDistance {
     /// Key up to this length (km, to 0.01 km) and none beyond.
     Km(f64),
     /// Key at every length searched, up to `searched_km` (the search stops at 5000 km or at
-    /// the channel's loss limit): no maximum was found. Only a link without dark counts or
-    /// misalignment gets here.
+    /// the channel's loss limit): no maximum was found. A (near-)lossless fibre gets here;
+    /// a lossy one without dark counts does not, its rate underflowing to 0 near 710 km.
     BeyondSearch {
         /// The longest length searched that still gave key (km).
         searched_km: f64,
