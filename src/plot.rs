@@ -101,7 +101,7 @@ pub struct Chart {
     pub series: Vec<Series>,
     /// Horizontal reference lines: (y, label), each in its own pattern, labelled on the line.
     pub hlines: Vec<(f64, String)>,
-    /// Shaded x intervals: (from, to, label).
+    /// Shaded x intervals: (from, to, label), the first red, the second grey, the third blue.
     pub x_bands: Vec<(f64, f64, String)>,
     /// Where the legend goes.
     pub legend: Legend,

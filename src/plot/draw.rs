@@ -22,6 +22,8 @@ const LABEL_SIZE: u32 = 14;
 const DESC_SIZE: u32 = 15;
 /// Series with more points than this get smaller markers.
 const DENSE: usize = 300;
+/// Fill colours of the shaded x intervals, in order (drawn at 35 % opacity).
+const BAND_SHADES: [RGBColor; 3] = [RGBColor(240, 150, 150), RGBColor(150, 150, 150), RGBColor(140, 170, 230)];
 
 type Ctx<'a, DB> = ChartContext<'a, DB, Cartesian2d<TickedAxis, TickedAxis>>;
 
@@ -187,9 +189,9 @@ fn draw_chart<DB: DrawingBackend>(
         .axis_desc_style(("sans-serif", DESC_SIZE))
         .draw()?;
     let mut entries: Vec<(Key, String)> = Vec::new();
-    for (from, to, label) in &chart.x_bands {
+    for (i, (from, to, label)) in chart.x_bands.iter().enumerate() {
         let (Some(a), Some(b)) = (axis_value(*from, lx), axis_value(*to, lx)) else { continue };
-        let shade = RGBColor(240, 150, 150).mix(0.35);
+        let shade = BAND_SHADES[i % BAND_SHADES.len()].mix(0.35);
         ctx.draw_series(std::iter::once(Rectangle::new([(a, y0), (b, y1)], shade.filled())))?;
         entries.push((Key::Swatch(shade), label.clone()));
     }

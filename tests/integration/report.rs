@@ -1,6 +1,8 @@
 //! The main job: a run file runs its sweeps, draws SVG and PNG charts with the bundled font and
 //! writes an HTML report referencing them.
 
+use qecnet::postprocess::{KeyRateModel, key_rate};
+
 use crate::util::{TempDir, qecnet_command};
 
 /// Runs `qecnet run` on a run file with one `job` (TOML) over copies of the sims `files`, in a
@@ -45,6 +47,21 @@ replicates = 1
         );
     }
     assert!(html.contains("intercept-resend fraction where the QBER reaches 11 %"));
+    // The key-rate chart shades where the analytic rate is 0 below the fallback, from the
+    // fraction the report names, which is where the rate on the sweep's base link ends.
+    let rate_svg = std::fs::read_to_string(dir.join("out/intercept-resend-keyrate.svg")).unwrap();
+    assert!(rate_svg.contains("no key: analytic rate 0"), "the key-rate chart shades the no-key region");
+    let name = "intercept-resend fraction where the vacuum+weak key rate reaches 0</td><td>";
+    let at = html.find(name).expect("the report names the key-rate cutoff") + name.len();
+    let cutoff: f64 = html[at..].split('<').next().unwrap().parse().unwrap();
+    let base: qecnet::link_scenario::LinkScenario =
+        qecnet::config::load(Some(&dir.join("sims/link-intercept-resend.toml")), &[]).unwrap();
+    let rate = |p: f64| {
+        let mut config = base.link();
+        config.eve.intercept_resend_fraction = p;
+        key_rate(KeyRateModel::DecoyVacuumWeak, &config, &base.postprocess, None).unwrap().rate_per_pulse
+    };
+    assert!(rate(cutoff - 1e-3) > 0.0 && rate(cutoff + 1e-3) == 0.0, "the rate ends at {cutoff}");
     let qber_svg = std::fs::read_to_string(dir.join("out/intercept-resend-qber.svg")).unwrap();
     assert!(qber_svg.contains("11 % threshold"), "the QBER chart draws the threshold");
     let csv = std::fs::read_to_string(dir.join("data/intercept-resend.csv")).unwrap();

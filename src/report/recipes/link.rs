@@ -80,7 +80,7 @@ pub(super) fn keyrate_vs_distance(table: &Table, base: &LinkScenario) -> Result<
     Ok(RecipeOutput { charts: vec![("keyrate-vs-distance".into(), chart)], figures })
 }
 
-pub(super) fn intercept_resend(table: &Table, _base: &LinkScenario) -> Result<RecipeOutput> {
+pub(super) fn intercept_resend(table: &Table, base: &LinkScenario) -> Result<RecipeOutput> {
     let x = "eve.intercept_resend_fraction";
     let qber = table.mean_by(x, "qber")?;
     let expected = table.mean_by(x, "expected_qber")?;
@@ -94,6 +94,15 @@ pub(super) fn intercept_resend(table: &Table, _base: &LinkScenario) -> Result<Re
     let start = crossing.or_else(|| expected.first().filter(|p| p.y >= QBER_THRESHOLD).map(|p| p.x));
     let bands: Vec<(f64, f64, String)> =
         start.map(|s| (s, last, "QBER ≥ 11 %: ML-KEM-1024 fallback".to_string())).into_iter().collect();
+    // Below the fallback, the region where the analytic rate is 0: the link stays on QKD but
+    // distils no key (a log axis cannot show it otherwise).
+    let analytic_rate = table.mean_by(x, "key_rate_vacuum_weak_expected_per_pulse")?;
+    let cutoff = key_cutoff(base, &analytic_rate);
+    let no_key_end = start.unwrap_or(last);
+    let mut rate_bands = bands.clone();
+    rate_bands.extend(
+        cutoff.filter(|&c| c < no_key_end).map(|c| (c, no_key_end, "no key: analytic rate 0, QBER < 11 %".to_string())),
+    );
     let qber_chart = Chart {
         title: "QBER vs intercept-resend fraction".into(),
         x_label: "intercept-resend fraction p".into(),
@@ -110,19 +119,42 @@ pub(super) fn intercept_resend(table: &Table, _base: &LinkScenario) -> Result<Re
         log_y: true,
         series: vec![
             styled(0, markers("simulated (vacuum+weak estimate)", table.mean_by(x, "key_rate_vacuum_weak_per_pulse")?)),
-            styled(0, curve("analytic", table.mean_by(x, "key_rate_vacuum_weak_expected_per_pulse")?)),
+            styled(0, curve("analytic", analytic_rate)),
         ],
-        x_bands: bands,
+        x_bands: rate_bands,
         ..Chart::default()
     };
-    let figures = vec![(
-        "intercept-resend fraction where the QBER reaches 11 %".into(),
-        crossing.map(|c| format!("{c:.3}")).unwrap_or_else(|| "not reached".into()),
-    )];
+    let figures = vec![
+        (
+            "intercept-resend fraction where the QBER reaches 11 %".into(),
+            crossing.map(|c| format!("{c:.3}")).unwrap_or_else(|| "not reached".into()),
+        ),
+        (
+            "intercept-resend fraction where the vacuum+weak key rate reaches 0".into(),
+            cutoff.map(|c| format!("{c:.3}")).unwrap_or_else(|| "not reached".into()),
+        ),
+    ];
     Ok(RecipeOutput {
         charts: vec![("intercept-resend-qber".into(), qber_chart), ("intercept-resend-keyrate".into(), rate_chart)],
         figures,
     })
+}
+
+/// The intercept-resend fraction where the analytic vacuum+weak rate on `base` reaches 0:
+/// bisected between the last point of `analytic` with key and the next, if one has none.
+fn key_cutoff(base: &LinkScenario, analytic: &[Point]) -> Option<f64> {
+    let pair = analytic.windows(2).find(|w| w[0].y > 0.0 && w[1].y <= 0.0)?;
+    let rate = |p: f64| {
+        let mut config = base.link();
+        config.eve.intercept_resend_fraction = p;
+        key_rate(KeyRateModel::DecoyVacuumWeak, &config, &base.postprocess, None).map_or(0.0, |r| r.rate_per_pulse)
+    };
+    let (mut with_key, mut without) = (pair[0].x, pair[1].x);
+    for _ in 0..40 {
+        let mid = 0.5 * (with_key + without);
+        if rate(mid) > 0.0 { with_key = mid } else { without = mid }
+    }
+    Some(0.5 * (with_key + without))
 }
 
 pub(super) fn receivers(table: &Table) -> Result<RecipeOutput> {
