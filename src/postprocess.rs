@@ -33,6 +33,7 @@ pub mod cascade;
 pub(crate) mod entropy;
 pub(crate) mod estimation;
 pub(crate) mod keyrate;
+pub mod ldpc;
 pub(crate) mod pipeline;
 pub(crate) mod privacy;
 pub(crate) mod settings;

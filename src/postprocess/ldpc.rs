@@ -1,0 +1,27 @@
+//! LDPC reconciliation for the binary symmetric channel: syndrome coding with irregular
+//! low-density parity-check codes, decoded by belief propagation.
+//!
+//! Alice sends the syndrome `s = H·x` of her frame `x` (the `m` parities are the whole
+//! leak); Bob, holding `y = x ⊕ e` with `e` Bernoulli(Q), searches for the `x̂` with
+//! `H·x̂ = s` closest to `y` by belief propagation from the channel log-likelihood ratios
+//! `L_i = (1 − 2y_i)·ln((1 − Q)/Q)`. A frame the decoder does not settle, or settles on a
+//! wrong word, is caught by the verification hash downstream ([`crate::postprocess::verify`]).
+//!
+//! - [`DegreeDistribution`]: an edge-perspective variable-degree distribution λ(x), the check
+//!   degrees concentrated on two neighbouring values;
+//! - [`LdpcCode`]: a parity-check matrix in flat edge arrays, built deterministically from a
+//!   seed (configuration model, repeated edges repaired);
+//! - [`Decoder`]: layered belief propagation, sum-product in the log domain or (normalised)
+//!   min-sum, with an early stop on a satisfied syndrome and no allocation per iteration.
+//!
+//! Not here yet (issue 16): degree distributions designed for the BSC at each rate, the rate
+//! adaptation by puncturing and shortening of Elkouss, Martinez-Mateo, Lancho, Martin
+//! (arXiv:1006.2660), blind reconciliation, and the wiring into the pipeline and the CLI.
+
+mod code;
+mod decoder;
+mod distribution;
+
+pub use code::LdpcCode;
+pub use decoder::{CheckRule, Decoded, Decoder, MIN_SUM_NORMALISATION, channel_llr};
+pub use distribution::DegreeDistribution;
