@@ -63,9 +63,14 @@ pub struct Decoder {
 }
 
 impl Decoder {
-    /// A decoder with empty buffers.
+    /// A sum-product decoder with empty buffers.
     pub fn new() -> Self {
         Self::default()
+    }
+
+    /// A decoder with the check rule `rule`.
+    pub fn with_rule(rule: CheckRule) -> Self {
+        Decoder { rule, ..Self::default() }
     }
 
     /// Decodes the word with syndrome `syndrome` nearest to the channel LLRs `llr`, in at most
@@ -183,7 +188,7 @@ mod tests {
         // 10⁴-bit frame decodes to Alice's word.
         let code = LdpcCode::random(10_000, 5_000, &DegreeDistribution::rsu_half_rate(), 11).unwrap();
         for rule in [CheckRule::SumProduct, CheckRule::MinSum { normalisation: MIN_SUM_NORMALISATION }] {
-            let mut decoder = Decoder { rule, ..Decoder::new() };
+            let mut decoder = Decoder::with_rule(rule);
             for run in 0..5 {
                 let mut rng = derive_rng(21, &[run]);
                 let (alice, bob) = binary_symmetric_pair(10_000, 0.05, &mut rng);
