@@ -19,7 +19,9 @@
 //!   dependency, and with the hardware carry-less multiply its constant is small enough for
 //!   10⁶-bit blocks; a 10⁸-bit block is `100^1.585 ≈ 1500×` the work of a 10⁶-bit one.
 
+pub(crate) mod additive_fft;
 pub(crate) mod clmul;
+pub(crate) mod gf64;
 
 use rand::Rng;
 use rayon::prelude::*;
@@ -74,9 +76,23 @@ impl ToeplitzHash {
         &self.seed
     }
 
-    /// `T·x` with the fast carry-less multiplication.
+    /// `T·x` by the faster exact method for this size (see the module doc).
     pub fn hash(&self, input: &BitString) -> Result<BitString, PostprocessError> {
         self.check_input(input)?;
+        if self.output_len >= FFT_MIN_OUTPUT_BITS { Ok(self.hash_fft(input)) } else { Ok(self.hash_karatsuba(input)) }
+    }
+
+    /// `T·x` as the middle product computed with the additive FFT over GF(2⁶⁴).
+    pub fn hash_fft(&self, input: &BitString) -> BitString {
+        debug_assert_eq!(input.len(), self.input_len);
+        let (n, m) = (self.input_len, self.output_len);
+        let out = additive_fft::product_window(self.seed.words(), n + m - 1, input.words(), n, n - 1, m);
+        BitString::from_words(out, m)
+    }
+
+    /// `T·x` with the blocked carry-less Karatsuba middle product.
+    pub fn hash_karatsuba(&self, input: &BitString) -> BitString {
+        debug_assert_eq!(input.len(), self.input_len);
         // Square blocks of L = 64·⌈m/64⌉ columns: y = Σ_c T_c·x_c, each T_c an L×L Toeplitz
         // matrix, i.e. a middle product with the seed window starting at bit n − 1 − c·L of the
         // seed preceded by L zero bits (the window's first bit is never used).
@@ -118,7 +134,7 @@ impl ToeplitzHash {
                     a
                 },
             );
-        Ok(BitString::from_words(out, m))
+        BitString::from_words(out, m)
     }
 
     /// `T·x` by the definition (slow; for tests and small blocks).
@@ -138,6 +154,9 @@ impl ToeplitzHash {
         Ok(())
     }
 }
+
+/// Output length (bits) from which [`ToeplitzHash::hash`] uses the additive FFT.
+pub const FFT_MIN_OUTPUT_BITS: usize = 1 << 20;
 
 fn check_lengths(n: usize, m: usize) -> Result<(), PostprocessError> {
     if n == 0 {
