@@ -17,8 +17,8 @@
 //!   `O(N^1.585)` 64-bit carry-less word products, computing only the m output bits;
 //! - [`ToeplitzHash::hash_fft`]: the same coefficients read off the whole product `S·X`,
 //!   computed by the additive FFT over GF(2⁶⁴) of `additive_fft` (Lin, Chung, Han 2014; Cantor
-//!   basis of Gao & Mateer 2010) on 32-bit pieces, `O(N log² N)` bit operations (`O(N log N)`
-//!   field products and `O(N log N · 2^popcount)` XORs for the basis change). It is exact by
+//!   basis of Gao & Mateer 2010) on 32-bit pieces: `O(N log N)` GF(2⁶⁴) products and
+//!   `O(N log^1.585 N)` word XORs for the basis change (N = (2n + m)/32). It is exact by
 //!   construction — a product of two 32-bit pieces has degree ≤ 62, so no field reduction or
 //!   rounding ever touches a coefficient of the result (the argument is in `additive_fft`) — and
 //!   needs no dependency. Working memory: two arrays of `2^K` words, `2^K` the power of two at
