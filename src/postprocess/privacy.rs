@@ -8,18 +8,34 @@
 //! (Tomamichel, Lim, Gisin, Renner, Nat. Commun. 3, 634 (2012), eq. 2); choosing m is the key
 //! rate's job, not this module's. The seed must be fresh for every block and is public.
 //!
-//! Two implementations that agree bit for bit:
+//! Three implementations that agree bit for bit:
 //! - [`toeplitz_hash_reference`]: the definition, `O(n·m)` bit operations;
-//! - [`ToeplitzHash::hash`]: `y_i` is the coefficient of `z^(n−1+i)` in the GF(2) polynomial
-//!   product `S(z)·X(z)` (`S = Σ s_k z^k`, `X = Σ x_j z^j`), a *middle product*: the columns
-//!   are cut into square blocks of ⌈m/64⌉ words and each block's Toeplitz product is computed
-//!   by the transposed Karatsuba recursion of `clmul::middle_product` in `O(N^1.585)` 64-bit
-//!   carry-less word products, computing only the m output bits. Chosen over an FFT/NTT
-//!   convolution because it is exact with no rounding or modulus to reason about, needs no
-//!   dependency, and with the hardware carry-less multiply its constant is small enough for
-//!   10⁶-bit blocks; a 10⁸-bit block is `100^1.585 ≈ 1500×` the work of a 10⁶-bit one.
+//! - [`ToeplitzHash::hash_karatsuba`]: `y_i` is the coefficient of `z^(n−1+i)` in the GF(2)
+//!   polynomial product `S(z)·X(z)` (`S = Σ s_k z^k`, `X = Σ x_j z^j`), a *middle product*: the
+//!   columns are cut into square blocks of ⌈m/64⌉ words and each block's Toeplitz product is
+//!   computed by the transposed Karatsuba recursion of `clmul::middle_product` in
+//!   `O(N^1.585)` 64-bit carry-less word products, computing only the m output bits;
+//! - [`ToeplitzHash::hash_fft`]: the same coefficients read off the whole product `S·X`,
+//!   computed by the additive FFT over GF(2⁶⁴) of `additive_fft` (Lin, Chung, Han 2014; Cantor
+//!   basis of Gao & Mateer 2010) on 32-bit pieces: `O(N log N)` GF(2⁶⁴) products and
+//!   `O(N log^1.585 N)` word XORs for the basis change (N = (2n + m)/32). It is exact by
+//!   construction — a product of two 32-bit pieces has degree ≤ 62, so no field reduction or
+//!   rounding ever touches a coefficient of the result (the argument is in `additive_fft`) — and
+//!   needs no dependency. Working memory: two arrays of `2^K` words, `2^K` the power of two at
+//!   or above `(2n + m)/32`, i.e. at most `(2n + m)/2` bytes — 0.13 GiB for n = 10⁸,
+//!   m = 5·10⁷ and 2 GiB for n = 10⁹, m = 5·10⁸ (peaks measured in BENCHMARKS.md).
+//!
+//! [`ToeplitzHash::hash`] picks the faster of the two fast methods from a cost model fitted to
+//! the criterion bench `privacy` on this project's 2-core machine (one core):
+//! Karatsuba ≈ `KARATSUBA_SECONDS · ⌈n/L⌉ · L^1.585` with `L` the block size in bits (≈ m), FFT
+//! ≈ `FFT_SECONDS · 2^K · K`. With m = n/2 the FFT is 2.3× slower at n = 10⁶ and 1.9× faster at
+//! n = 10⁷; the switch falls near m ≈ 2·10⁶ output bits. Both paths zeroize their key-dependent
+//! scratch and split their work across rayon threads only over independent exact pieces, so
+//! the output does not depend on the number of threads.
 
+pub(crate) mod additive_fft;
 pub(crate) mod clmul;
+pub(crate) mod gf64;
 
 use rand::Rng;
 use rayon::prelude::*;
@@ -74,9 +90,27 @@ impl ToeplitzHash {
         &self.seed
     }
 
-    /// `T·x` with the fast carry-less multiplication.
+    /// `T·x` by the faster exact method for this size (see the module doc).
     pub fn hash(&self, input: &BitString) -> Result<BitString, PostprocessError> {
         self.check_input(input)?;
+        if fft_is_faster(self.input_len, self.output_len) {
+            Ok(self.hash_fft(input))
+        } else {
+            Ok(self.hash_karatsuba(input))
+        }
+    }
+
+    /// `T·x` as the middle product computed with the additive FFT over GF(2⁶⁴).
+    pub fn hash_fft(&self, input: &BitString) -> BitString {
+        debug_assert_eq!(input.len(), self.input_len);
+        let (n, m) = (self.input_len, self.output_len);
+        let out = additive_fft::product_window(self.seed.words(), n + m - 1, input.words(), n, n - 1, m);
+        BitString::from_words(out, m)
+    }
+
+    /// `T·x` with the blocked carry-less Karatsuba middle product.
+    pub fn hash_karatsuba(&self, input: &BitString) -> BitString {
+        debug_assert_eq!(input.len(), self.input_len);
         // Square blocks of L = 64·⌈m/64⌉ columns: y = Σ_c T_c·x_c, each T_c an L×L Toeplitz
         // matrix, i.e. a middle product with the seed window starting at bit n − 1 − c·L of the
         // seed preceded by L zero bits (the window's first bit is never used).
@@ -118,7 +152,7 @@ impl ToeplitzHash {
                     a
                 },
             );
-        Ok(BitString::from_words(out, m))
+        BitString::from_words(out, m)
     }
 
     /// `T·x` by the definition (slow; for tests and small blocks).
@@ -137,6 +171,22 @@ impl ToeplitzHash {
         }
         Ok(())
     }
+}
+
+/// Seconds per `L^1.585` unit of a Karatsuba column block (fitted: 32.7 ms at n = 10⁶ and
+/// 1.13 s at n = 10⁷, m = n/2, one core).
+const KARATSUBA_SECONDS: f64 = 1.45e-11;
+/// Seconds per `2^K · K` unit of the additive-FFT product (fitted: 76 ms at n = 10⁶ and
+/// 0.59 s at n = 10⁷, m = n/2, one core).
+const FFT_SECONDS: f64 = 3.1e-8;
+
+/// Whether the additive FFT is expected to be faster than Karatsuba for an n → m hash.
+pub fn fft_is_faster(n: usize, m: usize) -> bool {
+    let block_bits = 64 * words_for(m);
+    let karatsuba = KARATSUBA_SECONDS * n.div_ceil(block_bits) as f64 * (block_bits as f64).powf(1.585);
+    let size = ((n + m - 1).div_ceil(32) + n.div_ceil(32)).next_power_of_two().max(4);
+    let fft = FFT_SECONDS * size as f64 * f64::from(size.trailing_zeros());
+    fft < karatsuba
 }
 
 fn check_lengths(n: usize, m: usize) -> Result<(), PostprocessError> {
@@ -197,6 +247,16 @@ mod tests {
         let x = BitString::from_bytes(&[1, 1, 0]);
         // y0 = s2·x0 ⊕ s1·x1 ⊕ s0·x2 = 1; y1 = s3·x0 ⊕ s2·x1 ⊕ s1·x2 = 0.
         assert_eq!(toeplitz_hash_reference(&x, &seed, 2).to_bytes(), vec![1, 0]);
+    }
+
+    #[test]
+    fn the_method_switches_between_the_measured_sizes() {
+        // Measured: Karatsuba faster at n = 10⁶, the FFT at n = 10⁷ (m = n/2).
+        assert!(!fft_is_faster(1_000_000, 500_000));
+        assert!(fft_is_faster(10_000_000, 5_000_000));
+        assert!(fft_is_faster(100_000_000, 50_000_000));
+        // A short output keeps Karatsuba's cost linear in n: no switch.
+        assert!(!fft_is_faster(100_000_000, 1_000));
     }
 
     #[test]

@@ -1,6 +1,7 @@
-//! Toeplitz privacy amplification: the fast path equals the O(n·m) definition bit for bit on
-//! random sizes, and the whole chain (Cascade, verification, amplification) leaves Alice and
-//! Bob with identical final keys, while verification catches a single wrong bit.
+//! Toeplitz privacy amplification: both fast paths (Karatsuba and additive FFT) equal the
+//! O(n·m) definition bit for bit on random sizes and each other on large blocks, on any number
+//! of threads; the whole chain (Cascade, verification, amplification) leaves Alice and Bob
+//! with identical final keys, while verification catches a single wrong bit.
 
 use proptest::prelude::*;
 use qecnet::postprocess::BitString;
@@ -19,7 +20,33 @@ proptest! {
         let key = BitString::random(n, &mut rng);
         let hash = ToeplitzHash::random(n, m, &mut rng).unwrap();
         let fast = hash.hash(&key).unwrap();
-        prop_assert_eq!(fast, toeplitz_hash_reference(&key, hash.seed(), m));
+        let reference = toeplitz_hash_reference(&key, hash.seed(), m);
+        prop_assert_eq!(&hash.hash_karatsuba(&key), &reference);
+        prop_assert_eq!(&hash.hash_fft(&key), &reference);
+        prop_assert_eq!(fast, reference);
+    }
+
+    #[test]
+    fn fft_toeplitz_equals_reference_with_m_close_to_n(n in 1usize..3000, gap in 0usize..40, seed in any::<u64>()) {
+        let m = n.saturating_sub(gap).max(1);
+        let mut rng = derive_rng(seed, &[n as u64, m as u64, 1]);
+        let key = BitString::random(n, &mut rng);
+        let hash = ToeplitzHash::random(n, m, &mut rng).unwrap();
+        prop_assert_eq!(hash.hash_fft(&key), toeplitz_hash_reference(&key, hash.seed(), m));
+    }
+}
+
+#[test]
+fn fft_and_karatsuba_agree_on_large_blocks() {
+    // Sizes across the FFT's cache-blocked levels (2^12 words) and the automatic switch at
+    // 2^20 output bits, odd lengths and m close to n.
+    let mut rng = derive_rng(9, &[0]);
+    for (n, m) in [(300_001, 299_999), (1_048_577, 1_048_576), (2_000_003, 1_100_001), (3_000_000, 17)] {
+        let key = BitString::random(n, &mut rng);
+        let hash = ToeplitzHash::random(n, m, &mut rng).unwrap();
+        let karatsuba = hash.hash_karatsuba(&key);
+        assert_eq!(hash.hash_fft(&key), karatsuba, "n = {n}, m = {m}");
+        assert_eq!(hash.hash(&key).unwrap(), karatsuba, "n = {n}, m = {m}");
     }
 }
 
@@ -80,4 +107,20 @@ fn toeplitz_independent_of_thread_count() {
         pool.install(|| hash.hash(&key).unwrap())
     };
     assert_eq!(run(1), run(2));
+}
+
+#[test]
+fn fft_toeplitz_independent_of_thread_count() {
+    // Large enough that the transforms split their passes across threads (2^14-word pieces).
+    let mut rng = derive_rng(33, &[1]);
+    let (n, m) = (4_000_001, 2_500_000);
+    let key = BitString::random(n, &mut rng);
+    let hash = ToeplitzHash::random(n, m, &mut rng).unwrap();
+    let run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        pool.install(|| hash.hash_fft(&key))
+    };
+    let one = run(1);
+    assert_eq!(one, run(2));
+    assert_eq!(one, run(5));
 }

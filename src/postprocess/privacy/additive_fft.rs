@@ -1,0 +1,402 @@
+//! Exact products of long GF(2) polynomials by the additive FFT
+//! over GF(2⁶⁴) (Lin, Chung, Han, "Novel polynomial basis and its application to Reed–Solomon
+//! erasure codes", FOCS 2014, §III; with the Cantor basis of Gao & Mateer, IEEE Trans. Inf.
+//! Theory 56 (2010), so that the basis change needs only XORs).
+//!
+//! A GF(2) polynomial is cut into 32-bit pieces `a_i(z)`, read as elements of GF(2⁶⁴), giving
+//! `A(Y) = Σ a_i Y^i` with `a(z) = A(z³²)`. The product of two pieces has degree ≤ 62, so the
+//! coefficients `c_k = Σ a_i b_{k−i}` of `C = A·B` over GF(2⁶⁴) are sums of unreduced GF(2)
+//! polynomials of degree ≤ 62 and *are* the GF(2) products — the field reduction never acts on
+//! them; `a·b = Σ c_k z^(32k)` by overlap-add. There is no rounding and no modulus bound: the
+//! result is exact by construction (the transforms are a ring isomorphism
+//! `F[Y]/s_K(Y) → F^(2^K)`, and `deg C < 2^K`).
+//!
+//! `C` is computed by: the change from the monomial basis to the novel basis
+//! `X_j = Π_{i ∈ bits(j)} s_i` (repeated division by the sparse `s_i`, which with the Cantor
+//! basis have GF(2) coefficients: `s_i = Σ_{j ⊆ i} Y^(2^j)` by Lucas), the LCH transform
+//! (evaluation at the 2^K points of `span(β₀…β_{K−1})`, `K·2^(K−1)` field products), the
+//! pointwise product, the inverse transform and the inverse basis change. For `N = 2^K`
+//! pieces that is `3·K·2^(K−1) + 2^K` field products and `3·2^(K−1)·Σ_{i<K} 2^popcount(i)`
+//! word XORs (`Σ 2^popcount(i) = O(K^log₂3)`: 155 for K = 27), so `O(N log N)` field operations
+//! and `O(N log^1.585 N)` XORs. Every step is an
+//! exact operation on independent slices, so splitting it across rayon threads cannot change
+//! a bit of the result.
+
+use rayon::prelude::*;
+use zeroize::Zeroize;
+
+use super::clmul::has_hardware_clmul;
+use super::gf64;
+
+/// Levels handled inside one cache-sized block (2^12 words = 32 KiB) before the next block.
+const BLOCK_LOG: u32 = 12;
+/// Slice length (words) above which a pass is split into parallel pieces.
+const PAR_WORDS: usize = 1 << 14;
+
+/// Bits `offset .. offset + len` of the GF(2) product `a·b` (`a` of `a_bits` bits, `b` of
+/// `b_bits` bits, packed as in `BitString`), packed in `⌈len/64⌉` words.
+pub fn product_window(a: &[u64], a_bits: usize, b: &[u64], b_bits: usize, offset: usize, len: usize) -> Vec<u64> {
+    let (pa, pb) = (a_bits.div_ceil(32), b_bits.div_ceil(32));
+    let size = (pa + pb).next_power_of_two().max(4);
+    let mut fa = pieces(a, a_bits, size);
+    let mut fb = pieces(b, b_bits, size);
+    rayon::join(|| transform(&mut fa), || transform(&mut fb));
+    pointwise(&mut fa, &fb);
+    inverse_transform(&mut fa);
+    // Overlap-add c_k·z^(32k) into fb (free now; 2^K words ≥ the 2^(K−1) + 1 the product needs).
+    fb.as_mut_slice().zeroize();
+    for (k, &c) in fa.iter().enumerate() {
+        let (w, shift) = (k / 2, 32 * (k % 2));
+        fb[w] ^= c << shift;
+        if shift != 0 {
+            fb[w + 1] ^= c >> (64 - shift);
+        }
+    }
+    let out = super::super::bits::extract_bits(&fb, offset, len);
+    fa.zeroize();
+    fb.zeroize();
+    out
+}
+
+/// The 32-bit pieces of a polynomial of `bits` bits, one per word, zero-padded to `size`.
+fn pieces(words: &[u64], bits: usize, size: usize) -> Vec<u64> {
+    let mut out = vec![0u64; size];
+    for (i, slot) in out.iter_mut().enumerate().take(bits.div_ceil(32)) {
+        let piece = (words[i / 2] >> (32 * (i % 2))) & 0xffff_ffff;
+        let valid = (bits - 32 * i).min(32);
+        *slot = piece & (u64::MAX >> (64 - valid));
+    }
+    out
+}
+
+/// Monomial coefficients → evaluations at `span(β₀…β_{K−1})` (index `i` ↦ `Σ_{bits u} β_u`).
+pub fn transform(p: &mut [u64]) {
+    let k_max = p.len().trailing_zeros();
+    let inner = k_max.min(BLOCK_LOG);
+    for k in (inner + 1..=k_max).rev() {
+        level(p, k, divide);
+    }
+    blocked(p, inner, |blk| {
+        for k in (1..=inner).rev() {
+            for sub in blk.chunks_mut(1 << k) {
+                divide(sub, k);
+            }
+        }
+    });
+    for k in (inner + 1..=k_max).rev() {
+        level_indexed(p, k, forward);
+    }
+    blocked_indexed(p, inner, |g, blk| {
+        for k in (1..=inner).rev() {
+            for (s, sub) in blk.chunks_mut(1 << k).enumerate() {
+                forward(g + s * (1 << k), sub, k);
+            }
+        }
+    });
+}
+
+/// The inverse of [`transform`].
+pub fn inverse_transform(p: &mut [u64]) {
+    let k_max = p.len().trailing_zeros();
+    let inner = k_max.min(BLOCK_LOG);
+    blocked_indexed(p, inner, |g, blk| {
+        for k in 1..=inner {
+            for (s, sub) in blk.chunks_mut(1 << k).enumerate() {
+                backward(g + s * (1 << k), sub, k);
+            }
+        }
+    });
+    for k in inner + 1..=k_max {
+        level_indexed(p, k, backward);
+    }
+    blocked(p, inner, |blk| {
+        for k in 1..=inner {
+            for sub in blk.chunks_mut(1 << k) {
+                multiply(sub, k);
+            }
+        }
+    });
+    for k in inner + 1..=k_max {
+        level(p, k, multiply);
+    }
+}
+
+/// Apply `op(block, k)` to every block of 2^k words.
+fn level(p: &mut [u64], k: u32, op: fn(&mut [u64], u32)) {
+    p.par_chunks_mut(1 << k).for_each(|blk| op(blk, k));
+}
+
+/// Apply `op(global start, block, k)` to every block of 2^k words.
+fn level_indexed(p: &mut [u64], k: u32, op: fn(usize, &mut [u64], u32)) {
+    p.par_chunks_mut(1 << k).enumerate().for_each(|(i, blk)| op(i << k, blk, k));
+}
+
+/// Run `f` on every block of 2^inner words, in parallel.
+fn blocked(p: &mut [u64], inner: u32, f: impl Fn(&mut [u64]) + Sync + Send) {
+    p.par_chunks_mut(1 << inner).for_each(f);
+}
+
+/// Run `f(global start, block)` on every block of 2^inner words, in parallel.
+fn blocked_indexed(p: &mut [u64], inner: u32, f: impl Fn(usize, &mut [u64]) + Sync + Send) {
+    p.par_chunks_mut(1 << inner).enumerate().for_each(|(i, blk)| f(i << inner, blk));
+}
+
+/// The exponents `j < i` of the lower terms `Y^(2^j)` of `s_i` (binomial(i, j) odd: `j ⊆ i`).
+fn lower_terms(i: u32) -> impl Iterator<Item = u32> {
+    (0..i).filter(move |&j| j & i == j)
+}
+
+/// Block `P` of 2^k monomial coefficients (k ≥ 1) → `P₀ + s_{k−1}·P₁` with `P₀` in the lower
+/// half and `P₁` in the upper half: division by `s_{k−1} = Y^h + Σ Y^(2^j)`, `h = 2^(k−1)`,
+/// from the top coefficient down. The lower terms are at least `h/2` below `Y^h`, so the upper
+/// half splits into two quarters whose quotient coefficients are final before they are used.
+fn divide(p: &mut [u64], k: u32) {
+    if k < 2 {
+        return; // s₀ = Y: nothing to do.
+    }
+    let h = 1usize << (k - 1);
+    let d = h / 2;
+    for e0 in [h + d, h] {
+        reduce_quarter(p, k, e0, d, h);
+    }
+}
+
+/// The inverse of [`divide`]: the same XORs in the reverse order.
+fn multiply(p: &mut [u64], k: u32) {
+    if k < 2 {
+        return;
+    }
+    let h = 1usize << (k - 1);
+    let d = h / 2;
+    for e0 in [h, h + d] {
+        reduce_quarter(p, k, e0, d, h);
+    }
+}
+
+/// XOR the quotient coefficients at `e0 .. e0 + d` into their positions shifted down by
+/// `h − 2^j` for every lower term of `s_{k−1}`. Written as a gather (each destination tile
+/// reads its sources once per term and is written once), so destination tiles are
+/// independent and run in parallel; all destinations lie below `e0`, all sources above.
+fn reduce_quarter(p: &mut [u64], k: u32, e0: usize, d: usize, h: usize) {
+    let (lo, hi) = p.split_at_mut(e0);
+    let hi = &hi[..d];
+    let mut shifts = [0usize; 32];
+    let mut count = 0;
+    for j in lower_terms(k - 1) {
+        shifts[count] = h - (1 << j);
+        count += 1;
+    }
+    let terms = &shifts[..count];
+    let (far, near) = (terms[0], terms[count - 1]);
+    // Destinations: e0 − off + (0..d) for each shift off; their union starts at e0 − far.
+    let base = e0 - far;
+    let dest = &mut lo[base..e0 - near + d];
+    let gather = |t0: usize, tile: &mut [u64]| {
+        // tile covers destinations base + t0 .. base + t0 + tile.len().
+        for &off in terms {
+            // Source index of destination x is x + off − e0 (in hi), valid for 0..d.
+            let first = (base + t0 + off).max(e0) - e0;
+            let last = (base + t0 + tile.len() + off).min(e0 + d);
+            if last <= e0 + first {
+                continue;
+            }
+            let last = last - e0;
+            let at = first + e0 - off - base - t0;
+            for (x, y) in tile[at..at + (last - first)].iter_mut().zip(&hi[first..last]) {
+                *x ^= y;
+            }
+        }
+    };
+    if dest.len() >= 2 * PAR_WORDS {
+        dest.par_chunks_mut(PAR_WORDS).enumerate().for_each(|(i, tile)| gather(i * PAR_WORDS, tile));
+    } else {
+        gather(0, dest);
+    }
+}
+
+/// One level of the LCH transform on the block at global index `g` (2^k words): with
+/// `w = s_{k−1}(λ)` for the block's coset `λ + V_k`, `(u, v) ← (u + w·v, u + (w + 1)·v)`.
+fn forward(g: usize, p: &mut [u64], k: u32) {
+    let w = gf64::span_element(g >> k, 1);
+    let (lo, hi) = p.split_at_mut(1 << (k - 1));
+    butterflies(lo, hi, w, true);
+}
+
+/// The inverse of [`forward`].
+fn backward(g: usize, p: &mut [u64], k: u32) {
+    let w = gf64::span_element(g >> k, 1);
+    let (lo, hi) = p.split_at_mut(1 << (k - 1));
+    butterflies(lo, hi, w, false);
+}
+
+/// Forward (`u += w·v; v += u`) or inverse (`v += u; u += w·v`) butterflies over two halves.
+fn butterflies(lo: &mut [u64], hi: &mut [u64], w: u64, forward: bool) {
+    if lo.len() >= 2 * PAR_WORDS {
+        lo.par_chunks_mut(PAR_WORDS).zip(hi.par_chunks_mut(PAR_WORDS)).for_each(|(l, h)| butterflies(l, h, w, forward));
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if has_hardware_clmul() {
+        // SAFETY: the CPU supports pclmulqdq (checked).
+        unsafe { butterflies_hw(lo, hi, w, forward) };
+        return;
+    }
+    for (u, v) in lo.iter_mut().zip(hi.iter_mut()) {
+        if forward {
+            *u ^= gf64::mul_soft(*v, w);
+            *v ^= *u;
+        } else {
+            *v ^= *u;
+            *u ^= gf64::mul_soft(*v, w);
+        }
+    }
+}
+
+/// [`butterflies`] with `PCLMULQDQ`.
+///
+/// # Safety
+/// The CPU must support `pclmulqdq`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "pclmulqdq")]
+unsafe fn butterflies_hw(lo: &mut [u64], hi: &mut [u64], w: u64, forward: bool) {
+    if w == 0 {
+        for (u, v) in lo.iter_mut().zip(hi.iter_mut()) {
+            *v ^= *u;
+        }
+    } else if forward {
+        for (u, v) in lo.iter_mut().zip(hi.iter_mut()) {
+            // SAFETY: pclmulqdq by this function's contract.
+            *u ^= unsafe { gf64::mul_hw(*v, w) };
+            *v ^= *u;
+        }
+    } else {
+        for (u, v) in lo.iter_mut().zip(hi.iter_mut()) {
+            *v ^= *u;
+            // SAFETY: pclmulqdq by this function's contract.
+            *u ^= unsafe { gf64::mul_hw(*v, w) };
+        }
+    }
+}
+
+/// `a[i] ← a[i]·b[i]` in GF(2⁶⁴).
+fn pointwise(a: &mut [u64], b: &[u64]) {
+    a.par_chunks_mut(PAR_WORDS).zip(b.par_chunks(PAR_WORDS)).for_each(|(x, y)| {
+        #[cfg(target_arch = "x86_64")]
+        if has_hardware_clmul() {
+            // SAFETY: the CPU supports pclmulqdq (checked).
+            unsafe { pointwise_hw(x, y) };
+            return;
+        }
+        x.iter_mut().zip(y).for_each(|(u, &v)| *u = gf64::mul_soft(*u, v));
+    });
+}
+
+/// [`pointwise`] with `PCLMULQDQ`.
+///
+/// # Safety
+/// The CPU must support `pclmulqdq`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "pclmulqdq")]
+unsafe fn pointwise_hw(x: &mut [u64], y: &[u64]) {
+    for (u, &v) in x.iter_mut().zip(y) {
+        // SAFETY: pclmulqdq by this function's contract.
+        *u = unsafe { gf64::mul_hw(*u, v) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::derive_rng;
+    use rand::Rng;
+
+    /// The GF(2) product bit by bit.
+    fn naive_product(a: &[u64], a_bits: usize, b: &[u64], b_bits: usize) -> Vec<u64> {
+        let mut out = vec![0u64; (a_bits + b_bits).div_ceil(64) + 1];
+        for i in 0..a_bits {
+            if (a[i / 64] >> (i % 64)) & 1 == 1 {
+                for j in 0..b_bits {
+                    if (b[j / 64] >> (j % 64)) & 1 == 1 {
+                        out[(i + j) / 64] ^= 1 << ((i + j) % 64);
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    fn random_bits(bits: usize, rng: &mut impl Rng) -> Vec<u64> {
+        let mut w: Vec<u64> = (0..bits.div_ceil(64)).map(|_| rng.next_u64()).collect();
+        if !bits.is_multiple_of(64) {
+            *w.last_mut().unwrap() &= (1u64 << (bits % 64)) - 1;
+        }
+        w
+    }
+
+    /// Evaluation of `Σ d_j X_j` at `x`, from the definition of the novel basis.
+    fn eval_novel(d: &[u64], x: u64) -> u64 {
+        let s = |i: u32, x: u64| (0..i).fold(x, |y, _| gf64::mul(y, y) ^ y);
+        d.iter().enumerate().fold(0, |acc, (j, &dj)| {
+            let xj = (0..usize::BITS).filter(|&i| (j >> i) & 1 == 1).fold(1, |p, i| gf64::mul(p, s(i, x)));
+            acc ^ gf64::mul(dj, xj)
+        })
+    }
+
+    #[test]
+    fn the_transform_evaluates_the_polynomial_at_the_cantor_subspace() {
+        let mut rng = derive_rng(6, &[0]);
+        for k in [1u32, 2, 3, 5, 8] {
+            let coeffs: Vec<u64> = (0..1usize << k).map(|_| rng.next_u64()).collect();
+            let mut t = coeffs.clone();
+            transform(&mut t);
+            for (i, &value) in t.iter().enumerate() {
+                let x = gf64::span_element(i, 0);
+                // Horner in the monomial basis.
+                let direct = coeffs.iter().rev().fold(0, |acc, &c| gf64::mul(acc, x) ^ c);
+                assert_eq!(value, direct, "k = {k}, point {i}");
+            }
+            // The basis change alone: evaluating the novel coefficients gives the same values.
+            let mut novel = coeffs.clone();
+            for kk in (1..=k).rev() {
+                for sub in novel.chunks_mut(1 << kk) {
+                    divide(sub, kk);
+                }
+            }
+            let x = gf64::span_element(3, 0) ^ 12345;
+            let direct = coeffs.iter().rev().fold(0, |acc, &c| gf64::mul(acc, x) ^ c);
+            assert_eq!(eval_novel(&novel, x), direct, "k = {k}");
+        }
+    }
+
+    #[test]
+    fn inverse_transform_undoes_the_transform_across_the_blocked_levels() {
+        let mut rng = derive_rng(6, &[1]);
+        for k in [4u32, BLOCK_LOG, BLOCK_LOG + 1, 16] {
+            let coeffs: Vec<u64> = (0..1usize << k).map(|_| rng.next_u64()).collect();
+            let mut t = coeffs.clone();
+            transform(&mut t);
+            assert_ne!(t, coeffs);
+            inverse_transform(&mut t);
+            assert_eq!(t, coeffs, "k = {k}");
+        }
+    }
+
+    #[test]
+    fn product_windows_equal_the_bitwise_product() {
+        let mut rng = derive_rng(6, &[2]);
+        for (a_bits, b_bits) in [(1, 1), (31, 33), (64, 64), (100, 3), (1000, 777), (2049, 4100)] {
+            let a = random_bits(a_bits, &mut rng);
+            let b = random_bits(b_bits, &mut rng);
+            let full = naive_product(&a, a_bits, &b, b_bits);
+            let len = a_bits + b_bits - 1;
+            for (offset, l) in [(0, len), (len / 3, len / 2 + 1), (len - 1, 1)] {
+                let got = product_window(&a, a_bits, &b, b_bits, offset, l);
+                assert_eq!(
+                    got,
+                    crate::postprocess::bits::extract_bits(&full, offset, l),
+                    "{a_bits}×{b_bits} at {offset}+{l}"
+                );
+            }
+        }
+    }
+}

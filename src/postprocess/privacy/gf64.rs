@@ -1,0 +1,194 @@
+//! The field GF(2⁶⁴) = GF(2)[z]/(z⁶⁴ + z⁴ + z³ + z + 1) (bit `i` of a `u64` is the coefficient
+//! of `z^i`) and its Cantor basis, the arithmetic of the additive FFT in `additive_fft`.
+//!
+//! The Cantor basis (Cantor, "On arithmetical algorithms over finite fields", J. Comb. Theory A
+//! 50 (1989); Gao & Mateer, "Additive fast Fourier transforms over finite fields", IEEE Trans.
+//! Inf. Theory 56 (2010), §III) is `β₀ = 1`, `β_{i+1}² + β_{i+1} = β_i`; it exists in GF(2^(2^k))
+//! for all 2^k elements, and with it the subspace vanishing polynomials `s_i` of
+//! `V_i = span(β₀…β_{i−1})` are `s_i = (x² + x)^∘i` with coefficients in GF(2) and `s_i(β_i) = 1`.
+
+use std::sync::OnceLock;
+
+use super::clmul;
+
+/// `lo + hi·z⁶⁴` reduced modulo `z⁶⁴ + z⁴ + z³ + z + 1`.
+#[inline(always)]
+pub fn reduce(lo: u64, hi: u64) -> u64 {
+    // hi·z⁶⁴ ≡ hi·(1 + z + z³ + z⁴); the bits shifted out above z⁶³ (at most 4) fold once more
+    // without overflowing.
+    let h = hi ^ (hi >> 63) ^ (hi >> 61) ^ (hi >> 60);
+    lo ^ h ^ (h << 1) ^ (h << 3) ^ (h << 4)
+}
+
+/// Product in GF(2⁶⁴), portable.
+#[inline]
+pub fn mul_soft(a: u64, b: u64) -> u64 {
+    let p = clmul::clmul64_soft(a, b);
+    reduce(p as u64, (p >> 64) as u64)
+}
+
+/// Product in GF(2⁶⁴) with `PCLMULQDQ`.
+///
+/// # Safety
+/// The CPU must support `pclmulqdq`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "pclmulqdq")]
+#[inline]
+pub unsafe fn mul_hw(a: u64, b: u64) -> u64 {
+    use core::arch::x86_64::{_mm_clmulepi64_si128, _mm_cvtsi64_si128, _mm_cvtsi128_si64, _mm_unpackhi_epi64};
+    // SAFETY: pclmulqdq by the caller's contract; sse2 is baseline on x86-64.
+    #[allow(unused_unsafe)]
+    let (lo, hi) = unsafe {
+        let r = _mm_clmulepi64_si128(_mm_cvtsi64_si128(a as i64), _mm_cvtsi64_si128(b as i64), 0);
+        (_mm_cvtsi128_si64(r) as u64, _mm_cvtsi128_si64(_mm_unpackhi_epi64(r, r)) as u64)
+    };
+    reduce(lo, hi)
+}
+
+/// Product in GF(2⁶⁴) (hardware carry-less multiply when available).
+#[inline]
+pub fn mul(a: u64, b: u64) -> u64 {
+    #[cfg(target_arch = "x86_64")]
+    if clmul::has_hardware_clmul() {
+        // SAFETY: the CPU supports pclmulqdq (checked above).
+        return unsafe { mul_hw(a, b) };
+    }
+    mul_soft(a, b)
+}
+
+/// The Cantor basis `β₀ … β₆₃` of GF(2⁶⁴) (computed once).
+pub fn cantor_basis() -> &'static [u64; 64] {
+    static BASIS: OnceLock<[u64; 64]> = OnceLock::new();
+    BASIS.get_or_init(|| {
+        let mut basis = [0u64; 64];
+        basis[0] = 1;
+        for i in 1..64 {
+            basis[i] = solve_artin_schreier(basis[i - 1]).expect("Cantor basis exists in GF(2^64) (Cantor 1989)");
+        }
+        basis
+    })
+}
+
+/// A root `x` of `x² + x = c` (the other is `x + 1`), or `None` when the trace of `c` is 1.
+fn solve_artin_schreier(c: u64) -> Option<u64> {
+    // x ↦ x² + x is GF(2)-linear: Gaussian elimination on the images of z^i, keeping for each
+    // pivot the combination of z^i that produced it.
+    let mut pivots: [Option<(u64, u64)>; 64] = [None; 64];
+    for i in 0..64 {
+        let zi = 1u64 << i;
+        let (mut v, mut combo) = (mul(zi, zi) ^ zi, zi);
+        for b in (0..64).rev() {
+            if (v >> b) & 1 == 0 {
+                continue;
+            }
+            match pivots[b] {
+                Some((pv, pc)) => {
+                    v ^= pv;
+                    combo ^= pc;
+                }
+                None => {
+                    pivots[b] = Some((v, combo));
+                    break;
+                }
+            }
+        }
+    }
+    let (mut rest, mut x) = (c, 0u64);
+    for b in (0..64).rev() {
+        if (rest >> b) & 1 == 1 {
+            let (pv, pc) = pivots[b]?;
+            rest ^= pv;
+            x ^= pc;
+        }
+    }
+    Some(x)
+}
+
+/// `Σ β_{u+offset}` over the set bits `u` of `index`: an element of the subspace spanned by the
+/// Cantor basis from `β_offset` on.
+#[inline]
+pub fn span_element(index: usize, offset: usize) -> u64 {
+    let basis = cantor_basis();
+    let mut acc = 0u64;
+    let mut rest = index;
+    while rest != 0 {
+        let u = rest.trailing_zeros() as usize;
+        acc ^= basis[u + offset];
+        rest &= rest - 1;
+    }
+    acc
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::derive_rng;
+    use rand::Rng;
+
+    /// Low word of the field polynomial without `z⁶⁴` (`z⁴ + z³ + z + 1`).
+    const POLY_LOW: u64 = 0x1b;
+
+    /// Remainder of a polynomial of degree < 128 modulo the field polynomial, bit by bit.
+    fn reduce_naive(mut p: u128) -> u64 {
+        let f = (1u128 << 64) | u128::from(POLY_LOW);
+        for d in (64..128).rev() {
+            if (p >> d) & 1 == 1 {
+                p ^= f << (d - 64);
+            }
+        }
+        p as u64
+    }
+
+    #[test]
+    fn products_agree_with_the_bitwise_reduction() {
+        let mut rng = derive_rng(5, &[0]);
+        for _ in 0..2000 {
+            let (a, b) = (rng.next_u64(), rng.next_u64());
+            let expected = reduce_naive(clmul::clmul64_soft(a, b));
+            assert_eq!(mul_soft(a, b), expected);
+            assert_eq!(mul(a, b), expected);
+        }
+    }
+
+    #[test]
+    fn the_field_polynomial_is_irreducible() {
+        // Rabin's test for degree 64 (its only prime divisor is 2): z^(2^64) ≡ z and
+        // gcd(z^(2^32) − z, f) = 1.
+        let frob = |k: usize| (0..k).fold(2u64, |x, _| mul(x, x));
+        assert_eq!(frob(64), 2, "z^(2^64) = z");
+        let (mut a, mut b) = ((1u128 << 64) | u128::from(POLY_LOW), u128::from(frob(32) ^ 2));
+        let deg = |p: u128| 127 - p.leading_zeros() as i32;
+        while b != 0 {
+            while a != 0 && deg(a) >= deg(b) {
+                a ^= b << (deg(a) - deg(b));
+            }
+            std::mem::swap(&mut a, &mut b);
+        }
+        assert_eq!(a, 1, "gcd(z^(2^32) − z, f) = 1");
+    }
+
+    #[test]
+    fn the_cantor_basis_satisfies_its_recurrence_and_is_independent() {
+        let basis = cantor_basis();
+        assert_eq!(basis[0], 1);
+        for i in 1..64 {
+            assert_eq!(mul(basis[i], basis[i]) ^ basis[i], basis[i - 1], "β_{i}");
+        }
+        // Linear independence: the span of all 64 elements has full rank.
+        let mut rows: Vec<u64> = basis.to_vec();
+        let mut rank = 0;
+        for bit in (0..64).rev() {
+            if let Some(p) = (rank..64).find(|&r| (rows[r] >> bit) & 1 == 1) {
+                rows.swap(rank, p);
+                let pivot = rows[rank];
+                for (r, row) in rows.iter_mut().enumerate() {
+                    if r != rank && (*row >> bit) & 1 == 1 {
+                        *row ^= pivot;
+                    }
+                }
+                rank += 1;
+            }
+        }
+        assert_eq!(rank, 64);
+    }
+}
