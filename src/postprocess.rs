@@ -13,7 +13,10 @@
 //! - [`verify`]: error verification of the reconciled keys by polynomial universal hashing over
 //!   GF(2⁶⁴) with a stated collision probability ε_cor;
 //! - [`privacy`]: privacy amplification by Toeplitz hashing, a reference O(n·m) implementation
-//!   and a fast carry-less Karatsuba one that equals it bit for bit;
+//!   and two fast ones that equal it bit for bit, a carry-less Karatsuba product for short
+//!   outputs and an additive FFT over GF(2⁶⁴) (O(N log N)) for long ones, chosen by cost;
+//! - [`ldpc`]: LDPC syndrome reconciliation (codes, belief-propagation decoding; not yet
+//!   wired into the pipeline);
 //! - [`pipeline`]: all of the above per block of a simulated link's sifted key, streamed from
 //!   the link simulation (`qecnet link --postprocess`).
 //!
