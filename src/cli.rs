@@ -8,9 +8,11 @@ mod keyrate;
 pub mod keys;
 mod link;
 mod mesh;
+mod pki;
 mod plot;
 mod regress;
 mod run;
+mod serve;
 mod sweep;
 
 use std::process::ExitCode;
@@ -54,6 +56,10 @@ enum Command {
     Keys(keys::KeysArgs),
     /// Efficiency, channel uses and frame error rate of Cascade variants on a binary symmetric channel.
     CascadeStudy(cascade_study::CascadeStudyArgs),
+    /// ETSI GS QKD 014 KMEs at every node of a mesh, over mutual TLS.
+    Serve(serve::ServeArgs),
+    /// The certificates of a served mesh (CA, KMEs, SAEs, operator).
+    Pki(pki::PkiArgs),
 }
 
 /// Parses the process arguments, runs the command and returns the exit code.
@@ -91,6 +97,8 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::Keys(args) => keys::run(args).map_err(Error::from),
         Command::CascadeStudy(args) => done(cascade_study::run(args)),
+        Command::Serve(args) => done(serve::run(args)),
+        Command::Pki(args) => done(pki::run(args)),
     };
     match result {
         Ok(code) => code,

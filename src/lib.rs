@@ -16,6 +16,7 @@
 //! | 4 | [`link_scenario`] | a link scenario: the link's physics plus post-processing settings |
 //! | 5 | [`mesh`] | the simulated QKD mesh driving the lifecycle engine |
 //! | 6 | [`sweep`] | parameter sweeps, in parallel or on Slurm |
+//! | 6 | [`serve`] | ETSI GS QKD 014 KMEs over mutual TLS delivering lifecycle-recorded keys; the mesh's PKI |
 //! | 7 | [`plot`] | charts from sweep CSVs |
 //! | 8 | [`Error`] | the error a user sees, wrapping each module's own |
 //! | 9 | [`report`], [`regress`] | the HTML report and the key-rate regression gate |
@@ -60,6 +61,7 @@ pub mod postprocess;
 pub mod regress;
 pub mod report;
 pub mod rng;
+pub mod serve;
 pub mod sweep;
 pub mod units;
 

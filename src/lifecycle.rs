@@ -22,6 +22,8 @@
 //! | [`Engine::retire`], [`Engine::tick`] | ROTATING → RETIRED (overlap over), RETIRED → DESTROYED (retention over) |
 //! | [`Engine::recover_compromise`] | DETECT → ISOLATE → REVOKE → RE-KEY → VERIFY → REPORT |
 //! | [`Engine::rotate_master`] | SOVEREIGN_MASTER record rotated, every stored key re-wrapped |
+//! | [`Engine::issue_delivered_keys`] | (none) → GENERATED → DISTRIBUTED → ACTIVE in one transaction (a one-time key for an application) |
+//! | [`Engine::collect_delivered_keys`] | ACTIVE → ROTATING → RETIRED in one transaction (collected, no replacement) |
 //! | [`Engine::use_key`], [`Engine::record_use`], [`Engine::otp_encrypt`], [`Engine::otp_decrypt`] | usage counters, no transition |
 //!
 //! Channels: at most one ACTIVE key per (channel, key type); a key's
@@ -105,6 +107,7 @@ pub(crate) mod audit;
 pub mod audit_proof;
 pub(crate) mod channel_ops;
 pub(crate) mod clock;
+pub(crate) mod delivery;
 pub(crate) mod engine;
 pub(crate) mod error;
 pub(crate) mod master;
@@ -123,6 +126,7 @@ pub use audit::{
     record_leaf, replay_states, verify,
 };
 pub use clock::{Clock, ManualClock, WallClock};
+pub use delivery::DeliveredKey;
 pub use engine::{Engine, EngineConfig, TickReport};
 pub use error::LifecycleError;
 pub use master::{MASTER_KEY_ENV, load_master_key};

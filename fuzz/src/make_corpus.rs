@@ -29,6 +29,18 @@ fn main() {
         "overrides.toml",
         b"[channel]\nlength_km = 50\n%%\ndetector.misalignment=0.5\nsource.signal_intensity=1e3\nmesh.window=\"10s\"\n",
     );
+    // ETSI GS QKD 014 requests: `METHOD PATH[?QUERY]`, a newline, the body.
+    let etsi: &[(&str, &str)] = &[
+        ("status", "GET /api/v1/keys/sae-bob/status\n"),
+        ("enc-get", "GET /api/v1/keys/sae-bob/enc_keys?number=2&size=512\n"),
+        ("enc-post", "POST /api/v1/keys/sae-bob/enc_keys\n{\"number\": 2, \"size\": 256, \"additional_slave_SAE_IDs\": [\"sae-carol\"], \"extension_mandatory\": [{\"a\": 1}], \"extension_optional\": [{\"b\": [1, 2]}]}"),
+        ("dec-get", "GET /api/v1/keys/sae-alice/dec_keys?key_ID=3fa85f64-5717-4562-b3fc-2c963f66afa6\n"),
+        ("dec-post", "POST /api/v1/keys/sae-alice/dec_keys\n{\"key_IDs\": [{\"key_ID\": \"3fa85f64-5717-4562-b3fc-2c963f66afa6\", \"key_ID_extension\": {}}], \"key_IDs_extension\": {}}"),
+        ("escaped", "GET /api/v1/keys/sae%2Dbob/enc_keys?number=1+&size=%32%35%36\n"),
+    ];
+    for (name, text) in etsi {
+        write("etsi_request", name, text.as_bytes());
+    }
     let t = template::store();
     for (i, proof) in t.proofs.iter().enumerate() {
         write("proof_check", &format!("proof-{i}.json"), serde_json::to_string_pretty(proof).unwrap().as_bytes());

@@ -182,6 +182,19 @@ pub struct MeshScenario {
     pub link: Vec<LinkSpec>,
     /// Events of the run.
     pub event: Vec<EventSpec>,
+    /// Applications (SAEs) and their nodes, for `qecnet serve` (the mesh run ignores them).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sae: Vec<SaeSpec>,
+}
+
+/// One `[[sae]]`: a secure application entity and the node whose KME serves it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SaeSpec {
+    /// SAE ID (e.g. `sae-alice`), as in its client certificate.
+    pub id: String,
+    /// The node whose KME it talks to.
+    pub node: String,
 }
 
 impl Default for MeshScenario {
@@ -197,6 +210,7 @@ impl Default for MeshScenario {
             node: Vec::new(),
             link: Vec::new(),
             event: Vec::new(),
+            sae: Vec::new(),
         }
     }
 }

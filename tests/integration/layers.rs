@@ -17,6 +17,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("link_scenario", 4),
     ("mesh", 5),
     ("sweep", 6),
+    ("serve", 6),
     ("plot", 7),
     ("error", 8),
     ("report", 9),

@@ -1,0 +1,99 @@
+//! `qecnet serve SCENARIO --pki DIR --db FILE`: an ETSI GS QKD 014 KME at every node of the
+//! scenario's mesh, over mutual TLS on loopback (see [`crate::serve`] and docs/serve.md).
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::mesh::MeshScenario;
+use crate::serve::{KmeLimits, ServeError, ServeOptions, serve};
+use crate::units::{InvalidParameter, parse_duration_s};
+use crate::{Error, Result};
+
+/// Arguments of `qecnet serve`.
+#[derive(Debug, clap::Args)]
+pub struct ServeArgs {
+    /// The mesh scenario with its [[sae]] tables (e.g. sims/serve-default.toml).
+    pub scenario: PathBuf,
+    /// The PKI directory written by `qecnet pki init`.
+    #[arg(long, value_name = "DIR")]
+    pub pki: PathBuf,
+    /// The lifecycle store to create (refused if it exists).
+    #[arg(long, value_name = "FILE")]
+    pub db: PathBuf,
+    /// Address of the KMEs: port 0 gives each a free port; port P gives the hub P, the
+    /// nodes P+1, P+2... in file order.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub listen: SocketAddr,
+    /// Write `{"kmes": {"<node>": "ADDR", ...}, "metrics": null}` here once all listen.
+    #[arg(long, value_name = "FILE")]
+    pub ready_file: Option<PathBuf>,
+    /// Stop after this much wall-clock time (e.g. 30s, 10m); default: on SIGINT/SIGTERM.
+    #[arg(long, value_parser = parse_duration_s)]
+    pub duration: Option<f64>,
+    /// Seed of the physics (it never reaches a key byte).
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// Override any scenario field, e.g. `--set mesh.window=5s`.
+    #[arg(long = "set", value_name = "PATH=VALUE")]
+    pub set: Vec<String>,
+    /// Key buffer of every QKD link, bytes (1..=2^30).
+    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
+    pub buffer_bytes: usize,
+    /// Refill of every link's buffer, bytes per second (0 = never).
+    #[arg(long, default_value_t = 1_000_000.0, value_name = "RATE")]
+    pub refill_bytes_per_s: f64,
+}
+
+/// A [`ServeError`] as the error a user sees: bad input (scenario, PKI, TLS, a file that is
+/// there already) exits 2, failures while running exit 1.
+pub(crate) fn user_error(e: ServeError) -> Error {
+    match e {
+        ServeError::Invalid(p) => Error::Invalid(p),
+        ServeError::Lifecycle(l) => Error::Lifecycle(l),
+        ServeError::File(f) => Error::from(f),
+        ServeError::Listen { addr, source } => Error::io(addr, source),
+        other => Error::Usage(other.to_string()),
+    }
+}
+
+/// Runs `qecnet serve`.
+pub fn run(args: &ServeArgs) -> Result<()> {
+    let mut overrides = crate::cli::Overrides::new(&args.set);
+    overrides.flag("--seed", "mesh.seed", args.seed.map(|s| s.to_string()));
+    let scenario: MeshScenario = overrides.load(Some(&args.scenario))?;
+    scenario.validate().map_err(|e| overrides.name(e))?;
+    if !(1..=1 << 30).contains(&args.buffer_bytes) {
+        return Err(InvalidParameter::new("--buffer-bytes", args.buffer_bytes, "must be in 1..=1073741824").into());
+    }
+    if !(args.refill_bytes_per_s.is_finite() && args.refill_bytes_per_s >= 0.0) {
+        return Err(
+            InvalidParameter::new("--refill-bytes-per-s", args.refill_bytes_per_s, "must be finite and >= 0").into()
+        );
+    }
+    let duration = match args.duration {
+        Some(d) if !(d.is_finite() && d > 0.0 && d <= 1e9) => {
+            return Err(InvalidParameter::new("--duration", d, "must be in (0, 1e9] seconds").into());
+        }
+        d => d.map(Duration::from_secs_f64),
+    };
+    let options = ServeOptions {
+        pki: args.pki.clone(),
+        db: args.db.clone(),
+        listen: args.listen,
+        ready_file: args.ready_file.clone(),
+        duration,
+        buffer_bytes: args.buffer_bytes,
+        refill_bytes_per_s: args.refill_bytes_per_s,
+        limits: KmeLimits::default(),
+    };
+    let report = serve(&scenario, &options).map_err(user_error)?;
+    let kmes: Vec<String> = report.kmes.iter().map(|(n, a)| format!("{n}={a}")).collect();
+    println!(
+        "stopped; KMEs were {}; store {} holds {} audit records",
+        kmes.join(" "),
+        args.db.display(),
+        report.audit_records
+    );
+    Ok(())
+}

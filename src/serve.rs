@@ -1,0 +1,40 @@
+//! `qecnet serve`: the mesh's keys delivered to applications through a standard ETSI GS QKD
+//! 014 v1.1.1 KME at every node (HTTPS with mutual TLS on loopback), every key a
+//! QKD_TRANSPORT key of the real lifecycle engine, recorded durably (group commit) and in
+//! the signed audit chain before its response leaves. `qecnet pki init` makes the
+//! certificates.
+//!
+//! | part | provides |
+//! |---|---|
+//! | [`init_pki`] | CA, KME, SAE and operator certificates (rcgen) |
+//! | [`SaeDirectory`] | the scenario's `[[sae]]` tables: which SAE is on which node, the route between nodes |
+//! | [`parse_request`] and the API types | the 014 requests and answers as data, parsed by pure functions |
+//! | [`KeySupply`], [`OsRngSupply`] | where the key bytes come from (a trait the live mesh can implement) |
+//! | [`Kmes`] | authorisation, limits, issuing and collecting keys |
+//! | [`serve`] | the listeners, TLS, HTTP, the ready file and the graceful stop |
+//!
+//! Not here yet: pacing the live mesh physics behind the KMEs (the supply is an OS-random
+//! buffer per link), the operator's `/admin` events, Prometheus metrics, multicast keys
+//! (`max_SAE_ID_count` is 0), expiry of uncollected keys and resuming a store.
+
+pub(crate) mod api;
+pub(crate) mod directory;
+pub(crate) mod error;
+pub(crate) mod kme;
+pub(crate) mod pki;
+pub(crate) mod server;
+pub(crate) mod store;
+pub(crate) mod supply;
+pub(crate) mod tls;
+
+pub use api::{
+    ApiError, ApiRequest, KeyContainer, KeyEntry, KeyIdEntry, KeyIds, KeyRequest, MAX_BODY_BYTES, Status,
+    parse_dec_keys_query, parse_enc_keys_query, parse_key_ids, parse_key_request, parse_request,
+};
+pub use directory::{Route, SaeDirectory};
+pub use error::ServeError;
+pub use kme::{KmeLimits, Kmes};
+pub use pki::{OPERATOR, PkiError, PkiWritten, init_pki};
+pub use server::{DRAIN_TIMEOUT, ServeOptions, ServeReport, serve};
+pub use store::{KeyStore, StoreWriter, start_writer};
+pub use supply::{KeySource, KeySupply, OsRngSupply, RouteView, SuppliedKey, SupplyError};

@@ -1,0 +1,307 @@
+//! What a KME does with a parsed request (ETSI GS QKD 014 v1.1.1, clause 5): who may ask,
+//! the checks of the Key request against the KME's limits, key taken from the
+//! [`KeySupply`], recorded through the lifecycle store before it is answered, and handed to
+//! the slave SAE it was issued for, once.
+//!
+//! Authorisation: the caller is the SAE named by its client certificate; it must be declared
+//! on this KME's node (else 401). Get status and Get key make the caller the master SAE and
+//! the path's SAE the slave; Get key with key IDs makes the caller the slave and the path's
+//! SAE the master, and every key ID must have been issued by that master for this caller
+//! (else 401). Unknown SAEs and key IDs, and sizes and numbers outside the limits, are 400;
+//! no key to be had is 503.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use base64::Engine as _;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::api::{ApiError, ApiRequest, KeyContainer, KeyEntry, KeyRequest, Status};
+use super::directory::{Route, SaeDirectory};
+use super::store::KeyStore;
+use super::supply::{KeySupply, SupplyError};
+use crate::crypto::SecretBytes;
+use crate::lifecycle::{DeliveredKey, KeyId};
+
+/// A KME's limits, as its Status reports them (sizes in bits).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct KmeLimits {
+    /// Default key size.
+    pub key_size: u64,
+    /// Smallest key size (a multiple of 8).
+    pub min_key_size: u64,
+    /// Largest key size (a multiple of 8).
+    pub max_key_size: u64,
+    /// Most keys per request.
+    pub max_key_per_request: u64,
+    /// Most additional slave SAEs per request (0: none; multicast keys are not served yet).
+    pub max_sae_id_count: u64,
+}
+
+impl Default for KmeLimits {
+    fn default() -> Self {
+        KmeLimits {
+            key_size: 256,
+            min_key_size: 64,
+            max_key_size: 65536,
+            max_key_per_request: 128,
+            max_sae_id_count: 0,
+        }
+    }
+}
+
+/// A key handed to its master and not yet to its slave.
+struct Issued {
+    id: KeyId,
+    master: String,
+    slave: String,
+    /// Where its bytes came from (`qkd`, `relay`, `pqc-fallback`).
+    source: &'static str,
+    /// A dec_keys request is collecting it now.
+    taken: bool,
+}
+
+/// The state every KME of a served mesh shares.
+pub struct Kmes {
+    directory: SaeDirectory,
+    supply: Arc<dyn KeySupply>,
+    store: KeyStore,
+    limits: KmeLimits,
+    issued: Mutex<HashMap<Uuid, Issued>>,
+}
+
+impl Kmes {
+    /// KMEs over `directory`, taking key from `supply` and recording it through `store`.
+    pub fn new(directory: SaeDirectory, supply: Arc<dyn KeySupply>, store: KeyStore, limits: KmeLimits) -> Self {
+        Kmes { directory, supply, store, limits, issued: Mutex::new(HashMap::new()) }
+    }
+
+    /// The SAE directory.
+    pub fn directory(&self) -> &SaeDirectory {
+        &self.directory
+    }
+
+    /// Answers `request` from SAE `caller` (from its certificate) at the KME of `node`: the
+    /// JSON body of a 200, or the error.
+    pub async fn handle(&self, node: &str, caller: &str, request: ApiRequest) -> Result<Value, ApiError> {
+        match self.directory.node_of(caller) {
+            None => return Err(ApiError::unauthorized(format!("{caller:?} is not an SAE of this mesh"))),
+            Some(home) if home != node => {
+                return Err(ApiError::unauthorized(format!(
+                    "SAE {caller} belongs to the KME of {home}, not of {node}"
+                )));
+            }
+            Some(_) => {}
+        }
+        match request {
+            ApiRequest::Status { slave } => self.status(node, caller, &slave),
+            ApiRequest::EncKeys { slave, request } => self.enc_keys(node, caller, &slave, &request).await,
+            ApiRequest::DecKeys { master, key_ids } => self.dec_keys(caller, &master, &key_ids).await,
+        }
+    }
+
+    /// The peer SAE's node and the route to it, for a master at `node`.
+    fn peer(&self, node: &str, caller: &str, peer: &str) -> Result<(String, Route), ApiError> {
+        let peer_node = self
+            .directory
+            .node_of(peer)
+            .ok_or_else(|| ApiError::bad_request(format!("unknown SAE {peer:?}")).detail("SAE_ID", peer.to_string()))?;
+        if peer == caller {
+            return Err(ApiError::bad_request("master and slave SAE are the same"));
+        }
+        if peer_node == node {
+            return Err(ApiError::bad_request(format!(
+                "SAE {peer} is on this KME ({node}); keys between SAEs of one KME are not served"
+            )));
+        }
+        let route = self
+            .directory
+            .route(node, peer_node)
+            .ok_or_else(|| ApiError::unavailable(format!("no QKD link or relay path from {node} to {peer_node}")))?;
+        Ok((peer_node.to_string(), route))
+    }
+
+    fn status(&self, node: &str, caller: &str, slave: &str) -> Result<Value, ApiError> {
+        let (slave_node, route) = self.peer(node, caller, slave)?;
+        let key_bytes = self.limits.key_size / 8;
+        let view = self.supply.view(&route);
+        let status = Status {
+            source_kme_id: node.to_string(),
+            target_kme_id: slave_node,
+            master_sae_id: caller.to_string(),
+            slave_sae_id: slave.to_string(),
+            key_size: self.limits.key_size,
+            stored_key_count: self.supply.stored_bytes(&route) / key_bytes,
+            max_key_count: self.supply.capacity_bytes(&route) / key_bytes,
+            max_key_per_request: self.limits.max_key_per_request,
+            max_key_size: self.limits.max_key_size,
+            min_key_size: self.limits.min_key_size,
+            max_sae_id_count: self.limits.max_sae_id_count,
+            status_extension: json!({
+                "mode": view.mode,
+                "qber": view.qber,
+                "key_rate_bps": view.key_rate_bps,
+                "route": route_json(&route),
+            }),
+        };
+        Ok(serde_json::to_value(status).expect("a Status serializes"))
+    }
+
+    /// The checked number and size (bits) of a Key request.
+    fn check_request(&self, request: &KeyRequest) -> Result<(u64, u64), ApiError> {
+        let l = &self.limits;
+        let number = request.number.unwrap_or(1);
+        let size = request.size.unwrap_or(l.key_size);
+        if number == 0 || number > l.max_key_per_request {
+            return Err(ApiError::bad_request(format!(
+                "number {number} is outside 1..={} (max_key_per_request)",
+                l.max_key_per_request
+            ))
+            .detail("number", number));
+        }
+        if !size.is_multiple_of(8) || size < l.min_key_size || size > l.max_key_size {
+            return Err(ApiError::bad_request(format!(
+                "size {size} must be a multiple of 8 in {}..={} bits (min_key_size..max_key_size)",
+                l.min_key_size, l.max_key_size
+            ))
+            .detail("size", size));
+        }
+        if request.additional_slave_sae_ids.len() as u64 > l.max_sae_id_count {
+            return Err(ApiError::bad_request(format!(
+                "{} additional_slave_SAE_IDs; this KME serves at most {} (max_SAE_ID_count)",
+                request.additional_slave_sae_ids.len(),
+                l.max_sae_id_count
+            )));
+        }
+        if !request.extension_mandatory.is_empty() {
+            let mut e = ApiError::bad_request("not all extension_mandatory parameters are supported");
+            for ext in &request.extension_mandatory {
+                e = e.detail("unsupported_extension", Value::Object(ext.clone()));
+            }
+            return Err(e);
+        }
+        Ok((number, size))
+    }
+
+    async fn enc_keys(&self, node: &str, caller: &str, slave: &str, request: &KeyRequest) -> Result<Value, ApiError> {
+        let (slave_node, route) = self.peer(node, caller, slave)?;
+        let (number, size) = self.check_request(request)?;
+        let key_bytes = (size / 8) as usize;
+        let supplied = self.supply.take(&route, key_bytes * number as usize).map_err(|e| match e {
+            SupplyError::Exhausted { .. } => ApiError::unavailable("not enough key stored for this SAE pair")
+                .detail("stored_key_count", self.supply.stored_bytes(&route) / (key_bytes as u64)),
+            other => ApiError::unavailable(other.to_string()),
+        })?;
+        let source = supplied.source.as_str();
+        let origin = format!("{source} {}", route_links(&route));
+        let mut entries = Vec::with_capacity(number as usize);
+        let mut deliveries = Vec::with_capacity(number as usize);
+        let mut ids = Vec::with_capacity(number as usize);
+        for chunk in supplied.material.expose().chunks(key_bytes) {
+            let key_id = Uuid::new_v4();
+            entries.push(KeyEntry {
+                key_id: key_id.to_string(),
+                key: base64::engine::general_purpose::STANDARD.encode(chunk),
+                key_extension: Some(json!({ "source": source })),
+            });
+            deliveries.push(DeliveredKey {
+                channel: format!("etsi014/{key_id}"),
+                material: SecretBytes::new(chunk.to_vec()),
+                origin: origin.clone(),
+                handed_to: format!("key_ID={key_id}; master_SAE_ID={caller}; slave_SAE_ID={slave}"),
+            });
+            ids.push(key_id);
+        }
+        let participants = vec![node.to_string(), slave_node];
+        let stored = self
+            .store
+            .issue(participants, deliveries)
+            .await
+            .map_err(|e| ApiError::unavailable("the key could not be recorded").detail("store", e))?;
+        {
+            let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+            for (key_id, id) in ids.into_iter().zip(stored) {
+                issued.insert(
+                    key_id,
+                    Issued { id, master: caller.to_string(), slave: slave.to_string(), source, taken: false },
+                );
+            }
+        }
+        Ok(serde_json::to_value(KeyContainer { keys: entries }).expect("a Key container serializes"))
+    }
+
+    async fn dec_keys(&self, caller: &str, master: &str, key_ids: &[String]) -> Result<Value, ApiError> {
+        if self.directory.node_of(master).is_none() {
+            return Err(ApiError::bad_request(format!("unknown SAE {master:?}")).detail("SAE_ID", master.to_string()));
+        }
+        let mut parsed = Vec::with_capacity(key_ids.len());
+        for k in key_ids {
+            let id = Uuid::parse_str(k)
+                .map_err(|_| ApiError::bad_request("key_ID is not a UUID").detail("key_ID", k.to_string()))?;
+            if parsed.contains(&id) {
+                return Err(ApiError::bad_request("key_ID asked for twice").detail("key_ID", k.to_string()));
+            }
+            parsed.push(id);
+        }
+        let mut sources = Vec::with_capacity(parsed.len());
+        let jobs = {
+            let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+            for id in &parsed {
+                let entry = issued.get(id).filter(|e| !e.taken).ok_or_else(|| {
+                    ApiError::bad_request("unknown key_ID (never issued, or already delivered)")
+                        .detail("key_ID", id.to_string())
+                })?;
+                if entry.master != master || entry.slave != caller {
+                    return Err(ApiError::unauthorized(format!("key_ID {id} was not issued by {master} for {caller}")));
+                }
+            }
+            let mut jobs = Vec::with_capacity(parsed.len());
+            for id in &parsed {
+                let entry = issued.get_mut(id).expect("checked above");
+                entry.taken = true;
+                jobs.push((entry.id, format!("key_ID={id}; slave_SAE_ID={caller}")));
+                sources.push(entry.source);
+            }
+            jobs
+        };
+        match self.store.collect(jobs).await {
+            Ok(materials) => {
+                let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+                let mut entries = Vec::with_capacity(parsed.len());
+                for ((id, material), source) in parsed.iter().zip(materials).zip(sources) {
+                    issued.remove(id);
+                    entries.push(KeyEntry {
+                        key_id: id.to_string(),
+                        key: base64::engine::general_purpose::STANDARD.encode(material.expose()),
+                        key_extension: Some(json!({ "source": source })),
+                    });
+                }
+                Ok(serde_json::to_value(KeyContainer { keys: entries }).expect("a Key container serializes"))
+            }
+            Err(e) => {
+                let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+                for id in &parsed {
+                    if let Some(entry) = issued.get_mut(id) {
+                        entry.taken = false;
+                    }
+                }
+                Err(ApiError::unavailable("the keys could not be collected").detail("store", e))
+            }
+        }
+    }
+}
+
+fn route_links(route: &Route) -> String {
+    match route {
+        Route::Direct(link) => link.clone(),
+        Route::Relay(hops) => hops.join("+"),
+    }
+}
+
+fn route_json(route: &Route) -> Value {
+    match route {
+        Route::Direct(link) => json!({ "kind": "direct", "links": [link] }),
+        Route::Relay(hops) => json!({ "kind": "relay", "links": hops }),
+    }
+}

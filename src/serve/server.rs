@@ -1,0 +1,262 @@
+//! Running the KMEs: one HTTPS listener per node of the mesh (hub included) on loopback,
+//! each connection's client certificate checked in the handshake and mapped to its SAE, the
+//! requests parsed ([`super::api::parse_request`]) and answered ([`super::kme::Kmes`]), the
+//! keys recorded through the group-committing store writer ([`super::store`]). Once every
+//! listener is bound the ready file is written; SIGINT, SIGTERM or the end of `--duration`
+//! stop the accepting, let in-flight requests finish (up to [`DRAIN_TIMEOUT`]), commit and
+//! sign a checkpoint.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use http_body_util::{BodyExt, Full, Limited};
+use hyper::body::{Bytes, Incoming};
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+use rand::SeedableRng;
+use rand_chacha::ChaCha20Rng;
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use super::api::{ApiError, MAX_BODY_BYTES, parse_request};
+use super::directory::SaeDirectory;
+use super::error::ServeError;
+use super::kme::{KmeLimits, Kmes};
+use super::pki::OPERATOR;
+use super::store::start_writer;
+use super::supply::OsRngSupply;
+use super::tls::{identity, server_config};
+use crate::crypto::SecretBytes;
+use crate::lifecycle::{Engine, EngineConfig, MASTER_KEY_ENV, WallClock, load_master_key};
+use crate::mesh::MeshScenario;
+
+/// How long in-flight requests may take to finish after a stop signal.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a TLS handshake may take.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// Settings of a served mesh.
+#[derive(Debug, Clone)]
+pub struct ServeOptions {
+    /// The PKI directory of `qecnet pki init`.
+    pub pki: PathBuf,
+    /// The lifecycle store to create (refused if it exists).
+    pub db: PathBuf,
+    /// Address of the first KME; port 0 gives every KME a free port, port P gives the i-th
+    /// KME (hub first) port P + i.
+    pub listen: SocketAddr,
+    /// Where to write `{"kmes": {...}, "metrics": null}` once all listen (refused if it exists).
+    pub ready_file: Option<PathBuf>,
+    /// Stop after this much wall-clock time (else on SIGINT/SIGTERM only).
+    pub duration: Option<Duration>,
+    /// Key buffer of every QKD link (bytes).
+    pub buffer_bytes: usize,
+    /// Refill of every link's buffer (bytes per wall-clock second).
+    pub refill_bytes_per_s: f64,
+    /// The KMEs' limits.
+    pub limits: KmeLimits,
+}
+
+/// What a served run did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeReport {
+    /// Each KME's address.
+    pub kmes: BTreeMap<String, SocketAddr>,
+    /// Audit records in the store at the end.
+    pub audit_records: u64,
+}
+
+fn io_err(path: &Path) -> impl Fn(std::io::Error) -> ServeError + '_ {
+    move |e| ServeError::File(crate::atomic_file::FileError::new(path, e))
+}
+
+/// Serves `scenario` until a stop signal or the end of `options.duration`.
+pub fn serve(scenario: &MeshScenario, options: &ServeOptions) -> Result<ServeReport, ServeError> {
+    let directory = SaeDirectory::from_scenario(scenario)?;
+    if let Some(ready) = &options.ready_file
+        && ready.symlink_metadata().is_ok()
+    {
+        return Err(io_err(ready)(std::io::Error::new(
+            std::io::ErrorKind::AlreadyExists,
+            "the ready file exists; serve writes a new one",
+        )));
+    }
+    // TLS before the store, so a bad PKI leaves no store behind.
+    let mut tls = Vec::new();
+    for node in directory.nodes() {
+        tls.push((node.clone(), server_config(&options.pki, node)?));
+    }
+    // Listeners next, still before the store: a port in use leaves nothing behind either.
+    let mut bound = Vec::new();
+    for (i, (node, config)) in tls.into_iter().enumerate() {
+        let mut addr = options.listen;
+        if addr.port() != 0 {
+            let port = addr.port().checked_add(i as u16).ok_or_else(|| ServeError::Listen {
+                addr: addr.to_string(),
+                source: std::io::Error::other("port out of range"),
+            })?;
+            addr.set_port(port);
+        }
+        let listen_err = |source| ServeError::Listen { addr: addr.to_string(), source };
+        let listener = std::net::TcpListener::bind(addr).map_err(listen_err)?;
+        listener.set_nonblocking(true).map_err(listen_err)?;
+        bound.push((node, listener, config));
+    }
+    let mut rng = ChaCha20Rng::try_from_rng(&mut rand::rngs::SysRng)
+        .map_err(|e| io_err(Path::new("<operating-system entropy>"))(std::io::Error::other(e.to_string())))?;
+    let master = match std::env::var_os(MASTER_KEY_ENV) {
+        Some(_) => load_master_key(None)?,
+        None => SecretBytes::random(32, "master", &mut rng)
+            .map_err(|e| crate::lifecycle::LifecycleError::Input(e.to_string()))?,
+    };
+    let config = EngineConfig { actor: "kme".into(), ..EngineConfig::default() };
+    let engine = Engine::create(&options.db, &master, config, Box::new(WallClock), &mut rng)?;
+    let supply = OsRngSupply::new(&directory.link_ids(), options.buffer_bytes, options.refill_bytes_per_s)
+        .map_err(|e| io_err(Path::new("<operating-system entropy>"))(std::io::Error::other(e.to_string())))?;
+    let (store, writer) = start_writer(engine, rng);
+    let kmes = Arc::new(Kmes::new(directory, Arc::new(supply), store, options.limits));
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(io_err(Path::new("<tokio runtime>")))?;
+    let served = runtime.block_on(run(kmes.clone(), bound, options));
+    runtime.shutdown_timeout(DRAIN_TIMEOUT);
+    drop(kmes);
+    let audit_records = writer.finish()?;
+    let kmes = served?;
+    Ok(ServeReport { kmes, audit_records })
+}
+
+async fn run(
+    kmes: Arc<Kmes>,
+    bound: Vec<(String, std::net::TcpListener, Arc<rustls::ServerConfig>)>,
+    options: &ServeOptions,
+) -> Result<BTreeMap<String, SocketAddr>, ServeError> {
+    let mut listeners = Vec::new();
+    let mut addrs = BTreeMap::new();
+    for (node, listener, config) in bound {
+        let local = listener.local_addr().map_err(|source| ServeError::Listen { addr: node.clone(), source })?;
+        let listener =
+            TcpListener::from_std(listener).map_err(|source| ServeError::Listen { addr: local.to_string(), source })?;
+        addrs.insert(node.clone(), local);
+        listeners.push((node, listener, TlsAcceptor::from(config)));
+    }
+    if let Some(ready) = &options.ready_file {
+        let kmes_json: serde_json::Map<String, serde_json::Value> =
+            addrs.iter().map(|(n, a)| (n.clone(), serde_json::Value::String(a.to_string()))).collect();
+        let text = serde_json::json!({ "kmes": kmes_json, "metrics": null }).to_string() + "\n";
+        crate::atomic_file::write_text_atomically(ready, &text)?;
+    }
+
+    let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
+    let graceful = Arc::new(hyper_util::server::graceful::GracefulShutdown::new());
+    let mut accepting = Vec::new();
+    for (node, listener, acceptor) in listeners {
+        let mut stop = stop_rx.clone();
+        let kmes = kmes.clone();
+        let graceful = graceful.clone();
+        accepting.push(tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    accepted = listener.accept() => {
+                        let Ok((tcp, _)) = accepted else { continue };
+                        let _ = tcp.set_nodelay(true);
+                        tokio::spawn(connection(tcp, acceptor.clone(), kmes.clone(), node.clone(), graceful.watcher()));
+                    }
+                }
+            }
+        }));
+    }
+    wait_for_stop(options.duration).await;
+    let _ = stop_tx.send(true);
+    for task in accepting {
+        let _ = task.await;
+    }
+    // Every accepting task has ended, so this is the last handle.
+    if let Ok(graceful) = Arc::try_unwrap(graceful) {
+        let _ = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await;
+    }
+    Ok(addrs)
+}
+
+/// Until SIGINT, SIGTERM or the end of `duration`.
+async fn wait_for_stop(duration: Option<Duration>) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+        return;
+    };
+    let timer = async {
+        match duration {
+            Some(d) => tokio::time::sleep(d).await,
+            None => std::future::pending().await,
+        }
+    };
+    tokio::select! {
+        _ = int.recv() => {}
+        _ = term.recv() => {}
+        _ = timer => {}
+    }
+}
+
+/// One TLS connection: the handshake (a missing or foreign client certificate ends it
+/// there), the caller's identity, then HTTP/1.1 requests until it closes.
+async fn connection(
+    tcp: tokio::net::TcpStream,
+    acceptor: TlsAcceptor,
+    kmes: Arc<Kmes>,
+    node: String,
+    watcher: hyper_util::server::graceful::Watcher,
+) {
+    let Ok(Ok(stream)) = tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await else { return };
+    let caller = {
+        let (_, session) = stream.get_ref();
+        let ids = kmes.directory().sae_ids();
+        session
+            .peer_certificates()
+            .and_then(|certs| certs.first())
+            .and_then(|leaf| identity(leaf, ids.iter().map(String::as_str).chain([OPERATOR])).map(str::to_string))
+    };
+    let caller = Arc::new(caller);
+    let node = Arc::new(node);
+    let service = hyper::service::service_fn(move |request| {
+        let (kmes, node, caller) = (kmes.clone(), node.clone(), caller.clone());
+        async move { Ok::<_, std::convert::Infallible>(answer(&kmes, &node, caller.as_deref(), request).await) }
+    });
+    let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), service);
+    let _ = watcher.watch(conn).await;
+}
+
+/// One HTTP request to its response.
+async fn answer(kmes: &Kmes, node: &str, caller: Option<&str>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let result = async {
+        let caller =
+            caller.ok_or_else(|| ApiError::unauthorized("the client certificate names no SAE of this mesh"))?;
+        let method = request.method().as_str().to_string();
+        let path = request.uri().path().to_string();
+        let query = request.uri().query().map(str::to_string);
+        let body = Limited::new(request.into_body(), MAX_BODY_BYTES)
+            .collect()
+            .await
+            .map_err(|_| ApiError::bad_request(format!("request body unreadable or over {MAX_BODY_BYTES} bytes")))?
+            .to_bytes();
+        let parsed = parse_request(&method, &path, query.as_deref(), &body)?;
+        kmes.handle(node, caller, parsed).await
+    }
+    .await;
+    let (status, body) = match result {
+        Ok(json) => (StatusCode::OK, json.to_string()),
+        Err(e) => (StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), e.body()),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
+        .headers_mut()
+        .insert(hyper::header::CONTENT_TYPE, hyper::header::HeaderValue::from_static("application/json"));
+    response
+}
