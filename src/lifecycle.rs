@@ -14,6 +14,8 @@
 //! | [`Engine::generate`], [`Engine::import_material`] | (none) → GENERATED; a failure creates no record |
 //! | [`Engine::distribute`] | GENERATED → DISTRIBUTED |
 //! | [`Engine::fail_distribution`] | → DESTROYED, plus a retry with new material |
+//! | [`Engine::fail_distribution_and_retry`], [`Engine::fail_distribution_without_retry`], [`Engine::retry_failed_distribution`] | → DESTROYED; the retry with new (supplied or local) material GENERATED → DISTRIBUTED, at once or later |
+//! | [`Engine::prepare_replacement`] | replacement GENERATED, the old key stays ACTIVE until the replacement activates (then ACTIVE → ROTATING) |
 //! | [`Engine::confirm_receipt`], [`Engine::receipt_proof`], [`Engine::activate`] | DISTRIBUTED → ACTIVE |
 //! | [`Engine::begin_rotation`], [`Engine::rotate_scheduled`] | ACTIVE → ROTATING, replacement GENERATED |
 //! | [`Engine::rotate_triggered`] | same, old key retires as soon as the new one activates |
@@ -115,6 +117,7 @@ pub mod merkle;
 pub(crate) mod receipt;
 pub(crate) mod record;
 pub(crate) mod recovery;
+pub(crate) mod retry;
 pub(crate) mod rotation;
 pub mod rules;
 pub(crate) mod state;
@@ -133,6 +136,7 @@ pub use master::{MASTER_KEY_ENV, load_master_key};
 pub use receipt::ReceiptProof;
 pub use record::{KeyId, KeyRecord, get_key, list_keys};
 pub use recovery::RecoveryReport;
+pub use retry::{FailedDistributions, RetryMaterial};
 pub use rotation::EmergencyRotation;
 pub use rules::QBER_THRESHOLD;
 pub use state::{KeyState, Transition, Trigger, Usage};

@@ -33,7 +33,10 @@ pub use escalation::{CompromiseDetector, MAX_FALSE_SIGNALS_PER_NODE_DAY, false_s
 pub use link::{QkdLink, WindowStats};
 pub use monitor::{Cusum, LinkMode, ModeChange, MonitorSettings, ThresholdMonitor};
 pub use promises::{EMERGENCY_REKEY_S, EMERGENCY_REVOCATION_S, SCHEDULED_ROTATION_S, TRIGGERED_ROTATION_S};
-pub use scenario::{Attack, EventKind, EventSpec, MAX_DURATION_S, MeshScenario, MeshSettings, MessageSettings};
+pub use scenario::{
+    Attack, EventKind, EventSpec, MAX_DISTRIBUTION_ATTEMPTS, MAX_DURATION_S, MeshScenario, MeshSettings,
+    MessageSettings, RotationSettings,
+};
 pub use sim::{MeshOutputs, run_mesh, run_mesh_until};
-pub use summary::{Latency, MeshLinkSummary, MeshSummary, RotationStats, Rotations};
+pub use summary::{DistributionSummary, Latency, MeshLinkSummary, MeshSummary, RotationStats, Rotations};
 pub use topology::{Link, LinkSpec, MAX_COORDINATE_KM, MAX_ROUTE_FACTOR, NodeSpec, Topology, TopologySettings};

@@ -155,6 +155,33 @@ fn print_summary(out: &mut impl Write, s: &MeshSummary, o: &MeshOutputs) -> std:
             }
         )?;
     }
+    let (r, d) = (&s.rotations, &s.distribution);
+    writeln!(
+        out,
+        "distributions (deadline {:.1} ms, up to {} attempts): failed {}/{}/{}/{}, retried {}/{}/{}/{}, given up \
+         {}/{}/{}/{} (scheduled/triggered/emergency/setup); store: {} DESTROYED by a failure, {} of them used",
+        d.deadline_ms,
+        d.max_attempts,
+        r.scheduled.distribution_failures,
+        r.triggered.distribution_failures,
+        r.emergency.distribution_failures,
+        d.setup_failures,
+        r.scheduled.retries,
+        r.triggered.retries,
+        r.emergency.retries,
+        d.setup_retries,
+        r.scheduled.exhausted,
+        r.triggered.exhausted,
+        r.emergency.exhausted,
+        d.setup_exhausted,
+        d.store.destroyed,
+        d.store.used
+    )?;
+    writeln!(
+        out,
+        "rotations a crashed participant delayed: {} (max {:.0} ms from the first attempt, {:.2} ms from the successful one)",
+        s.delayed_by_crash, s.delayed_by_crash_max_ms, s.delayed_by_crash_max_from_success_ms
+    )?;
     writeln!(
         out,
         "decision engine: {} detections (mean delay {:.1} s), {} false alarms in {} honest link-windows",

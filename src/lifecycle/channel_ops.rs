@@ -1,15 +1,16 @@
 //! Operations a hub driving QKD channels needs beyond the core ones: a rotation whose
-//! replacement carries externally produced material (distilled by a QKD link, or agreed by the
+//! replacement carries externally produced material (begun at once, or prepared while the old
+//! key stays ACTIVE until the replacement activates) (distilled by a QKD link, or agreed by the
 //! ML-KEM-1024 fallback exchange), and audit records for channel events that change no key
 //! (a link entering or leaving fallback, a detection by the decision engine). The explicit
 //! batches such a driver uses ([`Engine::begin_batch`], [`Engine::commit_batch`]) are with
 //! the other transactions in `super::engine::transaction`.
 
 use crate::crypto::SecretBytes;
-use crate::lifecycle::engine::{Engine, NewKey};
+use crate::lifecycle::engine::{Engine, NewKey, check_material_len};
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::record::KeyId;
-use crate::lifecycle::state::{Transition, Trigger};
+use crate::lifecycle::state::{KeyState, Transition, Trigger};
 use crate::lifecycle::store::keys;
 use rand::CryptoRng;
 
@@ -39,6 +40,43 @@ impl Engine {
                 keys::mark_early_retirement(&tx.conn, old)?;
             }
             tx.store_new_key(&NewKey::replacing(&rec), material, origin, rng)
+        })
+    }
+
+    /// Prepares the replacement of the ACTIVE key `old`, carrying `material` from `origin`,
+    /// GENERATED — while `old` stays ACTIVE: it begins its rotation (ROTATING, then retired
+    /// after the overlap) only in the transaction that activates the replacement, so a
+    /// distribution that fails and is retried never leaves the channel without a key to
+    /// encrypt with (the spec's zero downtime: "old key remains active until all nodes confirm
+    /// receipt of new material"). With a `trigger` the old key is marked for early retirement
+    /// (it retires the moment the replacement activates). Returns the replacement.
+    pub fn prepare_replacement(
+        &mut self,
+        old: KeyId,
+        material: SecretBytes,
+        origin: &str,
+        trigger: Option<Trigger>,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        self.atomic(|tx| {
+            let rec = tx.load(old)?;
+            if rec.state != KeyState::Active {
+                return Err(LifecycleError::IllegalTransition {
+                    key: old,
+                    state: rec.state,
+                    transition: Transition::BeginRotation,
+                });
+            }
+            let spec_len = tx.config.specs.get(rec.key_type).material_len;
+            check_material_len(rec.key_type, spec_len, &material)?;
+            if trigger.is_some() {
+                keys::mark_early_retirement(&tx.conn, old)?;
+            }
+            let mut detail = origin.to_string();
+            if let Some(t) = trigger {
+                detail.push_str(&format!("; triggered: {}", t.as_str()));
+            }
+            tx.store_new_key(&NewKey::replacing(&rec), material, &detail, rng)
         })
     }
 

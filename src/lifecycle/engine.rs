@@ -32,8 +32,8 @@ use crate::crypto::{AuditSigner, KeySpecTable, KeyType, MasterKey, NodeIdentityK
 use crate::units::{SimDuration, SimTime};
 use audit_writer::ChainHead;
 pub(crate) use transaction::Tx;
-pub(crate) use transitions::NewKey;
 pub use transitions::TickReport;
+pub(crate) use transitions::{NewKey, check_material_len};
 
 type Result<T> = std::result::Result<T, LifecycleError>;
 

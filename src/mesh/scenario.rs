@@ -93,11 +93,53 @@ pub struct MessageSettings {
     pub loss_probability: f64,
     /// Time before a lost message is resent (ms).
     pub retry_timeout_ms: f64,
+    /// Resends of a lost message before it is lost for good (the loss model's tail: a message
+    /// is lost for good with probability `loss_probability^(max_resends + 1)`).
+    pub max_resends: u32,
 }
 
 impl Default for MessageSettings {
     fn default() -> Self {
-        MessageSettings { fibre_us_per_km: 5.0, processing_us: 200.0, loss_probability: 0.001, retry_timeout_ms: 50.0 }
+        MessageSettings {
+            fibre_us_per_km: 5.0,
+            processing_us: 200.0,
+            loss_probability: 0.001,
+            retry_timeout_ms: 50.0,
+            max_resends: 3,
+        }
+    }
+}
+
+/// The most attempts a failed distribution may make ([`RotationSettings::max_distribution_attempts`]).
+pub const MAX_DISTRIBUTION_ATTEMPTS: u32 = 100;
+
+/// `[rotation]`: how a distribution that misses its receipts fails and is retried.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RotationSettings {
+    /// Time from sending a key to the deadline for every receipt (s); when absent,
+    /// `2·(d_max + max_resends·retry_timeout) + retry_timeout` with `d_max` the longest one-way
+    /// hub-to-node message delay (fibre and processing): the round trip of the farthest node
+    /// with every resend of the budget spent on the way out and on the way back, plus one
+    /// retry timeout of slack, so only a message lost for good or a node that is down can miss
+    /// it.
+    #[serde(
+        default,
+        deserialize_with = "crate::units::deserialize_optional_duration_s",
+        rename = "distribution_deadline"
+    )]
+    pub distribution_deadline_s: Option<f64>,
+    /// Attempts of one distribution (the first included) before it is given up; the old key
+    /// stays ACTIVE and the next refresh starts afresh.
+    pub max_distribution_attempts: u32,
+    /// Wait before the second attempt (s); each further attempt waits twice as long.
+    #[serde(deserialize_with = "crate::units::deserialize_duration_s", rename = "retry_backoff")]
+    pub retry_backoff_s: f64,
+}
+
+impl Default for RotationSettings {
+    fn default() -> Self {
+        RotationSettings { distribution_deadline_s: None, max_distribution_attempts: 3, retry_backoff_s: 0.1 }
     }
 }
 
@@ -172,6 +214,8 @@ pub struct MeshScenario {
     pub link_defaults: LinkConfig,
     /// Control messages.
     pub messages: MessageSettings,
+    /// Deadlines and retries of distributions.
+    pub rotation: RotationSettings,
     /// Full mesh, route factor, longest direct link.
     pub topology: TopologySettings,
     /// The sovereign hub.
@@ -205,6 +249,7 @@ impl Default for MeshScenario {
             postprocess: PostprocessSettings::default(),
             link_defaults: LinkConfig::default(),
             messages: MessageSettings::default(),
+            rotation: RotationSettings::default(),
             topology: TopologySettings::default(),
             hub: NodeSpec { name: "hub".into(), x_km: 0.0, y_km: 0.0 },
             node: Vec::new(),
@@ -299,7 +344,39 @@ impl MeshScenario {
             ));
         }
         check_positive("messages.retry_timeout_ms", self.messages.retry_timeout_ms)?;
+        let r = &self.rotation;
+        if !(1..=MAX_DISTRIBUTION_ATTEMPTS).contains(&r.max_distribution_attempts) {
+            return Err(InvalidParameter::new(
+                "rotation.max_distribution_attempts",
+                r.max_distribution_attempts,
+                format!("must be 1 to {MAX_DISTRIBUTION_ATTEMPTS} (the first attempt included)"),
+            ));
+        }
+        check_non_negative("rotation.retry_backoff", r.retry_backoff_s)?;
+        if r.retry_backoff_s > m.refresh_interval_s {
+            return Err(InvalidParameter::new(
+                "rotation.retry_backoff",
+                format!("{} s", short_number(r.retry_backoff_s)),
+                format!("must be at most mesh.refresh_interval = {} s", m.refresh_interval_s),
+            ));
+        }
         let topology = Topology::new(&self.hub, &self.node, &self.link, &self.topology)?;
+        if let Some(d) = r.distribution_deadline_s {
+            check_positive("rotation.distribution_deadline", d)?;
+            let round_trip_s = 2.0 * self.longest_hub_delay_ns(&topology) as f64 / 1e9;
+            if d <= round_trip_s || d > m.refresh_interval_s {
+                return Err(InvalidParameter::new(
+                    "rotation.distribution_deadline",
+                    format!("{} s", short_number(d)),
+                    format!(
+                        "must be above the longest round trip between the hub and a node ({} s; no receipt \
+                         could arrive before it) and at most mesh.refresh_interval = {} s",
+                        short_number(round_trip_s),
+                        m.refresh_interval_s
+                    ),
+                ));
+            }
+        }
         for link in &topology.links {
             let config = self
                 .link_config(link)
@@ -348,6 +425,41 @@ impl MeshScenario {
             }
         }
         Ok(topology)
+    }
+
+    /// One-way delay of a control message between the hub and node `n` (ns): fibre over the
+    /// direct link if there is one, else over the route factor times the straight distance,
+    /// plus processing.
+    pub fn hub_delay_ns(&self, topology: &Topology, n: usize) -> u64 {
+        let msg = &self.messages;
+        let km = if n == 0 {
+            0.0
+        } else {
+            topology.link_between(0, n).map(|l| topology.links[l].length_km).unwrap_or_else(|| {
+                let (p, q) = (&topology.nodes[0], &topology.nodes[n]);
+                ((p.x_km - q.x_km).powi(2) + (p.y_km - q.y_km).powi(2)).sqrt() * self.topology.route_factor
+            })
+        };
+        ((km * msg.fibre_us_per_km + msg.processing_us) * 1e3) as u64
+    }
+
+    /// The longest one-way hub-to-node message delay of the mesh (ns).
+    pub fn longest_hub_delay_ns(&self, topology: &Topology) -> u64 {
+        (0..topology.nodes.len()).map(|n| self.hub_delay_ns(topology, n)).max().unwrap_or(0)
+    }
+
+    /// The deadline for every receipt of a distribution (ns): `rotation.distribution_deadline`,
+    /// else `2·(d_max + max_resends·retry_timeout) + retry_timeout`
+    /// ([`RotationSettings::distribution_deadline_s`]).
+    pub fn distribution_deadline_ns(&self, topology: &Topology) -> u64 {
+        match self.rotation.distribution_deadline_s {
+            Some(d) => (d * 1e9).round() as u64,
+            None => {
+                let timeout_ns = (self.messages.retry_timeout_ms * 1e6) as u64;
+                2 * (self.longest_hub_delay_ns(topology) + u64::from(self.messages.max_resends) * timeout_ns)
+                    + timeout_ns
+            }
+        }
     }
 
     /// The physics of `link`: the defaults, its length, and its overrides.

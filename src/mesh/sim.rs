@@ -10,7 +10,9 @@
 //! - `link_window`: one monitoring window of a link (monitor, CUSUM, escalation);
 //! - `channels`: session-key channels, their refresh and key uses;
 //! - `fallback`: the ML-KEM-1024 hybrid exchange when QKD cannot pay;
-//! - `messages`: control messages, receipts, retries and activation;
+//! - `messages`: control messages, receipts, resends and activation;
+//! - `retries`: a distribution that misses its deadline fails (DESTROYED) and is retried
+//!   with new material, after a back-off or when a participant that was down returns;
 //! - `incidents`: scenario events (eve, degrade, crash...) and the compromise recovery;
 //! - `statistics`: what the run counts, turned into the [`MeshSummary`];
 //! - `outputs`: the CSV outputs, written through the atomic writer.
@@ -22,6 +24,7 @@ mod incidents;
 mod link_window;
 mod messages;
 mod outputs;
+mod retries;
 mod setup;
 mod statistics;
 
@@ -100,6 +103,11 @@ struct Sim<'a> {
     channels: BTreeMap<Channel, ChannelState>,
     /// Rotations waiting for receipts.
     pending: BTreeMap<KeyId, Pending>,
+    /// Rotations whose last attempt failed while a participant was down, by the failed
+    /// (DESTROYED) key: retried with new material when every participant is up.
+    parked: BTreeMap<KeyId, Pending>,
+    /// The deadline for every receipt of a distribution (ns).
+    deadline_ns: u64,
     /// Message delays and the crashed and isolated nodes.
     nodes: NodeStates,
     /// Every secret of the run (see [`setup::secret_rng`]).
@@ -218,13 +226,15 @@ impl<'a> Sim<'a> {
                 self.queue.schedule(now + refresh, SimEvent::Refresh(ch))?;
                 self.refresh(now, ch, RotationKind::Scheduled, None)
             }
-            SimEvent::Receipt { key, node } => self.receipt(now, key, &node),
+            SimEvent::Receipt { key, node, at_node } => self.receipt(now, key, &node, at_node),
+            SimEvent::DistributionDeadline { key } => self.distribution_deadline(now, key),
             SimEvent::Start(i) => self.start_event(now, i),
             SimEvent::End(i) => self.end_event(now, i),
             SimEvent::Restart(n) => {
                 self.nodes.down_until[n] = None;
                 let name = self.topology.nodes[n].name.clone();
-                self.csv.trace(now, &name, "node:restart", "up", (0.0, 0), "")
+                self.csv.trace(now, &name, "node:restart", "up", (0.0, 0), "")?;
+                self.retry_parked(now)
             }
             SimEvent::KeyTypes => {
                 self.queue.schedule(now + KEY_TYPE_CHECK, SimEvent::KeyTypes)?;
@@ -268,7 +278,8 @@ impl<'a> Sim<'a> {
         self.engine.commit_batch()?;
         self.engine.checkpoint_now()?;
         std::mem::take(&mut self.csv).commit()?;
+        let failed = self.engine.failed_distributions()?;
         self.engine.keep();
-        Ok(self.summary())
+        Ok(self.summary(failed))
     }
 }

@@ -32,25 +32,67 @@ impl Latency {
 pub struct RotationStats {
     /// Rotations that converged.
     pub count: u64,
-    /// Time from start to every node knowing the new key is ACTIVE (ms).
+    /// Time from the first attempt's start to every node knowing the new key is ACTIVE (ms).
     pub convergence_ms: Latency,
-    /// The spec's promise (ms).
+    /// The same from the start of the attempt that succeeded (ms): equal to
+    /// `convergence_ms` when no distribution failed.
+    pub convergence_from_success_ms: Latency,
+    /// The spec's promise (ms), against the latency from the first attempt.
     pub promise_ms: f64,
     /// Whether the maximum is within the promise.
     pub within_promise: bool,
+    /// Distributions that missed their deadline (each key DESTROYED).
+    pub distribution_failures: u64,
+    /// Retries with new material.
+    pub retries: u64,
+    /// Rotations given up (attempts spent, or no new material): the old key stayed ACTIVE.
+    pub exhausted: u64,
 }
 
 impl RotationStats {
-    /// Stats of `samples` (ms) against `promise_ms`.
+    /// Stats of `samples` (ms, from the first attempt) against `promise_ms`, without retries.
     pub fn new(samples: &[f64], promise_ms: f64) -> Self {
         let convergence_ms = Latency::of(samples);
         RotationStats {
             count: samples.len() as u64,
             convergence_ms,
+            convergence_from_success_ms: convergence_ms,
             promise_ms,
             within_promise: convergence_ms.max < promise_ms,
+            ..RotationStats::default()
         }
     }
+
+    /// With the latencies from the successful attempt (ms) and the failure counts.
+    pub fn with_retries(self, from_success: &[f64], failures: u64, retries: u64, exhausted: u64) -> Self {
+        RotationStats {
+            convergence_from_success_ms: Latency::of(from_success),
+            distribution_failures: failures,
+            retries,
+            exhausted,
+            ..self
+        }
+    }
+}
+
+/// Failed distributions and their retries beyond the per-kind counts of [`Rotations`].
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct DistributionSummary {
+    /// The deadline for every receipt of a distribution (ms).
+    pub deadline_ms: f64,
+    /// Attempts of one distribution before it is given up.
+    pub max_attempts: u32,
+    /// Failures, retries and give-ups of the first keys (node identities at the start).
+    pub setup_failures: u64,
+    /// See `setup_failures`.
+    pub setup_retries: u64,
+    /// See `setup_failures`.
+    pub setup_exhausted: u64,
+    /// Rotations still waiting for a participant to come back when the run ended.
+    pub waiting_at_end: u64,
+    /// Read back from the store: keys DESTROYED by a failed distribution, and how many of them
+    /// the store shows used (must be 0).
+    pub store: crate::lifecycle::FailedDistributions,
 }
 
 /// Rotations by kind.
@@ -104,14 +146,18 @@ pub struct MeshSummary {
     pub links_in_fallback_ever: u64,
     /// Rotations by kind.
     pub rotations: Rotations,
+    /// Deadlines, attempts, and the failed distributions as the store records them.
+    pub distribution: DistributionSummary,
     /// Revocation latency of compromises: every node told (ms); promise < 500 ms
     /// ([`EMERGENCY_REVOCATION_S`](crate::mesh::promises::EMERGENCY_REVOCATION_S)).
     pub revocation_ms: RotationStats,
-    /// Rotations with a participant down when they started (not in the latencies above: they
-    /// wait for the restart).
+    /// Rotations with a participant down when an attempt was sent or failed (not in the
+    /// latencies above: they wait for the restart and are retried with new material then).
     pub delayed_by_crash: u64,
-    /// The longest of those (ms).
+    /// The longest of those from the first attempt (ms).
     pub delayed_by_crash_max_ms: f64,
+    /// The longest of those from the successful attempt, after the restart (ms).
+    pub delayed_by_crash_max_from_success_ms: f64,
     /// Attack episodes detected by the decision engine (first alarm of each).
     pub detections: u64,
     /// Mean delay from attack start to detection (s).

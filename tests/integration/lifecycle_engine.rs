@@ -249,6 +249,69 @@ fn distribution_failure_destroys_and_retries_with_new_material() {
 }
 
 #[test]
+fn a_prepared_replacement_leaves_the_old_key_active_until_it_activates_through_failed_attempts() {
+    let mut f = fixture("prepared", EngineConfig { overlap: SimDuration::from_secs(30), ..EngineConfig::default() });
+    let old = active_key(&mut f, KeyType::MeshSession, "c", &["hub", "n1"]);
+    let material = |f: &mut Fixture| SecretBytes::random(32, "qkd", &mut f.rng).unwrap();
+    let m = material(&mut f);
+    let first = f.engine.prepare_replacement(old, m, "qkd", None, &mut f.rng).unwrap();
+    f.engine.distribute(first).unwrap();
+    f.engine.confirm_receipt(first, "hub").unwrap();
+    assert_eq!(state(&f, old), KeyState::Active);
+    // Two failed attempts: each key DESTROYED with its material and receipts, the old key ACTIVE.
+    let m = material(&mut f);
+    let second = f.engine.fail_distribution_and_retry(first, "deadline", Some((m, "qkd")), &mut f.rng).unwrap();
+    assert_eq!(state(&f, second), KeyState::Distributed);
+    f.engine.fail_distribution_without_retry(second, "n1 down").unwrap();
+    let m = material(&mut f);
+    let third = f.engine.retry_failed_distribution(second, Some((m, "qkd")), &mut f.rng).unwrap();
+    for k in [first, second] {
+        let rec = f.engine.key(k).unwrap();
+        assert_eq!((rec.state, rec.has_material, rec.receipts.len()), (KeyState::Destroyed, false, 0));
+    }
+    assert_eq!(state(&f, old), KeyState::Active);
+    f.engine.use_key(old, Usage::Protect).unwrap();
+    let third_rec = f.engine.key(third).unwrap();
+    assert_eq!((third_rec.state, third_rec.replaces), (KeyState::Distributed, Some(old)));
+    // A key that did not fail is not retried; a DESTROYED key is not used.
+    assert!(f.engine.retry_failed_distribution(third, None, &mut f.rng).is_err());
+    assert!(f.engine.use_key(first, Usage::Unprotect).is_err());
+    // Activation begins the old key's rotation in the same transaction: decrypt-only for the
+    // overlap, never two ACTIVE keys.
+    for n in ["hub", "n1"] {
+        f.engine.confirm_receipt(third, n).unwrap();
+    }
+    let proof = f.engine.receipt_proof(third).unwrap();
+    f.engine.activate(proof).unwrap();
+    assert_eq!((state(&f, third), state(&f, old)), (KeyState::Active, KeyState::Rotating));
+    assert!(f.engine.use_key(old, Usage::Protect).is_err());
+    f.engine.use_key(old, Usage::Unprotect).unwrap();
+    let failed = f.engine.failed_distributions().unwrap();
+    assert_eq!((failed.destroyed, failed.used, failed.retries), (2, 0, 2));
+    assert_chain_ok(&f);
+}
+
+#[test]
+fn a_triggered_prepared_replacement_retires_the_old_key_when_it_activates() {
+    let mut f =
+        fixture("prepared-trig", EngineConfig { overlap: SimDuration::from_secs(30), ..EngineConfig::default() });
+    let old = active_key(&mut f, KeyType::MeshSession, "c", &["hub", "n1"]);
+    let m = SecretBytes::random(32, "qkd", &mut f.rng).unwrap();
+    let new = f.engine.prepare_replacement(old, m, "qkd", Some(Trigger::Anomaly), &mut f.rng).unwrap();
+    assert_eq!(state(&f, old), KeyState::Active);
+    let wrong = SecretBytes::random(16, "short", &mut f.rng).unwrap();
+    assert!(f.engine.prepare_replacement(old, wrong, "qkd", None, &mut f.rng).is_err());
+    f.engine.distribute(new).unwrap();
+    for n in ["hub", "n1"] {
+        f.engine.confirm_receipt(new, n).unwrap();
+    }
+    let proof = f.engine.receipt_proof(new).unwrap();
+    f.engine.activate(proof).unwrap();
+    assert_eq!((state(&f, new), state(&f, old)), (KeyState::Active, KeyState::Retired));
+    assert_chain_ok(&f);
+}
+
+#[test]
 fn generation_failure_creates_no_record() {
     struct Stuck;
     impl rand::TryRng for Stuck {

@@ -64,6 +64,28 @@ impl<'a> NewKey<'a> {
     }
 }
 
+/// Refuses externally produced `material` of the wrong length for `key_type`: a QKD_TRANSPORT
+/// pad needs at least 64 bytes, another type exactly its table length, and a SOVEREIGN_MASTER
+/// is never imported; `spec_len` is the type's length in the engine's table.
+pub(crate) fn check_material_len(key_type: KeyType, spec_len: usize, material: &SecretBytes) -> Result<()> {
+    let ok = match key_type {
+        KeyType::SovereignMaster => false,
+        KeyType::QkdTransport => material.len() >= 64,
+        _ => material.len() == spec_len,
+    };
+    if ok {
+        return Ok(());
+    }
+    Err(LifecycleError::GenerationFailed {
+        key_type,
+        source: crate::crypto::CryptoError::BadKeyLength {
+            what: key_type.as_str(),
+            expected: if key_type == KeyType::QkdTransport { 64 } else { spec_len },
+            got: material.len(),
+        },
+    })
+}
+
 /// The node names as owned strings, as a key record holds them.
 fn owned_names(names: &[&str]) -> Vec<String> {
     names.iter().map(|s| s.to_string()).collect()
@@ -202,6 +224,15 @@ impl Tx<'_> {
         // Receipts are re-checked inside the transaction.
         self.proof_inner(id)?;
         let rec = self.load(id)?;
+        // A replacement prepared while its predecessor stayed ACTIVE
+        // ([`Engine::prepare_replacement`]) starts the predecessor's rotation now, in the
+        // activation's transaction: the channel is never without an ACTIVE key.
+        if let Some(old) = rec.replaces
+            && self.load_state(old)? == KeyState::Active
+        {
+            let how = if self.load(old)?.early_retirement { "triggered" } else { "scheduled" };
+            self.transition(old, Transition::BeginRotation, &format!("{how}; replaced by {id}"))?;
+        }
         if let Some(active) = keys::other_active(&self.conn, &rec.channel, rec.key_type, id)? {
             return Err(LifecycleError::ChannelBusy { key: id, channel: rec.channel, key_type: rec.key_type, active });
         }
@@ -293,22 +324,7 @@ impl Engine {
         origin: &str,
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<KeyId> {
-        let spec_len = self.config.specs.get(key_type).material_len;
-        let ok = match key_type {
-            KeyType::SovereignMaster => false,
-            KeyType::QkdTransport => material.len() >= 64,
-            _ => material.len() == spec_len,
-        };
-        if !ok {
-            return Err(LifecycleError::GenerationFailed {
-                key_type,
-                source: crate::crypto::CryptoError::BadKeyLength {
-                    what: key_type.as_str(),
-                    expected: if key_type == KeyType::QkdTransport { 64 } else { spec_len },
-                    got: material.len(),
-                },
-            });
-        }
+        check_material_len(key_type, self.config.specs.get(key_type).material_len, &material)?;
         let nodes = participant_set(owned_names(participants))?;
         self.atomic(|tx| {
             for n in &nodes {

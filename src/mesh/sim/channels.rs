@@ -98,7 +98,7 @@ impl Sim<'_> {
 
     /// Session-key material for `ch`: from the QKD buffer(s) when the link(s) run on QKD and
     /// can pay, else from a real ML-KEM-1024 hybrid exchange between the two ends.
-    fn material(&mut self, ch: Channel) -> Result<Option<(SecretBytes, &'static str)>> {
+    pub(super) fn material(&mut self, ch: Channel) -> Result<Option<(SecretBytes, &'static str)>> {
         let bits = self.scenario.mesh.session_key_bits;
         let hops: Vec<usize> = match ch {
             Channel::Group => {
@@ -166,7 +166,8 @@ impl Sim<'_> {
         self.flush_uses(ch)?;
         let participants: Vec<&str> = nodes.iter().map(|&n| self.topology.nodes[n].name.as_str()).collect();
         let key = match active {
-            Some(old) => self.engine.rotate_with_material(old, material, origin, trigger, &mut self.crypto_rng)?,
+            // The old key stays ACTIVE until its replacement activates (or the rotation fails).
+            Some(old) => self.engine.prepare_replacement(old, material, origin, trigger, &mut self.crypto_rng)?,
             None => self.engine.import_material(
                 KeyType::MeshSession,
                 &name,

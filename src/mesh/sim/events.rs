@@ -3,6 +3,7 @@
 
 use super::channels::Channel;
 use crate::lifecycle::KeyId;
+use crate::units::SimTime;
 
 /// An event on the simulator's queue.
 #[derive(Debug)]
@@ -11,8 +12,10 @@ pub(super) enum SimEvent {
     Window(usize),
     /// The scheduled refresh of a channel's session key.
     Refresh(Channel),
-    /// `node`'s receipt for `key` reaches the hub.
-    Receipt { key: KeyId, node: String },
+    /// `node`'s receipt for `key` reaches the hub; the key reached `node` at `at_node`.
+    Receipt { key: KeyId, node: String, at_node: SimTime },
+    /// The deadline of the distribution of `key`: unless every receipt is in, it fails.
+    DistributionDeadline { key: KeyId },
     /// Scenario event `.0` starts.
     Start(usize),
     /// Scenario event `.0` ends.

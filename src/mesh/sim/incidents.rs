@@ -75,6 +75,7 @@ impl Sim<'_> {
                 let n = node_index.expect("validated");
                 let up = now + SimDuration::from_secs_f64(e.restart_after_s.unwrap_or(60.0));
                 self.nodes.down_until[n] = Some(up);
+                self.nodes.outages[n].push((now, up));
                 self.queue.schedule(up, SimEvent::Restart(n))?;
                 let name = self.topology.nodes[n].name.clone();
                 self.csv.trace(now, &name, "node:crash", "down", (0.0, 0), "")

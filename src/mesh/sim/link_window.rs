@@ -141,14 +141,15 @@ impl Sim<'_> {
         if alarm {
             self.alarm(now, i, &id, (qber, buffer))?;
         }
-        // The session key carries traffic this window. While a rotation is in flight the old
-        // key is ROTATING: it may only decrypt; otherwise the ACTIVE key encrypts. Uses are
-        // counted here and recorded in the store (which refuses any use of a key that is no
-        // longer allowed) whenever the channel's key changes, and at the end.
+        // The session key carries traffic this window: the ACTIVE key encrypts, also while a
+        // rotation (and its retries) is in flight, since the old key stays ACTIVE until its
+        // replacement activates. Uses are counted here and recorded in the store (which
+        // refuses any use of a key that is no longer allowed) whenever the channel's key
+        // changes, and at the end.
         if let Some(state) = self.channels.get_mut(&Channel::Link(i))
             && state.active.is_some()
         {
-            if state.pending.is_some() { state.uses.1 += 1 } else { state.uses.0 += 1 }
+            state.uses.0 += 1;
         }
         let interval = (self.scenario.mesh.refresh_interval_s / self.scenario.mesh.window_s).round().max(1.0) as u64;
         let link = &mut self.links[i];

@@ -1,6 +1,7 @@
-//! Control messages between the hub and the nodes: a key sent for receipts, the receipts'
-//! way back (fibre propagation, processing, losses resent after a timeout, a crashed node
-//! answering once it restarts), and the activation of a key once every receipt is in.
+//! Control messages between the hub and the nodes: a key sent for receipts with its deadline,
+//! the receipts' way back (fibre propagation, processing, losses resent after a timeout up to
+//! the resend budget, beyond which a message is lost for good; a node that is down loses what
+//! reaches it), and the activation of a key once every receipt is in.
 
 use std::collections::BTreeSet;
 
@@ -21,6 +22,8 @@ pub(super) struct NodeStates {
     pub(super) hub_delay_ns: Vec<u64>,
     /// A crashed node's restart time.
     pub(super) down_until: Vec<Option<SimTime>>,
+    /// Every outage of each node so far: (crash, restart).
+    pub(super) outages: Vec<Vec<(SimTime, SimTime)>>,
     /// Nodes isolated by a compromise.
     pub(super) isolated: BTreeSet<usize>,
 }
@@ -29,41 +32,42 @@ impl NodeStates {
     /// Every node up, with its message delay from the hub: over the direct link if there is
     /// one, else over the route factor times the straight distance.
     pub(super) fn new(scenario: &MeshScenario, topology: &Topology) -> Self {
-        let msg = &scenario.messages;
-        let hub_delay_ns = (0..topology.nodes.len())
-            .map(|n| {
-                let km = if n == 0 {
-                    0.0
-                } else {
-                    topology.link_between(0, n).map(|l| topology.links[l].length_km).unwrap_or_else(|| {
-                        let (p, q) = (&topology.nodes[0], &topology.nodes[n]);
-                        ((p.x_km - q.x_km).powi(2) + (p.y_km - q.y_km).powi(2)).sqrt() * scenario.topology.route_factor
-                    })
-                };
-                ((km * msg.fibre_us_per_km + msg.processing_us) * 1e3) as u64
-            })
-            .collect();
         let n_nodes = topology.nodes.len();
-        NodeStates { hub_delay_ns, down_until: vec![None; n_nodes], isolated: BTreeSet::new() }
+        let hub_delay_ns = (0..n_nodes).map(|n| scenario.hub_delay_ns(topology, n)).collect();
+        let (down_until, outages) = (vec![None; n_nodes], vec![Vec::new(); n_nodes]);
+        NodeStates { hub_delay_ns, down_until, outages, isolated: BTreeSet::new() }
+    }
+
+    /// Whether node `n` was down at `t` (a message reaching it then is lost).
+    pub(super) fn was_down(&self, n: usize, t: SimTime) -> bool {
+        self.outages[n].iter().any(|&(from, until)| from <= t && t < until)
     }
 }
 
-/// A rotation waiting for receipts.
+/// A distribution waiting for receipts (one attempt of a rotation).
 #[derive(Debug, Clone)]
 pub(super) struct Pending {
     pub(super) channel: Option<Channel>,
     pub(super) kind: RotationKind,
+    /// When the rotation's first attempt was sent.
+    pub(super) first_started: SimTime,
+    /// When this attempt was sent.
     pub(super) started: SimTime,
+    /// This attempt's number (1 for the first).
+    pub(super) attempt: u32,
+    /// The participants (node indices).
+    pub(super) nodes: Vec<usize>,
     /// The nodes whose receipts are still missing.
     pub(super) waiting: BTreeSet<String>,
     /// The longest hub-to-node delay of the final notification (ns).
     pub(super) notify_ns: u64,
-    /// A participant was down when the rotation started: its latency measures the outage.
+    /// A participant was down when an attempt was sent or failed: the latency from the first
+    /// attempt measures the outage.
     pub(super) delayed_by_crash: bool,
 }
 
 impl Sim<'_> {
-    /// Sends `key` to each of `nodes` and schedules their receipts back at the hub.
+    /// Sends `key` to each of `nodes` (the first attempt of a rotation of `kind`).
     pub(super) fn send_for_receipts(
         &mut self,
         now: SimTime,
@@ -72,25 +76,48 @@ impl Sim<'_> {
         kind: RotationKind,
         nodes: &[usize],
     ) -> Result<()> {
-        let mut waiting = BTreeSet::new();
-        let mut notify_ns = 0;
-        for &n in nodes {
+        let p = Pending {
+            channel: ch,
+            kind,
+            first_started: now,
+            started: now,
+            attempt: 1,
+            nodes: nodes.to_vec(),
+            waiting: BTreeSet::new(),
+            notify_ns: 0,
+            delayed_by_crash: false,
+        };
+        self.send_attempt(now, key, p)
+    }
+
+    /// Sends `key` at `at` to each participant of `p`, schedules the receipts that will make
+    /// it back to the hub and the attempt's deadline (`SimEvent::DistributionDeadline`).
+    pub(super) fn send_attempt(&mut self, at: SimTime, key: KeyId, mut p: Pending) -> Result<()> {
+        p.started = at;
+        p.waiting.clear();
+        p.notify_ns = 0;
+        for &n in &p.nodes {
             let name = self.topology.nodes[n].name.clone();
-            let out = self.one_way(now, n);
-            let back = self.nodes.hub_delay_ns[n] + self.retry_delays_ns();
-            notify_ns = notify_ns.max(self.nodes.hub_delay_ns[n]);
-            self.queue.schedule(SimTime(out.0 + back), SimEvent::Receipt { key, node: name.clone() })?;
-            waiting.insert(name);
+            let delay = self.nodes.hub_delay_ns[n];
+            p.notify_ns = p.notify_ns.max(delay);
+            p.waiting.insert(name.clone());
+            // The key's way out, then the receipt's way back; either may be lost for good.
+            let Some(out) = self.resend_delay_ns(true) else { continue };
+            let at_node = SimTime(at.0 + delay + out);
+            let Some(back) = self.resend_delay_ns(true) else { continue };
+            self.queue.schedule(SimTime(at_node.0 + delay + back), SimEvent::Receipt { key, node: name, at_node })?;
         }
-        let delayed_by_crash = nodes.iter().any(|&n| self.nodes.down_until[n].is_some());
-        self.pending.insert(key, Pending { channel: ch, kind, started: now, waiting, notify_ns, delayed_by_crash });
+        p.delayed_by_crash |= p.nodes.iter().any(|&n| self.nodes.down_until[n].is_some());
+        self.queue.schedule(SimTime(at.0 + self.deadline_ns), SimEvent::DistributionDeadline { key })?;
+        self.pending.insert(key, p);
         Ok(())
     }
 
-    /// When a message sent now from the hub reaches node `n` (losses retried; a crashed node
-    /// receives it once it restarts).
+    /// When a message sent now from the hub reaches node `n`: losses are resent until one
+    /// arrives (a revocation is repeated until it is acknowledged), and a crashed node receives
+    /// it once it restarts.
     pub(super) fn one_way(&mut self, now: SimTime, n: usize) -> SimTime {
-        let mut t = now.0 + self.nodes.hub_delay_ns[n] + self.retry_delays_ns();
+        let mut t = now.0 + self.nodes.hub_delay_ns[n] + self.resend_delay_ns(false).expect("unbounded");
         if let Some(up) = self.nodes.down_until[n] {
             t = t.max(up.0 + self.nodes.hub_delay_ns[n]);
         }
@@ -98,20 +125,31 @@ impl Sim<'_> {
     }
 
     /// Extra delay from lost messages (ns): each attempt fails with the loss probability and
-    /// is resent after the retry timeout.
-    fn retry_delays_ns(&mut self) -> u64 {
+    /// is resent after the retry timeout; with `bounded`, a message lost `max_resends + 1`
+    /// times is lost for good (`None`).
+    fn resend_delay_ns(&mut self, bounded: bool) -> Option<u64> {
         let msg = &self.scenario.messages;
         let mut extra = 0;
+        let mut resends = 0;
         let lost = crate::rng::Chance::new(msg.loss_probability);
         while lost.hit(self.message_rng.next_u64()) {
+            if bounded && resends == msg.max_resends {
+                return None;
+            }
+            resends += 1;
             extra += (msg.retry_timeout_ms * 1e6) as u64;
         }
-        extra
+        Some(extra)
     }
 
-    /// `node`'s receipt for `key` is in: once every receipt is, the key activates, its
-    /// convergence is recorded, and the replaced key's overlap probes are scheduled.
-    pub(super) fn receipt(&mut self, now: SimTime, key: KeyId, node: &str) -> Result<()> {
+    /// `node`'s receipt for `key` reaches the hub (`node` got the key at `at_node`, unless it
+    /// was down then): once every receipt is in, the key activates, its convergence is
+    /// recorded, and the replaced key's overlap probes are scheduled.
+    pub(super) fn receipt(&mut self, now: SimTime, key: KeyId, node: &str, at_node: SimTime) -> Result<()> {
+        let Some(n) = self.topology.node(node) else { return Ok(()) };
+        if self.nodes.was_down(n, at_node) {
+            return Ok(()); // the key reached a node that was down: lost
+        }
         let Some(p) = self.pending.get_mut(&key) else { return Ok(()) };
         if !p.waiting.remove(node) {
             return Ok(());
@@ -126,20 +164,18 @@ impl Sim<'_> {
         }
         let p = self.pending.remove(&key).expect("present");
         if let Some(ch) = p.channel {
-            // Record the old key's uses while it may still decrypt (a triggered rotation
+            // Record the old key's uses while it is still ACTIVE (a triggered rotation
             // retires it the moment its successor activates).
             self.flush_uses(ch)?;
         }
         let proof = self.engine.receipt_proof(key)?;
         self.engine.activate(proof)?;
-        let converged_ms = (now.0 - p.started.0 + p.notify_ns) as f64 / 1e6;
+        let from_first_ms = (now.0 - p.first_started.0 + p.notify_ns) as f64 / 1e6;
+        let from_success_ms = (now.0 - p.started.0 + p.notify_ns) as f64 / 1e6;
         let channel = p.channel.map(|c| self.channels[&c].name.as_str()).unwrap_or_default();
-        self.csv.rotation(p.started, channel, p.kind.name(), converged_ms, p.delayed_by_crash)?;
-        if p.delayed_by_crash {
-            self.stats.crash_delayed_ms.push(converged_ms);
-        } else {
-            self.stats.push_latency(p.kind, converged_ms);
-        }
+        let row = (from_first_ms, from_success_ms, p.attempt);
+        self.csv.rotation(p.first_started, channel, p.kind.name(), row, p.delayed_by_crash)?;
+        self.stats.push_latency(p.kind, p.delayed_by_crash, from_first_ms, from_success_ms);
         if let Some(ch) = p.channel {
             let activations = self.channels[&ch].activations + 1;
             if let (Channel::Link(_), Some(old)) = (ch, self.channels[&ch].active) {

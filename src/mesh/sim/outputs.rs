@@ -18,7 +18,8 @@ pub struct MeshOutputs {
     pub trace: Option<PathBuf>,
     /// Per-link time series CSV (one row per link and refresh interval).
     pub timeseries: Option<PathBuf>,
-    /// One row per converged rotation: start, channel, kind, convergence.
+    /// One row per converged rotation: first attempt's start, channel, kind, convergence from
+    /// the first attempt, delayed by a crash, attempts, convergence from the successful one.
     pub rotations: Option<PathBuf>,
     /// Replace an existing store and CSVs written by an earlier run (checked to be
     /// qecnet's, and the store not held by another writer) instead of refusing.
@@ -28,7 +29,8 @@ pub struct MeshOutputs {
 /// CSV headers of the mesh's outputs.
 const TRACE_HEADER: &str = "time_s,subject,event,state,qber,buffer_bits,detail";
 const TIMESERIES_HEADER: &str = "time_s,link,qber,sifted_bits,secret_bits,buffer_bits,mode";
-const ROTATIONS_HEADER: &str = "start_s,channel,kind,convergence_ms,delayed_by_crash";
+const ROTATIONS_HEADER: &str =
+    "start_s,channel,kind,convergence_ms,delayed_by_crash,attempts,convergence_from_success_ms";
 
 impl MeshOutputs {
     /// The CSVs with their headers.
@@ -127,19 +129,23 @@ impl CsvWriters {
         Ok(())
     }
 
-    /// One converged rotation: started at `started` on `channel`, converged after
-    /// `converged_ms`.
+    /// One converged rotation: first attempt at `started` on `channel`, converged after
+    /// `from_first_ms` (and `from_success_ms` after its successful attempt, number `attempts`).
     pub(super) fn rotation(
         &mut self,
         started: SimTime,
         channel: &str,
         kind: &str,
-        converged_ms: f64,
+        (from_first_ms, from_success_ms, attempts): (f64, f64, u32),
         delayed_by_crash: bool,
     ) -> Result<()> {
         if let Some(w) = &mut self.rotations {
-            writeln!(w.writer(), "{},{channel},{kind},{converged_ms},{}", started.as_secs_f64(), delayed_by_crash)
-                .map_err(|e| FileError::new("rotations", e))?;
+            writeln!(
+                w.writer(),
+                "{},{channel},{kind},{from_first_ms},{delayed_by_crash},{attempts},{from_success_ms}",
+                started.as_secs_f64()
+            )
+            .map_err(|e| FileError::new("rotations", e))?;
         }
         Ok(())
     }

@@ -114,6 +114,7 @@ impl<'a> Sim<'a> {
             &mut crypto_rng,
         )?;
         let n_nodes = topology.nodes.len();
+        let deadline_ns = scenario.distribution_deadline_ns(&topology);
         Ok(Sim {
             scenario,
             topology,
@@ -123,6 +124,8 @@ impl<'a> Sim<'a> {
             links,
             channels,
             pending: BTreeMap::new(),
+            parked: BTreeMap::new(),
+            deadline_ns,
             nodes,
             crypto_rng,
             message_rng: derive_rng(seed, &[2]),

@@ -3,16 +3,28 @@
 
 use super::Sim;
 use super::events::RotationKind;
+use crate::lifecycle::FailedDistributions;
 use crate::mesh::promises::{
     EMERGENCY_REKEY_S, EMERGENCY_REVOCATION_S, MS_PER_S, SCHEDULED_ROTATION_S, TRIGGERED_ROTATION_S,
 };
-use crate::mesh::summary::{MeshLinkSummary, MeshSummary, RotationStats, Rotations};
+use crate::mesh::summary::{DistributionSummary, MeshLinkSummary, MeshSummary, RotationStats, Rotations};
 
 /// The run's counters and samples (the per-link ones are in each link's state).
 #[derive(Debug, Default)]
 pub(super) struct Statistics {
-    /// Convergence latencies (ms) of the rotations not delayed by a crash, per kind.
+    /// Convergence latencies (ms) from the first attempt of the rotations not delayed by a
+    /// crash, per kind.
     latencies_ms: [Vec<f64>; RotationKind::COUNT],
+    /// The same rotations' latencies (ms) from their successful attempt.
+    from_success_ms: [Vec<f64>; RotationKind::COUNT],
+    /// Distributions that missed their deadline (keys DESTROYED), per kind.
+    pub(super) failures: [u64; RotationKind::COUNT],
+    /// Retries drawn with new material, per kind.
+    pub(super) retries: [u64; RotationKind::COUNT],
+    /// Rotations given up (attempts spent or no material), per kind; the old key stays ACTIVE.
+    pub(super) exhausted: [u64; RotationKind::COUNT],
+    /// Latencies (ms) from the successful attempt of the rotations a crash delayed.
+    crash_delayed_from_success_ms: Vec<f64>,
     /// How long each compromise's revocation took to reach every other node (ms).
     pub(super) revocations_ms: Vec<f64>,
     /// Convergence latencies (ms) of rotations a crashed participant delayed.
@@ -44,20 +56,40 @@ pub(super) struct Statistics {
 }
 
 impl Statistics {
-    /// Records a converged rotation of `kind` (not delayed by a crash).
-    pub(super) fn push_latency(&mut self, kind: RotationKind, converged_ms: f64) {
-        self.latencies_ms[kind.index()].push(converged_ms);
+    /// Records a converged rotation of `kind`: its latencies (ms) from the first and from
+    /// the successful attempt, apart when a crash delayed it.
+    pub(super) fn push_latency(
+        &mut self,
+        kind: RotationKind,
+        delayed_by_crash: bool,
+        from_first: f64,
+        from_success: f64,
+    ) {
+        if delayed_by_crash {
+            self.crash_delayed_ms.push(from_first);
+            self.crash_delayed_from_success_ms.push(from_success);
+        } else {
+            self.latencies_ms[kind.index()].push(from_first);
+            self.from_success_ms[kind.index()].push(from_success);
+        }
     }
 
-    /// The convergence latencies (ms) of `kind`.
-    fn latencies(&self, kind: RotationKind) -> &[f64] {
-        &self.latencies_ms[kind.index()]
+    /// The stats of `kind` against `promise_ms`.
+    fn rotation_stats(&self, kind: RotationKind, promise_ms: f64) -> RotationStats {
+        let i = kind.index();
+        RotationStats::new(&self.latencies_ms[i], promise_ms).with_retries(
+            &self.from_success_ms[i],
+            self.failures[i],
+            self.retries[i],
+            self.exhausted[i],
+        )
     }
 }
 
 impl Sim<'_> {
-    /// The summary of the finished run (its escalation bound is filled in by the caller).
-    pub(super) fn summary(&self) -> MeshSummary {
+    /// The summary of the finished run (its escalation bound is filled in by the caller);
+    /// `failed` is what the store says about the failed distributions.
+    pub(super) fn summary(&self, failed: FailedDistributions) -> MeshSummary {
         let m = &self.scenario.mesh;
         let s = &self.stats;
         let per_link: Vec<MeshLinkSummary> = self
@@ -83,13 +115,23 @@ impl Sim<'_> {
             fallback_seconds_total: per_link.iter().map(|l| l.fallback_seconds).sum(),
             links_in_fallback_ever: self.links.iter().filter(|l| l.stats.ever_fallback).count() as u64,
             rotations: Rotations {
-                scheduled: RotationStats::new(s.latencies(RotationKind::Scheduled), SCHEDULED_ROTATION_S * MS_PER_S),
-                triggered: RotationStats::new(s.latencies(RotationKind::Triggered), TRIGGERED_ROTATION_S * MS_PER_S),
-                emergency: RotationStats::new(s.latencies(RotationKind::Emergency), EMERGENCY_REKEY_S * MS_PER_S),
+                scheduled: s.rotation_stats(RotationKind::Scheduled, SCHEDULED_ROTATION_S * MS_PER_S),
+                triggered: s.rotation_stats(RotationKind::Triggered, TRIGGERED_ROTATION_S * MS_PER_S),
+                emergency: s.rotation_stats(RotationKind::Emergency, EMERGENCY_REKEY_S * MS_PER_S),
+            },
+            distribution: DistributionSummary {
+                deadline_ms: self.deadline_ns as f64 / 1e6,
+                max_attempts: self.scenario.rotation.max_distribution_attempts,
+                setup_failures: s.failures[RotationKind::Setup.index()],
+                setup_retries: s.retries[RotationKind::Setup.index()],
+                setup_exhausted: s.exhausted[RotationKind::Setup.index()],
+                waiting_at_end: self.parked.len() as u64,
+                store: failed,
             },
             revocation_ms: RotationStats::new(&s.revocations_ms, EMERGENCY_REVOCATION_S * MS_PER_S),
             delayed_by_crash: s.crash_delayed_ms.len() as u64,
             delayed_by_crash_max_ms: s.crash_delayed_ms.iter().copied().fold(0.0, f64::max),
+            delayed_by_crash_max_from_success_ms: s.crash_delayed_from_success_ms.iter().copied().fold(0.0, f64::max),
             detections: s.detections,
             detection_delay_s_mean: if s.detection_delays_s.is_empty() {
                 0.0
