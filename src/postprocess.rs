@@ -28,8 +28,9 @@
 //! Measured on this project's 2-core machine, one core, shared with other jobs (criterion
 //! benches `cascade` and `privacy`): Cascade on 10⁵-bit frames at 2 % QBER reconciles
 //! 5–6·10⁷ bits/s (original) and 2–3·10⁷ bits/s (options 7 and 8); Toeplitz hashing of
-//! 10⁶-bit blocks to 5·10⁵ bits runs at about 2.1·10⁸ input bits/s, and a 10⁸-bit block takes
-//! about 7.4 s.
+//! 10⁶-bit blocks to 5·10⁵ bits (Karatsuba) runs at about 2.1·10⁸ input bits/s, and a 10⁸-bit
+//! block takes 3.0 s of CPU with the additive FFT against 25.6 s with Karatsuba on the same
+//! loaded machine (7.3 s idle; BENCHMARKS.md).
 
 pub(crate) mod bits;
 pub mod cascade;
