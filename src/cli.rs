@@ -8,10 +8,12 @@ mod keyrate;
 pub mod keys;
 mod link;
 mod mesh;
+#[cfg(feature = "serve")]
 mod pki;
 mod plot;
 mod regress;
 mod run;
+#[cfg(feature = "serve")]
 mod serve;
 mod sweep;
 
@@ -57,8 +59,10 @@ enum Command {
     /// Efficiency, channel uses and frame error rate of Cascade variants on a binary symmetric channel.
     CascadeStudy(cascade_study::CascadeStudyArgs),
     /// ETSI GS QKD 014 KMEs at every node of a mesh, over mutual TLS.
+    #[cfg(feature = "serve")]
     Serve(serve::ServeArgs),
     /// The certificates of a served mesh (CA, KMEs, SAEs, operator).
+    #[cfg(feature = "serve")]
     Pki(pki::PkiArgs),
 }
 
@@ -97,7 +101,9 @@ pub fn main() -> ExitCode {
         Command::Audit(args) => audit::run(args),
         Command::Keys(args) => keys::run(args).map_err(Error::from),
         Command::CascadeStudy(args) => done(cascade_study::run(args)),
+        #[cfg(feature = "serve")]
         Command::Serve(args) => done(serve::run(args)),
+        #[cfg(feature = "serve")]
         Command::Pki(args) => done(pki::run(args)),
     };
     match result {

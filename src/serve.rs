@@ -13,28 +13,42 @@
 //! | [`Kmes`] | authorisation, limits, issuing and collecting keys |
 //! | [`serve`] | the listeners, TLS, HTTP, the ready file and the graceful stop |
 //!
+//! Everything but the request parser, the directory and the supply needs the default cargo
+//! feature `serve` (tokio, hyper, rustls, rcgen).
+//!
 //! Not here yet: pacing the live mesh physics behind the KMEs (the supply is an OS-random
 //! buffer per link), the operator's `/admin` events, Prometheus metrics, multicast keys
 //! (`max_SAE_ID_count` is 0), expiry of uncollected keys and resuming a store.
 
 pub(crate) mod api;
 pub(crate) mod directory;
+#[cfg(feature = "serve")]
 pub(crate) mod error;
+#[cfg(feature = "serve")]
 pub(crate) mod kme;
+#[cfg(feature = "serve")]
 pub(crate) mod pki;
+#[cfg(feature = "serve")]
 pub(crate) mod server;
+#[cfg(feature = "serve")]
 pub(crate) mod store;
 pub(crate) mod supply;
+#[cfg(feature = "serve")]
 pub(crate) mod tls;
 
 pub use api::{
     ApiError, ApiRequest, KeyContainer, KeyEntry, KeyIdEntry, KeyIds, KeyRequest, MAX_BODY_BYTES, Status,
     parse_dec_keys_query, parse_enc_keys_query, parse_key_ids, parse_key_request, parse_request,
 };
-pub use directory::{Route, SaeDirectory};
+pub use directory::{OPERATOR, Route, SaeDirectory};
+#[cfg(feature = "serve")]
 pub use error::ServeError;
+#[cfg(feature = "serve")]
 pub use kme::{KmeLimits, Kmes};
-pub use pki::{OPERATOR, PkiError, PkiWritten, init_pki};
+#[cfg(feature = "serve")]
+pub use pki::{PkiError, PkiWritten, init_pki};
+#[cfg(feature = "serve")]
 pub use server::{DRAIN_TIMEOUT, ServeOptions, ServeReport, serve};
+#[cfg(feature = "serve")]
 pub use store::{KeyStore, StoreWriter, start_writer};
 pub use supply::{KeySource, KeySupply, OsRngSupply, RouteView, SuppliedKey, SupplyError};

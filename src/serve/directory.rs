@@ -7,6 +7,9 @@ use std::collections::BTreeMap;
 use crate::mesh::{MeshScenario, Topology};
 use crate::units::InvalidParameter;
 
+/// The operator's certificate name (its CN and the stem of its PKI files); no SAE may take it.
+pub const OPERATOR: &str = "operator";
+
 /// How key reaches a node pair.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Route {
@@ -45,7 +48,7 @@ impl SaeDirectory {
                     "1-64 characters of a-z, A-Z, 0-9, '-', '.' (not starting with '.')",
                 ));
             }
-            if sae.id == super::pki::OPERATOR || nodes.contains(&sae.id) {
+            if sae.id == OPERATOR || nodes.contains(&sae.id) {
                 return Err(InvalidParameter::new(
                     format!("sae.{i}.id"),
                     &sae.id,

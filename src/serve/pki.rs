@@ -24,8 +24,7 @@ use rcgen::{
     BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair, KeyUsagePurpose,
 };
 
-/// The operator's certificate name (its CN and the stem of its files).
-pub const OPERATOR: &str = "operator";
+use super::directory::OPERATOR;
 
 /// Why a PKI could not be written.
 #[derive(Debug, thiserror::Error)]

@@ -22,10 +22,10 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use super::api::{ApiError, MAX_BODY_BYTES, parse_request};
+use super::directory::OPERATOR;
 use super::directory::SaeDirectory;
 use super::error::ServeError;
 use super::kme::{KmeLimits, Kmes};
-use super::pki::OPERATOR;
 use super::store::start_writer;
 use super::supply::OsRngSupply;
 use super::tls::{identity, server_config};

@@ -24,8 +24,11 @@ mod pipeline;
 mod postprocess_cascade;
 mod postprocess_privacy;
 mod report;
+#[cfg(feature = "serve")]
 mod serve;
+#[cfg(feature = "serve")]
 mod serve_delivery;
+#[cfg(feature = "serve")]
 mod serve_pki;
 mod slurm;
 mod stats;
