@@ -10,7 +10,8 @@
 //! | [`SaeDirectory`] | the scenario's `[[sae]]` tables: which SAE is on which node, the route between nodes |
 //! | [`parse_request`] and the API types | the 014 requests and answers as data, parsed by pure functions |
 //! | [`KeySupply`], [`OsRngSupply`] | where the key bytes come from (a trait the live mesh can implement) |
-//! | [`Kmes`] | authorisation, limits, issuing and collecting keys |
+//! | [`IssuedKeys`] | the keys handed to a master and not yet to its slave, rebuilt from the store on a restart |
+//! | [`Kmes`] | authorisation, limits, issuing, collecting and expiring keys |
 //! | [`serve`] | the listeners, TLS, HTTP, the ready file and the graceful stop |
 //!
 //! Everything but the request parser, the directory and the supply needs the default cargo
@@ -18,12 +19,14 @@
 //!
 //! Not here yet: pacing the live mesh physics behind the KMEs (the supply is an OS-random
 //! buffer per link), the operator's `/admin` events, Prometheus metrics, multicast keys
-//! (`max_SAE_ID_count` is 0), expiry of uncollected keys and resuming a store.
+//! (`max_SAE_ID_count` is 0).
 
 pub(crate) mod api;
 pub(crate) mod directory;
 #[cfg(feature = "serve")]
 pub(crate) mod error;
+#[cfg(feature = "serve")]
+pub(crate) mod issued;
 #[cfg(feature = "serve")]
 pub(crate) mod kme;
 #[cfg(feature = "serve")]
@@ -44,11 +47,13 @@ pub use directory::{OPERATOR, Route, SaeDirectory};
 #[cfg(feature = "serve")]
 pub use error::ServeError;
 #[cfg(feature = "serve")]
+pub use issued::{CHANNEL_PREFIX, IssuedKeys, delivery_channel};
+#[cfg(feature = "serve")]
 pub use kme::{KmeLimits, Kmes};
 #[cfg(feature = "serve")]
 pub use pki::{PkiError, PkiWritten, init_pki};
 #[cfg(feature = "serve")]
-pub use server::{DRAIN_TIMEOUT, ServeOptions, ServeReport, serve};
+pub use server::{DRAIN_TIMEOUT, SERVED_KEY_RETENTION, ServeOptions, ServeReport, serve};
 #[cfg(feature = "serve")]
 pub use store::{KeyStore, StoreWriter, start_writer};
 pub use supply::{KeySource, KeySupply, OsRngSupply, RouteView, SuppliedKey, SupplyError};

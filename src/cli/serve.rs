@@ -18,7 +18,8 @@ pub struct ServeArgs {
     /// The PKI directory written by `qecnet pki init`.
     #[arg(long, value_name = "DIR")]
     pub pki: PathBuf,
-    /// The lifecycle store to create (refused if it exists).
+    /// The lifecycle store: created if absent; resumed if it exists (set QECNET_MASTER_KEY to
+    /// the master key it was created with), its uncollected keys served again.
     #[arg(long, value_name = "FILE")]
     pub db: PathBuf,
     /// Address of the KMEs: port 0 gives each a free port; port P gives the hub P, the
@@ -43,6 +44,9 @@ pub struct ServeArgs {
     /// Refill of every link's buffer, bytes per second (0 = never).
     #[arg(long, default_value_t = 1_000_000.0, value_name = "RATE")]
     pub refill_bytes_per_s: f64,
+    /// How long a key waits for its slave SAE before it expires and is erased (e.g. 90s, 1h).
+    #[arg(long, default_value = "1h", value_parser = parse_duration_s, value_name = "DURATION")]
+    pub key_lifetime: f64,
 }
 
 /// A [`ServeError`] as the error a user sees: bad input (scenario, PKI, TLS, a file that is
@@ -77,6 +81,11 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         }
         d => d.map(Duration::from_secs_f64),
     };
+    if !(args.key_lifetime.is_finite() && args.key_lifetime >= 0.001 && args.key_lifetime <= 1e9) {
+        return Err(
+            InvalidParameter::new("--key-lifetime", args.key_lifetime, "must be in [0.001, 1e9] seconds").into()
+        );
+    }
     let options = ServeOptions {
         pki: args.pki.clone(),
         db: args.db.clone(),
@@ -86,6 +95,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         buffer_bytes: args.buffer_bytes,
         refill_bytes_per_s: args.refill_bytes_per_s,
         limits: KmeLimits::default(),
+        key_lifetime: Duration::from_secs_f64(args.key_lifetime),
     };
     let report = serve(&scenario, &options).map_err(user_error)?;
     let kmes: Vec<String> = report.kmes.iter().map(|(n, a)| format!("{n}={a}")).collect();

@@ -3,7 +3,10 @@
 //! and activated for its master SAE in one transaction, and retired in one transaction when
 //! its slave collects it. The key has no replacement: once collected it is out of use, so it
 //! goes ACTIVE → ROTATING → RETIRED at once (the diagram's only way into RETIRED) and is
-//! destroyed after the retention period like any other ([`Engine::tick`]).
+//! destroyed after the retention period like any other ([`Engine::tick`]). A key its slave
+//! never collects expires: [`Engine::expire_delivered_keys`] retires it and erases its
+//! material at once. [`Engine::outstanding_deliveries`] lists the keys still waiting for
+//! their slave, so a KME restarted on the same store serves them.
 
 use rand::CryptoRng;
 
@@ -11,7 +14,9 @@ use crate::crypto::{KeyType, SecretBytes};
 use crate::lifecycle::engine::{Engine, NewKey};
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::record::KeyId;
+use crate::lifecycle::record::KeyRecord;
 use crate::lifecycle::state::{KeyState, Transition};
+use crate::lifecycle::store::keys;
 
 type Result<T> = std::result::Result<T, LifecycleError>;
 
@@ -93,6 +98,35 @@ impl Engine {
                 tx.transition(id, Transition::Retire, handed_to)?;
             }
             Ok(out)
+        })
+    }
+
+    /// The delivered keys still waiting for their slave: the ACTIVE QKD_TRANSPORT keys whose
+    /// channel starts with `channel_prefix` (e.g. `etsi014/`), by id.
+    pub fn outstanding_deliveries(&self, channel_prefix: &str) -> Result<Vec<KeyRecord>> {
+        Ok(keys::active_with_channel_prefix(&self.conn, channel_prefix, KeyType::QkdTransport)?)
+    }
+
+    /// Each ACTIVE delivered key of `keys` expired before its slave collected it (with why,
+    /// for the audit record): ACTIVE → ROTATING → RETIRED → DESTROYED with its material
+    /// erased, all in one transaction (all or none). A key in any other state is refused.
+    pub fn expire_delivered_keys(&mut self, keys: &[(KeyId, String)]) -> Result<()> {
+        self.atomic(|tx| {
+            for (id, why) in keys {
+                let id = *id;
+                let rec = tx.load(id)?;
+                if rec.key_type != KeyType::QkdTransport || rec.state != KeyState::Active {
+                    return Err(LifecycleError::IllegalTransition {
+                        key: id,
+                        state: rec.state,
+                        transition: Transition::BeginRotation,
+                    });
+                }
+                tx.transition(id, Transition::BeginRotation, "expired; one-time key, no replacement")?;
+                tx.transition(id, Transition::Retire, why)?;
+                tx.transition(id, Transition::Destroy, "expired uncollected: material erased at once")?;
+            }
+            Ok(())
         })
     }
 }

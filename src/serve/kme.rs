@@ -10,8 +10,7 @@
 //! (else 401). Unknown SAEs and key IDs, and sizes and numbers outside the limits, are 400;
 //! no key to be had is 503.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use base64::Engine as _;
 use serde_json::{Value, json};
@@ -19,10 +18,12 @@ use uuid::Uuid;
 
 use super::api::{ApiError, ApiRequest, KeyContainer, KeyEntry, KeyRequest, Status};
 use super::directory::{Route, SaeDirectory};
+use super::issued::{IssuedKeys, delivery_channel};
 use super::store::KeyStore;
 use super::supply::{KeySupply, SupplyError};
 use crate::crypto::SecretBytes;
-use crate::lifecycle::{DeliveredKey, KeyId};
+use crate::lifecycle::{Clock, DeliveredKey, WallClock};
+use crate::units::SimDuration;
 
 /// A KME's limits, as its Status reports them (sizes in bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -51,30 +52,55 @@ impl Default for KmeLimits {
     }
 }
 
-/// A key handed to its master and not yet to its slave.
-struct Issued {
-    id: KeyId,
-    master: String,
-    slave: String,
-    /// Where its bytes came from (`qkd`, `relay`, `pqc-fallback`).
-    source: &'static str,
-    /// A dec_keys request is collecting it now.
-    taken: bool,
-}
-
 /// The state every KME of a served mesh shares.
 pub struct Kmes {
     directory: SaeDirectory,
     supply: Arc<dyn KeySupply>,
     store: KeyStore,
     limits: KmeLimits,
-    issued: Mutex<HashMap<Uuid, Issued>>,
+    issued: IssuedKeys,
 }
 
 impl Kmes {
-    /// KMEs over `directory`, taking key from `supply` and recording it through `store`.
-    pub fn new(directory: SaeDirectory, supply: Arc<dyn KeySupply>, store: KeyStore, limits: KmeLimits) -> Self {
-        Kmes { directory, supply, store, limits, issued: Mutex::new(HashMap::new()) }
+    /// KMEs over `directory`, taking key from `supply`, recording it through `store`, with
+    /// `issued` the keys already waiting for their slaves (empty on a new store).
+    pub fn new(
+        directory: SaeDirectory,
+        supply: Arc<dyn KeySupply>,
+        store: KeyStore,
+        limits: KmeLimits,
+        issued: IssuedKeys,
+    ) -> Self {
+        Kmes { directory, supply, store, limits, issued }
+    }
+
+    /// How many keys wait for their slave.
+    pub fn outstanding(&self) -> usize {
+        self.issued.len()
+    }
+
+    /// Expires, durably, every key that has waited `lifetime` or more for its slave; returns
+    /// how many.
+    pub async fn expire(&self, lifetime: SimDuration) -> Result<usize, String> {
+        let due = self.issued.reserve_expired(WallClock.now(), lifetime);
+        if due.is_empty() {
+            return Ok(0);
+        }
+        let key_ids: Vec<Uuid> = due.iter().map(|(k, _)| *k).collect();
+        let jobs = due
+            .iter()
+            .map(|(k, e)| (e.id, format!("key_ID={k}; slave_SAE_ID={} never collected it", e.slave)))
+            .collect();
+        match self.store.expire(jobs).await {
+            Ok(()) => {
+                self.issued.remove(&key_ids);
+                Ok(key_ids.len())
+            }
+            Err(e) => {
+                self.issued.release(&key_ids);
+                Err(e)
+            }
+        }
     }
 
     /// The SAE directory.
@@ -206,7 +232,7 @@ impl Kmes {
                 key_extension: Some(json!({ "source": source })),
             });
             deliveries.push(DeliveredKey {
-                channel: format!("etsi014/{key_id}"),
+                channel: delivery_channel(caller, slave, supplied.source, key_id),
                 material: SecretBytes::new(chunk.to_vec()),
                 origin: origin.clone(),
                 handed_to: format!("key_ID={key_id}; master_SAE_ID={caller}; slave_SAE_ID={slave}"),
@@ -219,15 +245,7 @@ impl Kmes {
             .issue(participants, deliveries)
             .await
             .map_err(|e| ApiError::unavailable("the key could not be recorded").detail("store", e))?;
-        {
-            let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
-            for (key_id, id) in ids.into_iter().zip(stored) {
-                issued.insert(
-                    key_id,
-                    Issued { id, master: caller.to_string(), slave: slave.to_string(), source, taken: false },
-                );
-            }
-        }
+        self.issued.insert(ids.into_iter().zip(stored), caller, slave, supplied.source, WallClock.now());
         Ok(serde_json::to_value(KeyContainer { keys: entries }).expect("a Key container serializes"))
     }
 
@@ -244,48 +262,24 @@ impl Kmes {
             }
             parsed.push(id);
         }
-        let mut sources = Vec::with_capacity(parsed.len());
-        let jobs = {
-            let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
-            for id in &parsed {
-                let entry = issued.get(id).filter(|e| !e.taken).ok_or_else(|| {
-                    ApiError::bad_request("unknown key_ID (never issued, or already delivered)")
-                        .detail("key_ID", id.to_string())
-                })?;
-                if entry.master != master || entry.slave != caller {
-                    return Err(ApiError::unauthorized(format!("key_ID {id} was not issued by {master} for {caller}")));
-                }
-            }
-            let mut jobs = Vec::with_capacity(parsed.len());
-            for id in &parsed {
-                let entry = issued.get_mut(id).expect("checked above");
-                entry.taken = true;
-                jobs.push((entry.id, format!("key_ID={id}; slave_SAE_ID={caller}")));
-                sources.push(entry.source);
-            }
-            jobs
-        };
+        let reserved = self.issued.reserve_for(&parsed, master, caller)?;
+        let jobs =
+            parsed.iter().zip(&reserved).map(|(k, e)| (e.id, format!("key_ID={k}; slave_SAE_ID={caller}"))).collect();
         match self.store.collect(jobs).await {
             Ok(materials) => {
-                let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
+                self.issued.remove(&parsed);
                 let mut entries = Vec::with_capacity(parsed.len());
-                for ((id, material), source) in parsed.iter().zip(materials).zip(sources) {
-                    issued.remove(id);
+                for ((id, material), entry) in parsed.iter().zip(materials).zip(&reserved) {
                     entries.push(KeyEntry {
                         key_id: id.to_string(),
                         key: base64::engine::general_purpose::STANDARD.encode(material.expose()),
-                        key_extension: Some(json!({ "source": source })),
+                        key_extension: Some(json!({ "source": entry.source.as_str() })),
                     });
                 }
                 Ok(serde_json::to_value(KeyContainer { keys: entries }).expect("a Key container serializes"))
             }
             Err(e) => {
-                let mut issued = self.issued.lock().unwrap_or_else(|p| p.into_inner());
-                for id in &parsed {
-                    if let Some(entry) = issued.get_mut(id) {
-                        entry.taken = false;
-                    }
-                }
+                self.issued.release(&parsed);
                 Err(ApiError::unavailable("the keys could not be collected").detail("store", e))
             }
         }

@@ -4,7 +4,8 @@
 //! keys recorded through the group-committing store writer ([`super::store`]). Once every
 //! listener is bound the ready file is written; SIGINT, SIGTERM or the end of `--duration`
 //! stop the accepting, let in-flight requests finish (up to [`DRAIN_TIMEOUT`]), commit and
-//! sign a checkpoint.
+//! sign a checkpoint. A key its slave has not collected within the key lifetime expires.
+//! An existing store is resumed: its uncollected keys are served again.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -25,6 +26,7 @@ use super::api::{ApiError, MAX_BODY_BYTES, parse_request};
 use super::directory::OPERATOR;
 use super::directory::SaeDirectory;
 use super::error::ServeError;
+use super::issued::{CHANNEL_PREFIX, IssuedKeys};
 use super::kme::{KmeLimits, Kmes};
 use super::store::start_writer;
 use super::supply::OsRngSupply;
@@ -32,9 +34,12 @@ use super::tls::{identity, server_config};
 use crate::crypto::SecretBytes;
 use crate::lifecycle::{Engine, EngineConfig, MASTER_KEY_ENV, WallClock, load_master_key};
 use crate::mesh::MeshScenario;
+use crate::units::{InvalidParameter, SimDuration};
 
 /// How long in-flight requests may take to finish after a stop signal.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a collected key's material stays in the store (then it is destroyed).
+pub const SERVED_KEY_RETENTION: SimDuration = SimDuration::from_secs(60);
 /// How long a TLS handshake may take.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -43,7 +48,8 @@ const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
 pub struct ServeOptions {
     /// The PKI directory of `qecnet pki init`.
     pub pki: PathBuf,
-    /// The lifecycle store to create (refused if it exists).
+    /// The lifecycle store: created if absent; if present, resumed (its master key must be in
+    /// `QECNET_MASTER_KEY`), its uncollected keys served again.
     pub db: PathBuf,
     /// Address of the first KME; port 0 gives every KME a free port, port P gives the i-th
     /// KME (hub first) port P + i.
@@ -58,6 +64,8 @@ pub struct ServeOptions {
     pub refill_bytes_per_s: f64,
     /// The KMEs' limits.
     pub limits: KmeLimits,
+    /// How long a key waits for its slave before it expires (its material erased).
+    pub key_lifetime: Duration,
 }
 
 /// What a served run did.
@@ -107,17 +115,32 @@ pub fn serve(scenario: &MeshScenario, options: &ServeOptions) -> Result<ServeRep
     }
     let mut rng = ChaCha20Rng::try_from_rng(&mut rand::rngs::SysRng)
         .map_err(|e| io_err(Path::new("<operating-system entropy>"))(std::io::Error::other(e.to_string())))?;
+    let resuming = options.db.symlink_metadata().is_ok();
     let master = match std::env::var_os(MASTER_KEY_ENV) {
         Some(_) => load_master_key(None)?,
+        None if resuming => {
+            return Err(ServeError::Invalid(InvalidParameter::new(
+                "--db",
+                options.db.display(),
+                format!("exists; resuming it needs {MASTER_KEY_ENV}, the master key it was created with"),
+            )));
+        }
         None => SecretBytes::random(32, "master", &mut rng)
             .map_err(|e| crate::lifecycle::LifecycleError::Input(e.to_string()))?,
     };
-    let config = EngineConfig { actor: "kme".into(), ..EngineConfig::default() };
-    let engine = Engine::create(&options.db, &master, config, Box::new(WallClock), &mut rng)?;
+    // Collected keys are erased a minute after collection (a served key has no later use).
+    let config = EngineConfig { actor: "kme".into(), retention: SERVED_KEY_RETENTION, ..EngineConfig::default() };
+    let engine = if resuming {
+        Engine::open(&options.db, &master, config, Box::new(WallClock))?
+    } else {
+        Engine::create(&options.db, &master, config, Box::new(WallClock), &mut rng)?
+    };
+    let issued = IssuedKeys::resume_records(&engine.outstanding_deliveries(CHANNEL_PREFIX)?)
+        .map_err(crate::lifecycle::LifecycleError::Input)?;
     let supply = OsRngSupply::new(&directory.link_ids(), options.buffer_bytes, options.refill_bytes_per_s)
         .map_err(|e| io_err(Path::new("<operating-system entropy>"))(std::io::Error::other(e.to_string())))?;
     let (store, writer) = start_writer(engine, rng);
-    let kmes = Arc::new(Kmes::new(directory, Arc::new(supply), store, options.limits));
+    let kmes = Arc::new(Kmes::new(directory, Arc::new(supply), store, options.limits, issued));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -173,9 +196,26 @@ async fn run(
             }
         }));
     }
+    let expiring = {
+        let (kmes, mut stop) = (kmes.clone(), stop_rx.clone());
+        let lifetime = SimDuration(u64::try_from(options.key_lifetime.as_nanos()).unwrap_or(u64::MAX));
+        let every = (options.key_lifetime / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        tokio::spawn(async move {
+            let mut timer = tokio::time::interval(every);
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    _ = timer.tick() => {
+                        // A failed expiry leaves its keys waiting; the next tick tries again.
+                        let _ = kmes.expire(lifetime).await;
+                    }
+                }
+            }
+        })
+    };
     wait_for_stop(options.duration).await;
     let _ = stop_tx.send(true);
-    for task in accepting {
+    for task in accepting.into_iter().chain([expiring]) {
         let _ = task.await;
     }
     // Every accepting task has ended, so this is the last handle.

@@ -4,7 +4,8 @@
 //! all-or-nothing transaction (a savepoint) inside one SQLite transaction, commits once (one
 //! fsync under [`crate::lifecycle::Durability::Full`]) and only then answers them. So a key is
 //! durable before its response can leave, and concurrent requests share the cost of the
-//! commit.
+//! commit. Each commit also destroys the collected keys whose retention is over
+//! ([`Engine::tick`]).
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -21,12 +22,14 @@ const MAX_GROUP: usize = 512;
 enum Job {
     Issue { participants: Vec<String>, keys: Vec<DeliveredKey>, reply: oneshot::Sender<Result<Vec<KeyId>, String>> },
     Collect { keys: Vec<(KeyId, String)>, reply: oneshot::Sender<Result<Vec<SecretBytes>, String>> },
+    Expire { keys: Vec<(KeyId, String)>, reply: oneshot::Sender<Result<(), String>> },
 }
 
 /// What a job produced before the commit decides whether it stands.
 enum Done {
     Issued(oneshot::Sender<Result<Vec<KeyId>, String>>, Result<Vec<KeyId>, String>),
     Collected(oneshot::Sender<Result<Vec<SecretBytes>, String>>, Result<Vec<SecretBytes>, String>),
+    Expired(oneshot::Sender<Result<(), String>>, Result<(), String>),
 }
 
 /// Handle on the writer thread; cloneable senders live in [`KeyStore`].
@@ -96,7 +99,18 @@ fn run_group(engine: &mut Engine, rng: &mut ChaCha20Rng, group: Vec<Job>) {
                     begun.clone().and_then(|()| engine.collect_delivered_keys(&keys).map_err(|e| e.to_string()));
                 done.push(Done::Collected(reply, result));
             }
+            Job::Expire { keys, reply } => {
+                let result =
+                    begun.clone().and_then(|()| engine.expire_delivered_keys(&keys).map_err(|e| e.to_string()));
+                done.push(Done::Expired(reply, result));
+            }
         }
+    }
+    // Collected keys whose retention is over are destroyed in the same commit. Each destroy is
+    // its own savepoint, so one that fails leaves its key RETIRED for the next commit to take
+    // and does not fail the group.
+    if begun.is_ok() {
+        let _ = engine.tick();
     }
     let committed = begun.and_then(|()| engine.commit_batch().map_err(|e| format!("commit failed: {e}")));
     for d in done {
@@ -110,6 +124,9 @@ fn run_group(engine: &mut Engine, rng: &mut ChaCha20Rng, group: Vec<Job>) {
                     Ok(()) => result,
                     Err(e) => Err(e.clone()),
                 });
+            }
+            Done::Expired(reply, result) => {
+                let _ = reply.send(committed.clone().and(result));
             }
         }
     }
@@ -127,6 +144,13 @@ impl KeyStore {
     pub async fn collect(&self, keys: Vec<(KeyId, String)>) -> Result<Vec<SecretBytes>, String> {
         let (reply, answer) = oneshot::channel();
         self.jobs.send(Job::Collect { keys, reply }).map_err(|_| "the store writer stopped".to_string())?;
+        answer.await.map_err(|_| "the store writer stopped".to_string())?
+    }
+
+    /// Expires `keys` (with why each, for the audit record) durably, erasing their material.
+    pub async fn expire(&self, keys: Vec<(KeyId, String)>) -> Result<(), String> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job::Expire { keys, reply }).map_err(|_| "the store writer stopped".to_string())?;
         answer.await.map_err(|_| "the store writer stopped".to_string())?
     }
 }

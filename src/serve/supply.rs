@@ -33,6 +33,14 @@ pub enum KeySource {
 }
 
 impl KeySource {
+    /// Every source.
+    pub const ALL: [KeySource; 3] = [KeySource::Qkd, KeySource::Relay, KeySource::PqcFallback];
+
+    /// The source named `name` (as [`KeySource::as_str`] gives it).
+    pub fn from_name(name: &str) -> Option<KeySource> {
+        KeySource::ALL.into_iter().find(|s| s.as_str() == name)
+    }
+
     /// The name used in the API (`qkd`, `relay`, `pqc-fallback`).
     pub fn as_str(self) -> &'static str {
         match self {

@@ -29,7 +29,11 @@ mod serve;
 #[cfg(feature = "serve")]
 mod serve_delivery;
 #[cfg(feature = "serve")]
+mod serve_faults;
+#[cfg(feature = "serve")]
 mod serve_pki;
+#[cfg(feature = "serve")]
+mod serve_util;
 mod slurm;
 mod stats;
 mod store_safety;

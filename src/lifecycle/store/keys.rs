@@ -129,6 +129,17 @@ pub(crate) fn active_replacement(conn: &Connection, id: KeyId) -> Result<Option<
         .optional()
 }
 
+/// The ACTIVE keys of type `kt` whose channel starts with `prefix` (delivered keys not yet
+/// collected), by id.
+pub(crate) fn active_with_channel_prefix(conn: &Connection, prefix: &str, kt: KeyType) -> Result<Vec<KeyRecord>> {
+    let mut st = conn.prepare_cached(&format!(
+        "SELECT {KEY_COLUMNS} FROM keys WHERE state = 'ACTIVE' AND key_type = ?2 \
+         AND substr(channel, 1, length(?1)) = ?1 ORDER BY id"
+    ))?;
+    let rows = st.query_map(params![prefix, kt.as_str()], from_row)?;
+    rows.collect()
+}
+
 /// The ROTATING keys of a channel (by index, without loading its archive of RETIRED keys,
 /// which grows with every rotation).
 pub(crate) fn rotating_on_channel(conn: &Connection, channel: &str, kt: KeyType) -> Result<Vec<KeyRecord>> {
