@@ -12,13 +12,14 @@
 //! | [`KeySupply`], [`OsRngSupply`] | where the key bytes come from (a trait the live mesh can implement) |
 //! | [`IssuedKeys`] | the keys handed to a master and not yet to its slave, rebuilt from the store on a restart |
 //! | [`Kmes`] | authorisation, limits, issuing, collecting and expiring keys |
+//! | [`ServeMetrics`] | the OpenMetrics text of `GET /metrics` (prometheus-client) |
 //! | [`serve`] | the listeners, TLS, HTTP, the ready file and the graceful stop |
 //!
 //! Everything but the request parser, the directory and the supply needs the default cargo
 //! feature `serve` (tokio, hyper, rustls, rcgen).
 //!
 //! Not here yet: pacing the live mesh physics behind the KMEs (the supply is an OS-random
-//! buffer per link), the operator's `/admin` events, Prometheus metrics, multicast keys
+//! buffer per link), the operator's `/admin` events, multicast keys
 //! (`max_SAE_ID_count` is 0).
 
 pub(crate) mod api;
@@ -29,6 +30,8 @@ pub(crate) mod error;
 pub(crate) mod issued;
 #[cfg(feature = "serve")]
 pub(crate) mod kme;
+#[cfg(feature = "serve")]
+pub(crate) mod metrics;
 #[cfg(feature = "serve")]
 pub(crate) mod pki;
 #[cfg(feature = "serve")]
@@ -51,9 +54,11 @@ pub use issued::{CHANNEL_PREFIX, IssuedKeys, delivery_channel};
 #[cfg(feature = "serve")]
 pub use kme::{KmeLimits, Kmes};
 #[cfg(feature = "serve")]
+pub use metrics::ServeMetrics;
+#[cfg(feature = "serve")]
 pub use pki::{PkiError, PkiWritten, init_pki};
 #[cfg(feature = "serve")]
 pub use server::{DRAIN_TIMEOUT, SERVED_KEY_RETENTION, ServeOptions, ServeReport, serve};
 #[cfg(feature = "serve")]
-pub use store::{KeyStore, StoreWriter, start_writer};
+pub use store::{KeyStore, MAX_GROUP, StoreWriter, start_writer};
 pub use supply::{KeySource, KeySupply, OsRngSupply, RouteView, SuppliedKey, SupplyError};

@@ -26,7 +26,10 @@ pub struct ServeArgs {
     /// nodes P+1, P+2... in file order.
     #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
     pub listen: SocketAddr,
-    /// Write `{"kmes": {"<node>": "ADDR", ...}, "metrics": null}` here once all listen.
+    /// Address of the Prometheus metrics listener (plain HTTP, `GET /metrics`); port 0 picks one.
+    #[arg(long, default_value = "127.0.0.1:0", value_name = "ADDR")]
+    pub metrics_listen: SocketAddr,
+    /// Write `{"kmes": {"<node>": "ADDR", ...}, "metrics": "ADDR"}` here once all listen.
     #[arg(long, value_name = "FILE")]
     pub ready_file: Option<PathBuf>,
     /// Stop after this much wall-clock time (e.g. 30s, 10m); default: on SIGINT/SIGTERM.
@@ -47,6 +50,10 @@ pub struct ServeArgs {
     /// How long a key waits for its slave SAE before it expires and is erased (e.g. 90s, 1h).
     #[arg(long, default_value = "1h", value_parser = parse_duration_s, value_name = "DURATION")]
     pub key_lifetime: f64,
+    /// Record each request in a commit of its own (one fsync per request) instead of group
+    /// commit; for measuring what group commit saves.
+    #[arg(long)]
+    pub commit_per_request: bool,
 }
 
 /// A [`ServeError`] as the error a user sees: bad input (scenario, PKI, TLS, a file that is
@@ -90,18 +97,21 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         pki: args.pki.clone(),
         db: args.db.clone(),
         listen: args.listen,
+        metrics_listen: args.metrics_listen,
         ready_file: args.ready_file.clone(),
         duration,
         buffer_bytes: args.buffer_bytes,
         refill_bytes_per_s: args.refill_bytes_per_s,
         limits: KmeLimits::default(),
         key_lifetime: Duration::from_secs_f64(args.key_lifetime),
+        max_group: if args.commit_per_request { 1 } else { crate::serve::MAX_GROUP },
     };
     let report = serve(&scenario, &options).map_err(user_error)?;
     let kmes: Vec<String> = report.kmes.iter().map(|(n, a)| format!("{n}={a}")).collect();
     println!(
-        "stopped; KMEs were {}; store {} holds {} audit records",
+        "stopped; KMEs were {}, metrics {}; store {} holds {} audit records",
         kmes.join(" "),
+        report.metrics,
         args.db.display(),
         report.audit_records
     );

@@ -19,6 +19,7 @@ use uuid::Uuid;
 use super::api::{ApiError, ApiRequest, KeyContainer, KeyEntry, KeyRequest, Status};
 use super::directory::{Route, SaeDirectory};
 use super::issued::{IssuedKeys, delivery_channel};
+use super::metrics::ServeMetrics;
 use super::store::KeyStore;
 use super::supply::{KeySupply, SupplyError};
 use crate::crypto::SecretBytes;
@@ -59,6 +60,7 @@ pub struct Kmes {
     store: KeyStore,
     limits: KmeLimits,
     issued: IssuedKeys,
+    metrics: ServeMetrics,
 }
 
 impl Kmes {
@@ -71,7 +73,17 @@ impl Kmes {
         limits: KmeLimits,
         issued: IssuedKeys,
     ) -> Self {
-        Kmes { directory, supply, store, limits, issued }
+        Kmes { directory, supply, store, limits, issued, metrics: ServeMetrics::new() }
+    }
+
+    /// The KMEs' metrics.
+    pub fn metrics(&self) -> &ServeMetrics {
+        &self.metrics
+    }
+
+    /// What a metrics scrape gets now (OpenMetrics text).
+    pub fn metrics_text(&self) -> String {
+        self.metrics.encode(self.supply.as_ref(), &self.directory.link_ids(), self.issued.len())
     }
 
     /// How many keys wait for their slave.
@@ -94,6 +106,7 @@ impl Kmes {
         match self.store.expire(jobs).await {
             Ok(()) => {
                 self.issued.remove(&key_ids);
+                self.metrics.expired(key_ids.len() as u64);
                 Ok(key_ids.len())
             }
             Err(e) => {
@@ -246,6 +259,7 @@ impl Kmes {
             .await
             .map_err(|e| ApiError::unavailable("the key could not be recorded").detail("store", e))?;
         self.issued.insert(ids.into_iter().zip(stored), caller, slave, supplied.source, WallClock.now());
+        self.metrics.delivered(supplied.source, number);
         Ok(serde_json::to_value(KeyContainer { keys: entries }).expect("a Key container serializes"))
     }
 
@@ -270,6 +284,7 @@ impl Kmes {
                 self.issued.remove(&parsed);
                 let mut entries = Vec::with_capacity(parsed.len());
                 for ((id, material), entry) in parsed.iter().zip(materials).zip(&reserved) {
+                    self.metrics.collected(entry.source, 1);
                     entries.push(KeyEntry {
                         key_id: id.to_string(),
                         key: base64::engine::general_purpose::STANDARD.encode(material.expose()),

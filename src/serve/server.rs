@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::{Bytes, Incoming};
@@ -22,7 +22,7 @@ use rand_chacha::ChaCha20Rng;
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use super::api::{ApiError, MAX_BODY_BYTES, parse_request};
+use super::api::{ApiError, ApiRequest, MAX_BODY_BYTES, parse_request};
 use super::directory::OPERATOR;
 use super::directory::SaeDirectory;
 use super::error::ServeError;
@@ -54,7 +54,9 @@ pub struct ServeOptions {
     /// Address of the first KME; port 0 gives every KME a free port, port P gives the i-th
     /// KME (hub first) port P + i.
     pub listen: SocketAddr,
-    /// Where to write `{"kmes": {...}, "metrics": null}` once all listen (refused if it exists).
+    /// Address of the metrics listener (plain HTTP, `GET /metrics`; port 0: a free port).
+    pub metrics_listen: SocketAddr,
+    /// Where to write `{"kmes": {...}, "metrics": "ADDR"}` once all listen (refused if it exists).
     pub ready_file: Option<PathBuf>,
     /// Stop after this much wall-clock time (else on SIGINT/SIGTERM only).
     pub duration: Option<Duration>,
@@ -66,6 +68,8 @@ pub struct ServeOptions {
     pub limits: KmeLimits,
     /// How long a key waits for its slave before it expires (its material erased).
     pub key_lifetime: Duration,
+    /// Requests recorded in one commit at most (1: one commit, so one fsync, per request).
+    pub max_group: usize,
 }
 
 /// What a served run did.
@@ -73,6 +77,8 @@ pub struct ServeOptions {
 pub struct ServeReport {
     /// Each KME's address.
     pub kmes: BTreeMap<String, SocketAddr>,
+    /// The metrics listener's address.
+    pub metrics: SocketAddr,
     /// Audit records in the store at the end.
     pub audit_records: u64,
 }
@@ -113,6 +119,9 @@ pub fn serve(scenario: &MeshScenario, options: &ServeOptions) -> Result<ServeRep
         listener.set_nonblocking(true).map_err(listen_err)?;
         bound.push((node, listener, config));
     }
+    let metrics_err = |source| ServeError::Listen { addr: options.metrics_listen.to_string(), source };
+    let metrics_listener = std::net::TcpListener::bind(options.metrics_listen).map_err(metrics_err)?;
+    metrics_listener.set_nonblocking(true).map_err(metrics_err)?;
     let mut rng = ChaCha20Rng::try_from_rng(&mut rand::rngs::SysRng)
         .map_err(|e| io_err(Path::new("<operating-system entropy>"))(std::io::Error::other(e.to_string())))?;
     let resuming = options.db.symlink_metadata().is_ok();
@@ -139,7 +148,7 @@ pub fn serve(scenario: &MeshScenario, options: &ServeOptions) -> Result<ServeRep
         .map_err(crate::lifecycle::LifecycleError::Input)?;
     let supply = OsRngSupply::new(&directory.link_ids(), options.buffer_bytes, options.refill_bytes_per_s)
         .map_err(|e| io_err(Path::new("<operating-system entropy>"))(std::io::Error::other(e.to_string())))?;
-    let (store, writer) = start_writer(engine, rng);
+    let (store, writer) = start_writer(engine, rng, options.max_group);
     let kmes = Arc::new(Kmes::new(directory, Arc::new(supply), store, options.limits, issued));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -147,19 +156,20 @@ pub fn serve(scenario: &MeshScenario, options: &ServeOptions) -> Result<ServeRep
         .enable_all()
         .build()
         .map_err(io_err(Path::new("<tokio runtime>")))?;
-    let served = runtime.block_on(run(kmes.clone(), bound, options));
+    let served = runtime.block_on(run(kmes.clone(), bound, metrics_listener, options));
     runtime.shutdown_timeout(DRAIN_TIMEOUT);
     drop(kmes);
     let audit_records = writer.finish()?;
-    let kmes = served?;
-    Ok(ServeReport { kmes, audit_records })
+    let (kmes, metrics) = served?;
+    Ok(ServeReport { kmes, metrics, audit_records })
 }
 
 async fn run(
     kmes: Arc<Kmes>,
     bound: Vec<(String, std::net::TcpListener, Arc<rustls::ServerConfig>)>,
+    metrics_listener: std::net::TcpListener,
     options: &ServeOptions,
-) -> Result<BTreeMap<String, SocketAddr>, ServeError> {
+) -> Result<(BTreeMap<String, SocketAddr>, SocketAddr), ServeError> {
     let mut listeners = Vec::new();
     let mut addrs = BTreeMap::new();
     for (node, listener, config) in bound {
@@ -169,10 +179,14 @@ async fn run(
         addrs.insert(node.clone(), local);
         listeners.push((node, listener, TlsAcceptor::from(config)));
     }
+    let metrics_addr =
+        metrics_listener.local_addr().map_err(|source| ServeError::Listen { addr: "metrics".into(), source })?;
+    let metrics_listener = TcpListener::from_std(metrics_listener)
+        .map_err(|source| ServeError::Listen { addr: metrics_addr.to_string(), source })?;
     if let Some(ready) = &options.ready_file {
         let kmes_json: serde_json::Map<String, serde_json::Value> =
             addrs.iter().map(|(n, a)| (n.clone(), serde_json::Value::String(a.to_string()))).collect();
-        let text = serde_json::json!({ "kmes": kmes_json, "metrics": null }).to_string() + "\n";
+        let text = serde_json::json!({ "kmes": kmes_json, "metrics": metrics_addr.to_string() }).to_string() + "\n";
         crate::atomic_file::write_text_atomically(ready, &text)?;
     }
 
@@ -196,6 +210,20 @@ async fn run(
             }
         }));
     }
+    let scraping = {
+        let (kmes, mut stop, graceful) = (kmes.clone(), stop_rx.clone(), graceful.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = stop.changed() => break,
+                    accepted = metrics_listener.accept() => {
+                        let Ok((tcp, _)) = accepted else { continue };
+                        tokio::spawn(metrics_connection(tcp, kmes.clone(), graceful.watcher()));
+                    }
+                }
+            }
+        })
+    };
     let expiring = {
         let (kmes, mut stop) = (kmes.clone(), stop_rx.clone());
         let lifetime = SimDuration(u64::try_from(options.key_lifetime.as_nanos()).unwrap_or(u64::MAX));
@@ -215,14 +243,14 @@ async fn run(
     };
     wait_for_stop(options.duration).await;
     let _ = stop_tx.send(true);
-    for task in accepting.into_iter().chain([expiring]) {
+    for task in accepting.into_iter().chain([scraping, expiring]) {
         let _ = task.await;
     }
     // Every accepting task has ended, so this is the last handle.
     if let Ok(graceful) = Arc::try_unwrap(graceful) {
         let _ = tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown()).await;
     }
-    Ok(addrs)
+    Ok((addrs, metrics_addr))
 }
 
 /// Until SIGINT, SIGTERM or the end of `duration`.
@@ -272,8 +300,41 @@ async fn connection(
     let _ = watcher.watch(conn).await;
 }
 
+/// One plain-HTTP connection to the metrics listener: `GET /metrics` gets the OpenMetrics
+/// text, anything else 404.
+async fn metrics_connection(
+    tcp: tokio::net::TcpStream,
+    kmes: Arc<Kmes>,
+    watcher: hyper_util::server::graceful::Watcher,
+) {
+    let service = hyper::service::service_fn(move |request: Request<Incoming>| {
+        let kmes = kmes.clone();
+        async move {
+            let response = if request.method() == hyper::Method::GET && request.uri().path() == "/metrics" {
+                let mut r = Response::new(Full::new(Bytes::from(kmes.metrics_text())));
+                r.headers_mut().insert(
+                    hyper::header::CONTENT_TYPE,
+                    hyper::header::HeaderValue::from_static(
+                        "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    ),
+                );
+                r
+            } else {
+                let mut r = Response::new(Full::new(Bytes::from_static(b"only GET /metrics is served here\n")));
+                *r.status_mut() = StatusCode::NOT_FOUND;
+                r
+            };
+            Ok::<_, std::convert::Infallible>(response)
+        }
+    });
+    let conn = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(tcp), service);
+    let _ = watcher.watch(conn).await;
+}
+
 /// One HTTP request to its response.
 async fn answer(kmes: &Kmes, node: &str, caller: Option<&str>, request: Request<Incoming>) -> Response<Full<Bytes>> {
+    let started = Instant::now();
+    let mut kind = "other";
     let result = async {
         let caller =
             caller.ok_or_else(|| ApiError::unauthorized("the client certificate names no SAE of this mesh"))?;
@@ -286,6 +347,11 @@ async fn answer(kmes: &Kmes, node: &str, caller: Option<&str>, request: Request<
             .map_err(|_| ApiError::bad_request(format!("request body unreadable or over {MAX_BODY_BYTES} bytes")))?
             .to_bytes();
         let parsed = parse_request(&method, &path, query.as_deref(), &body)?;
+        kind = match parsed {
+            ApiRequest::Status { .. } => "status",
+            ApiRequest::EncKeys { .. } => "enc_keys",
+            ApiRequest::DecKeys { .. } => "dec_keys",
+        };
         kmes.handle(node, caller, parsed).await
     }
     .await;
@@ -293,6 +359,7 @@ async fn answer(kmes: &Kmes, node: &str, caller: Option<&str>, request: Request<
         Ok(json) => (StatusCode::OK, json.to_string()),
         Err(e) => (StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), e.body()),
     };
+    kmes.metrics().request(kind, status.as_u16(), started.elapsed().as_secs_f64());
     let mut response = Response::new(Full::new(Bytes::from(body)));
     *response.status_mut() = status;
     response

@@ -16,8 +16,8 @@ use tokio::sync::oneshot;
 use crate::crypto::SecretBytes;
 use crate::lifecycle::{DeliveredKey, Engine, KeyId, LifecycleError};
 
-/// Jobs taken into one commit at most.
-const MAX_GROUP: usize = 512;
+/// Jobs taken into one commit at most (the default of [`start_writer`]'s `max_group`).
+pub const MAX_GROUP: usize = 512;
 
 enum Job {
     Issue { participants: Vec<String>, keys: Vec<DeliveredKey>, reply: oneshot::Sender<Result<Vec<KeyId>, String>> },
@@ -56,16 +56,18 @@ impl Clone for KeyStore {
     }
 }
 
-/// Starts the writer thread over `engine`; `rng` (keyed from the operating system) supplies
-/// the wrapping nonces.
-pub fn start_writer(mut engine: Engine, mut rng: ChaCha20Rng) -> (KeyStore, StoreWriter) {
+/// Starts the writer thread over `engine`, taking up to `max_group` jobs into one commit (1:
+/// a commit, so an fsync, per request); `rng` (keyed from the operating system) supplies the
+/// wrapping nonces.
+pub fn start_writer(mut engine: Engine, mut rng: ChaCha20Rng, max_group: usize) -> (KeyStore, StoreWriter) {
+    let max_group = max_group.max(1);
     let (tx, rx) = mpsc::channel::<Job>();
     let thread = std::thread::Builder::new()
         .name("qecnet-store".into())
         .spawn(move || {
             while let Ok(first) = rx.recv() {
                 let mut group = vec![first];
-                while group.len() < MAX_GROUP {
+                while group.len() < max_group {
                     match rx.try_recv() {
                         Ok(job) => group.push(job),
                         Err(_) => break,

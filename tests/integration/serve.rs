@@ -273,3 +273,35 @@ fn two_runs_with_the_same_seed_serve_different_bytes() {
     }
     assert!(first.iter().all(|k| k.len() == 32 && k.iter().any(|&b| b != k[0])));
 }
+
+#[test]
+fn the_metrics_listener_counts_keys_by_source_and_requests_by_kind() {
+    let server = Server::start("serve-metrics", &[]);
+    let (code, direct) = server.get("sae-alice", "n1", "/api/v1/keys/sae-bob/enc_keys?number=3");
+    assert_eq!(code, 200, "{direct}");
+    let (code, relayed) = server.get("sae-alice", "n1", "/api/v1/keys/sae-carol/enc_keys");
+    assert_eq!(code, 200, "{relayed}");
+    let id = key_id(&relayed["keys"][0]);
+    let (code, _) = server.get("sae-carol", "n3", &format!("/api/v1/keys/sae-alice/dec_keys?key_ID={id}"));
+    assert_eq!(code, 200);
+    let (code, _) = server.get("sae-alice", "n1", "/api/v1/keys/sae-bob/enc_keys?size=7");
+    assert_eq!(code, 400);
+    let text = server.scrape();
+    for line in [
+        "qecnet_serve_keys_delivered_total{source=\"qkd\"} 3",
+        "qecnet_serve_keys_delivered_total{source=\"relay\"} 1",
+        "qecnet_serve_keys_collected_total{source=\"relay\"} 1",
+        "qecnet_serve_keys_outstanding 3",
+        "qecnet_serve_request_seconds_count{kind=\"enc_keys\",status=\"200\"} 2",
+        "qecnet_serve_request_seconds_count{kind=\"enc_keys\",status=\"400\"} 1",
+        "qecnet_serve_request_seconds_count{kind=\"dec_keys\",status=\"200\"} 1",
+    ] {
+        assert!(text.lines().any(|l| l == line), "{line:?} missing from\n{text}");
+    }
+    // Every QKD link's buffer is reported; no line carries a key ID.
+    assert!(text.contains("qecnet_serve_link_buffer_bits{link=\"n1-n2\"}"), "{text}");
+    assert!(!text.contains(&id), "a key ID leaked into the metrics");
+    let r = reqwest::blocking::get(format!("http://{}/other", server.metrics)).unwrap();
+    assert_eq!(r.status().as_u16(), 404);
+    server.stop();
+}

@@ -4,7 +4,7 @@
 
 use qecnet::crypto::SecretBytes;
 use qecnet::lifecycle::{DeliveredKey, Engine, EngineConfig, KeyState, ManualClock, list_keys, open_reader};
-use qecnet::serve::start_writer;
+use qecnet::serve::{MAX_GROUP, start_writer};
 use qecnet::units::SimTime;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -56,7 +56,7 @@ fn a_delivered_key_is_active_for_its_master_and_retired_once_its_slave_collects_
 #[test]
 fn concurrent_requests_through_the_store_writer_are_each_durable_when_answered() {
     let dir = TempDir::new("serve-group-commit");
-    let (store, writer) = start_writer(engine(&dir), ChaCha20Rng::seed_from_u64(8));
+    let (store, writer) = start_writer(engine(&dir), ChaCha20Rng::seed_from_u64(8), MAX_GROUP);
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let db = dir.join("store.db");
     let requests = 64;

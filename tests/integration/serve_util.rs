@@ -17,6 +17,8 @@ pub(crate) struct Server {
     child: Option<Child>,
     /// Each KME's address, from the ready file.
     pub(crate) kmes: BTreeMap<String, String>,
+    /// The metrics listener's address.
+    pub(crate) metrics: String,
     pub(crate) pki: PathBuf,
     pub(crate) db: PathBuf,
     /// The folder of the PKI and store.
@@ -65,6 +67,7 @@ impl Server {
         let mut server = Server {
             child: Some(child),
             kmes: BTreeMap::new(),
+            metrics: String::new(),
             pki: pki.to_path_buf(),
             db: db.to_path_buf(),
             dir: dir.to_path_buf(),
@@ -84,12 +87,19 @@ impl Server {
             std::thread::sleep(Duration::from_millis(5));
         };
         let ready: Value = serde_json::from_str(&text).unwrap();
-        assert!(ready["metrics"].is_null(), "metrics are not served yet: {text}");
+        server.metrics = ready["metrics"].as_str().unwrap_or_else(|| panic!("no metrics address: {text}")).to_string();
         for (node, addr) in ready["kmes"].as_object().unwrap() {
             server.kmes.insert(node.clone(), addr.as_str().unwrap().to_string());
         }
         assert_eq!(server.kmes.keys().collect::<Vec<_>>(), ["hub", "n1", "n2", "n3"]);
         server
+    }
+
+    /// The metrics scrape: the OpenMetrics text of `GET /metrics` (plain HTTP).
+    pub(crate) fn scrape(&self) -> String {
+        let r = reqwest::blocking::get(format!("http://{}/metrics", self.metrics)).unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        r.text().unwrap()
     }
 
     /// The server's process ID.
