@@ -39,6 +39,10 @@ pub enum Error {
     /// A mesh run that was refused or stopped.
     #[error(transparent)]
     Mesh(#[from] crate::mesh::MeshError),
+    /// The KMEs of `qecnet serve` (or `qecnet pki init`) could not start or go on.
+    #[cfg(feature = "serve")]
+    #[error(transparent)]
+    Serve(#[from] crate::serve::ServeError),
     /// A command-line usage error that clap cannot express (conflicting options and the like).
     #[error("{0}")]
     Usage(String),
@@ -68,6 +72,8 @@ impl Error {
             Error::Lifecycle(e) => e.is_runtime(),
             Error::Plot(e) => e.is_runtime(),
             Error::Mesh(e) => e.is_runtime(),
+            #[cfg(feature = "serve")]
+            Error::Serve(e) => e.is_runtime(),
             Error::Invalid(_)
             | Error::Postprocess(_)
             | Error::OutputClash(_)

@@ -35,8 +35,8 @@ pub fn run(args: &PkiArgs) -> Result<()> {
         PkiCommand::Init { dir, scenario } => {
             let scenario: MeshScenario = crate::cli::Overrides::new(&[]).load(Some(scenario))?;
             let directory = SaeDirectory::from_scenario(&scenario)?;
-            let written = init_pki(dir, directory.nodes(), &directory.sae_ids())
-                .map_err(|e| crate::cli::serve::user_error(e.into()))?;
+            let written =
+                init_pki(dir, directory.nodes(), &directory.sae_ids()).map_err(crate::serve::ServeError::from)?;
             println!("wrote {} files to {}: {}", written.files.len(), dir.display(), written.files.join(" "));
             Ok::<(), Error>(())
         }

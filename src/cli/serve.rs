@@ -5,10 +5,10 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::Result;
 use crate::mesh::MeshScenario;
-use crate::serve::{KmeLimits, ServeError, ServeOptions, serve};
+use crate::serve::{KmeLimits, ServeOptions, serve};
 use crate::units::{InvalidParameter, parse_duration_s};
-use crate::{Error, Result};
 
 /// Arguments of `qecnet serve`.
 #[derive(Debug, clap::Args)]
@@ -56,18 +56,6 @@ pub struct ServeArgs {
     pub commit_per_request: bool,
 }
 
-/// A [`ServeError`] as the error a user sees: bad input (scenario, PKI, TLS, a file that is
-/// there already) exits 2, failures while running exit 1.
-pub(crate) fn user_error(e: ServeError) -> Error {
-    match e {
-        ServeError::Invalid(p) => Error::Invalid(p),
-        ServeError::Lifecycle(l) => Error::Lifecycle(l),
-        ServeError::File(f) => Error::from(f),
-        ServeError::Listen { addr, source } => Error::io(addr, source),
-        other => Error::Usage(other.to_string()),
-    }
-}
-
 /// Runs `qecnet serve`.
 pub fn run(args: &ServeArgs) -> Result<()> {
     let mut overrides = crate::cli::Overrides::new(&args.set);
@@ -106,7 +94,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         key_lifetime: Duration::from_secs_f64(args.key_lifetime),
         max_group: if args.commit_per_request { 1 } else { crate::serve::MAX_GROUP },
     };
-    let report = serve(&scenario, &options).map_err(user_error)?;
+    let report = serve(&scenario, &options)?;
     let kmes: Vec<String> = report.kmes.iter().map(|(n, a)| format!("{n}={a}")).collect();
     println!(
         "stopped; KMEs were {}, metrics {}; store {} holds {} audit records",

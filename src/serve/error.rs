@@ -48,3 +48,16 @@ pub enum ServeError {
     #[error("the key store writer stopped: {0}")]
     WriterGone(String),
 }
+
+impl ServeError {
+    /// Whether this failure happened while running (the store, a file, a socket, the writer:
+    /// exit status 1) rather than in what the user named (the scenario, the PKI and its
+    /// certificates: exit status 2).
+    pub fn is_runtime(&self) -> bool {
+        match self {
+            ServeError::Lifecycle(e) => e.is_runtime(),
+            ServeError::File(_) | ServeError::Listen { .. } | ServeError::WriterGone(_) => true,
+            ServeError::Invalid(_) | ServeError::Pki(_) | ServeError::PkiFile { .. } | ServeError::Tls { .. } => false,
+        }
+    }
+}
