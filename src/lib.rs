@@ -20,6 +20,7 @@
 //! | 7 | [`plot`] | charts from sweep CSVs |
 //! | 8 | [`Error`] | the error a user sees, wrapping each module's own |
 //! | 9 | [`report`], [`regress`] | the HTML report and the key-rate regression gate |
+//! | 9 | [`api`] | whole commands (`link`, `keyrate`, `mesh`, `sweep`, `cascade-study`, `audit verify`) and their JSON, for the command line and the Python binding |
 //! | 10 | the command line | [`main`], the `qecnet` binary |
 //!
 //! The photonics/postprocess chain and the crypto/lifecycle chain are independent until the
@@ -47,6 +48,7 @@
 
 #![warn(missing_docs)]
 
+pub mod api;
 mod atomic_file;
 mod cli;
 pub mod config;

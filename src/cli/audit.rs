@@ -11,10 +11,10 @@ use std::io::Write;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use crate::api::parse_pin;
 use crate::atomic_file::write_text_atomically;
-use crate::lifecycle::audit_proof::{AuditProof, parse_hex32, prove_consistency, prove_inclusion};
-use crate::lifecycle::store::open_damaged_reader;
-use crate::lifecycle::{KnownHead, LifecycleError, Verdict, VerifyOptions, open_reader, verify};
+use crate::lifecycle::audit_proof::{AuditProof, prove_consistency, prove_inclusion};
+use crate::lifecycle::{LifecycleError, Verdict, open_reader};
 
 /// Arguments of `qecnet audit`.
 #[derive(Debug, clap::Args)]
@@ -158,22 +158,9 @@ fn verify_to(
     known_head: Option<&str>,
     out: &mut impl Write,
 ) -> Result<ExitCode, LifecycleError> {
-    let pinned = pins.iter().map(|h| parse_pin(h)).collect::<Result<Vec<_>, _>>()?;
-    let known_head = known_head
-        .map(|h| h.parse::<KnownHead>().map_err(|e| LifecycleError::Input(format!("--known-head {e}"))))
-        .transpose()?;
-    let conn = match open_reader(db) {
-        Err(LifecycleError::Damaged { .. }) => open_damaged_reader(db)?,
-        other => other?,
-    };
-    let verdict = verify(&conn, &VerifyOptions { pinned, known_head })?;
+    let verdict = crate::api::verify_store(db, pins, known_head)?;
     if json {
-        let v = match &verdict {
-            Verdict::Verified(r) => serde_json::json!({ "ok": true, "authenticated": r.authenticated, "report": r }),
-            Verdict::Failed(f) => {
-                serde_json::json!({ "ok": false, "authenticated": false, "failure": f, "message": f.to_string() })
-            }
-        };
+        let v = crate::api::verdict_json(&verdict);
         writeln!(out, "{v}")?;
     } else {
         match &verdict {
@@ -199,8 +186,4 @@ fn verify_to(
         }
     }
     Ok(if verdict.is_verified() { ExitCode::SUCCESS } else { ExitCode::FAILURE })
-}
-
-fn parse_pin(h: &str) -> Result<[u8; 32], LifecycleError> {
-    parse_hex32("--pin", h).map_err(|e| LifecycleError::Input(format!("{e} (an Ed25519 public key)")))
 }

@@ -4,10 +4,10 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use crate::api::write_study_csv;
 use crate::atomic_file::write_atomically;
 use crate::config::parse_count;
 use crate::postprocess::cascade::CascadeVariant;
-use crate::postprocess::cascade::study::{StudyRow, study};
 use crate::{Error, Result};
 
 /// Arguments of `qecnet cascade-study`.
@@ -45,50 +45,36 @@ pub struct CascadeStudyArgs {
 
 /// Runs `qecnet cascade-study`.
 pub fn run(args: &CascadeStudyArgs) -> Result<()> {
-    let n = usize::try_from(args.block_size).ok().filter(|&n| (1..=u32::MAX as usize).contains(&n));
-    let n = n.ok_or_else(|| Error::Usage(format!("--block-size {}: must be in 1..=4294967295", args.block_size)))?;
-    if args.runs == 0 {
-        return Err(Error::Usage("--runs 0: must be at least 1".into()));
-    }
-    for &q in &args.qber {
-        if !(q > 0.0 && q < 0.5) {
-            return Err(crate::postprocess::PostprocessError::Qber(q).into());
-        }
-    }
-    let variants: Vec<CascadeVariant> =
-        if args.variant.is_empty() { CascadeVariant::ALL.to_vec() } else { args.variant.clone() };
     let started = std::time::Instant::now();
-    let mut rows = Vec::new();
-    for &variant in &variants {
-        for (qi, &q) in args.qber.iter().enumerate() {
-            rows.push(study(variant, q, qi, n, args.runs as usize, args.seed, args.biconf)?);
-        }
-    }
+    let stop = std::sync::atomic::AtomicBool::new(false);
+    let rows = crate::api::cascade_study(
+        &args.qber,
+        args.block_size,
+        args.runs,
+        &args.variant,
+        args.biconf,
+        args.seed,
+        &|_, _| {},
+        &stop,
+    )?;
+    let n = args.block_size;
+    let variants = if args.variant.is_empty() { CascadeVariant::ALL.len() } else { args.variant.len() };
     if let Some(path) = &args.output {
-        write_atomically(path, |w| write_csv(&rows, w))?;
+        write_atomically(path, |w| write_study_csv(&rows, w))?;
     }
     let mut stdout = std::io::stdout().lock();
     let out = if args.json {
         serde_json::to_writer_pretty(&mut stdout, &rows).map_err(std::io::Error::other).and_then(|_| writeln!(stdout))
     } else {
-        write_csv(&rows, &mut stdout)
+        write_study_csv(&rows, &mut stdout)
     };
     out.map_err(|e| Error::io("<stdout>", e))?;
     eprintln!(
         "{} variants × {} QBERs × {} frames of {n} bits in {:.2} s",
-        variants.len(),
+        variants,
         args.qber.len(),
         args.runs,
         started.elapsed().as_secs_f64()
     );
     Ok(())
-}
-
-/// The rows as CSV with a header line.
-fn write_csv(rows: &[StudyRow], w: &mut dyn Write) -> std::io::Result<()> {
-    let mut writer = csv::Writer::from_writer(w);
-    for row in rows {
-        writer.serialize(row).map_err(std::io::Error::other)?;
-    }
-    writer.flush()
 }

@@ -4,11 +4,10 @@
 use std::io::Write;
 use std::path::PathBuf;
 
-use serde::Serialize;
-
+use crate::api::KeyRateReport;
 use crate::config::parse_count;
 use crate::link_scenario::LinkScenario;
-use crate::postprocess::keyrate::{self, KeyRate, KeyRateModel, MaxDistance};
+use crate::postprocess::keyrate::KeyRateModel;
 use crate::{Error, Result};
 
 /// Arguments of `qecnet keyrate`.
@@ -50,24 +49,6 @@ pub struct KeyrateArgs {
     pub json: bool,
 }
 
-#[derive(Debug, Serialize)]
-struct Report {
-    model: KeyRateModel,
-    distance_km: f64,
-    mu: f64,
-    nu: f64,
-    z_basis_probability: f64,
-    #[serde(flatten)]
-    rate: KeyRate,
-    /// Absent unless asked for; `null` when no length gives a key.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    max_distance_km: Option<Option<f64>>,
-    /// Present (true) only when key was found at every length searched: `max_distance_km` is
-    /// then the longest length searched, a lower bound.
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    max_distance_unbounded: bool,
-}
-
 /// Runs `qecnet keyrate`.
 pub fn run(args: &KeyrateArgs) -> Result<()> {
     let mut overrides = crate::cli::Overrides::new(&args.set);
@@ -78,32 +59,7 @@ pub fn run(args: &KeyrateArgs) -> Result<()> {
     overrides.flag("--block-size", "postprocess.block_size", args.block_size.map(|n| n.to_string()));
     let scenario: LinkScenario = overrides.load(args.config.as_deref())?;
     scenario.validate().map_err(|e| overrides.name(e))?;
-    let settings = &scenario.postprocess;
-    let (config, rate) = if args.optimise {
-        keyrate::optimise(args.model, &scenario.link(), settings)?
-    } else {
-        (scenario.link(), keyrate::key_rate(args.model, &scenario.link(), settings, args.qber)?)
-    };
-    let reach = if args.max_distance {
-        Some(keyrate::max_distance(args.model, &scenario.link(), settings, args.optimise)?)
-    } else {
-        None
-    };
-    let max_distance_km = reach.map(|r| match r {
-        MaxDistance::NoKey => None,
-        MaxDistance::Km(km) | MaxDistance::BeyondSearch { searched_km: km } => Some(km),
-    });
-    let max_distance_unbounded = matches!(reach, Some(MaxDistance::BeyondSearch { .. }));
-    let report = Report {
-        model: args.model,
-        distance_km: config.channel.length_km,
-        mu: config.source.signal_intensity,
-        nu: config.source.decoy_intensity,
-        z_basis_probability: config.source.z_basis_probability,
-        rate,
-        max_distance_km,
-        max_distance_unbounded,
-    };
+    let report = crate::api::key_rate_report(args.model, &scenario, args.qber, args.optimise, args.max_distance)?;
     let mut out = std::io::stdout().lock();
     let written = if args.json {
         serde_json::to_writer_pretty(&mut out, &report).map_err(std::io::Error::other).and_then(|_| writeln!(out))
@@ -113,7 +69,7 @@ pub fn run(args: &KeyrateArgs) -> Result<()> {
     written.map_err(|e| Error::io("<stdout>", e))
 }
 
-fn print_report(out: &mut impl Write, r: &Report) -> std::io::Result<()> {
+fn print_report(out: &mut impl Write, r: &KeyRateReport) -> std::io::Result<()> {
     writeln!(
         out,
         "model {:?} at {} km: mu {:.4}, nu {:.4}, Z-basis probability {:.3}",

@@ -5,16 +5,14 @@ use std::path::PathBuf;
 
 use indicatif::{ProgressBar, ProgressStyle};
 
+use crate::api::run_link;
 use crate::atomic_file::{AtomicFile, write_atomically};
 use crate::cli::{Overrides, toml_float};
 use crate::config::parse_count;
-use crate::link_scenario::LinkScenario;
 use crate::photonics::link::{Detection, LinkObserver, LinkSummary, write_qber_stream_csv};
-use crate::photonics::{LinkConfig, LinkEngine, Receiver, simulate_link};
+use crate::photonics::{LinkConfig, LinkEngine, Receiver};
 use crate::postprocess::cascade::CascadeVariant;
-use crate::postprocess::pipeline::{
-    AbortReason, Pipeline, PipelineConfig, PipelineReport, PipelineSummary, write_blocks_csv,
-};
+use crate::postprocess::pipeline::{AbortReason, PipelineReport, write_blocks_csv};
 use crate::postprocess::{PostprocessSettings, Security};
 use crate::{Error, Result};
 
@@ -156,64 +154,40 @@ impl ScenarioArgs {
 pub fn run(args: &LinkArgs) -> Result<()> {
     args.scenario.check_outputs(args.config.as_deref())?;
     let overrides = args.scenario.overrides();
-    let scenario: LinkScenario = overrides.load(args.config.as_deref())?;
-    scenario.validate().map_err(|e| overrides.name(e))?;
+    let scenario = crate::api::load_link_scenario(args.config.as_deref(), &overrides)?;
     simulate_and_report(&scenario.link(), &scenario.postprocess, &args.scenario)
-}
-
-/// `qecnet link --json` with `--postprocess`: the link's fields, then the pipeline's.
-#[derive(serde::Serialize)]
-struct WithPostprocess<'a> {
-    #[serde(flatten)]
-    link: &'a LinkSummary,
-    #[serde(flatten)]
-    postprocess: &'a PipelineSummary,
 }
 
 /// Simulates `config` and reports as `args` asks, post-processing with `postprocess` when
 /// `args.postprocess` (shared with `qecnet run`).
 pub fn simulate_and_report(config: &LinkConfig, postprocess: &PostprocessSettings, args: &ScenarioArgs) -> Result<()> {
     config.validate()?;
-    let pipeline = if args.postprocess {
-        let mut pipeline_config = PipelineConfig::new(postprocess.clone(), config.simulation.seed);
-        pipeline_config.reconciler = args.reconciler.variant();
-        Some(Pipeline::new(pipeline_config, config)?)
-    } else {
-        None
-    };
     let mut observer = Observer {
         records: args.records.as_deref().map(|p| RecordWriter::create(p, args.max_records)).transpose()?,
         progress: progress_bar(config.simulation.pulses),
-        pipeline,
     };
-    let started = std::time::Instant::now();
-    let run = simulate_link(config, &mut observer)?;
+    let reconciler = args.postprocess.then(|| args.reconciler.variant());
+    let outcome = run_link(config, postprocess, reconciler, &mut observer);
     observer.progress.finish_and_clear();
-    let elapsed = started.elapsed().as_secs_f64();
-    let processed = observer.pipeline.take().map(|p| p.finish(&run)).transpose()?;
+    let outcome = outcome?;
+    let elapsed = outcome.elapsed.as_secs_f64();
+    let processed = &outcome.processed;
     if let Some(stream_path) = &args.qber_stream {
-        write_atomically(stream_path, |w| write_qber_stream_csv(&run.qber_blocks, w))?;
+        write_atomically(stream_path, |w| write_qber_stream_csv(&outcome.run.qber_blocks, w))?;
     }
-    if let (Some(path), Some(report)) = (&args.blocks, &processed) {
+    if let (Some(path), Some(report)) = (&args.blocks, processed) {
         write_atomically(path, |w| write_blocks_csv(&report.blocks, w))?;
     }
     let records_written = match observer.records.take() {
         Some(records) => Some(records.commit()?),
         None => None,
     };
-    let summary = LinkSummary::new(&run);
+    let summary = &outcome.summary;
     let mut stdout = std::io::stdout().lock();
     let out = if args.json {
-        let written = match &processed {
-            Some(report) => serde_json::to_writer_pretty(
-                &mut stdout,
-                &WithPostprocess { link: &summary, postprocess: &report.summary },
-            ),
-            None => serde_json::to_writer_pretty(&mut stdout, &summary),
-        };
-        written.map_err(std::io::Error::other).and_then(|_| writeln!(stdout))
+        writeln!(stdout, "{}", outcome.to_json())
     } else {
-        print_table(&mut stdout, &summary, records_written).and_then(|_| match &processed {
+        print_table(&mut stdout, summary, records_written).and_then(|_| match processed {
             Some(report) => print_postprocess(&mut stdout, report),
             None => Ok(()),
         })
@@ -225,7 +199,7 @@ pub fn simulate_and_report(config: &LinkConfig, postprocess: &PostprocessSetting
         elapsed,
         summary.pulses as f64 / elapsed.max(1e-9)
     );
-    if let Some(report) = &processed {
+    if let Some(report) = processed {
         let seconds = report.elapsed.as_secs_f64();
         eprintln!(
             "post-processed {} blocks in {:.2} s ({:.3} s per block)",
@@ -314,14 +288,10 @@ impl RecordWriter {
 struct Observer {
     records: Option<RecordWriter>,
     progress: ProgressBar,
-    pipeline: Option<Pipeline<'static>>,
 }
 
 impl LinkObserver for Observer {
     fn detection(&mut self, d: &Detection) {
-        if let Some(p) = &mut self.pipeline {
-            p.detection(d);
-        }
         if let Some(r) = &mut self.records
             && r.written < r.max
             && r.error.is_none()

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::mesh::scenario::MeshScenario;
-use crate::mesh::sim::{MeshOutputs, run_mesh_until};
+use crate::mesh::sim::MeshOutputs;
 use crate::mesh::summary::MeshSummary;
 use crate::units::parse_duration_s;
 use crate::{Error, Result};
@@ -44,23 +44,9 @@ pub fn run(args: &MeshArgs) -> Result<()> {
     let mut overrides = crate::cli::Overrides::new(&args.set);
     overrides.flag("--duration", "mesh.duration", args.duration.map(crate::cli::toml_float));
     overrides.flag("--seed", "mesh.seed", args.seed.map(|s| s.to_string()));
+    // Validated before the progress bar is drawn: the duration is the bar's length.
     let scenario: MeshScenario = overrides.load(Some(&args.scenario))?;
-    // Before any directory or file is created (run_mesh checks again).
     scenario.validate().map_err(|e| overrides.name(e))?;
-    let stem = args.scenario.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_else(|| "mesh".into());
-    let db = args.db.clone().unwrap_or_else(|| PathBuf::from("datasets/mesh").join(format!("{stem}.db")));
-    let db_stem = db.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-    let outputs = MeshOutputs {
-        trace: Some(db.with_file_name(format!("{db_stem}-trace.csv"))),
-        timeseries: Some(db.with_file_name(format!("{db_stem}-links.csv"))),
-        rotations: Some(db.with_file_name(format!("{db_stem}-rotations.csv"))),
-        db: db.clone(),
-        overwrite: args.overwrite,
-    };
-    outputs.check(Some(&args.scenario))?;
-    if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(|e| Error::io(dir, e))?;
-    }
     static STOP: AtomicBool = AtomicBool::new(false);
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
     let bar = ProgressBar::new(scenario.mesh.duration_s as u64);
@@ -68,9 +54,17 @@ pub fn run(args: &MeshArgs) -> Result<()> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} simulated s  ETA {eta}").expect("static template"),
     );
     let started = std::time::Instant::now();
-    let summary = run_mesh_until(&scenario, &outputs, &|done, _| bar.set_position(done as u64), &STOP);
+    let run = crate::api::run_mesh_scenario(
+        &args.scenario,
+        &overrides,
+        args.db.clone(),
+        args.overwrite,
+        &|done, _| bar.set_position(done as u64),
+        &STOP,
+    );
     bar.finish_and_clear();
-    let summary = summary?; // run_mesh leaves nothing behind on failure
+    let crate::api::MeshRun { summary, outputs } = run?;
+    let db = outputs.db.clone();
     let elapsed = started.elapsed().as_secs_f64();
     let mut out = std::io::stdout().lock();
     let written = if args.json {

@@ -2,7 +2,6 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -99,25 +98,18 @@ pub struct MergeArgs {
 pub fn run(args: &SweepArgs) -> Result<()> {
     match &args.command {
         SweepCommand::Run { file, shard, resume, output } => {
-            let sweep = Sweep::load(file)?;
             let options = RunOptions { shard: *shard, resume: *resume, output: output.clone() };
-            let csv = crate::sweep::runner::output_path(&sweep, &options);
-            let partial = crate::sweep::runner::partial_path(&csv);
-            crate::atomic_file::check_distinct(
-                &[("sweep", file.as_path())],
-                &[("--output", csv.as_path()), ("its partial file", partial.as_path())],
-            )?;
             let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
             let bar = ProgressBar::new(0);
             bar.set_style(
                 ProgressStyle::with_template("{bar:40} {pos}/{len} points  {per_sec}  ETA {eta}")
                     .expect("static template"),
             );
-            let started = unix_now();
-            let outcome = crate::sweep::run(&sweep, &options, &STOP, &|done, total| {
+            let outcome = crate::api::run_sweep(file, &options, &STOP, &|done, total| {
                 bar.set_length(total);
                 bar.set_position(done);
-            })?;
+            })?
+            .outcome;
             bar.finish_and_clear();
             if outcome.already_done {
                 eprintln!("{} is already complete and valid: nothing to run", outcome.path.display());
@@ -129,9 +121,6 @@ pub fn run(args: &SweepArgs) -> Result<()> {
                     outcome.rows,
                     outcome.path.display()
                 )));
-            }
-            if shard.is_none() {
-                write_manifest(&sweep, &outcome.path, file, started, outcome.rows, outcome.failed)?;
             }
             eprintln!("wrote {} rows to {}", outcome.rows, outcome.path.display());
             if outcome.failed > 0 {
@@ -255,42 +244,4 @@ pub fn merge(args: &MergeArgs) -> Result<()> {
     crate::atomic_file::write_text_atomically(&args.output, &text)?;
     eprintln!("merged {} shard files into {}", paths.len(), args.output.display());
     Ok(())
-}
-
-fn unix_now() -> f64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
-}
-
-/// Writes `OUT.manifest.json` beside the CSV: version, git commit, the sweep file, seed, times.
-fn write_manifest(
-    sweep: &Sweep,
-    csv: &std::path::Path,
-    file: &std::path::Path,
-    started: f64,
-    rows: u64,
-    failed: u64,
-) -> Result<()> {
-    let commit = std::process::Command::new("git")
-        .args(["rev-parse", "HEAD"])
-        .output()
-        .ok()
-        .filter(|o| o.status.success())
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned());
-    let manifest = serde_json::json!({
-        "qecnet_version": env!("CARGO_PKG_VERSION"),
-        "git_commit": commit,
-        "sweep_file": file.display().to_string(),
-        "sweep_file_contents": sweep.source_text,
-        "seed": sweep.seed,
-        "points": sweep.points(),
-        "replicates": sweep.replicates,
-        "rows": rows,
-        "failed": failed,
-        "started_unix_s": started,
-        "finished_unix_s": unix_now(),
-    });
-    let mut name = csv.file_name().unwrap_or_default().to_os_string();
-    name.push(".manifest.json");
-    let text = serde_json::to_string_pretty(&manifest).expect("JSON serialises") + "\n";
-    crate::atomic_file::write_text_atomically(&csv.with_file_name(name), &text).map_err(Into::into)
 }

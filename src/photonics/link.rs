@@ -212,6 +212,9 @@ pub fn simulate_link(config: &LinkConfig, observer: &mut dyn LinkObserver) -> Re
         for c in 0..chunks {
             consume(run_chunk(c, &mut state), observer);
             observer.progress(chunk_range(c).0 + chunk_range(c).1, sim.pulses);
+            if observer.cancelled() {
+                break;
+            }
         }
     } else {
         let batch = 2 * rayon::current_num_threads() as u64;
@@ -225,6 +228,9 @@ pub fn simulate_link(config: &LinkConfig, observer: &mut dyn LinkObserver) -> Re
             }
             observer.progress((last * chunk).min(sim.pulses), sim.pulses);
             first = last;
+            if observer.cancelled() {
+                break;
+            }
         }
     }
     Ok(LinkRun { model, totals, qber_blocks: stream.finish() })

@@ -22,6 +22,7 @@ const LAYERS: &[(&str, u32)] = &[
     ("error", 8),
     ("report", 9),
     ("regress", 9),
+    ("api", 9),
     ("cli", 10),
 ];
 

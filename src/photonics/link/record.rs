@@ -65,6 +65,13 @@ pub trait LinkObserver {
     fn detection(&mut self, _detection: &Detection) {}
     /// Called after each batch of chunks with the pulses simulated so far.
     fn progress(&mut self, _pulses_done: u64, _pulses_total: u64) {}
+    /// Asked after each batch of chunks: `true` ends the run early, and the [`LinkRun`]
+    /// returned then covers only the pulses simulated so far (the caller discards it).
+    ///
+    /// [`LinkRun`]: crate::photonics::LinkRun
+    fn cancelled(&self) -> bool {
+        false
+    }
 }
 
 /// The observer that keeps nothing.
