@@ -169,6 +169,7 @@ fn mesh_section(
         trace: Some(datasets.join(format!("{stem}-trace.csv"))),
         timeseries: Some(datasets.join(format!("{stem}-links.csv"))),
         rotations: Some(datasets.join(format!("{stem}-rotations.csv"))),
+        coverage: Some(datasets.join(format!("{stem}-coverage.csv"))),
         overwrite: true,
     };
     let summary = run_mesh_until(&scenario, &outputs, &|_, _| {}, stop)?;
