@@ -169,6 +169,7 @@ fn mesh_section(
         trace: Some(datasets.join(format!("{stem}-trace.csv"))),
         timeseries: Some(datasets.join(format!("{stem}-links.csv"))),
         rotations: Some(datasets.join(format!("{stem}-rotations.csv"))),
+        coverage: Some(datasets.join(format!("{stem}-coverage.csv"))),
         overwrite: true,
     };
     let summary = run_mesh_until(&scenario, &outputs, &|_, _| {}, stop)?;
@@ -180,7 +181,11 @@ fn mesh_section(
     };
     let mut out = String::new();
     let _ = writeln!(out, "<h2>mesh: {}</h2>", html_escape(&stem));
-    out.push_str(&charts_html(&drawn.charts, charts_dir)?);
+    let mut charts = drawn.charts;
+    if let Some(coverage) = outputs.coverage.as_deref() {
+        charts.push(("mesh-coverage".into(), recipes::coverage_chart(coverage)?));
+    }
+    out.push_str(&charts_html(&charts, charts_dir)?);
     let r = &summary.rotations;
     let mut rows = vec![
         (
@@ -213,6 +218,22 @@ fn mesh_section(
             ),
         ));
     }
+    let routing = &summary.routing;
+    rows.push((
+        "pair session keys: direct / relayed / fallback".into(),
+        format!(
+            "{} / {} / {}",
+            routing.session_keys_direct, routing.session_keys_relayed, routing.session_keys_fallback
+        ),
+    ));
+    rows.push((
+        "relay hops: mean, key consumed (bits, one session key per hop)".into(),
+        format!("{:.2}, {}", routing.relay_hops_mean, routing.relay_key_bits_consumed),
+    ));
+    rows.push((
+        "reconfigurations (routes changed)".into(),
+        format!("{} ({})", routing.reconfigurations, routing.route_changes),
+    ));
     rows.push((
         "detections (mean delay s), false alarms".into(),
         format!("{} ({:.1}), {}", summary.detections, summary.detection_delay_s_mean, summary.false_alarms),

@@ -40,6 +40,7 @@ pub fn run_mesh_scenario(
         trace: Some(db.with_file_name(format!("{db_stem}-trace.csv"))),
         timeseries: Some(db.with_file_name(format!("{db_stem}-links.csv"))),
         rotations: Some(db.with_file_name(format!("{db_stem}-rotations.csv"))),
+        coverage: Some(db.with_file_name(format!("{db_stem}-coverage.csv"))),
         db: db.clone(),
         overwrite,
     };

@@ -404,11 +404,20 @@ impl MeshScenario {
                     .node
                     .as_deref()
                     .ok_or_else(|| InvalidParameter::new(field("node"), "(missing)", "this event needs a node"))?;
-                if topology.node(name).is_none_or(|n| n == 0) {
+                let Some(n) = topology.node(name) else {
+                    let known: Vec<&str> = topology.nodes.iter().map(|n| n.name.as_str()).take(12).collect();
                     return Err(InvalidParameter::new(
                         field("node"),
                         name,
-                        "unknown node (the hub cannot be compromised or crash here)",
+                        format!("unknown node; nodes: {} ...", known.join(", ")),
+                    ));
+                };
+                if n == 0 && e.kind == EventKind::Compromise {
+                    return Err(InvalidParameter::new(
+                        field("node"),
+                        name,
+                        "the hub can crash but not be compromised here (a compromised sovereign hub \
+                         would need a new SOVEREIGN_MASTER and a re-provisioned hub; docs/mesh.md)",
                     ));
                 }
             }
@@ -431,21 +440,40 @@ impl MeshScenario {
     /// direct link if there is one, else over the route factor times the straight distance,
     /// plus processing.
     pub fn hub_delay_ns(&self, topology: &Topology, n: usize) -> u64 {
+        self.control_delay_ns(topology, 0, n)
+    }
+
+    /// One-way delay of a control message between nodes `a` and `b` (ns), as
+    /// [`hub_delay_ns`](Self::hub_delay_ns) (processing only when `a == b`).
+    pub fn control_delay_ns(&self, topology: &Topology, a: usize, b: usize) -> u64 {
         let msg = &self.messages;
-        let km = if n == 0 {
+        let km = if a == b {
             0.0
         } else {
-            topology.link_between(0, n).map(|l| topology.links[l].length_km).unwrap_or_else(|| {
-                let (p, q) = (&topology.nodes[0], &topology.nodes[n]);
+            topology.link_between(a, b).map(|l| topology.links[l].length_km).unwrap_or_else(|| {
+                let (p, q) = (&topology.nodes[a], &topology.nodes[b]);
                 ((p.x_km - q.x_km).powi(2) + (p.y_km - q.y_km).powi(2)).sqrt() * self.topology.route_factor
             })
         };
         ((km * msg.fibre_us_per_km + msg.processing_us) * 1e3) as u64
     }
 
-    /// The longest one-way hub-to-node message delay of the mesh (ns).
+    /// Whether an event of the run takes the hub down (then the ends of a pair coordinate its
+    /// distributions while the hub is away, and their delays count in the deadline).
+    pub fn hub_can_fail(&self) -> bool {
+        self.event.iter().any(|e| e.node.as_deref() == Some(self.hub.name.as_str()))
+    }
+
+    /// The longest one-way message delay between a coordinator and a participant (ns): from
+    /// the hub to a node, and, when the hub can fail, between any two nodes.
     pub fn longest_hub_delay_ns(&self, topology: &Topology) -> u64 {
-        (0..topology.nodes.len()).map(|n| self.hub_delay_ns(topology, n)).max().unwrap_or(0)
+        let n = topology.nodes.len();
+        let from_hub = (0..n).map(|b| self.hub_delay_ns(topology, b)).max().unwrap_or(0);
+        if !self.hub_can_fail() {
+            return from_hub;
+        }
+        let pairs = (1..n).flat_map(|a| (a + 1..n).map(move |b| (a, b)));
+        pairs.map(|(a, b)| self.control_delay_ns(topology, a, b)).max().unwrap_or(0).max(from_hub)
     }
 
     /// The deadline for every receipt of a distribution (ns): `rotation.distribution_deadline`,

@@ -14,6 +14,8 @@
 //! - `retries`: a distribution that misses its deadline fails (DESTROYED) and is retried
 //!   with new material, after a back-off or when a participant that was down returns;
 //! - `incidents`: scenario events (eve, degrade, crash...) and the compromise recovery;
+//! - `reconfigure`: every pair's route (direct, trusted-node relay, fallback), re-planned
+//!   when a link changes mode or a node crashes, returns or is isolated, and the coverage;
 //! - `statistics`: what the run counts, turned into the [`MeshSummary`];
 //! - `outputs`: the CSV outputs, written through the atomic writer.
 
@@ -24,6 +26,7 @@ mod incidents;
 mod link_window;
 mod messages;
 mod outputs;
+mod reconfigure;
 mod retries;
 mod setup;
 mod statistics;
@@ -45,6 +48,7 @@ use crate::lifecycle::{Engine, KeyId, ManualClock};
 use crate::mesh::des::EventQueue;
 use crate::mesh::error::{MeshError, Result};
 use crate::mesh::escalation::{self, CompromiseDetector};
+use crate::mesh::routing::Graph;
 use crate::mesh::scenario::MeshScenario;
 use crate::mesh::summary::MeshSummary;
 use crate::mesh::topology::Topology;
@@ -117,6 +121,12 @@ struct Sim<'a> {
     csv: CsvWriters,
     stats: Statistics,
     escalation: CompromiseDetector,
+    /// The fibre graph (control-message latency per link) for key relay.
+    graph: Graph,
+    /// Every pair's planned route, now and at the start.
+    routes: reconfigure::Routes,
+    /// A SOVEREIGN_MASTER rotation came due while the hub was down: run when it returns.
+    master_due: bool,
 }
 
 impl<'a> Sim<'a> {
@@ -161,6 +171,7 @@ impl<'a> Sim<'a> {
         }
         // Every node gets its NODE_IDENTITY key (Ed25519 + ML-DSA-65) at the start.
         self.engine.begin_batch()?;
+        self.initial_routes()?;
         for n in 1..self.topology.nodes.len() {
             let name = self.topology.nodes[n].name.clone();
             let key = self.engine.generate(
@@ -234,6 +245,10 @@ impl<'a> Sim<'a> {
                 self.nodes.down_until[n] = None;
                 let name = self.topology.nodes[n].name.clone();
                 self.csv.trace(now, &name, "node:restart", "up", (0.0, 0), "")?;
+                self.reconfigure(now, &format!("node {name} returned"))?;
+                if n == 0 && std::mem::take(&mut self.master_due) {
+                    self.rotate_master(now, "deferred while the hub was down")?;
+                }
                 self.retry_parked(now)
             }
             SimEvent::KeyTypes => {
@@ -241,17 +256,14 @@ impl<'a> Sim<'a> {
                 self.rotate_due_key_types(now)
             }
             SimEvent::MasterRotation => {
-                let master = SecretBytes::random(32, "master", &mut self.crypto_rng)?;
-                self.engine.rotate_master(&master, &mut self.crypto_rng)?;
-                self.stats.master_rotations += 1;
-                self.csv.trace(
-                    now,
-                    "hub",
-                    "master:rotated",
-                    "SOVEREIGN_MASTER",
-                    (0.0, 0),
-                    "every stored key re-wrapped",
-                )
+                if self.nodes.down_until[0].is_some() {
+                    // The master never leaves the hub: its rotation waits for the hub.
+                    self.master_due = true;
+                    self.stats.master_deferred += 1;
+                    let hub = self.topology.nodes[0].name.clone();
+                    return self.csv.trace(now, &hub, "master:deferred", "SOVEREIGN_MASTER", (0.0, 0), "hub down");
+                }
+                self.rotate_master(now, "")
             }
             SimEvent::OverlapProbe { key, within, channel, activations } => {
                 // A newer activation on the channel supersedes the probed key early (at most
@@ -261,11 +273,26 @@ impl<'a> Sim<'a> {
             }
             SimEvent::Tick => {
                 self.engine.tick()?;
+                self.sample_coverage(now)?;
                 let window = SimDuration::from_secs_f64(self.scenario.mesh.window_s);
                 self.queue.schedule(now + window, SimEvent::Tick)?;
                 Ok(())
             }
         }
+    }
+
+    /// The operator supplies a new SOVEREIGN_MASTER at the hub: every stored key is re-wrapped.
+    fn rotate_master(&mut self, now: SimTime, note: &str) -> Result<()> {
+        let master = SecretBytes::random(32, "master", &mut self.crypto_rng)?;
+        self.engine.rotate_master(&master, &mut self.crypto_rng)?;
+        self.stats.master_rotations += 1;
+        let detail = if note.is_empty() {
+            "every stored key re-wrapped".to_string()
+        } else {
+            format!("every stored key re-wrapped; {note}")
+        };
+        let hub = self.topology.nodes[0].name.clone();
+        self.csv.trace(now, &hub, "master:rotated", "SOVEREIGN_MASTER", (0.0, 0), &detail)
     }
 
     /// Ends the run: records the last key uses, commits the store and the CSVs, and keeps them.

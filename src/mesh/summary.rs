@@ -125,6 +125,46 @@ pub struct MeshLinkSummary {
     pub refreshes_qkd: u64,
     /// Session keys refreshed by the fallback exchange.
     pub refreshes_fallback: u64,
+    /// Relayed session keys that took a hop over this link (each also in `refreshes_qkd`).
+    pub relay_hops_carried: u64,
+}
+
+/// Key relay and reconfiguration: where the pairs' session keys came from, the relay paths'
+/// hop counts and key consumed, and the re-plannings (routes by hops, then latency; docs/mesh.md).
+#[derive(Debug, Clone, PartialEq, Default, Serialize)]
+pub struct RoutingSummary {
+    /// Pair session keys paid by the pair's direct QKD link.
+    pub session_keys_direct: u64,
+    /// Pair session keys relayed over trusted nodes (one-time pad on every hop).
+    pub session_keys_relayed: u64,
+    /// Pair session keys from the ML-KEM-1024 fallback (no QKD path could pay).
+    pub session_keys_fallback: u64,
+    /// Relayed session keys by hop count: `relay_hops[h]` went over `h` hops.
+    pub relay_hops: Vec<u64>,
+    /// Mean hops of a relayed session key.
+    pub relay_hops_mean: f64,
+    /// QKD key each hop of a relay spends (bits): one session key.
+    pub relay_key_bits_per_hop: u64,
+    /// QKD key spent by all relays (bits): hops × bits per hop.
+    pub relay_key_bits_consumed: u64,
+    /// Route re-plannings run (a link changed mode, a node crashed, returned or was isolated).
+    pub reconfigure_runs: u64,
+    /// Those that changed a route (each an audit record `mesh:reconfigure`).
+    pub reconfigurations: u64,
+    /// Pair routes they changed.
+    pub route_changes: u64,
+    /// Shortest-path searches (re-plannings, and refreshes without a usable direct link).
+    pub route_computations: u64,
+    /// Keys relayed through a node that was then compromised: revoked, or destroyed in
+    /// distribution, and re-keyed over a new route.
+    pub relayed_keys_revoked: u64,
+    /// Rotations started while their pair was on another route than at the start (ms from
+    /// the first attempt, against the scheduled promise).
+    pub rerouted_rotations: RotationStats,
+    /// Hub outages (crashes).
+    pub hub_outages: u64,
+    /// SOVEREIGN_MASTER rotations due while the hub was down, run when it returned.
+    pub master_rotations_deferred: u64,
 }
 
 /// The summary of a mesh run (`qecnet mesh --json`).
@@ -136,7 +176,7 @@ pub struct MeshSummary {
     pub nodes: u64,
     /// Direct quantum links.
     pub links: u64,
-    /// Pairs relayed through the hub.
+    /// Pairs without a direct link (always relayed).
     pub relayed_pairs: u64,
     /// Secret bits produced by all links.
     pub key_delivered_bits: u64,
@@ -151,6 +191,8 @@ pub struct MeshSummary {
     /// Revocation latency of compromises: every node told (ms); promise < 500 ms
     /// ([`EMERGENCY_REVOCATION_S`](crate::mesh::promises::EMERGENCY_REVOCATION_S)).
     pub revocation_ms: RotationStats,
+    /// Key relay over trusted nodes and the mesh's reconfigurations.
+    pub routing: RoutingSummary,
     /// Rotations with a participant down when an attempt was sent or failed (not in the
     /// latencies above: they wait for the restart and are retried with new material then).
     pub delayed_by_crash: u64,

@@ -2,12 +2,14 @@
 //! between them (full mesh by default). A link's fibre length is given explicitly or derived
 //! from the node coordinates (straight-line distance × a route factor for the fibre path).
 //! Pairs without a direct quantum channel (too long, or not listed when the mesh is not full)
-//! are relayed through the hub: trusted-node XOR relay over the two hub links.
+//! are relayed over trusted nodes (the cheapest path of links, [`crate::mesh::routing`]);
+//! every such pair needs some path of links between its ends.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use crate::mesh::routing::Graph;
 use crate::units::InvalidParameter;
 
 /// A node of the mesh (`[[node]]`); the hub is `[hub]`.
@@ -127,7 +129,7 @@ pub struct Topology {
     pub nodes: Vec<NodeSpec>,
     /// Direct quantum links.
     pub links: Vec<Link>,
-    /// Node pairs (a < b) relayed through the hub.
+    /// Node pairs (a < b) without a direct link, relayed over trusted nodes.
     pub relayed: Vec<(usize, usize)>,
 }
 
@@ -221,17 +223,17 @@ impl Topology {
                 return Err(InvalidParameter::new("topology", &node.name, why));
             }
         }
+        let graph = Graph::new(all.len(), &links.iter().map(|l| (l.a, l.b, 1)).collect::<Vec<_>>());
         let mut relayed = Vec::new();
         for a in 1..all.len() {
             for b in a + 1..all.len() {
                 let direct = links.iter().any(|l| (l.a.min(l.b), l.a.max(l.b)) == (a, b));
                 if !direct {
-                    let via_hub = |n: usize| links.iter().any(|l| (l.a == 0 && l.b == n) || (l.b == 0 && l.a == n));
-                    if !(via_hub(a) && via_hub(b)) {
+                    if graph.shortest(a, b, |_| true, |_| true).is_none() {
                         return Err(InvalidParameter::new(
                             "topology",
                             format!("{}-{}", all[a].name, all[b].name),
-                            "has no direct link and cannot be relayed: both ends need a link to the hub",
+                            "has no direct link and cannot be relayed: no path of links joins its ends",
                         ));
                     }
                     relayed.push((a, b));

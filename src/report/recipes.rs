@@ -3,11 +3,12 @@
 //!
 //! This file holds the recipe names, their output and the series helpers; the recipes are
 //! split by subject: `link` (key rate, intercept-resend, receivers), `mesh` (QBER threshold,
-//! refresh interval, decision-engine ROC) and `lifecycle` (the spec's two diagrams from a
-//! mesh run's store).
+//! refresh interval, decision-engine ROC), `lifecycle` (the spec's two diagrams from a
+//! mesh run's store) and `coverage` (where the pairs' session keys come from over a mesh run).
 
 use serde::{Deserialize, Serialize};
 
+mod coverage;
 mod lifecycle;
 mod link;
 mod mesh;
@@ -17,6 +18,7 @@ use crate::Result;
 use crate::link_scenario::LinkScenario;
 use crate::plot::data::Table;
 use crate::plot::{Chart, Point, Series, SeriesKind};
+pub use coverage::coverage_chart;
 pub use lifecycle::lifecycle_diagrams;
 use link::{intercept_resend, keyrate_vs_distance, receivers};
 use mesh::{refresh, roc, threshold};

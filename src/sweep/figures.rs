@@ -63,6 +63,7 @@ fn mesh_figures(scenario: &MeshScenario, (point, replicate): (u64, u32)) -> Resu
         trace: None,
         timeseries: None,
         rotations: None,
+        coverage: None,
         overwrite: false,
     };
     let s = run_mesh(scenario, &outputs, &|_, _| {}).map_err(|e| e.to_string())?;

@@ -69,6 +69,7 @@ fn run(name: &str, s: &MeshScenario) -> Run {
         trace: Some(dir.join("trace.csv")),
         timeseries: Some(dir.join("links.csv")),
         rotations: Some(dir.join("rotations.csv")),
+        coverage: None,
         overwrite: false,
     };
     let summary = run_mesh(s, &outputs, &|_, _| {}).unwrap();
@@ -294,8 +295,14 @@ fn bad_scenarios_are_refused_up_front() {
     let mut s = scenario(&[400.0], "");
     s.mesh.fallback_allowed = false;
     let dir = TempDir::new("mesh-bad");
-    let outputs =
-        MeshOutputs { db: dir.join("x.db"), trace: None, timeseries: None, rotations: None, overwrite: false };
+    let outputs = MeshOutputs {
+        db: dir.join("x.db"),
+        trace: None,
+        timeseries: None,
+        rotations: None,
+        coverage: None,
+        overwrite: false,
+    };
     let e = run_mesh(&s, &outputs, &|_, _| {}).unwrap_err().to_string();
     assert!(e.contains("hub-n1 (400.0 km) cannot produce secret key"), "{e}");
     let left: Vec<_> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().file_name()).collect();

@@ -57,6 +57,7 @@ fn run(name: &str, s: &MeshScenario) -> (MeshSummary, String, String, TempDir) {
         trace: Some(dir.join("trace.csv")),
         timeseries: None,
         rotations: Some(dir.join("rotations.csv")),
+        coverage: None,
         overwrite: false,
     };
     let summary = run_mesh(s, &outputs, &|_, _| {}).unwrap();

@@ -5,6 +5,7 @@
 use super::Sim;
 use super::channels::Channel;
 use super::events::{RotationKind, SimEvent};
+use super::reconfigure::Source;
 use crate::lifecycle::Trigger;
 use crate::mesh::error::Result;
 use crate::mesh::scenario::{Attack, EventKind};
@@ -77,8 +78,12 @@ impl Sim<'_> {
                 self.nodes.down_until[n] = Some(up);
                 self.nodes.outages[n].push((now, up));
                 self.queue.schedule(up, SimEvent::Restart(n))?;
+                if n == 0 {
+                    self.stats.hub_outages += 1;
+                }
                 let name = self.topology.nodes[n].name.clone();
-                self.csv.trace(now, &name, "node:crash", "down", (0.0, 0), "")
+                self.csv.trace(now, &name, "node:crash", "down", (0.0, 0), "")?;
+                self.reconfigure(now, &format!("node {name} crashed"))
             }
             EventKind::Compromise => self.compromise(now, node_index.expect("validated"), "scenario: node compromised"),
         }
@@ -146,7 +151,9 @@ impl Sim<'_> {
             let nodes: Vec<usize> = rec.participants.iter().filter_map(|p| self.topology.node(p)).collect();
             let ch = self.channels.iter().find(|(_, s)| s.name == rec.channel).map(|(c, _)| *c);
             if let Some(c) = ch {
-                self.channels.get_mut(&c).expect("channel").pending = Some(*key);
+                let state = self.channels.get_mut(&c).expect("channel");
+                state.pending = Some(*key);
+                state.pending_source = Source::Local; // the recovery's pre-staged material
             }
             self.send_for_receipts(now, *key, ch, RotationKind::Emergency, &nodes)?;
         }
@@ -157,6 +164,9 @@ impl Sim<'_> {
             "isolated",
             (0.0, 0),
             &format!("revoked={} rekeyed={}", report.revoked.len(), report.rekeyed.len()),
-        )
+        )?;
+        // The mesh rebuilds without the node: routes avoid it, and what it relayed is re-keyed.
+        self.reconfigure(now, &format!("node {name} isolated"))?;
+        self.rekey_relayed_through(now, n)
     }
 }

@@ -76,6 +76,8 @@ pub(super) struct LinkStats {
     pub(super) refreshes_qkd: u64,
     /// Session keys from the ML-KEM fallback.
     pub(super) refreshes_fallback: u64,
+    /// Relayed session keys that took a hop over this link.
+    pub(super) relay_hops_carried: u64,
 }
 
 /// A link's counts over the current refresh interval (bits and errors).
@@ -137,6 +139,7 @@ impl Sim<'_> {
             };
             self.engine.record_event(event, &format!("link={id}; {}", change.reason))?;
             self.csv.trace(now, &id, event, state, (qber, buffer), &change.reason)?;
+            self.reconfigure(now, &format!("link {id} to {state}"))?;
         }
         if alarm {
             self.alarm(now, i, &id, (qber, buffer))?;

@@ -20,6 +20,9 @@ use crate::units::{SimDuration, SimTime};
 pub(super) struct NodeStates {
     /// One-way delay of a message between the hub and each node (ns).
     pub(super) hub_delay_ns: Vec<u64>,
+    /// One-way delay of a message between any two nodes (ns): a pair's ends coordinate its
+    /// distributions while the hub is down.
+    pub(super) pair_delay_ns: Vec<Vec<u64>>,
     /// A crashed node's restart time.
     pub(super) down_until: Vec<Option<SimTime>>,
     /// Every outage of each node so far: (crash, restart).
@@ -34,8 +37,10 @@ impl NodeStates {
     pub(super) fn new(scenario: &MeshScenario, topology: &Topology) -> Self {
         let n_nodes = topology.nodes.len();
         let hub_delay_ns = (0..n_nodes).map(|n| scenario.hub_delay_ns(topology, n)).collect();
+        let pair_delay_ns =
+            (0..n_nodes).map(|a| (0..n_nodes).map(|b| scenario.control_delay_ns(topology, a, b)).collect()).collect();
         let (down_until, outages) = (vec![None; n_nodes], vec![Vec::new(); n_nodes]);
-        NodeStates { hub_delay_ns, down_until, outages, isolated: BTreeSet::new() }
+        NodeStates { hub_delay_ns, pair_delay_ns, down_until, outages, isolated: BTreeSet::new() }
     }
 
     /// Whether node `n` was down at `t` (a message reaching it then is lost).
@@ -59,7 +64,13 @@ pub(super) struct Pending {
     pub(super) nodes: Vec<usize>,
     /// The nodes whose receipts are still missing.
     pub(super) waiting: BTreeSet<String>,
-    /// The longest hub-to-node delay of the final notification (ns).
+    /// Who sends this attempt and collects its receipts: the hub, or while the hub is down
+    /// the first participant of a pair that does not include it.
+    pub(super) coordinator: usize,
+    /// The rotation started while its channel was re-routed (its route differs from the
+    /// run's initial one).
+    pub(super) rerouted: bool,
+    /// The longest coordinator-to-node delay of the final notification (ns).
     pub(super) notify_ns: u64,
     /// A participant was down when an attempt was sent or failed: the latency from the first
     /// attempt measures the outage.
@@ -84,6 +95,8 @@ impl Sim<'_> {
             attempt: 1,
             nodes: nodes.to_vec(),
             waiting: BTreeSet::new(),
+            coordinator: 0,
+            rerouted: ch.is_some_and(|c| self.is_rerouted(c)),
             notify_ns: 0,
             delayed_by_crash: false,
         };
@@ -96,9 +109,11 @@ impl Sim<'_> {
         p.started = at;
         p.waiting.clear();
         p.notify_ns = 0;
+        let hub_down = self.nodes.down_until[0].is_some();
+        p.coordinator = if hub_down && !p.nodes.contains(&0) { p.nodes[0] } else { 0 };
         for &n in &p.nodes {
             let name = self.topology.nodes[n].name.clone();
-            let delay = self.nodes.hub_delay_ns[n];
+            let delay = self.nodes.pair_delay_ns[p.coordinator][n];
             p.notify_ns = p.notify_ns.max(delay);
             p.waiting.insert(name.clone());
             // The key's way out, then the receipt's way back; either may be lost for good.
@@ -151,6 +166,9 @@ impl Sim<'_> {
             return Ok(()); // the key reached a node that was down: lost
         }
         let Some(p) = self.pending.get_mut(&key) else { return Ok(()) };
+        if self.nodes.was_down(p.coordinator, now) {
+            return Ok(()); // the receipt reached a coordinator that was down: lost
+        }
         if !p.waiting.remove(node) {
             return Ok(());
         }
@@ -173,9 +191,16 @@ impl Sim<'_> {
         let from_first_ms = (now.0 - p.first_started.0 + p.notify_ns) as f64 / 1e6;
         let from_success_ms = (now.0 - p.started.0 + p.notify_ns) as f64 / 1e6;
         let channel = p.channel.map(|c| self.channels[&c].name.as_str()).unwrap_or_default();
+        let source = match p.channel {
+            Some(c) => self.channels[&c].pending_source.label(&self.topology.nodes),
+            None => "local".to_string(), // a key type made by the engine (NODE_IDENTITY...)
+        };
         let row = (from_first_ms, from_success_ms, p.attempt);
-        self.csv.rotation(p.first_started, channel, p.kind.name(), row, p.delayed_by_crash)?;
+        self.csv.rotation(p.first_started, (channel, p.kind.name(), &source), row, p.delayed_by_crash)?;
         self.stats.push_latency(p.kind, p.delayed_by_crash, from_first_ms, from_success_ms);
+        if p.rerouted && !p.delayed_by_crash {
+            self.stats.rerouted_ms.push(from_first_ms);
+        }
         if let Some(ch) = p.channel {
             let activations = self.channels[&ch].activations + 1;
             if let (Channel::Link(_), Some(old)) = (ch, self.channels[&ch].active) {
@@ -191,6 +216,7 @@ impl Sim<'_> {
             state.activations = activations;
             state.active = Some(key);
             state.pending = None;
+            state.active_source = std::mem::take(&mut state.pending_source);
             if let Some(trigger) = state.queued_trigger.take() {
                 self.refresh(now, ch, RotationKind::Triggered, Some(trigger))?;
             }

@@ -19,8 +19,13 @@ pub struct MeshOutputs {
     /// Per-link time series CSV (one row per link and refresh interval).
     pub timeseries: Option<PathBuf>,
     /// One row per converged rotation: first attempt's start, channel, kind, convergence from
-    /// the first attempt, delayed by a crash, attempts, convergence from the successful one.
+    /// the first attempt, delayed by a crash, attempts, convergence from the successful one,
+    /// and where its material came from.
     pub rotations: Option<PathBuf>,
+    /// One row per monitoring window: the share of node pairs whose ACTIVE session key came
+    /// directly from QKD, over a trusted-node relay path, from the ML-KEM-1024 fallback, from
+    /// local material (a recovery's pre-staged re-key), or that have none.
+    pub coverage: Option<PathBuf>,
     /// Replace an existing store and CSVs written by an earlier run (checked to be
     /// qecnet's, and the store not held by another writer) instead of refusing.
     pub overwrite: bool,
@@ -30,15 +35,17 @@ pub struct MeshOutputs {
 const TRACE_HEADER: &str = "time_s,subject,event,state,qber,buffer_bits,detail";
 const TIMESERIES_HEADER: &str = "time_s,link,qber,sifted_bits,secret_bits,buffer_bits,mode";
 const ROTATIONS_HEADER: &str =
-    "start_s,channel,kind,convergence_ms,delayed_by_crash,attempts,convergence_from_success_ms";
+    "start_s,channel,kind,convergence_ms,delayed_by_crash,attempts,convergence_from_success_ms,source";
+const COVERAGE_HEADER: &str = "time_s,direct,relay,fallback,local,none";
 
 impl MeshOutputs {
     /// The CSVs with their headers.
-    fn csvs(&self) -> [(Option<&Path>, &'static str); 3] {
+    fn csvs(&self) -> [(Option<&Path>, &'static str); 4] {
         [
             (self.trace.as_deref(), TRACE_HEADER),
             (self.timeseries.as_deref(), TIMESERIES_HEADER),
             (self.rotations.as_deref(), ROTATIONS_HEADER),
+            (self.coverage.as_deref(), COVERAGE_HEADER),
         ]
     }
 
@@ -82,15 +89,16 @@ pub(super) struct CsvWriters {
     trace: Option<AtomicFile>,
     timeseries: Option<AtomicFile>,
     rotations: Option<AtomicFile>,
+    coverage: Option<AtomicFile>,
 }
 
 impl CsvWriters {
     /// Starts the CSVs of `outputs`.
     pub(super) fn create(outputs: &MeshOutputs) -> Result<Self> {
-        let [trace, timeseries, rotations] =
+        let [trace, timeseries, rotations, coverage] =
             outputs.csvs().map(|(path, header)| path.map(|p| csv_file(p, header)).transpose());
-        let (trace, timeseries, rotations) = (trace?, timeseries?, rotations?);
-        Ok(CsvWriters { trace, timeseries, rotations })
+        let (trace, timeseries, rotations, coverage) = (trace?, timeseries?, rotations?, coverage?);
+        Ok(CsvWriters { trace, timeseries, rotations, coverage })
     }
 
     /// One row of the event trace: at `now`, `subject` (a link or node) had `event` and is in
@@ -130,19 +138,19 @@ impl CsvWriters {
     }
 
     /// One converged rotation: first attempt at `started` on `channel`, converged after
-    /// `from_first_ms` (and `from_success_ms` after its successful attempt, number `attempts`).
+    /// `from_first_ms` (and `from_success_ms` after its successful attempt, number `attempts`),
+    /// its material from `source` (`direct`, `relay:n1+n3`, `fallback`, `local`).
     pub(super) fn rotation(
         &mut self,
         started: SimTime,
-        channel: &str,
-        kind: &str,
+        (channel, kind, source): (&str, &str, &str),
         (from_first_ms, from_success_ms, attempts): (f64, f64, u32),
         delayed_by_crash: bool,
     ) -> Result<()> {
         if let Some(w) = &mut self.rotations {
             writeln!(
                 w.writer(),
-                "{},{channel},{kind},{from_first_ms},{delayed_by_crash},{attempts},{from_success_ms}",
+                "{},{channel},{kind},{from_first_ms},{delayed_by_crash},{attempts},{from_success_ms},{source}",
                 started.as_secs_f64()
             )
             .map_err(|e| FileError::new("rotations", e))?;
@@ -150,9 +158,22 @@ impl CsvWriters {
         Ok(())
     }
 
+    /// Whether the coverage CSV was asked for.
+    pub(super) fn has_coverage(&self) -> bool {
+        self.coverage.is_some()
+    }
+
+    /// One row of the coverage CSV (already formatted).
+    pub(super) fn coverage(&mut self, row: &str) -> Result<()> {
+        if let Some(w) = &mut self.coverage {
+            writeln!(w.writer(), "{row}").map_err(|e| FileError::new("coverage", e))?;
+        }
+        Ok(())
+    }
+
     /// Renames every CSV into place.
     pub(super) fn commit(self) -> Result<()> {
-        for csv in [self.trace, self.timeseries, self.rotations].into_iter().flatten() {
+        for csv in [self.trace, self.timeseries, self.rotations, self.coverage].into_iter().flatten() {
             csv.commit()?;
         }
         Ok(())

@@ -117,6 +117,11 @@ impl Sim<'_> {
             },
             None => None,
         };
+        let (bytes, origin) = match material {
+            Some((m, origin)) => (Some(m), origin),
+            None => (None, String::new()),
+        };
+        let material = bytes.map(|m| (m, origin.as_str()));
         let retry = match fail_reason {
             Some(reason) => self.engine.fail_distribution_and_retry(failed, reason, material, &mut self.crypto_rng)?,
             None => self.engine.retry_failed_distribution(failed, material, &mut self.crypto_rng)?,

@@ -115,6 +115,9 @@ impl<'a> Sim<'a> {
         )?;
         let n_nodes = topology.nodes.len();
         let deadline_ns = scenario.distribution_deadline_ns(&topology);
+        let hops: Vec<(usize, usize, u64)> =
+            topology.links.iter().map(|l| (l.a, l.b, scenario.control_delay_ns(&topology, l.a, l.b))).collect();
+        let graph = super::reconfigure::fibre_graph(n_nodes, &hops);
         Ok(Sim {
             scenario,
             topology,
@@ -136,6 +139,9 @@ impl<'a> Sim<'a> {
                 scenario.monitor.escalate_links,
                 scenario.monitor.escalate_within_s,
             ),
+            graph,
+            routes: Default::default(),
+            master_due: false,
         })
     }
 }

@@ -7,7 +7,9 @@ use crate::lifecycle::FailedDistributions;
 use crate::mesh::promises::{
     EMERGENCY_REKEY_S, EMERGENCY_REVOCATION_S, MS_PER_S, SCHEDULED_ROTATION_S, TRIGGERED_ROTATION_S,
 };
-use crate::mesh::summary::{DistributionSummary, MeshLinkSummary, MeshSummary, RotationStats, Rotations};
+use crate::mesh::summary::{
+    DistributionSummary, MeshLinkSummary, MeshSummary, RotationStats, Rotations, RoutingSummary,
+};
 
 /// The run's counters and samples (the per-link ones are in each link's state).
 #[derive(Debug, Default)]
@@ -53,9 +55,38 @@ pub(super) struct Statistics {
     pub(super) master_rotations: u64,
     /// Rotations of the key types with their own periods.
     pub(super) other_rotations: u64,
+    /// Pair session keys drawn directly from QKD, over a relay path, from the fallback.
+    pub(super) session_keys: [u64; 3],
+    /// Relayed session keys by hop count (index = hops).
+    pub(super) relay_hops: Vec<u64>,
+    /// Route re-plannings run (after a mode change, crash, restart or isolation).
+    pub(super) reconfigure_runs: u64,
+    /// Those that changed at least one route (each an audit record).
+    pub(super) reconfigurations: u64,
+    /// Routes changed by them.
+    pub(super) route_changes: u64,
+    /// Shortest-path searches (re-plannings and refreshes without a usable direct link).
+    pub(super) route_computations: u64,
+    /// Keys relayed through a node that was then compromised (revoked or destroyed).
+    pub(super) relayed_keys_revoked: u64,
+    /// Convergence latencies (ms, from the first attempt) of rotations started while their
+    /// channel was re-routed, not delayed by a crash.
+    pub(super) rerouted_ms: Vec<f64>,
+    /// Hub outages, and SOVEREIGN_MASTER rotations deferred to the hub's return.
+    pub(super) hub_outages: u64,
+    pub(super) master_deferred: u64,
 }
 
 impl Statistics {
+    /// Counts a session key relayed over `hops` hops.
+    pub(super) fn count_relay(&mut self, hops: usize) {
+        self.session_keys[1] += 1;
+        if self.relay_hops.len() <= hops {
+            self.relay_hops.resize(hops + 1, 0);
+        }
+        self.relay_hops[hops] += 1;
+    }
+
     /// Records a converged rotation of `kind`: its latencies (ms) from the first and from
     /// the successful attempt, apart when a crash delayed it.
     pub(super) fn push_latency(
@@ -87,6 +118,30 @@ impl Statistics {
 }
 
 impl Sim<'_> {
+    /// Routes, relays and reconfigurations of the run.
+    fn routing_summary(&self) -> RoutingSummary {
+        let s = &self.stats;
+        let bits = self.scenario.mesh.session_key_bits;
+        let hop_sum: u64 = s.relay_hops.iter().enumerate().map(|(h, &n)| h as u64 * n).sum();
+        RoutingSummary {
+            session_keys_direct: s.session_keys[0],
+            session_keys_relayed: s.session_keys[1],
+            session_keys_fallback: s.session_keys[2],
+            relay_hops: s.relay_hops.clone(),
+            relay_hops_mean: if s.session_keys[1] > 0 { hop_sum as f64 / s.session_keys[1] as f64 } else { 0.0 },
+            relay_key_bits_per_hop: bits,
+            relay_key_bits_consumed: hop_sum * bits,
+            reconfigure_runs: s.reconfigure_runs,
+            reconfigurations: s.reconfigurations,
+            route_changes: s.route_changes,
+            route_computations: s.route_computations,
+            relayed_keys_revoked: s.relayed_keys_revoked,
+            rerouted_rotations: RotationStats::new(&s.rerouted_ms, SCHEDULED_ROTATION_S * MS_PER_S),
+            hub_outages: s.hub_outages,
+            master_rotations_deferred: s.master_deferred,
+        }
+    }
+
     /// The summary of the finished run (its escalation bound is filled in by the caller);
     /// `failed` is what the store says about the failed distributions.
     pub(super) fn summary(&self, failed: FailedDistributions) -> MeshSummary {
@@ -104,6 +159,7 @@ impl Sim<'_> {
                 fallback_seconds: l.stats.fallback.as_secs_f64(),
                 refreshes_qkd: l.stats.refreshes_qkd,
                 refreshes_fallback: l.stats.refreshes_fallback,
+                relay_hops_carried: l.stats.relay_hops_carried,
             })
             .collect();
         MeshSummary {
@@ -129,6 +185,7 @@ impl Sim<'_> {
                 store: failed,
             },
             revocation_ms: RotationStats::new(&s.revocations_ms, EMERGENCY_REVOCATION_S * MS_PER_S),
+            routing: self.routing_summary(),
             delayed_by_crash: s.crash_delayed_ms.len() as u64,
             delayed_by_crash_max_ms: s.crash_delayed_ms.iter().copied().fold(0.0, f64::max),
             delayed_by_crash_max_from_success_ms: s.crash_delayed_from_success_ms.iter().copied().fold(0.0, f64::max),
