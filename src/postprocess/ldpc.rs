@@ -24,4 +24,4 @@ mod distribution;
 
 pub use code::LdpcCode;
 pub use decoder::{CheckRule, Decoded, Decoder, MIN_SUM_NORMALISATION, channel_llr};
-pub use distribution::DegreeDistribution;
+pub use distribution::{DegreeDistribution, ELKOUSS_2009, TableRow};

@@ -10,6 +10,9 @@
 
 use super::code::LdpcCode;
 use crate::postprocess::BitString;
+use fixed::FixedBuffers;
+
+mod fixed;
 
 /// The min-sum normalisation α used by default: 1, plain min-sum. On the BSC every channel
 /// LLR has the same magnitude L, so the first check messages are about α·L, and a degree-2
@@ -60,6 +63,7 @@ pub struct Decoder {
     posterior: Vec<f32>,
     messages: Vec<f32>,
     scratch: Vec<f32>,
+    fixed: FixedBuffers,
 }
 
 impl Decoder {
@@ -81,6 +85,12 @@ impl Decoder {
     pub fn decode(&mut self, code: &LdpcCode, llr: &[f32], syndrome: &BitString, max_iterations: u32) -> Decoded {
         assert_eq!(llr.len(), code.len(), "channel LLRs");
         assert_eq!(syndrome.len(), code.checks(), "syndrome");
+        if let CheckRule::MinSum { normalisation } = self.rule
+            && normalisation == 1.0
+            && let Some(unit) = fixed::llr_unit(llr)
+        {
+            return self.fixed.decode(code, llr, unit, syndrome, max_iterations);
+        }
         self.posterior.clear();
         self.posterior.extend_from_slice(llr);
         self.messages.clear();
