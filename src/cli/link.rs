@@ -12,8 +12,9 @@ use crate::link_scenario::LinkScenario;
 use crate::photonics::link::{Detection, LinkObserver, LinkSummary, write_qber_stream_csv};
 use crate::photonics::{LinkConfig, LinkEngine, Receiver, simulate_link};
 use crate::postprocess::cascade::CascadeVariant;
+use crate::postprocess::ldpc::LdpcReconciler;
 use crate::postprocess::pipeline::{
-    AbortReason, Pipeline, PipelineConfig, PipelineReport, PipelineSummary, write_blocks_csv,
+    AbortReason, Pipeline, PipelineConfig, PipelineReport, PipelineSummary, Reconciliation, write_blocks_csv,
 };
 use crate::postprocess::{PostprocessSettings, Security};
 use crate::{Error, Result};
@@ -100,12 +101,24 @@ pub enum Reconciler {
     CascadeOption8,
     /// Ours: `cascade-biconf` with its BICONF corrections cascaded into earlier passes.
     CascadeBiconfCascading,
+    /// Rate-adaptive LDPC syndrome coding (one message; Elkouss et al. 2009 codes, puncturing
+    /// and shortening of Elkouss et al. 2010).
+    Ldpc,
 }
 
 impl Reconciler {
-    /// The Cascade variant.
+    /// The pipeline's reconciler.
+    pub fn reconciliation(self) -> Reconciliation {
+        match self {
+            Reconciler::Ldpc => Reconciliation::Ldpc(LdpcReconciler::default()),
+            cascade => Reconciliation::Cascade(cascade.variant()),
+        }
+    }
+
+    /// The Cascade variant (option 7 for `ldpc`, which has none).
     pub fn variant(self) -> CascadeVariant {
         match self {
+            Reconciler::Ldpc => CascadeVariant::Option7,
             Reconciler::CascadeOriginal => CascadeVariant::Original,
             Reconciler::CascadeBiconf => CascadeVariant::Biconf,
             Reconciler::CascadeYan => CascadeVariant::Yan,
@@ -176,7 +189,7 @@ pub fn simulate_and_report(config: &LinkConfig, postprocess: &PostprocessSetting
     config.validate()?;
     let pipeline = if args.postprocess {
         let mut pipeline_config = PipelineConfig::new(postprocess.clone(), config.simulation.seed);
-        pipeline_config.reconciler = args.reconciler.variant();
+        pipeline_config.reconciler = args.reconciler.reconciliation();
         Some(Pipeline::new(pipeline_config, config)?)
     } else {
         None
@@ -243,7 +256,8 @@ fn print_postprocess(out: &mut impl Write, report: &PipelineReport) -> std::io::
         Security::Finite => "finite key (Lim et al. 2014)",
         Security::Asymptotic => "asymptotic (vacuum + weak decoy)",
     };
-    writeln!(out, "post-processing: cascade-{}, {}, blocks of {} key bits", s.reconciler, security, s.block_size)?;
+    let reconciler = if s.reconciler == "ldpc" { "ldpc".to_string() } else { format!("cascade-{}", s.reconciler) };
+    writeln!(out, "post-processing: {reconciler}, {security}, blocks of {} key bits", s.block_size)?;
     let mut reasons: Vec<(&str, usize)> = Vec::new();
     for b in report.blocks.iter().filter(|b| !b.produced_key() && b.abort_reason != AbortReason::Dropped) {
         match reasons.iter_mut().find(|(name, _)| *name == b.abort_reason.name()) {
