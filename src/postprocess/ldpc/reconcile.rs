@@ -74,9 +74,12 @@ pub struct MotherCode {
     pub shorten_order: Vec<u32>,
 }
 
-/// The process-wide cache of mother codes, keyed by (n, rate in hundredths, seed).
-fn cache() -> &'static Mutex<HashMap<(usize, u32, u64), Arc<MotherCode>>> {
-    static CACHE: OnceLock<Mutex<HashMap<(usize, u32, u64), Arc<MotherCode>>>> = OnceLock::new();
+/// Mother codes by (n, rate in hundredths, seed).
+type CodeCache = Mutex<HashMap<(usize, u32, u64), Arc<MotherCode>>>;
+
+/// The process-wide cache of mother codes.
+fn cache() -> &'static CodeCache {
+    static CACHE: OnceLock<CodeCache> = OnceLock::new();
     CACHE.get_or_init(Default::default)
 }
 
