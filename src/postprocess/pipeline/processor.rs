@@ -164,6 +164,9 @@ impl BlockProcessor {
                 let outcome = reconcile(&mut bob, &mut channel, &cascade, rng.next_u64())?;
                 report.cascade_reported_bits = outcome.leaked_bits;
                 report.channel_uses = outcome.channel_uses;
+                if frame_errors > 0 {
+                    report.reconciliation_efficiency = Some(outcome.efficiency(m, frame_errors as f64 / m as f64));
+                }
                 channel.parity_bits
             }
             Reconciliation::Ldpc(ldpc) => {
@@ -177,15 +180,16 @@ impl BlockProcessor {
                 let outcome = ldpc.bob_decode(&plan, &message, &mut bob);
                 report.cascade_reported_bits = outcome.leaked_bits;
                 report.channel_uses = 1;
-                sent - outcome.punctured_bits
+                let leak = sent - outcome.punctured_bits;
+                if frame_errors > 0 {
+                    let shannon = m as f64 * binary_entropy(frame_errors as f64 / m as f64);
+                    report.reconciliation_efficiency = Some(leak as f64 / shannon);
+                }
+                leak
             }
         };
         report.leak_ec_bits = leak;
         report.residual_errors = alice.hamming_distance(&bob) as u64;
-        if frame_errors > 0 {
-            report.reconciliation_efficiency =
-                Some(leak as f64 / (m as f64 * binary_entropy(frame_errors as f64 / m as f64)));
-        }
 
         self.finalise(report, &alice, &bob, sink, started)
     }
