@@ -51,7 +51,7 @@ pub use keyrate::{
 };
 pub use pipeline::{
     AbortReason, BlockCounts, BlockProcessor, BlockReport, DEFAULT_RECONCILER, KeySink, Pipeline, PipelineConfig,
-    PipelineReport, PipelineSummary, QberSample, write_blocks_csv,
+    PipelineReport, PipelineSummary, QberSample, Reconciliation, write_blocks_csv,
 };
 pub use privacy::{ToeplitzHash, toeplitz_hash_reference};
 pub use settings::{PostprocessSettings, Security};

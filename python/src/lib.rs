@@ -81,7 +81,7 @@ fn simulate_link(
     };
     let scenario = api::load_link_scenario(config.as_deref(), &overrides).map_err(to_py)?;
     let outcome = interruptible::run(py, None, progress.as_ref(), |control| {
-        api::run_link(&scenario.link(), &scenario.postprocess, variant, &mut LinkProgress(control))
+        api::run_link(&scenario.link(), &scenario.postprocess, variant.map(Into::into), &mut LinkProgress(control))
     })?
     .map_err(to_py)?;
     let stream = outcome.run.qber_blocks.iter().map(|b| b.qber()).collect();

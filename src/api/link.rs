@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use crate::link_scenario::LinkScenario;
 use crate::photonics::{Detection, LinkConfig, LinkObserver, LinkRun, LinkSummary, simulate_link};
-use crate::postprocess::cascade::CascadeVariant;
+use crate::postprocess::pipeline::Reconciliation;
 use crate::postprocess::{Pipeline, PipelineConfig, PipelineReport, PipelineSummary, PostprocessSettings};
 use crate::{Error, Result};
 
@@ -78,20 +78,20 @@ impl LinkObserver for Both<'_> {
     }
 }
 
-/// Simulates `config`, post-processing with `postprocess` and the Cascade `reconciler` when
+/// Simulates `config`, post-processing with `postprocess` and the `reconciler` when
 /// that is given; `observer` sees every detection and the progress, and its
 /// [`LinkObserver::cancelled`] ends the run with [`Error::Interrupted`].
 pub fn run_link(
     config: &LinkConfig,
     postprocess: &PostprocessSettings,
-    reconciler: Option<CascadeVariant>,
+    reconciler: Option<Reconciliation>,
     observer: &mut dyn LinkObserver,
 ) -> Result<LinkOutcome> {
     config.validate()?;
     let pipeline = match reconciler {
-        Some(variant) => {
+        Some(reconciliation) => {
             let mut pipeline_config = PipelineConfig::new(postprocess.clone(), config.simulation.seed);
-            pipeline_config.reconciler = variant;
+            pipeline_config.reconciler = reconciliation;
             Some(Pipeline::new(pipeline_config, config)?)
         }
         None => None,

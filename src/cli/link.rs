@@ -12,7 +12,8 @@ use crate::config::parse_count;
 use crate::photonics::link::{Detection, LinkObserver, LinkSummary, write_qber_stream_csv};
 use crate::photonics::{LinkConfig, LinkEngine, Receiver};
 use crate::postprocess::cascade::CascadeVariant;
-use crate::postprocess::pipeline::{AbortReason, PipelineReport, write_blocks_csv};
+use crate::postprocess::ldpc::LdpcReconciler;
+use crate::postprocess::pipeline::{AbortReason, PipelineReport, Reconciliation, write_blocks_csv};
 use crate::postprocess::{PostprocessSettings, Security};
 use crate::{Error, Result};
 
@@ -98,12 +99,24 @@ pub enum Reconciler {
     CascadeOption8,
     /// Ours: `cascade-biconf` with its BICONF corrections cascaded into earlier passes.
     CascadeBiconfCascading,
+    /// Rate-adaptive LDPC syndrome coding (one message; Elkouss et al. 2009 codes, puncturing
+    /// and shortening of Elkouss et al. 2010).
+    Ldpc,
 }
 
 impl Reconciler {
-    /// The Cascade variant.
+    /// The pipeline's reconciler.
+    pub fn reconciliation(self) -> Reconciliation {
+        match self {
+            Reconciler::Ldpc => Reconciliation::Ldpc(LdpcReconciler::default()),
+            cascade => Reconciliation::Cascade(cascade.variant()),
+        }
+    }
+
+    /// The Cascade variant (option 7 for `ldpc`, which has none).
     pub fn variant(self) -> CascadeVariant {
         match self {
+            Reconciler::Ldpc => CascadeVariant::Option7,
             Reconciler::CascadeOriginal => CascadeVariant::Original,
             Reconciler::CascadeBiconf => CascadeVariant::Biconf,
             Reconciler::CascadeYan => CascadeVariant::Yan,
@@ -166,7 +179,7 @@ pub fn simulate_and_report(config: &LinkConfig, postprocess: &PostprocessSetting
         records: args.records.as_deref().map(|p| RecordWriter::create(p, args.max_records)).transpose()?,
         progress: progress_bar(config.simulation.pulses),
     };
-    let reconciler = args.postprocess.then(|| args.reconciler.variant());
+    let reconciler = args.postprocess.then(|| args.reconciler.reconciliation());
     let outcome = run_link(config, postprocess, reconciler, &mut observer);
     observer.progress.finish_and_clear();
     let outcome = outcome?;
@@ -217,7 +230,8 @@ fn print_postprocess(out: &mut impl Write, report: &PipelineReport) -> std::io::
         Security::Finite => "finite key (Lim et al. 2014)",
         Security::Asymptotic => "asymptotic (vacuum + weak decoy)",
     };
-    writeln!(out, "post-processing: cascade-{}, {}, blocks of {} key bits", s.reconciler, security, s.block_size)?;
+    let reconciler = if s.reconciler == "ldpc" { "ldpc".to_string() } else { format!("cascade-{}", s.reconciler) };
+    writeln!(out, "post-processing: {reconciler}, {security}, blocks of {} key bits", s.block_size)?;
     let mut reasons: Vec<(&str, usize)> = Vec::new();
     for b in report.blocks.iter().filter(|b| !b.produced_key() && b.abort_reason != AbortReason::Dropped) {
         match reasons.iter_mut().find(|(name, _)| *name == b.abort_reason.name()) {

@@ -14,14 +14,20 @@
 //! - [`Decoder`]: layered belief propagation, sum-product in the log domain or (normalised)
 //!   min-sum, with an early stop on a satisfied syndrome and no allocation per iteration.
 //!
-//! Not here yet (issue 16): degree distributions designed for the BSC at each rate, the rate
-//! adaptation by puncturing and shortening of Elkouss, Martinez-Mateo, Lancho, Martin
-//! (arXiv:1006.2660), blind reconciliation, and the wiring into the pipeline and the CLI.
+//! - [`ELKOUSS_2009`]: the BSC-optimised mother-code distributions of Elkouss, Leverrier,
+//!   Alléaume, Boutros 2009 (Table I, rates 0.50–0.90);
+//! - [`LdpcReconciler`]: rate adaptation by puncturing and shortening (Elkouss,
+//!   Martinez-Mateo, Lancho, Martin 2010, arXiv:1006.2660) over cached mother codes, with the
+//!   exact leak (syndrome bits minus punctured positions).
+//!
+//! Not here yet (issue 16): blind reconciliation and `reconcile-study`.
 
 mod code;
 mod decoder;
 mod distribution;
+mod reconcile;
 
 pub use code::LdpcCode;
 pub use decoder::{CheckRule, Decoded, Decoder, MIN_SUM_NORMALISATION, channel_llr};
-pub use distribution::DegreeDistribution;
+pub use distribution::{DegreeDistribution, ELKOUSS_2009, TableRow};
+pub use reconcile::{LdpcOutcome, LdpcReconciler, MotherCode, Plan, SyndromeMessage};

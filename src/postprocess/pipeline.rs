@@ -70,7 +70,7 @@ mod observer;
 mod processor;
 mod report;
 
-pub use config::{DEFAULT_RECONCILER, PipelineConfig, QberSample};
+pub use config::{DEFAULT_RECONCILER, PipelineConfig, QberSample, Reconciliation};
 pub use observer::Pipeline;
 pub use processor::{BlockProcessor, KeySink};
 pub use report::{AbortReason, BlockCounts, BlockReport, PipelineReport, PipelineSummary, write_blocks_csv};

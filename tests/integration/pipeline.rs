@@ -209,7 +209,7 @@ fn every_disclosed_bit_is_accounted_for() {
         let mut link = modern_link(20.0, 1, 90 + i as u64);
         link.simulation.pulses = pulses_for(&link, block, 2.0);
         let s = settings(block, Security::Finite);
-        let config = PipelineConfig { reconciler: variant, ..PipelineConfig::new(s.clone(), 13) };
+        let config = PipelineConfig { reconciler: variant.into(), ..PipelineConfig::new(s.clone(), 13) };
         let (report, _) = run(&link, config);
         let src = &link.source;
         let lim = Lim2014 {

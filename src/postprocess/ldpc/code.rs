@@ -109,6 +109,12 @@ impl LdpcCode {
         self.check_start[c] as usize..self.check_start[c + 1] as usize
     }
 
+    /// The flat arrays: check `c`'s variables are `vars[starts[c]..starts[c + 1]]`.
+    #[inline]
+    pub(super) fn raw(&self) -> (&[u32], &[u32]) {
+        (&self.check_start, &self.check_vars)
+    }
+
     /// The syndrome `H·x` of a frame of [`len`](Self::len) bits.
     ///
     /// # Panics

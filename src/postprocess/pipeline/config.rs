@@ -5,6 +5,7 @@ use serde::Serialize;
 
 use crate::photonics::{LinkConfig, LinkEngine};
 use crate::postprocess::cascade::CascadeVariant;
+use crate::postprocess::ldpc::LdpcReconciler;
 use crate::postprocess::{PostprocessSettings, Security};
 use crate::units::InvalidParameter;
 
@@ -14,6 +15,40 @@ use crate::units::InvalidParameter;
 /// 4 % against 1.033, 1.032, 1.038 for option 8 and ≥ 1.05 for the others — with 4–20× fewer
 /// round trips than option 8.
 pub const DEFAULT_RECONCILER: CascadeVariant = CascadeVariant::Option7;
+
+/// The reconciler of step 3: a Cascade variant, or rate-adaptive LDPC syndrome coding.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Reconciliation {
+    /// Interactive Cascade.
+    Cascade(CascadeVariant),
+    /// One-message LDPC syndrome coding with puncturing and shortening
+    /// ([`crate::postprocess::ldpc::LdpcReconciler`]).
+    Ldpc(LdpcReconciler),
+}
+
+impl Reconciliation {
+    /// The name in reports: the Cascade variant's (`option7`, …) or `ldpc`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Reconciliation::Cascade(variant) => variant.name(),
+            Reconciliation::Ldpc(_) => "ldpc",
+        }
+    }
+
+    /// The name as `--reconciler` spells it: `cascade-option7`, …, `ldpc`.
+    pub fn label(&self) -> String {
+        match self {
+            Reconciliation::Cascade(variant) => format!("cascade-{}", variant.name()),
+            Reconciliation::Ldpc(_) => "ldpc".into(),
+        }
+    }
+}
+
+impl From<CascadeVariant> for Reconciliation {
+    fn from(variant: CascadeVariant) -> Self {
+        Reconciliation::Cascade(variant)
+    }
+}
 
 /// How many bits of a block are disclosed to estimate its QBER.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize)]
@@ -46,8 +81,8 @@ pub struct PipelineConfig {
     /// The `[postprocess]` section: ε_sec, ε_cor, block size, security analysis (f_EC is not
     /// used: the pipeline subtracts the leak it measures).
     pub settings: PostprocessSettings,
-    /// Cascade variant.
-    pub reconciler: CascadeVariant,
+    /// Reconciler (a Cascade variant by default).
+    pub reconciler: Reconciliation,
     /// QBER sample size.
     pub sample: QberSample,
     /// Seed of the pipeline's random streams.
@@ -57,7 +92,12 @@ pub struct PipelineConfig {
 impl PipelineConfig {
     /// The default reconciler and sample with `settings` and `seed`.
     pub fn new(settings: PostprocessSettings, seed: u64) -> Self {
-        PipelineConfig { settings, reconciler: DEFAULT_RECONCILER, sample: QberSample::default(), seed }
+        PipelineConfig {
+            settings,
+            reconciler: Reconciliation::Cascade(DEFAULT_RECONCILER),
+            sample: QberSample::default(),
+            seed,
+        }
     }
 
     /// Checks the settings and that they fit `link`; the error names the parameter.

@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 
 use super::block::SiftedBlock;
-use super::config::PipelineConfig;
+use super::config::{PipelineConfig, Reconciliation};
 use super::report::{AbortReason, BlockCounts, BlockReport};
 use crate::photonics::LinkConfig;
 use crate::postprocess::bits::BitString;
@@ -154,19 +154,42 @@ impl BlockProcessor {
             return finish(report, AbortReason::NoKey);
         }
 
-        // 3. Cascade, tuned with the estimate (at least 1/k when the sample shows no error).
+        // 3. Reconciliation, tuned with the estimate (at least 1/k when the sample shows no error).
         let frame_errors = alice.hamming_distance(&bob);
         let tune = report.qber_estimated.max(1.0 / k.max(1) as f64);
-        let cascade = CascadeConfig::new(self.config.reconciler, tune, m)?;
-        let mut channel = CountingAlice { inner: AliceParities::new(&alice), parity_bits: 0 };
-        let outcome = reconcile(&mut bob, &mut channel, &cascade, rng.next_u64())?;
-        report.leak_ec_bits = channel.parity_bits;
-        report.cascade_reported_bits = outcome.leaked_bits;
-        report.channel_uses = outcome.channel_uses;
+        let leak = match &self.config.reconciler {
+            Reconciliation::Cascade(variant) => {
+                let cascade = CascadeConfig::new(*variant, tune, m)?;
+                let mut channel = CountingAlice { inner: AliceParities::new(&alice), parity_bits: 0 };
+                let outcome = reconcile(&mut bob, &mut channel, &cascade, rng.next_u64())?;
+                report.cascade_reported_bits = outcome.leaked_bits;
+                report.channel_uses = outcome.channel_uses;
+                if frame_errors > 0 {
+                    report.reconciliation_efficiency = Some(outcome.efficiency(m, frame_errors as f64 / m as f64));
+                }
+                channel.parity_bits
+            }
+            Reconciliation::Ldpc(ldpc) => {
+                // The code rate is chosen one standard deviation of the estimate above it.
+                let qber = (tune + (tune * (1.0 - tune) / k.max(1) as f64).sqrt()).min(0.49);
+                let plan = ldpc.plan(m, qber)?;
+                let message = ldpc.alice_message(&plan, &alice, rng.next_u64());
+                // Counted as it crosses: every syndrome bit, less the punctured positions
+                // (uniform bits of Alice's, independent of the key: see ldpc::reconcile).
+                let sent: u64 = message.syndromes.iter().map(|s| s.len() as u64).sum();
+                let outcome = ldpc.bob_decode(&plan, &message, &mut bob);
+                report.cascade_reported_bits = outcome.leaked_bits;
+                report.channel_uses = 1;
+                let leak = sent - outcome.punctured_bits;
+                if frame_errors > 0 {
+                    let shannon = m as f64 * binary_entropy(frame_errors as f64 / m as f64);
+                    report.reconciliation_efficiency = Some(leak as f64 / shannon);
+                }
+                leak
+            }
+        };
+        report.leak_ec_bits = leak;
         report.residual_errors = alice.hamming_distance(&bob) as u64;
-        if frame_errors > 0 {
-            report.reconciliation_efficiency = Some(outcome.efficiency(m, frame_errors as f64 / m as f64));
-        }
 
         self.finalise(report, &alice, &bob, sink, started)
     }
