@@ -11,7 +11,7 @@
 use rand::CryptoRng;
 
 use crate::crypto::{KeyType, SecretBytes};
-use crate::lifecycle::engine::{Engine, NewKey};
+use crate::lifecycle::engine::{Engine, NewKey, Tx};
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::record::KeyId;
 use crate::lifecycle::record::KeyRecord;
@@ -85,14 +85,7 @@ impl Engine {
             let mut out = Vec::with_capacity(keys.len());
             for (id, handed_to) in keys {
                 let id = *id;
-                let rec = tx.load(id)?;
-                if rec.key_type != KeyType::QkdTransport || rec.state != KeyState::Active {
-                    return Err(LifecycleError::IllegalTransition {
-                        key: id,
-                        state: rec.state,
-                        transition: Transition::BeginRotation,
-                    });
-                }
+                let rec = active_delivered(tx, id)?;
                 out.push(tx.unwrap_material(id, rec.key_type)?);
                 tx.transition(id, Transition::BeginRotation, "collected; one-time key, no replacement")?;
                 tx.transition(id, Transition::Retire, handed_to)?;
@@ -114,14 +107,7 @@ impl Engine {
         self.atomic(|tx| {
             for (id, why) in keys {
                 let id = *id;
-                let rec = tx.load(id)?;
-                if rec.key_type != KeyType::QkdTransport || rec.state != KeyState::Active {
-                    return Err(LifecycleError::IllegalTransition {
-                        key: id,
-                        state: rec.state,
-                        transition: Transition::BeginRotation,
-                    });
-                }
+                active_delivered(tx, id)?;
                 tx.transition(id, Transition::BeginRotation, "expired; one-time key, no replacement")?;
                 tx.transition(id, Transition::Retire, why)?;
                 tx.transition(id, Transition::Destroy, "expired uncollected: material erased at once")?;
@@ -129,4 +115,18 @@ impl Engine {
             Ok(())
         })
     }
+}
+
+/// The record of `id` if it is an ACTIVE QKD_TRANSPORT key (one a slave may still collect),
+/// else the refusal of its next step.
+fn active_delivered(tx: &Tx<'_>, id: KeyId) -> Result<KeyRecord> {
+    let rec = tx.load(id)?;
+    if rec.key_type != KeyType::QkdTransport || rec.state != KeyState::Active {
+        return Err(LifecycleError::IllegalTransition {
+            key: id,
+            state: rec.state,
+            transition: Transition::BeginRotation,
+        });
+    }
+    Ok(rec)
 }

@@ -10,38 +10,19 @@ use qecnet::mesh::MeshSummary;
 use qecnet::mesh::{MeshOutputs, run_mesh};
 use qecnet::units::SimTime;
 
-use crate::util::{TempDir, qecnet_command};
+use crate::util::{MESH_TEST_TABLES, TempDir, qecnet_command};
 
 /// A mesh with `nodes` around the hub (fibre lengths in km) and modern 1 GHz links.
 fn scenario(lengths_km: &[f64], extra: &str) -> MeshScenario {
-    let mut text = String::from(
+    let mut text = format!(
         r#"
 [mesh]
 duration = "24h"
 window = "10s"
 seed = 3
-[postprocess]
-block_size = 1e6
-[topology]
-full_mesh = false
-[link_defaults.source]
-repetition_rate_hz = 1e9
-signal_intensity = 0.5
-decoy_intensity = 0.1
-vacuum_intensity = 0.0
-signal_probability = 0.6
-decoy_probability = 0.25
-vacuum_probability = 0.15
-z_basis_probability = 0.8
+{MESH_TEST_TABLES}
 [link_defaults.channel]
 attenuation_db_per_km = 0.2
-[link_defaults.detector]
-efficiency = 0.6
-dark_count_probability = 1e-8
-misalignment = 0.01
-z_basis_probability = 0.8
-[hub]
-name = "hub"
 "#,
     );
     for (i, km) in lengths_km.iter().enumerate() {

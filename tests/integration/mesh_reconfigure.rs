@@ -7,7 +7,7 @@
 
 use qecnet::mesh::{MeshOutputs, MeshScenario, MeshSummary, run_mesh};
 
-use crate::util::TempDir;
+use crate::util::{MESH_TEST_TABLES, TempDir};
 
 /// The test mesh: the hub, n1..n5, explicit links (km). n1-n2 has no direct link: via n3
 /// (2 × 5 km) is cheaper than via the hub (2 × 10 km) or via n4 (2 × 15 km). n5 hangs on the
@@ -19,28 +19,9 @@ fn scenario(duration: &str, events: &str) -> MeshScenario {
 duration = "{duration}"
 window = "10s"
 seed = 5
-[postprocess]
-block_size = 1e6
-[topology]
-full_mesh = false
-[link_defaults.source]
-repetition_rate_hz = 1e9
-signal_intensity = 0.5
-decoy_intensity = 0.1
-vacuum_intensity = 0.0
-signal_probability = 0.6
-decoy_probability = 0.25
-vacuum_probability = 0.15
-z_basis_probability = 0.8
+{MESH_TEST_TABLES}
 [link_defaults.channel]
 attenuation_db_per_km = 0.2
-[link_defaults.detector]
-efficiency = 0.6
-dark_count_probability = 1e-8
-misalignment = 0.01
-z_basis_probability = 0.8
-[hub]
-name = "hub"
 [[node]]
 name = "n1"
 [[node]]

@@ -9,36 +9,17 @@ use std::path::Path;
 
 use qecnet::mesh::{MeshOutputs, MeshScenario, MeshSummary, run_mesh};
 
-use crate::util::{OutputText, TempDir, qecnet};
+use crate::util::{MESH_TEST_TABLES, OutputText, TempDir, qecnet};
 
 /// A mesh of the hub and nodes at `lengths_km` (one direct link each), modern 1 GHz links,
 /// with `extra` TOML appended.
 fn scenario(lengths_km: &[f64], extra: &str) -> MeshScenario {
-    let mut text = String::from(
+    let mut text = format!(
         r#"
 [mesh]
 window = "10s"
 seed = 5
-[postprocess]
-block_size = 1e6
-[topology]
-full_mesh = false
-[link_defaults.source]
-repetition_rate_hz = 1e9
-signal_intensity = 0.5
-decoy_intensity = 0.1
-vacuum_intensity = 0.0
-signal_probability = 0.6
-decoy_probability = 0.25
-vacuum_probability = 0.15
-z_basis_probability = 0.8
-[link_defaults.detector]
-efficiency = 0.6
-dark_count_probability = 1e-8
-misalignment = 0.01
-z_basis_probability = 0.8
-[hub]
-name = "hub"
+{MESH_TEST_TABLES}
 "#,
     );
     for (i, km) in lengths_km.iter().enumerate() {

@@ -100,3 +100,28 @@ impl OutputText for Output {
         String::from_utf8_lossy(&self.stderr).into_owned()
     }
 }
+
+/// The tables the mesh tests' scenarios share: 10⁶-bit blocks, no full mesh, a 1 GHz decoy
+/// source (μ 0.5 / 0.1 / 0), a detector of 60 % efficiency, 10⁻⁸ dark counts and 1 %
+/// misalignment, the hub named `hub`; each test adds its `[mesh]`, channel, nodes and links.
+pub const MESH_TEST_TABLES: &str = r#"[postprocess]
+block_size = 1e6
+[topology]
+full_mesh = false
+[link_defaults.source]
+repetition_rate_hz = 1e9
+signal_intensity = 0.5
+decoy_intensity = 0.1
+vacuum_intensity = 0.0
+signal_probability = 0.6
+decoy_probability = 0.25
+vacuum_probability = 0.15
+z_basis_probability = 0.8
+[link_defaults.detector]
+efficiency = 0.6
+dark_count_probability = 1e-8
+misalignment = 0.01
+z_basis_probability = 0.8
+[hub]
+name = "hub"
+"#;
