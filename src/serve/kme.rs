@@ -91,13 +91,10 @@ impl Kmes {
         self.issued.len()
     }
 
-    /// Expires, durably, every key that has waited `lifetime` or more for its slave; returns
-    /// how many.
+    /// Expires, durably, every key that has waited `lifetime` or more for its slave, and
+    /// destroys the collected keys whose retention is over; returns how many expired.
     pub async fn expire(&self, lifetime: SimDuration) -> Result<usize, String> {
         let due = self.issued.reserve_expired(WallClock.now(), lifetime);
-        if due.is_empty() {
-            return Ok(0);
-        }
         let key_ids: Vec<Uuid> = due.iter().map(|(k, _)| *k).collect();
         let jobs = due
             .iter()

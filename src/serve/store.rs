@@ -4,8 +4,8 @@
 //! all-or-nothing transaction (a savepoint) inside one SQLite transaction, commits once (one
 //! fsync under [`crate::lifecycle::Durability::Full`]) and only then answers them. So a key is
 //! durable before its response can leave, and concurrent requests share the cost of the
-//! commit. Each commit also destroys the collected keys whose retention is over
-//! ([`Engine::tick`]).
+//! commit. The KMEs' housekeeping timer sends the expiry job, which also destroys the
+//! collected keys whose retention is over ([`Engine::tick`]), off the requests' path.
 
 use std::sync::mpsc;
 use std::thread::JoinHandle;
@@ -102,17 +102,19 @@ fn run_group(engine: &mut Engine, rng: &mut ChaCha20Rng, group: Vec<Job>) {
                 done.push(Done::Collected(reply, result));
             }
             Job::Expire { keys, reply } => {
-                let result =
-                    begun.clone().and_then(|()| engine.expire_delivered_keys(&keys).map_err(|e| e.to_string()));
+                let result = begun.clone().and_then(|()| {
+                    if !keys.is_empty() {
+                        engine.expire_delivered_keys(&keys).map_err(|e| e.to_string())?;
+                    }
+                    // Collected keys whose retention is over are destroyed too. Each destroy
+                    // is its own savepoint, so one that fails leaves its key RETIRED for the
+                    // next expiry job and fails nothing else.
+                    let _ = engine.tick();
+                    Ok(())
+                });
                 done.push(Done::Expired(reply, result));
             }
         }
-    }
-    // Collected keys whose retention is over are destroyed in the same commit. Each destroy is
-    // its own savepoint, so one that fails leaves its key RETIRED for the next commit to take
-    // and does not fail the group.
-    if begun.is_ok() {
-        let _ = engine.tick();
     }
     let committed = begun.and_then(|()| engine.commit_batch().map_err(|e| format!("commit failed: {e}")));
     for d in done {
@@ -149,7 +151,8 @@ impl KeyStore {
         answer.await.map_err(|_| "the store writer stopped".to_string())?
     }
 
-    /// Expires `keys` (with why each, for the audit record) durably, erasing their material.
+    /// Expires `keys` (with why each, for the audit record; none is fine) durably, erasing their
+    /// material, and destroys the collected keys whose retention is over.
     pub async fn expire(&self, keys: Vec<(KeyId, String)>) -> Result<(), String> {
         let (reply, answer) = oneshot::channel();
         self.jobs.send(Job::Expire { keys, reply }).map_err(|_| "the store writer stopped".to_string())?;
