@@ -41,7 +41,7 @@ pub use scenario::{
     Attack, EventKind, EventSpec, MAX_DISTRIBUTION_ATTEMPTS, MAX_DURATION_S, MeshScenario, MeshSettings,
     MessageSettings, RotationSettings,
 };
-pub use sim::{MeshOutputs, run_mesh, run_mesh_until};
+pub use sim::{LiveLink, LiveMesh, LiveNode, MeshOutputs, run_mesh, run_mesh_until};
 pub use summary::{
     DistributionSummary, Latency, MeshLinkSummary, MeshSummary, RotationStats, Rotations, RoutingSummary,
 };

@@ -9,7 +9,8 @@
 //! | [`init_pki`] | CA, KME, SAE and operator certificates (rcgen) |
 //! | [`SaeDirectory`] | the scenario's `[[sae]]` tables: which SAE is on which node, the route between nodes |
 //! | [`parse_request`] and the API types | the 014 requests and answers as data, parsed by pure functions |
-//! | [`KeySupply`], [`OsRngSupply`] | where the key bytes come from (a trait the live mesh can implement) |
+//! | [`KeySupply`], [`LiveSupply`] | where the key bytes come from: the live mesh's link buffers, relay paths and fallback |
+//! | [`ServeClock`] | the store's timeline: the live mesh's simulated time after a fixed epoch |
 //! | [`IssuedKeys`] | the keys handed to a master and not yet to its slave, rebuilt from the store on a restart |
 //! | [`Kmes`] | authorisation, limits, issuing, collecting and expiring keys |
 //! | [`ServeMetrics`] | the OpenMetrics text of `GET /metrics` (prometheus-client) |
@@ -18,11 +19,13 @@
 //! Everything but the request parser, the directory and the supply needs the default cargo
 //! feature `serve` (tokio, hyper, rustls, rcgen).
 //!
-//! Not here yet: pacing the live mesh physics behind the KMEs (the supply is an OS-random
-//! buffer per link), the operator's `/admin` events, multicast keys
-//! (`max_SAE_ID_count` is 0).
+//! The mesh behind the KMEs is live ([`crate::mesh::LiveMesh`]), paced by the wall clock times
+//! `--speed`, driven by the store writer. Not here yet: the operator's `/admin` events,
+//! multicast keys (`max_SAE_ID_count` is 0).
 
 pub(crate) mod api;
+#[cfg(feature = "serve")]
+pub(crate) mod clock;
 pub(crate) mod directory;
 #[cfg(feature = "serve")]
 pub(crate) mod error;
@@ -30,6 +33,8 @@ pub(crate) mod error;
 pub(crate) mod issued;
 #[cfg(feature = "serve")]
 pub(crate) mod kme;
+#[cfg(feature = "serve")]
+pub(crate) mod live_supply;
 #[cfg(feature = "serve")]
 pub(crate) mod metrics;
 #[cfg(feature = "serve")]
@@ -46,6 +51,8 @@ pub use api::{
     ApiError, ApiRequest, KeyContainer, KeyEntry, KeyIdEntry, KeyIds, KeyRequest, MAX_BODY_BYTES, Status,
     parse_dec_keys_query, parse_enc_keys_query, parse_key_ids, parse_key_request, parse_request,
 };
+#[cfg(feature = "serve")]
+pub use clock::ServeClock;
 pub use directory::{OPERATOR, Route, SaeDirectory};
 #[cfg(feature = "serve")]
 pub use error::ServeError;
@@ -54,11 +61,13 @@ pub use issued::{CHANNEL_PREFIX, IssuedKeys, delivery_channel};
 #[cfg(feature = "serve")]
 pub use kme::{KmeLimits, Kmes};
 #[cfg(feature = "serve")]
+pub use live_supply::LiveSupply;
+#[cfg(feature = "serve")]
 pub use metrics::ServeMetrics;
 #[cfg(feature = "serve")]
 pub use pki::{PkiError, PkiWritten, init_pki};
 #[cfg(feature = "serve")]
 pub use server::{DRAIN_TIMEOUT, SERVED_KEY_RETENTION, ServeOptions, ServeReport, serve};
 #[cfg(feature = "serve")]
-pub use store::{KeyStore, MAX_GROUP, StoreWriter, start_writer};
-pub use supply::{KeySource, KeySupply, OsRngSupply, RouteView, SuppliedKey, SupplyError};
+pub use store::{KeyStore, MAX_GROUP, Pacing, STEP_EVERY, StoreWriter, start_writer};
+pub use supply::{KeySource, KeySupply, RouteView, SuppliedKey, SupplyError};

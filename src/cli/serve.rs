@@ -41,13 +41,11 @@ pub struct ServeArgs {
     /// Override any scenario field, e.g. `--set mesh.window=5s`.
     #[arg(long = "set", value_name = "PATH=VALUE")]
     pub set: Vec<String>,
-    /// Key buffer of every QKD link, bytes (1..=2^30).
-    #[arg(long, default_value_t = 4 << 20, value_name = "BYTES")]
-    pub buffer_bytes: usize,
-    /// Refill of every link's buffer, bytes per second (0 = never).
-    #[arg(long, default_value_t = 1_000_000.0, value_name = "RATE")]
-    pub refill_bytes_per_s: f64,
-    /// How long a key waits for its slave SAE before it expires and is erased (e.g. 90s, 1h).
+    /// Simulated seconds of the mesh per wall-clock second (0.001..=100000).
+    #[arg(long, default_value_t = 1.0, value_name = "F")]
+    pub speed: f64,
+    /// How long (simulated time) a key waits for its slave SAE before it expires and is
+    /// erased (e.g. 90s, 1h).
     #[arg(long, default_value = "1h", value_parser = parse_duration_s, value_name = "DURATION")]
     pub key_lifetime: f64,
     /// Record each request in a commit of its own (one fsync per request) instead of group
@@ -62,13 +60,8 @@ pub fn run(args: &ServeArgs) -> Result<()> {
     overrides.flag("--seed", "mesh.seed", args.seed.map(|s| s.to_string()));
     let scenario: MeshScenario = overrides.load(Some(&args.scenario))?;
     scenario.validate().map_err(|e| overrides.name(e))?;
-    if !(1..=1 << 30).contains(&args.buffer_bytes) {
-        return Err(InvalidParameter::new("--buffer-bytes", args.buffer_bytes, "must be in 1..=1073741824").into());
-    }
-    if !(args.refill_bytes_per_s.is_finite() && args.refill_bytes_per_s >= 0.0) {
-        return Err(
-            InvalidParameter::new("--refill-bytes-per-s", args.refill_bytes_per_s, "must be finite and >= 0").into()
-        );
+    if !(args.speed.is_finite() && (0.001..=1e5).contains(&args.speed)) {
+        return Err(InvalidParameter::new("--speed", args.speed, "must be in [0.001, 100000]").into());
     }
     let duration = match args.duration {
         Some(d) if !(d.is_finite() && d > 0.0 && d <= 1e9) => {
@@ -88,8 +81,7 @@ pub fn run(args: &ServeArgs) -> Result<()> {
         metrics_listen: args.metrics_listen,
         ready_file: args.ready_file.clone(),
         duration,
-        buffer_bytes: args.buffer_bytes,
-        refill_bytes_per_s: args.refill_bytes_per_s,
+        speed: args.speed,
         limits: KmeLimits::default(),
         key_lifetime: Duration::from_secs_f64(args.key_lifetime),
         max_group: if args.commit_per_request { 1 } else { crate::serve::MAX_GROUP },

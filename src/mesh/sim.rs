@@ -16,6 +16,7 @@
 //! - `incidents`: scenario events (eve, degrade, crash...) and the compromise recovery;
 //! - `reconfigure`: every pair's route (direct, trusted-node relay, fallback), re-planned
 //!   when a link changes mode or a node crashes, returns or is isolated, and the coverage;
+//! - `live`: the run driven step by step from outside (`qecnet serve`);
 //! - `statistics`: what the run counts, turned into the [`MeshSummary`];
 //! - `outputs`: the CSV outputs, written through the atomic writer.
 
@@ -24,6 +25,7 @@ mod events;
 mod fallback;
 mod incidents;
 mod link_window;
+mod live;
 mod messages;
 mod outputs;
 mod reconfigure;
@@ -39,6 +41,7 @@ use rand_chacha::ChaCha20Rng;
 use self::channels::{Channel, ChannelState};
 use self::events::{RotationKind, SimEvent};
 use self::link_window::LinkState;
+pub use self::live::{LiveLink, LiveMesh, LiveNode};
 use self::messages::{NodeStates, Pending};
 use self::outputs::CsvWriters;
 pub use self::outputs::MeshOutputs;
@@ -137,8 +140,37 @@ impl<'a> Sim<'a> {
 
     fn run(&mut self, progress: &dyn Fn(f64, f64), stop: &AtomicBool) -> Result<()> {
         let m = &self.scenario.mesh;
+        let end = Self::at(m.duration_s);
+        self.start()?;
+        let slice = SimDuration::from_secs(600);
+        let mut slice_end = SimTime(0) + slice;
+        loop {
+            // One commit per slice of simulated time; each operation stays atomic on its own.
+            let until = slice_end.min(end);
+            self.engine.begin_batch()?;
+            self.run_until(until, stop)?;
+            self.engine.commit_batch()?;
+            progress(until.as_secs_f64(), m.duration_s);
+            if until >= end || self.queue.is_empty() {
+                break;
+            }
+            slice_end += slice;
+        }
+        // Close open fallback periods at the end of the run.
+        for l in &mut self.links {
+            if let Some(since) = l.stats.fallback_since.take() {
+                l.stats.fallback += end.saturating_since(since);
+            }
+        }
+        Ok(())
+    }
+
+    /// Schedules the run's first events (windows, refreshes, the scenario's events, ticks,
+    /// master rotations within the scenario's duration) and, in one commit, plans the routes and
+    /// gives every node its NODE_IDENTITY key.
+    fn start(&mut self) -> Result<()> {
+        let m = &self.scenario.mesh;
         let window = SimDuration::from_secs_f64(m.window_s);
-        let refresh = SimDuration::from_secs_f64(m.refresh_interval_s);
         let end = Self::at(m.duration_s);
         let q = &mut self.queue;
         for i in 0..self.links.len() {
@@ -151,7 +183,6 @@ impl<'a> Sim<'a> {
             let offset = SimDuration(window.0 + window.0 * (j as u64 % 16) / 16);
             q.schedule(SimTime(0) + offset, SimEvent::Refresh(ch)).expect("future");
         }
-        let _ = refresh;
         // Scenario events take effect 1 ns after their time, so a window ending exactly then
         // still belongs to the state before.
         for (i, e) in self.scenario.event.iter().enumerate() {
@@ -184,47 +215,22 @@ impl<'a> Sim<'a> {
             self.send_for_receipts(SimTime(0), key, None, RotationKind::Setup, &[0, n])?;
         }
         self.engine.commit_batch()?;
-        let slice = SimDuration::from_secs(600);
-        let mut slice_end = SimTime(0) + slice;
-        loop {
-            let mut failure = None;
-            let mut reached_end = false;
-            // One commit per slice of simulated time; each operation stays atomic on its own.
-            self.engine.begin_batch()?;
-            while let Some(t) = self.queue.peek_time() {
-                if stop.load(Ordering::Relaxed) {
-                    failure = Some(MeshError::Interrupted { simulated_s: self.engine.now().as_secs_f64() });
-                    break;
-                }
-                if t > end {
-                    reached_end = true;
-                    break;
-                }
-                if t > slice_end {
-                    break;
-                }
-                let (now, ev) = self.queue.pop().expect("peeked");
-                self.clock.set(now);
-                if let Err(e) = self.handle(now, ev) {
-                    failure = Some(e);
-                    break;
-                }
-            }
-            if let Some(e) = failure {
-                return Err(e);
-            }
-            self.engine.commit_batch()?;
-            progress(slice_end.min(end).as_secs_f64(), m.duration_s);
-            if reached_end || self.queue.is_empty() {
+        Ok(())
+    }
+
+    /// Handles every event due at or before `until`, in the caller's batch, and leaves the
+    /// clock at the last event's time; stops with [`MeshError::Interrupted`] when `stop` is set.
+    fn run_until(&mut self, until: SimTime, stop: &AtomicBool) -> Result<()> {
+        while let Some(t) = self.queue.peek_time() {
+            if t > until {
                 break;
             }
-            slice_end += slice;
-        }
-        // Close open fallback periods at the end of the run.
-        for l in &mut self.links {
-            if let Some(since) = l.stats.fallback_since.take() {
-                l.stats.fallback += end.saturating_since(since);
+            if stop.load(Ordering::Relaxed) {
+                return Err(MeshError::Interrupted { simulated_s: self.engine.now().as_secs_f64() });
             }
+            let (now, ev) = self.queue.pop().expect("peeked");
+            self.clock.set(now);
+            self.handle(now, ev)?;
         }
         Ok(())
     }

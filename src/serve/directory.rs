@@ -1,6 +1,6 @@
 //! The SAE directory of a served mesh: which SAE (by its ID, as in its client certificate)
-//! belongs to which node's KME, from the scenario's `[[sae]]` tables, and the route a key
-//! between two nodes takes (a direct QKD link, or relayed through the hub).
+//! belongs to which node's KME, from the scenario's `[[sae]]` tables, and the kinds of route a
+//! key between two nodes can take (chosen by the live mesh's supply).
 
 use std::collections::BTreeMap;
 
@@ -17,6 +17,8 @@ pub enum Route {
     Direct(String),
     /// Trusted relay: the links of each hop, in order (e.g. `hub-n1`, `hub-n3`).
     Relay(Vec<String>),
+    /// No QKD path: the X25519 + ML-KEM-1024 hybrid exchange.
+    Fallback,
 }
 
 /// SAEs, nodes and routes of a served mesh.
@@ -82,21 +84,6 @@ impl SaeDirectory {
     /// Node names, hub first.
     pub fn nodes(&self) -> &[String] {
         &self.nodes
-    }
-
-    /// The route of key between nodes `a` and `b` (different): their direct link, else the
-    /// relay through the hub; `None` when neither exists.
-    pub fn route(&self, a: &str, b: &str) -> Option<Route> {
-        let (ia, ib) = (self.topology.node(a)?, self.topology.node(b)?);
-        if ia == ib {
-            return None;
-        }
-        if let Some(l) = self.topology.link_between(ia, ib) {
-            return Some(Route::Direct(self.topology.links[l].id.clone()));
-        }
-        let first = self.topology.link_between(ia, 0)?;
-        let second = self.topology.link_between(0, ib)?;
-        Some(Route::Relay(vec![self.topology.links[first].id.clone(), self.topology.links[second].id.clone()]))
     }
 
     /// Every link id of the mesh.

@@ -47,6 +47,12 @@ pub enum ServeError {
     /// The store writer stopped.
     #[error("the key store writer stopped: {0}")]
     WriterGone(String),
+    /// The live mesh could not start or go on.
+    #[error(transparent)]
+    Mesh(#[from] crate::mesh::MeshError),
+    /// The key supply could not start (no entropy).
+    #[error(transparent)]
+    Supply(#[from] super::supply::SupplyError),
 }
 
 impl ServeError {
@@ -56,7 +62,8 @@ impl ServeError {
     pub fn is_runtime(&self) -> bool {
         match self {
             ServeError::Lifecycle(e) => e.is_runtime(),
-            ServeError::File(_) | ServeError::Listen { .. } | ServeError::WriterGone(_) => true,
+            ServeError::Mesh(e) => e.is_runtime(),
+            ServeError::File(_) | ServeError::Listen { .. } | ServeError::WriterGone(_) | ServeError::Supply(_) => true,
             ServeError::Invalid(_) | ServeError::Pki(_) | ServeError::PkiFile { .. } | ServeError::Tls { .. } => false,
         }
     }

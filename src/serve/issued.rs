@@ -37,7 +37,7 @@ pub struct Issued {
     pub slave: String,
     /// Where its bytes came from.
     pub source: KeySource,
-    /// When it was handed to the master (wall clock, ns since the Unix epoch).
+    /// When it was handed to the master (the store's clock, ns since the Unix epoch).
     pub issued_at: SimTime,
     /// A store job is collecting or expiring it now.
     reserved: bool,
@@ -145,7 +145,19 @@ impl IssuedKeys {
         due.into_iter().map(|k| (k, reserve(&mut table, &k))).collect()
     }
 
-    /// The store decided: the reserved `key_ids` are gone (collected or expired).
+    /// Reserves every unreserved key whose master or slave is one of `saes`, returning them
+    /// with their key IDs.
+    pub fn reserve_touching(&self, saes: &[String]) -> Vec<(Uuid, Issued)> {
+        let mut table = self.lock();
+        let hit: Vec<Uuid> = table
+            .iter()
+            .filter(|(_, e)| !e.reserved && (saes.contains(&e.master) || saes.contains(&e.slave)))
+            .map(|(k, _)| *k)
+            .collect();
+        hit.into_iter().map(|k| (k, reserve(&mut table, &k))).collect()
+    }
+
+    /// The store decided: the reserved `key_ids` are gone (collected, expired or revoked).
     pub fn remove(&self, key_ids: &[Uuid]) {
         let mut table = self.lock();
         for k in key_ids {
@@ -217,6 +229,18 @@ mod tests {
         assert!(t.reserve_expired(SimTime(1_999), SimDuration(1_000)).is_empty());
         let expired = t.reserve_expired(SimTime(2_000), SimDuration(1_000));
         assert_eq!(expired.iter().map(|(k, _)| *k).collect::<Vec<_>>(), vec![ids[1]]);
+    }
+
+    #[test]
+    fn keys_touching_an_sae_are_reserved_whichever_end_it_is() {
+        let (table, ids) = table_with(3);
+        let hit = table.reserve_touching(&["sae-b".to_string()]);
+        assert_eq!(hit.len(), 3, "sae-b is the slave of every key");
+        assert!(table.reserve_touching(&["sae-a".to_string()]).is_empty(), "already reserved");
+        table.release(&ids);
+        assert_eq!(table.reserve_touching(&["sae-a".to_string()]).len(), 3, "sae-a is the master");
+        table.release(&ids);
+        assert!(table.reserve_touching(&["sae-c".to_string()]).is_empty());
     }
 
     #[test]

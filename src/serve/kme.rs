@@ -17,13 +17,14 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::api::{ApiError, ApiRequest, KeyContainer, KeyEntry, KeyRequest, Status};
+use super::clock::ServeClock;
 use super::directory::{Route, SaeDirectory};
 use super::issued::{IssuedKeys, delivery_channel};
 use super::metrics::ServeMetrics;
 use super::store::KeyStore;
 use super::supply::{KeySupply, SupplyError};
 use crate::crypto::SecretBytes;
-use crate::lifecycle::{Clock, DeliveredKey, WallClock};
+use crate::lifecycle::{Clock, DeliveredKey};
 use crate::units::SimDuration;
 
 /// A KME's limits, as its Status reports them (sizes in bits).
@@ -61,19 +62,22 @@ pub struct Kmes {
     limits: KmeLimits,
     issued: IssuedKeys,
     metrics: ServeMetrics,
+    clock: ServeClock,
 }
 
 impl Kmes {
     /// KMEs over `directory`, taking key from `supply`, recording it through `store`, with
-    /// `issued` the keys already waiting for their slaves (empty on a new store).
+    /// `issued` the keys already waiting for their slaves (empty on a new store), and `clock`
+    /// the store's clock (keys' issue times and expiry).
     pub fn new(
         directory: SaeDirectory,
         supply: Arc<dyn KeySupply>,
         store: KeyStore,
         limits: KmeLimits,
         issued: IssuedKeys,
+        clock: ServeClock,
     ) -> Self {
-        Kmes { directory, supply, store, limits, issued, metrics: ServeMetrics::new() }
+        Kmes { directory, supply, store, limits, issued, metrics: ServeMetrics::new(), clock }
     }
 
     /// The KMEs' metrics.
@@ -94,7 +98,7 @@ impl Kmes {
     /// Expires, durably, every key that has waited `lifetime` or more for its slave, and
     /// destroys the collected keys whose retention is over; returns how many expired.
     pub async fn expire(&self, lifetime: SimDuration) -> Result<usize, String> {
-        let due = self.issued.reserve_expired(WallClock.now(), lifetime);
+        let due = self.issued.reserve_expired(self.clock.now(), lifetime);
         let key_ids: Vec<Uuid> = due.iter().map(|(k, _)| *k).collect();
         let jobs = due
             .iter()
@@ -104,6 +108,46 @@ impl Kmes {
             Ok(()) => {
                 self.issued.remove(&key_ids);
                 self.metrics.expired(key_ids.len() as u64);
+                Ok(key_ids.len())
+            }
+            Err(e) => {
+                self.issued.release(&key_ids);
+                Err(e)
+            }
+        }
+    }
+
+    /// Revokes, durably, every key waiting for its slave whose master or slave is on a node
+    /// isolated after a compromise (the node saw the key); returns how many.
+    pub async fn revoke_isolated(&self) -> Result<usize, String> {
+        let isolated = self.supply.isolated_nodes();
+        if isolated.is_empty() {
+            return Ok(0);
+        }
+        let saes: Vec<String> = self
+            .directory
+            .sae_ids()
+            .into_iter()
+            .filter(|s| self.directory.node_of(s).is_some_and(|n| isolated.iter().any(|i| i == n)))
+            .collect();
+        let hit = self.issued.reserve_touching(&saes);
+        if hit.is_empty() {
+            return Ok(0);
+        }
+        let key_ids: Vec<Uuid> = hit.iter().map(|(k, _)| *k).collect();
+        let jobs = hit
+            .iter()
+            .map(|(k, e)| {
+                let reason = format!(
+                    "key_ID={k}; master_SAE_ID={}; slave_SAE_ID={}: a node of theirs is isolated (compromised)",
+                    e.master, e.slave
+                );
+                (e.id, reason)
+            })
+            .collect();
+        match self.store.revoke(jobs).await {
+            Ok(()) => {
+                self.issued.remove(&key_ids);
                 Ok(key_ids.len())
             }
             Err(e) => {
@@ -130,6 +174,9 @@ impl Kmes {
             }
             Some(_) => {}
         }
+        if self.supply.isolated_nodes().iter().any(|n| n == node) {
+            return Err(ApiError::unavailable(format!("node {node} is isolated (compromised): its SAEs are cut off")));
+        }
         match request {
             ApiRequest::Status { slave } => self.status(node, caller, &slave),
             ApiRequest::EncKeys { slave, request } => self.enc_keys(node, caller, &slave, &request).await,
@@ -137,8 +184,8 @@ impl Kmes {
         }
     }
 
-    /// The peer SAE's node and the route to it, for a master at `node`.
-    fn peer(&self, node: &str, caller: &str, peer: &str) -> Result<(String, Route), ApiError> {
+    /// The peer SAE's node, for a master at `node`.
+    fn peer(&self, node: &str, caller: &str, peer: &str) -> Result<String, ApiError> {
         let peer_node = self
             .directory
             .node_of(peer)
@@ -151,16 +198,23 @@ impl Kmes {
                 "SAE {peer} is on this KME ({node}); keys between SAEs of one KME are not served"
             )));
         }
-        let route = self
-            .directory
-            .route(node, peer_node)
-            .ok_or_else(|| ApiError::unavailable(format!("no QKD link or relay path from {node} to {peer_node}")))?;
-        Ok((peer_node.to_string(), route))
+        Ok(peer_node.to_string())
+    }
+
+    /// The route key of `bytes` bytes takes from `node` to `peer_node` now.
+    fn route(&self, node: &str, peer_node: &str, bytes: usize) -> Result<Route, ApiError> {
+        self.supply.route(node, peer_node, bytes).map_err(|e| ApiError::unavailable(e.to_string()))
     }
 
     fn status(&self, node: &str, caller: &str, slave: &str) -> Result<Value, ApiError> {
-        let (slave_node, route) = self.peer(node, caller, slave)?;
+        let slave_node = self.peer(node, caller, slave)?;
         let key_bytes = self.limits.key_size / 8;
+        let route = self.route(node, &slave_node, key_bytes as usize)?;
+        // The fallback exchange makes key on demand: a full request's worth is always there.
+        let (stored, capacity) = match route {
+            Route::Fallback => (self.limits.max_key_per_request, self.limits.max_key_per_request),
+            _ => (self.supply.stored_bytes(&route) / key_bytes, self.supply.capacity_bytes(&route) / key_bytes),
+        };
         let view = self.supply.view(&route);
         let status = Status {
             source_kme_id: node.to_string(),
@@ -168,8 +222,8 @@ impl Kmes {
             master_sae_id: caller.to_string(),
             slave_sae_id: slave.to_string(),
             key_size: self.limits.key_size,
-            stored_key_count: self.supply.stored_bytes(&route) / key_bytes,
-            max_key_count: self.supply.capacity_bytes(&route) / key_bytes,
+            stored_key_count: stored,
+            max_key_count: capacity,
             max_key_per_request: self.limits.max_key_per_request,
             max_key_size: self.limits.max_key_size,
             min_key_size: self.limits.min_key_size,
@@ -221,9 +275,10 @@ impl Kmes {
     }
 
     async fn enc_keys(&self, node: &str, caller: &str, slave: &str, request: &KeyRequest) -> Result<Value, ApiError> {
-        let (slave_node, route) = self.peer(node, caller, slave)?;
+        let slave_node = self.peer(node, caller, slave)?;
         let (number, size) = self.check_request(request)?;
         let key_bytes = (size / 8) as usize;
+        let route = self.route(node, &slave_node, key_bytes * number as usize)?;
         let supplied = self.supply.take(&route, key_bytes * number as usize).map_err(|e| match e {
             SupplyError::Exhausted { .. } => ApiError::unavailable("not enough key stored for this SAE pair")
                 .detail("stored_key_count", self.supply.stored_bytes(&route) / (key_bytes as u64)),
@@ -255,14 +310,20 @@ impl Kmes {
             .issue(participants, deliveries)
             .await
             .map_err(|e| ApiError::unavailable("the key could not be recorded").detail("store", e))?;
-        self.issued.insert(ids.into_iter().zip(stored), caller, slave, supplied.source, WallClock.now());
+        self.issued.insert(ids.into_iter().zip(stored), caller, slave, supplied.source, self.clock.now());
         self.metrics.delivered(supplied.source, number);
         Ok(serde_json::to_value(KeyContainer { keys: entries }).expect("a Key container serializes"))
     }
 
     async fn dec_keys(&self, caller: &str, master: &str, key_ids: &[String]) -> Result<Value, ApiError> {
-        if self.directory.node_of(master).is_none() {
+        let Some(master_node) = self.directory.node_of(master) else {
             return Err(ApiError::bad_request(format!("unknown SAE {master:?}")).detail("SAE_ID", master.to_string()));
+        };
+        if self.supply.isolated_nodes().iter().any(|n| n == master_node) {
+            // Its keys are being revoked: the isolated node saw them.
+            return Err(ApiError::unavailable(format!(
+                "node {master_node} of SAE {master} is isolated (compromised): its keys are revoked"
+            )));
         }
         let mut parsed = Vec::with_capacity(key_ids.len());
         for k in key_ids {
@@ -302,6 +363,7 @@ fn route_links(route: &Route) -> String {
     match route {
         Route::Direct(link) => link.clone(),
         Route::Relay(hops) => hops.join("+"),
+        Route::Fallback => "ml-kem-1024".into(),
     }
 }
 
@@ -309,5 +371,6 @@ fn route_json(route: &Route) -> Value {
     match route {
         Route::Direct(link) => json!({ "kind": "direct", "links": [link] }),
         Route::Relay(hops) => json!({ "kind": "relay", "links": hops }),
+        Route::Fallback => json!({ "kind": "fallback", "links": [] }),
     }
 }

@@ -1,8 +1,10 @@
 //! The KMEs' metrics, in the OpenMetrics text format that Prometheus scrapes (the
 //! `prometheus-client` crate): keys delivered to masters and collected by slaves per source,
-//! keys expired, keys waiting, each link's stored key and mode, and a latency histogram of the
+//! keys expired, keys waiting, each link's stored key, mode, QBER and key rate, and a latency histogram of the
 //! ETSI requests per kind and status. Counters are kept as the KMEs work; the per-link gauges
 //! are read from the key supply at each scrape. No metric carries key bytes or key IDs.
+
+use std::sync::atomic::AtomicU64;
 
 use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
@@ -30,6 +32,8 @@ pub struct ServeMetrics {
     outstanding: Gauge,
     buffer_bits: Family<Labels, Gauge>,
     qkd_mode: Family<Labels, Gauge>,
+    qber: Family<Labels, Gauge<f64, AtomicU64>>,
+    key_rate: Family<Labels, Gauge<f64, AtomicU64>>,
     requests: Family<Labels, Histogram, fn() -> Histogram>,
 }
 
@@ -55,9 +59,24 @@ impl ServeMetrics {
         registry.register("link_buffer_bits", "Key stored in each QKD link's buffer (bits)", buffer_bits.clone());
         let qkd_mode = Family::<Labels, Gauge>::default();
         registry.register("link_qkd_mode", "1 while a link serves QKD key, 0 in fallback", qkd_mode.clone());
+        let qber = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        registry.register("link_qber", "Each link's QBER in its latest monitoring window", qber.clone());
+        let key_rate = Family::<Labels, Gauge<f64, AtomicU64>>::default();
+        registry.register("link_key_rate_bps", "Each link's secret key rate, latest block (bit/s)", key_rate.clone());
         let requests = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(histogram);
         registry.register("request_seconds", "ETSI 014 request latency by kind and status (s)", requests.clone());
-        ServeMetrics { registry, delivered, collected, expired, outstanding, buffer_bits, qkd_mode, requests }
+        ServeMetrics {
+            registry,
+            delivered,
+            collected,
+            expired,
+            outstanding,
+            buffer_bits,
+            qkd_mode,
+            qber,
+            key_rate,
+            requests,
+        }
     }
 
     /// `n` keys from `source` handed to a master.
@@ -89,7 +108,14 @@ impl ServeMetrics {
             let labels = vec![("link", link.clone())];
             let bits = supply.stored_bytes(&route).saturating_mul(8);
             self.buffer_bits.get_or_create(&labels).set(i64::try_from(bits).unwrap_or(i64::MAX));
-            self.qkd_mode.get_or_create(&labels).set(i64::from(supply.view(&route).mode == "qkd"));
+            let view = supply.view(&route);
+            self.qkd_mode.get_or_create(&labels).set(i64::from(view.mode == "qkd"));
+            if let Some(q) = view.qber {
+                self.qber.get_or_create(&labels).set(q);
+            }
+            if let Some(r) = view.key_rate_bps {
+                self.key_rate.get_or_create(&labels).set(r);
+            }
         }
         self.outstanding.set(i64::try_from(outstanding).unwrap_or(i64::MAX));
         let mut text = String::new();
@@ -101,7 +127,8 @@ impl ServeMetrics {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::serve::OsRngSupply;
+    use crate::mesh::{Graph, LiveLink, LiveNode};
+    use crate::serve::LiveSupply;
 
     #[test]
     fn a_scrape_reports_the_counters_and_each_links_buffer() {
@@ -110,7 +137,19 @@ mod tests {
         metrics.collected(KeySource::Relay, 2);
         metrics.expired(1);
         metrics.request("enc_keys", 200, 0.002);
-        let supply = OsRngSupply::new(&["n1-n2".to_string()], 1024, 0.0).unwrap();
+        let link = LiveLink {
+            id: "n1-n2".into(),
+            a: 0,
+            b: 1,
+            qkd_mode: true,
+            severed: false,
+            qber: Some(0.02),
+            key_rate_bps: 1500.0,
+            buffer_bits: 8192,
+            capacity_bits: 1 << 20,
+        };
+        let nodes = ["n1", "n2"].map(|n| LiveNode { name: n.into(), down: false, isolated: false }).to_vec();
+        let supply = LiveSupply::new(vec![link], nodes, Graph::new(2, &[(0, 1, 100)])).unwrap();
         let text = metrics.encode(&supply, &["n1-n2".to_string()], 5);
         for line in [
             "qecnet_serve_keys_delivered_total{source=\"qkd\"} 3",
@@ -119,6 +158,8 @@ mod tests {
             "qecnet_serve_keys_outstanding 5",
             "qecnet_serve_link_buffer_bits{link=\"n1-n2\"} 8192",
             "qecnet_serve_link_qkd_mode{link=\"n1-n2\"} 1",
+            "qecnet_serve_link_qber{link=\"n1-n2\"} 0.02",
+            "qecnet_serve_link_key_rate_bps{link=\"n1-n2\"} 1500.0",
             "qecnet_serve_request_seconds_count{kind=\"enc_keys\",status=\"200\"} 1",
         ] {
             assert!(text.lines().any(|l| l == line), "{line:?} missing from\n{text}");

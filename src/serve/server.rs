@@ -23,18 +23,20 @@ use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
 use super::api::{ApiError, ApiRequest, MAX_BODY_BYTES, parse_request};
+use super::clock::ServeClock;
 use super::directory::OPERATOR;
 use super::directory::SaeDirectory;
 use super::error::ServeError;
 use super::issued::{CHANNEL_PREFIX, IssuedKeys};
 use super::kme::{KmeLimits, Kmes};
-use super::store::start_writer;
-use super::supply::OsRngSupply;
+use super::store::{Pacing, start_writer};
 use super::tls::{identity, server_config};
 use crate::crypto::SecretBytes;
-use crate::lifecycle::{Engine, EngineConfig, MASTER_KEY_ENV, WallClock, load_master_key};
+use crate::lifecycle::{
+    Clock, Engine, EngineConfig, KeyState, MASTER_KEY_ENV, ManualClock, WallClock, load_master_key,
+};
 use crate::mesh::MeshScenario;
-use crate::units::{InvalidParameter, SimDuration};
+use crate::units::{InvalidParameter, SimDuration, SimTime};
 
 /// How long in-flight requests may take to finish after a stop signal.
 pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
@@ -60,13 +62,12 @@ pub struct ServeOptions {
     pub ready_file: Option<PathBuf>,
     /// Stop after this much wall-clock time (else on SIGINT/SIGTERM only).
     pub duration: Option<Duration>,
-    /// Key buffer of every QKD link (bytes).
-    pub buffer_bytes: usize,
-    /// Refill of every link's buffer (bytes per wall-clock second).
-    pub refill_bytes_per_s: f64,
+    /// Simulated seconds of the live mesh per wall-clock second.
+    pub speed: f64,
     /// The KMEs' limits.
     pub limits: KmeLimits,
-    /// How long a key waits for its slave before it expires (its material erased).
+    /// How long (simulated time) a key waits for its slave before it expires (its material
+    /// erased).
     pub key_lifetime: Duration,
     /// Requests recorded in one commit at most (1: one commit, so one fsync, per request).
     pub max_group: usize,
@@ -138,18 +139,27 @@ pub fn serve(scenario: &MeshScenario, options: &ServeOptions) -> Result<ServeRep
             .map_err(|e| crate::lifecycle::LifecycleError::Input(e.to_string()))?,
     };
     // Collected keys are erased a minute after collection (a served key has no later use).
-    let config = EngineConfig { actor: "kme".into(), retention: SERVED_KEY_RETENTION, ..EngineConfig::default() };
-    let engine = if resuming {
-        Engine::open(&options.db, &master, config, Box::new(WallClock))?
-    } else {
-        Engine::create(&options.db, &master, config, Box::new(WallClock), &mut rng)?
+    let config = EngineConfig {
+        actor: "kme".into(),
+        retention: SERVED_KEY_RETENTION,
+        overlap: SimDuration::from_secs_f64(scenario.mesh.overlap_s),
+        ..EngineConfig::default()
     };
+    let clock = ServeClock::new(WallClock.now(), ManualClock::new(SimTime(0)));
+    let mut engine = if resuming {
+        Engine::open(&options.db, &master, config, Box::new(clock.clone()))?
+    } else {
+        Engine::create(&options.db, &master, config, Box::new(clock.clone()), &mut rng)?
+    };
+    if resuming {
+        resume_store(&mut engine, &clock)?;
+    }
     let issued = IssuedKeys::resume_records(&engine.outstanding_deliveries(CHANNEL_PREFIX)?)
         .map_err(crate::lifecycle::LifecycleError::Input)?;
-    let supply = OsRngSupply::new(&directory.link_ids(), options.buffer_bytes, options.refill_bytes_per_s)
-        .map_err(|e| io_err(Path::new("<operating-system entropy>"))(std::io::Error::other(e.to_string())))?;
-    let (store, writer) = start_writer(engine, rng, options.max_group);
-    let kmes = Arc::new(Kmes::new(directory, Arc::new(supply), store, options.limits, issued));
+    let pacing = Pacing { speed: options.speed };
+    let (store, writer, supply) =
+        start_writer(Arc::new(scenario.clone()), engine, clock.sim().clone(), rng, options.max_group, pacing)?;
+    let kmes = Arc::new(Kmes::new(directory, supply, store, options.limits, issued, clock));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -162,6 +172,24 @@ pub fn serve(scenario: &MeshScenario, options: &ServeOptions) -> Result<ServeRep
     let audit_records = writer.finish()?;
     let (kmes, metrics) = served?;
     Ok(ServeReport { kmes, metrics, audit_records })
+}
+
+/// Prepares a resumed store for a new live mesh: the clock's epoch moves past its last record,
+/// so the timeline goes on, and the previous run's mesh keys still live (identity, session and
+/// group keys) are revoked, since the mesh starts again with new ones; the delivered keys
+/// waiting for their slaves stay.
+fn resume_store(engine: &mut Engine, clock: &ServeClock) -> Result<(), ServeError> {
+    let keys = engine.keys(None)?;
+    if let Some(last) = keys.iter().map(|k| k.state_changed).max() {
+        clock.advance_epoch_past(last);
+    }
+    let live = [KeyState::Generated, KeyState::Distributed, KeyState::Active, KeyState::Rotating];
+    engine.begin_batch()?;
+    for k in keys.iter().filter(|k| !k.channel.starts_with(CHANNEL_PREFIX) && live.contains(&k.state)) {
+        engine.revoke(k.id, "serve restarted: the live mesh starts again with new keys")?;
+    }
+    engine.commit_batch()?;
+    Ok(())
 }
 
 async fn run(
@@ -227,15 +255,19 @@ async fn run(
     let expiring = {
         let (kmes, mut stop) = (kmes.clone(), stop_rx.clone());
         let lifetime = SimDuration(u64::try_from(options.key_lifetime.as_nanos()).unwrap_or(u64::MAX));
-        let every = (options.key_lifetime / 4).clamp(Duration::from_millis(10), Duration::from_secs(1));
+        // A quarter of the lifetime in wall-clock time, within 10 ms..1 s.
+        let every = Duration::from_secs_f64(options.key_lifetime.as_secs_f64() / options.speed / 4.0)
+            .clamp(Duration::from_millis(10), Duration::from_secs(1));
         tokio::spawn(async move {
             let mut timer = tokio::time::interval(every);
             loop {
                 tokio::select! {
                     _ = stop.changed() => break,
                     _ = timer.tick() => {
-                        // A failed expiry leaves its keys waiting; the next tick tries again.
+                        // A failed expiry or revocation leaves its keys waiting; the next tick
+                        // tries again.
                         let _ = kmes.expire(lifetime).await;
+                        let _ = kmes.revoke_isolated().await;
                     }
                 }
             }

@@ -1,20 +1,33 @@
-//! The KMEs' single writer to the lifecycle store, with group commit: every KME connection
-//! sends its request's store work (record keys for a master, collect keys for a slave) to one
-//! thread that owns the [`Engine`]; the thread takes every job waiting, runs each as its own
-//! all-or-nothing transaction (a savepoint) inside one SQLite transaction, commits once (one
-//! fsync under [`crate::lifecycle::Durability::Full`]) and only then answers them. So a key is
-//! durable before its response can leave, and concurrent requests share the cost of the
-//! commit. The KMEs' housekeeping timer sends the expiry job, which also destroys the
-//! collected keys whose retention is over ([`Engine::tick`]), off the requests' path.
+//! The KMEs' single writer to the lifecycle store, with group commit, and the live mesh's
+//! driver: one thread owns the [`LiveMesh`] and its [`Engine`]. Every KME connection sends its
+//! request's store work (record keys for a master, collect keys for a slave) to that thread;
+//! the thread takes every job waiting, first runs the mesh up to the simulated time the wall
+//! clock has reached (the wall time since the start times the speed), then runs each job as
+//! its own all-or-nothing transaction (a savepoint), all inside one SQLite transaction,
+//! commits once (one fsync under [`crate::lifecycle::Durability::Full`]) and only then answers
+//! them; last, it refreshes the KMEs' view of the links ([`LiveSupply::sync`]). With no job
+//! waiting it steps the mesh every [`STEP_EVERY`]. So a key is durable before its response can
+//! leave, concurrent requests share the cost of the commit, and the mesh's physics, rotations
+//! and audit records run on the same engine and timeline as the delivered keys. The KMEs'
+//! housekeeping timer sends the expiry job, which also destroys the collected keys whose
+//! retention is over ([`Engine::tick`]), off the requests' path.
 
-use std::sync::mpsc;
+use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha20Rng;
 use tokio::sync::oneshot;
 
+use super::error::ServeError;
+use super::live_supply::LiveSupply;
 use crate::crypto::SecretBytes;
-use crate::lifecycle::{DeliveredKey, Engine, KeyId, LifecycleError};
+use crate::lifecycle::{DeliveredKey, Engine, KeyId, LifecycleError, ManualClock};
+use crate::mesh::{LiveMesh, MeshScenario};
+use crate::units::SimTime;
+
+/// How often the writer steps the mesh when no request is waiting (wall clock).
+pub const STEP_EVERY: Duration = Duration::from_millis(20);
 
 /// Jobs taken into one commit at most (the default of [`start_writer`]'s `max_group`).
 pub const MAX_GROUP: usize = 512;
@@ -23,6 +36,7 @@ enum Job {
     Issue { participants: Vec<String>, keys: Vec<DeliveredKey>, reply: oneshot::Sender<Result<Vec<KeyId>, String>> },
     Collect { keys: Vec<(KeyId, String)>, reply: oneshot::Sender<Result<Vec<SecretBytes>, String>> },
     Expire { keys: Vec<(KeyId, String)>, reply: oneshot::Sender<Result<(), String>> },
+    Revoke { keys: Vec<(KeyId, String)>, reply: oneshot::Sender<Result<(), String>> },
 }
 
 /// What a job produced before the commit decides whether it stands.
@@ -56,37 +70,102 @@ impl Clone for KeyStore {
     }
 }
 
-/// Starts the writer thread over `engine`, taking up to `max_group` jobs into one commit (1:
-/// a commit, so an fsync, per request); `rng` (keyed from the operating system) supplies the
-/// wrapping nonces.
-pub fn start_writer(mut engine: Engine, mut rng: ChaCha20Rng, max_group: usize) -> (KeyStore, StoreWriter) {
+/// How the live mesh is paced: simulated seconds per wall-clock second.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Pacing {
+    /// Simulated seconds per wall-clock second (> 0).
+    pub speed: f64,
+}
+
+/// Starts the writer thread: the live mesh of `scenario` on `engine` (whose clock reads
+/// `sim_clock` plus a fixed epoch), paced by `pacing`, taking up to `max_group` jobs into one
+/// commit (1: a commit, so an fsync, per request); `rng` (keyed from the operating system)
+/// supplies the wrapping nonces. Returns once the mesh has started (its identity keys
+/// committed), with the KMEs' supply over it.
+pub fn start_writer(
+    scenario: Arc<MeshScenario>,
+    engine: Engine,
+    sim_clock: ManualClock,
+    mut rng: ChaCha20Rng,
+    max_group: usize,
+    pacing: Pacing,
+) -> Result<(KeyStore, StoreWriter, Arc<LiveSupply>), ServeError> {
     let max_group = max_group.max(1);
     let (tx, rx) = mpsc::channel::<Job>();
+    let (started_tx, started_rx) = mpsc::channel::<Result<Arc<LiveSupply>, ServeError>>();
     let thread = std::thread::Builder::new()
         .name("qecnet-store".into())
         .spawn(move || {
-            while let Ok(first) = rx.recv() {
-                let mut group = vec![first];
-                while group.len() < max_group {
+            let mut mesh = match LiveMesh::start(&scenario, engine, sim_clock) {
+                Ok(mesh) => mesh,
+                Err(e) => {
+                    let _ = started_tx.send(Err(e.into()));
+                    return Ok(0);
+                }
+            };
+            let supply = match LiveSupply::of(&mesh) {
+                Ok(s) => Arc::new(s),
+                Err(e) => {
+                    let _ = started_tx.send(Err(ServeError::Supply(e)));
+                    return Ok(0);
+                }
+            };
+            let _ = started_tx.send(Ok(supply.clone()));
+            let started = Instant::now();
+            loop {
+                let mut group = match rx.recv_timeout(STEP_EVERY) {
+                    Ok(job) => vec![job],
+                    Err(mpsc::RecvTimeoutError::Timeout) => Vec::new(),
+                    Err(mpsc::RecvTimeoutError::Disconnected) => break,
+                };
+                while !group.is_empty() && group.len() < max_group {
                     match rx.try_recv() {
                         Ok(job) => group.push(job),
                         Err(_) => break,
                     }
                 }
-                run_group(&mut engine, &mut rng, group);
+                let now = SimTime::from_secs_f64_rounded(started.elapsed().as_secs_f64() * pacing.speed);
+                run_group(&mut mesh, now, &mut rng, group)?;
+                supply.sync(&mut mesh);
             }
+            let mut engine = mesh.finish().map_err(|e| LifecycleError::Input(e.to_string()))?;
             engine.checkpoint_now()?;
             Ok(engine.audit_len())
         })
         .expect("spawn the store writer");
-    (KeyStore { jobs: tx }, StoreWriter { thread })
+    match started_rx.recv() {
+        Ok(Ok(supply)) => Ok((KeyStore { jobs: tx }, StoreWriter { thread }, supply)),
+        Ok(Err(e)) => {
+            let _ = thread.join();
+            Err(e)
+        }
+        Err(_) => Err(ServeError::Lifecycle(thread.join().map_or_else(
+            |_| LifecycleError::Input("the store writer panicked".into()),
+            |r| r.err().unwrap_or_else(|| LifecycleError::Input("the store writer stopped".into())),
+        ))),
+    }
 }
 
-/// Runs a group of jobs in one commit and answers each; if the commit fails, every job of
-/// the group fails (none of them is in the store).
-fn run_group(engine: &mut Engine, rng: &mut ChaCha20Rng, group: Vec<Job>) {
+/// Runs the mesh up to `now`, then a group of jobs, in one commit, and answers each job; if
+/// the commit fails, every job of the group fails (none of them is in the store). A mesh that
+/// fails stops the writer (the jobs are answered with its error).
+fn run_group(
+    mesh: &mut LiveMesh<'_>,
+    now: SimTime,
+    rng: &mut ChaCha20Rng,
+    group: Vec<Job>,
+) -> Result<(), LifecycleError> {
     let mut done = Vec::with_capacity(group.len());
-    let begun = engine.begin_batch().map_err(|e| e.to_string());
+    let mut begun = mesh.engine().begin_batch().map_err(|e| e.to_string());
+    let mut mesh_failure = None;
+    if begun.is_ok()
+        && let Err(e) = mesh.advance_to(now)
+    {
+        let message = format!("the live mesh stopped: {e}");
+        begun = Err(message.clone());
+        mesh_failure = Some(LifecycleError::Input(message));
+    }
+    let engine = mesh.engine();
     for job in group {
         match job {
             Job::Issue { participants, keys, reply } => {
@@ -100,6 +179,15 @@ fn run_group(engine: &mut Engine, rng: &mut ChaCha20Rng, group: Vec<Job>) {
                 let result =
                     begun.clone().and_then(|()| engine.collect_delivered_keys(&keys).map_err(|e| e.to_string()));
                 done.push(Done::Collected(reply, result));
+            }
+            Job::Revoke { keys, reply } => {
+                let result = begun.clone().and_then(|()| {
+                    for (id, reason) in &keys {
+                        engine.revoke(*id, reason).map_err(|e| e.to_string())?;
+                    }
+                    Ok(())
+                });
+                done.push(Done::Expired(reply, result));
             }
             Job::Expire { keys, reply } => {
                 let result = begun.clone().and_then(|()| {
@@ -134,6 +222,10 @@ fn run_group(engine: &mut Engine, rng: &mut ChaCha20Rng, group: Vec<Job>) {
             }
         }
     }
+    match mesh_failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
 }
 
 impl KeyStore {
@@ -148,6 +240,14 @@ impl KeyStore {
     pub async fn collect(&self, keys: Vec<(KeyId, String)>) -> Result<Vec<SecretBytes>, String> {
         let (reply, answer) = oneshot::channel();
         self.jobs.send(Job::Collect { keys, reply }).map_err(|_| "the store writer stopped".to_string())?;
+        answer.await.map_err(|_| "the store writer stopped".to_string())?
+    }
+
+    /// Revokes `keys` (with why each, for the audit record) durably: keys that a compromised
+    /// node may have seen.
+    pub async fn revoke(&self, keys: Vec<(KeyId, String)>) -> Result<(), String> {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job::Revoke { keys, reply }).map_err(|_| "the store writer stopped".to_string())?;
         answer.await.map_err(|_| "the store writer stopped".to_string())?
     }
 

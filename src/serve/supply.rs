@@ -1,22 +1,6 @@
-//! Where the KMEs' key bytes come from: the [`KeySupply`] trait (take N bytes for a node
-//! pair's route; say whether they are QKD, relayed or post-quantum fallback key; how many are
-//! stored), so that the live mesh can stand behind the KMEs later, and its first
-//! implementation, [`OsRngSupply`]: one key buffer per QKD link, filled from the operating
-//! system's random generator (never from the scenario's seed) and topped up at a fixed rate,
-//! the same bytes at both ends of the link.
-//!
-//! A relayed pair (no direct link) gets its key as a trusted relay forwards it (QECNet spec,
-//! trusted-node relay through the hub): the first hop's link key `k1` is the key; the hub
-//! sends `k1 ⊕ k2` over the second hop, whose far end removes its own copy of `k2`. Both
-//! hops consume `N` bytes.
-
-use std::collections::BTreeMap;
-use std::sync::Mutex;
-use std::time::Instant;
-
-use rand::{Rng, SeedableRng};
-use rand_chacha::ChaCha20Rng;
-use zeroize::Zeroizing;
+//! Where the KMEs' key bytes come from: the [`KeySupply`] trait (the route between two nodes
+//! now; take N bytes over it; say whether they are QKD, relayed or post-quantum fallback key;
+//! how many are stored). The live mesh implements it (`LiveSupply`).
 
 use super::directory::Route;
 use crate::crypto::SecretBytes;
@@ -89,10 +73,31 @@ pub enum SupplyError {
     /// The operating system's generator failed.
     #[error("operating-system entropy: {0}")]
     Entropy(String),
+    /// No path at all between the two nodes.
+    #[error("no path from {from} to {to}")]
+    NoPath {
+        /// One end.
+        from: String,
+        /// The other end.
+        to: String,
+    },
+    /// An end is isolated after a compromise: its SAEs are cut off.
+    #[error("node {0} is isolated (compromised): its SAEs are cut off")]
+    Isolated(String),
+    /// An end has crashed and is not back yet.
+    #[error("node {0} is down")]
+    Down(String),
+    /// The hybrid exchange of the fallback failed.
+    #[error("the ML-KEM-1024 fallback exchange failed: {0}")]
+    Fallback(String),
 }
 
 /// A source of key for the KMEs. Implementations are shared by every KME's connections.
 pub trait KeySupply: Send + Sync {
+    /// The route key of `bytes` bytes between nodes `a` and `b` takes now.
+    fn route(&self, a: &str, b: &str, bytes: usize) -> Result<Route, SupplyError>;
+    /// The nodes isolated after a compromise now: their SAEs are cut off.
+    fn isolated_nodes(&self) -> Vec<String>;
     /// Takes `bytes` bytes of key for `route`, all or none; both ends hold the same bytes.
     fn take(&self, route: &Route, bytes: usize) -> Result<SuppliedKey, SupplyError>;
     /// Bytes of key stored for `route` now (the least over its hops).
@@ -101,155 +106,4 @@ pub trait KeySupply: Send + Sync {
     fn capacity_bytes(&self, route: &Route) -> u64;
     /// Mode, QBER and key rate for the status extension.
     fn view(&self, route: &Route) -> RouteView;
-}
-
-/// One link's key buffer: a ring of `capacity` bytes, `len` of them stored from `head`.
-struct LinkBuffer {
-    ring: Zeroizing<Vec<u8>>,
-    head: usize,
-    len: usize,
-    /// Wall-clock time up to which the refill has been credited.
-    refilled_to: Instant,
-}
-
-impl LinkBuffer {
-    fn capacity(&self) -> usize {
-        self.ring.len()
-    }
-
-    /// Appends up to `n` fresh bytes (as many as fit) from `rng`.
-    fn fill(&mut self, n: usize, rng: &mut ChaCha20Rng) {
-        let n = n.min(self.capacity() - self.len);
-        let cap = self.capacity();
-        let mut tail = (self.head + self.len) % cap;
-        let mut left = n;
-        while left > 0 {
-            let run = left.min(cap - tail);
-            rng.fill_bytes(&mut self.ring[tail..tail + run]);
-            tail = (tail + run) % cap;
-            left -= run;
-        }
-        self.len += n;
-    }
-
-    /// Removes the first `n` stored bytes into `out` (the caller checked `n <= len`); the
-    /// ring's copy is wiped.
-    fn take_into(&mut self, n: usize, out: &mut [u8]) {
-        let cap = self.capacity();
-        let mut done = 0;
-        while done < n {
-            let run = (n - done).min(cap - self.head);
-            out[done..done + run].copy_from_slice(&self.ring[self.head..self.head + run]);
-            self.ring[self.head..self.head + run].fill(0);
-            self.head = (self.head + run) % cap;
-            done += run;
-        }
-        self.len -= n;
-    }
-}
-
-/// Key buffers per QKD link filled from the operating system's generator: a stand-in for the
-/// live mesh with the same interface. Every link starts full and is topped up at
-/// `refill_bytes_per_s` of wall-clock time.
-pub struct OsRngSupply {
-    links: BTreeMap<String, Mutex<LinkBuffer>>,
-    rng: Mutex<ChaCha20Rng>,
-    refill_bytes_per_s: f64,
-}
-
-impl OsRngSupply {
-    /// Buffers of `capacity_bytes` (at least 1) for each of `link_ids`, full, refilled at
-    /// `refill_bytes_per_s` (0 = never). The generator is a ChaCha20 stream keyed from the
-    /// operating system.
-    pub fn new(link_ids: &[String], capacity_bytes: usize, refill_bytes_per_s: f64) -> Result<Self, SupplyError> {
-        let mut rng =
-            ChaCha20Rng::try_from_rng(&mut rand::rngs::SysRng).map_err(|e| SupplyError::Entropy(e.to_string()))?;
-        let now = Instant::now();
-        let mut links = BTreeMap::new();
-        for id in link_ids {
-            let mut buffer =
-                LinkBuffer { ring: Zeroizing::new(vec![0; capacity_bytes.max(1)]), head: 0, len: 0, refilled_to: now };
-            buffer.fill(capacity_bytes, &mut rng);
-            links.insert(id.clone(), Mutex::new(buffer));
-        }
-        Ok(OsRngSupply { links, rng: Mutex::new(rng), refill_bytes_per_s: refill_bytes_per_s.max(0.0) })
-    }
-
-    fn hops(route: &Route) -> Vec<&str> {
-        match route {
-            Route::Direct(link) => vec![link.as_str()],
-            Route::Relay(hops) => hops.iter().map(String::as_str).collect(),
-        }
-    }
-
-    fn buffer(&self, link: &str) -> Result<std::sync::MutexGuard<'_, LinkBuffer>, SupplyError> {
-        let cell = self.links.get(link).ok_or_else(|| SupplyError::UnknownLink(link.to_string()))?;
-        let mut buffer = cell.lock().unwrap_or_else(|p| p.into_inner());
-        self.refill(&mut buffer);
-        Ok(buffer)
-    }
-
-    /// Credits the refill for the wall-clock time since the last one.
-    fn refill(&self, buffer: &mut LinkBuffer) {
-        if self.refill_bytes_per_s <= 0.0 {
-            return;
-        }
-        let now = Instant::now();
-        let due = (now.duration_since(buffer.refilled_to).as_secs_f64() * self.refill_bytes_per_s).floor();
-        if due >= 1.0 {
-            let mut rng = self.rng.lock().unwrap_or_else(|p| p.into_inner());
-            buffer.fill(due.min(buffer.capacity() as f64) as usize, &mut rng);
-            buffer.refilled_to = now;
-        }
-    }
-}
-
-impl KeySupply for OsRngSupply {
-    fn take(&self, route: &Route, bytes: usize) -> Result<SuppliedKey, SupplyError> {
-        let hops = Self::hops(route);
-        // Hops are locked in name order, so two requests over the same links cannot deadlock.
-        let mut order: Vec<usize> = (0..hops.len()).collect();
-        order.sort_by_key(|&i| hops[i]);
-        let mut guards: Vec<Option<std::sync::MutexGuard<'_, LinkBuffer>>> = (0..hops.len()).map(|_| None).collect();
-        for &i in &order {
-            guards[i] = Some(self.buffer(hops[i])?);
-        }
-        for (i, g) in guards.iter().enumerate() {
-            let stored = g.as_ref().map_or(0, |g| g.len);
-            if stored < bytes {
-                return Err(SupplyError::Exhausted {
-                    link: hops[i].to_string(),
-                    stored: stored as u64,
-                    wanted: bytes as u64,
-                });
-            }
-        }
-        let mut key = Zeroizing::new(vec![0u8; bytes]);
-        guards[0].as_mut().expect("locked").take_into(bytes, &mut key);
-        // Each further hop: the relay sends key ⊕ hop key; the far end XORs its copy of the
-        // hop key out again and holds `key`.
-        let mut hop_key = Zeroizing::new(vec![0u8; bytes]);
-        for g in guards.iter_mut().skip(1) {
-            g.as_mut().expect("locked").take_into(bytes, &mut hop_key);
-            let sent: Zeroizing<Vec<u8>> = Zeroizing::new(key.iter().zip(hop_key.iter()).map(|(k, h)| k ^ h).collect());
-            for ((k, s), h) in key.iter_mut().zip(sent.iter()).zip(hop_key.iter()) {
-                *k = s ^ h;
-            }
-        }
-        let source = if hops.len() == 1 { KeySource::Qkd } else { KeySource::Relay };
-        Ok(SuppliedKey { material: SecretBytes::new(std::mem::take(&mut *key)), source })
-    }
-
-    fn stored_bytes(&self, route: &Route) -> u64 {
-        Self::hops(route).iter().map(|h| self.buffer(h).map_or(0, |b| b.len as u64)).min().unwrap_or(0)
-    }
-
-    fn capacity_bytes(&self, route: &Route) -> u64 {
-        Self::hops(route).iter().map(|h| self.buffer(h).map_or(0, |b| b.capacity() as u64)).min().unwrap_or(0)
-    }
-
-    fn view(&self, _route: &Route) -> RouteView {
-        // No physics behind this supply: the link is in QKD mode, nothing is measured.
-        RouteView { mode: "qkd", qber: None, key_rate_bps: None }
-    }
 }

@@ -32,6 +32,8 @@ mod serve_delivery;
 #[cfg(feature = "serve")]
 mod serve_faults;
 #[cfg(feature = "serve")]
+mod serve_live;
+#[cfg(feature = "serve")]
 mod serve_pki;
 #[cfg(feature = "serve")]
 mod serve_util;

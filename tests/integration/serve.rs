@@ -111,8 +111,8 @@ fn a_master_and_its_slave_get_identical_bytes_through_every_form_of_the_api() {
 
 #[test]
 fn every_error_has_its_status_and_a_json_body_with_a_message() {
-    // 1024 bytes per link and no refill: 32 keys of 256 bits, then 503.
-    let server = Server::start("serve-errors", &["--buffer-bytes", "1024", "--refill-bytes-per-s", "0"]);
+    // Buffers of 1024 bytes (32 keys of 256 bits): a request for 64 keys is more than any link holds.
+    let server = Server::start("serve-errors", &["--set", "mesh.buffer_capacity_bits=8192"]);
     let enc = "/api/v1/keys/sae-bob/enc_keys";
     let (_, issued) = server.get("sae-alice", "n1", &format!("{enc}?number=1"));
     let issued_id = key_id(&issued["keys"][0]);
@@ -202,7 +202,7 @@ fn every_error_has_its_status_and_a_json_body_with_a_message() {
     assert_eq!(code, 200, "{got}");
     assert_eq!(key_bytes(&got["keys"][0]), key_bytes(&issued["keys"][0]));
     let (_, status) = server.get("sae-alice", "n1", "/api/v1/keys/sae-bob/status");
-    assert_eq!(status["stored_key_count"], 31, "1024 bytes less one 32-byte key: {status}");
+    assert_eq!(status["max_key_count"], 32, "a 1024-byte buffer: {status}");
     server.stop();
 }
 

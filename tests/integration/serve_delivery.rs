@@ -4,7 +4,10 @@
 
 use qecnet::crypto::SecretBytes;
 use qecnet::lifecycle::{DeliveredKey, Engine, EngineConfig, KeyState, ManualClock, list_keys, open_reader};
-use qecnet::serve::{MAX_GROUP, start_writer};
+use std::sync::Arc;
+
+use qecnet::mesh::MeshScenario;
+use qecnet::serve::{MAX_GROUP, Pacing, start_writer};
 use qecnet::units::SimTime;
 use rand::SeedableRng;
 use rand_chacha::ChaCha20Rng;
@@ -56,7 +59,13 @@ fn a_delivered_key_is_active_for_its_master_and_retired_once_its_slave_collects_
 #[test]
 fn concurrent_requests_through_the_store_writer_are_each_durable_when_answered() {
     let dir = TempDir::new("serve-group-commit");
-    let (store, writer) = start_writer(engine(&dir), ChaCha20Rng::seed_from_u64(8), MAX_GROUP);
+    // The writer drives the live mesh of the default serve scenario on the same engine.
+    let text = std::fs::read_to_string("sims/serve-default.toml").unwrap();
+    let scenario: Arc<MeshScenario> = Arc::new(toml::from_str(&text).unwrap());
+    let sim_clock = ManualClock::new(SimTime(0));
+    let rng = ChaCha20Rng::seed_from_u64(8);
+    let (store, writer, _supply) =
+        start_writer(scenario, engine(&dir), sim_clock, rng, MAX_GROUP, Pacing { speed: 1.0 }).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let db = dir.join("store.db");
     let requests = 64;

@@ -101,7 +101,16 @@ fn load(server: &Server, pair: usize, seed: u64, stop: &AtomicBool, seen: &Mutex
 
 fn launch(dir: &Path, run: usize, extra: &[&str]) -> Server {
     let (pki, db, ready) = (dir.join("pki"), dir.join("store.db"), dir.join(format!("ready-{run}.json")));
-    Server::launch(dir, &pki, &db, &ready, extra, &[("QECNET_MASTER_KEY", MASTER)], None)
+    // Each run's mesh starts with empty buffers and fills them in its first window (10
+    // simulated seconds, 10 ms here); keys live long in simulated time, so none expires
+    // across the runs unless a test asks for it.
+    let mut args = vec!["--speed", "1000"];
+    if !extra.contains(&"--key-lifetime") {
+        args.extend(["--key-lifetime", "10000h"]);
+    }
+    args.extend(extra);
+    let scenario = Path::new("sims/serve-default.toml");
+    Server::launch(scenario, &pki, &db, &ready, &args, &[("QECNET_MASTER_KEY", MASTER)], None, dir)
 }
 
 #[test]
@@ -173,6 +182,7 @@ fn a_key_its_slave_leaves_past_the_key_lifetime_expires_and_is_erased() {
     let dir = TempDir::new("serve-expiry");
     pki_init(&dir.join("pki"));
     let server = launch(&dir, 0, &["--key-lifetime", "300ms"]);
+    server.wait_for_key("sae-alice", "n1", "sae-bob");
     let (code, got) = server.get("sae-alice", "n1", "/api/v1/keys/sae-bob/enc_keys");
     assert_eq!(code, 200, "{got}");
     let id = key_id(&got["keys"][0]);
@@ -200,6 +210,7 @@ fn a_restarted_server_serves_the_keys_its_slaves_had_not_collected() {
     let dir = TempDir::new("serve-resume");
     pki_init(&dir.join("pki"));
     let first = launch(&dir, 0, &[]);
+    first.wait_for_key("sae-alice", "n1", "sae-carol");
     let (code, got) = first.get("sae-alice", "n1", "/api/v1/keys/sae-carol/enc_keys?number=2");
     assert_eq!(code, 200, "{got}");
     first.stop();

@@ -35,29 +35,56 @@ pub(crate) fn pki_init(pki: &Path) {
 impl Server {
     /// A new PKI and store in a new temporary folder, served with `extra` arguments.
     pub(crate) fn start(tag: &str, extra: &[&str]) -> Server {
+        Server::start_scenario(tag, Path::new("sims/serve-default.toml"), extra)
+    }
+
+    /// [`Server::start`] of another `scenario` with the SAEs of sims/serve-default.toml.
+    pub(crate) fn start_scenario(tag: &str, scenario: &Path, extra: &[&str]) -> Server {
         let dir = TempDir::new(tag);
         let pki = dir.join("pki");
         pki_init(&pki);
         let (db, ready) = (dir.join("store.db"), dir.join("ready.json"));
         let path = dir.to_path_buf();
-        Server::launch(&path, &pki, &db, &ready, extra, &[], Some(dir))
+        let server = Server::launch(scenario, &pki, &db, &ready, extra, &[], Some(dir), &path);
+        server.wait_for_key("sae-alice", "n1", "sae-bob");
+        server.wait_for_key("sae-alice", "n1", "sae-carol");
+        server
     }
 
-    /// `qecnet serve` on the PKI `pki` and the store `db` (created or resumed) in `dir`, its
+    /// Waits (up to 60 s) until the KME of `node` holds key from `master` to `slave`: the live
+    /// mesh's links fill their buffers in their first monitoring window.
+    pub(crate) fn wait_for_key(&self, master: &str, node: &str, slave: &str) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        loop {
+            let (code, status) = self.get(master, node, &format!("/api/v1/keys/{slave}/status"));
+            assert_eq!(code, 200, "{status}");
+            if status["stored_key_count"].as_u64().is_some_and(|n| n > 0) {
+                return;
+            }
+            assert!(Instant::now() < deadline, "no key from {master} to {slave} after 60 s: {status}");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    /// `qecnet serve` of `scenario` on the PKI `pki` and the store `db` (created or resumed) in `dir`, its
     /// ready file at `ready` (which must not exist), with `extra` arguments and environment
-    /// `env`; returns once every KME listens.
+    /// `env`; returns once every KME listens. The mesh runs at `--speed 10` unless `extra` says
+    /// otherwise.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn launch(
-        dir: &Path,
+        scenario: &Path,
         pki: &Path,
         db: &Path,
         ready: &Path,
         extra: &[&str],
         env: &[(&str, &str)],
         owned: Option<TempDir>,
+        dir: &Path,
     ) -> Server {
         let child = qecnet_command()
-            .args(["serve", "sims/serve-default.toml", "--pki", pki.to_str().unwrap(), "--db", db.to_str().unwrap()])
+            .args(["serve", scenario.to_str().unwrap(), "--pki", pki.to_str().unwrap(), "--db", db.to_str().unwrap()])
             .args(["--listen", "127.0.0.1:0", "--ready-file", ready.to_str().unwrap(), "--duration", "300s"])
+            .args(if extra.contains(&"--speed") { &[][..] } else { &["--speed", "10"][..] })
             .args(extra)
             .envs(env.iter().copied())
             .stdout(Stdio::piped())

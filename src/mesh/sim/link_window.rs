@@ -63,6 +63,8 @@ pub(super) struct AttackEpisode {
 #[derive(Debug, Clone, Default)]
 pub(super) struct LinkStats {
     pub(super) qber_sum: f64,
+    /// The QBER of the latest window (`None` before the first).
+    pub(super) last_qber: Option<f64>,
     /// Sum of the buffer level over windows (bits).
     pub(super) buffer_sum: f64,
     /// Windows the link ran.
@@ -104,6 +106,7 @@ impl Sim<'_> {
         let qber = stats.qber();
         link.stats.windows += 1;
         link.stats.qber_sum += qber;
+        link.stats.last_qber = Some(qber);
         link.stats.buffer_sum += link.qkd.buffer_bits as f64;
         link.interval.secret += stats.secret_bits;
         link.interval.sifted += stats.sifted_bits;

@@ -40,7 +40,6 @@ impl<'a> Sim<'a> {
     /// created provisionally: dropped unless the run is kept).
     pub(super) fn new(scenario: &'a MeshScenario, topology: Topology, outputs: &MeshOutputs) -> Result<Self> {
         let m = &scenario.mesh;
-        let seed = m.seed;
         let mut crypto_rng = secret_rng()?;
         let master = match std::env::var_os(MASTER_KEY_ENV) {
             Some(_) => load_master_key(None)?,
@@ -53,6 +52,40 @@ impl<'a> Sim<'a> {
             checkpoint_interval: SimDuration::from_secs(3600),
             ..EngineConfig::default()
         };
+        let (links, channels) = Self::links_and_channels(scenario, &topology)?;
+        let csv = CsvWriters::create(outputs)?;
+        // The store last: until the run is kept, dropping the engine removes it.
+        let engine = Engine::create_provisional(
+            &outputs.db,
+            &master,
+            config,
+            Box::new(clock.clone()),
+            outputs.overwrite,
+            &mut crypto_rng,
+        )?;
+        Ok(Self::assemble(scenario, topology, links, channels, engine, clock, csv, crypto_rng))
+    }
+
+    /// A run of `scenario` on `engine`, whose clock must read `clock` (plus any fixed offset),
+    /// writing no CSVs: the live mesh behind `qecnet serve`.
+    pub(super) fn with_engine(
+        scenario: &'a MeshScenario,
+        topology: Topology,
+        engine: Engine,
+        clock: ManualClock,
+    ) -> Result<Self> {
+        let crypto_rng = secret_rng()?;
+        let (links, channels) = Self::links_and_channels(scenario, &topology)?;
+        Ok(Self::assemble(scenario, topology, links, channels, engine, clock, CsvWriters::default(), crypto_rng))
+    }
+
+    /// Every link with its monitor and decision engine, and the session-key channels.
+    fn links_and_channels(
+        scenario: &MeshScenario,
+        topology: &Topology,
+    ) -> Result<(Vec<LinkState>, BTreeMap<Channel, ChannelState>)> {
+        let m = &scenario.mesh;
+        let seed = m.seed;
         let mut links = Vec::new();
         for (i, l) in topology.links.iter().enumerate() {
             let base = scenario.link_config(l)?;
@@ -102,23 +135,29 @@ impl<'a> Sim<'a> {
         }
         let everyone = (0..topology.nodes.len()).collect();
         channels.insert(Channel::Group, ChannelState::new("mesh-group".into(), everyone));
+        Ok((links, channels))
+    }
+
+    /// The run from its parts, with nothing scheduled yet.
+    #[allow(clippy::too_many_arguments)]
+    fn assemble(
+        scenario: &'a MeshScenario,
+        topology: Topology,
+        links: Vec<LinkState>,
+        channels: BTreeMap<Channel, ChannelState>,
+        engine: Engine,
+        clock: ManualClock,
+        csv: CsvWriters,
+        crypto_rng: ChaCha20Rng,
+    ) -> Self {
+        let seed = scenario.mesh.seed;
         let nodes = NodeStates::new(scenario, &topology);
-        let csv = CsvWriters::create(outputs)?;
-        // The store last: until the run is kept, dropping the engine removes it.
-        let engine = Engine::create_provisional(
-            &outputs.db,
-            &master,
-            config,
-            Box::new(clock.clone()),
-            outputs.overwrite,
-            &mut crypto_rng,
-        )?;
         let n_nodes = topology.nodes.len();
         let deadline_ns = scenario.distribution_deadline_ns(&topology);
         let hops: Vec<(usize, usize, u64)> =
             topology.links.iter().map(|l| (l.a, l.b, scenario.control_delay_ns(&topology, l.a, l.b))).collect();
         let graph = super::reconfigure::fibre_graph(n_nodes, &hops);
-        Ok(Sim {
+        Sim {
             scenario,
             topology,
             engine,
@@ -142,6 +181,6 @@ impl<'a> Sim<'a> {
             graph,
             routes: Default::default(),
             master_due: false,
-        })
+        }
     }
 }

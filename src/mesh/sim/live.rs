@@ -1,0 +1,148 @@
+//! The mesh run live, paced from outside (`qecnet serve`): [`LiveMesh`] is the same run as
+//! `qecnet mesh` — links on the block rung, monitor, decision engine, fallback, refreshes,
+//! rotations, relay routing and recovery on the real lifecycle engine — but its driver
+//! decides how far simulated time goes (the wall clock times a speed), runs other work on the
+//! same engine between steps (the KMEs' delivered keys), reads every link's state, and spends
+//! key from a link's buffer for the keys it hands out.
+
+use std::sync::atomic::AtomicBool;
+
+use super::Sim;
+use crate::lifecycle::{Clock, Engine, ManualClock};
+use crate::mesh::error::Result;
+use crate::mesh::monitor::LinkMode;
+use crate::mesh::routing::Graph;
+use crate::mesh::scenario::MeshScenario;
+use crate::units::SimTime;
+
+/// A mesh run driven step by step.
+pub struct LiveMesh<'a> {
+    sim: Sim<'a>,
+}
+
+/// One link as a live run sees it now.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LiveLink {
+    /// Its id (`a-b`).
+    pub id: String,
+    /// One end (node index, hub = 0).
+    pub a: usize,
+    /// The other end.
+    pub b: usize,
+    /// In QKD mode (else in fallback).
+    pub qkd_mode: bool,
+    /// Cut off by a compromise of one of its ends.
+    pub severed: bool,
+    /// The latest window's QBER (`None` before the first window or while an end is down).
+    pub qber: Option<f64>,
+    /// The secret key rate of its latest post-processing block (bit/s).
+    pub key_rate_bps: f64,
+    /// Secret bits in its buffer.
+    pub buffer_bits: u64,
+    /// Its buffer's capacity (bits).
+    pub capacity_bits: u64,
+}
+
+/// What a live run's nodes are now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LiveNode {
+    /// Its name.
+    pub name: String,
+    /// Crashed and not yet back.
+    pub down: bool,
+    /// Isolated by a compromise.
+    pub isolated: bool,
+}
+
+impl<'a> LiveMesh<'a> {
+    /// Starts `scenario` on `engine` (new or resumed; its clock must read `clock`, plus any
+    /// fixed offset) at simulated time 0: schedules the first events, plans the routes and
+    /// issues the nodes' identity keys (committed).
+    pub fn start(scenario: &'a MeshScenario, engine: Engine, clock: ManualClock) -> Result<Self> {
+        let topology = scenario.validate()?;
+        let mut sim = Sim::with_engine(scenario, topology, engine, clock)?;
+        sim.start()?;
+        Ok(LiveMesh { sim })
+    }
+
+    /// Runs every event due up to simulated time `t` in the engine's open batch (the caller
+    /// begins and commits it), then sets the clock to `t`.
+    pub fn advance_to(&mut self, t: SimTime) -> Result<()> {
+        self.sim.run_until(t, &AtomicBool::new(false))?;
+        if t > self.sim.clock.now() {
+            self.sim.clock.set(t);
+        }
+        Ok(())
+    }
+
+    /// Simulated time now.
+    pub fn now(&self) -> SimTime {
+        self.sim.clock.now()
+    }
+
+    /// The time of the next event, if any.
+    pub fn next_event(&self) -> Option<SimTime> {
+        self.sim.queue.peek_time()
+    }
+
+    /// The lifecycle engine, for work between steps (its clock reads [`LiveMesh::now`]).
+    pub fn engine(&mut self) -> &mut Engine {
+        &mut self.sim.engine
+    }
+
+    /// Every link now, in the topology's order.
+    pub fn links(&self) -> Vec<LiveLink> {
+        self.sim
+            .links
+            .iter()
+            .map(|l| LiveLink {
+                id: l.id.clone(),
+                a: l.a,
+                b: l.b,
+                qkd_mode: l.monitor.mode() == LinkMode::Qkd,
+                severed: l.severed,
+                qber: l.stats.last_qber,
+                key_rate_bps: l.qkd.key_rate_bps,
+                buffer_bits: l.qkd.buffer_bits,
+                capacity_bits: l.qkd.capacity_bits,
+            })
+            .collect()
+    }
+
+    /// Every node now, hub first.
+    pub fn nodes(&self) -> Vec<LiveNode> {
+        let s = &self.sim;
+        (0..s.topology.nodes.len())
+            .map(|n| LiveNode {
+                name: s.topology.nodes[n].name.clone(),
+                down: s.nodes.down_until[n].is_some(),
+                isolated: s.nodes.isolated.contains(&n),
+            })
+            .collect()
+    }
+
+    /// The fibre graph the run routes relayed key over.
+    pub fn graph(&self) -> &Graph {
+        &self.sim.graph
+    }
+
+    /// Spends up to `bits` from link `i`'s buffer (key handed out beside the run's own session
+    /// keys); returns the bits spent (fewer when the buffer holds fewer).
+    pub fn spend(&mut self, i: usize, bits: u64) -> u64 {
+        let q = &mut self.sim.links[i].qkd;
+        let spent = bits.min(q.buffer_bits);
+        q.buffer_bits -= spent;
+        spent
+    }
+
+    /// Ends the run: records the last key uses (committed) and gives the engine back.
+    pub fn finish(mut self) -> Result<Engine> {
+        self.sim.engine.begin_batch()?;
+        let channels: Vec<_> = self.sim.channels.keys().copied().collect();
+        for ch in channels {
+            self.sim.flush_uses(ch)?;
+        }
+        self.sim.engine.commit_batch()?;
+        Ok(self.sim.engine)
+    }
+}
