@@ -49,7 +49,10 @@ impl Engine {
     /// distribution that fails and is retried never leaves the channel without a key to
     /// encrypt with (the spec's zero downtime: "old key remains active until all nodes confirm
     /// receipt of new material"). With a `trigger` the old key is marked for early retirement
-    /// (it retires the moment the replacement activates). Returns the replacement.
+    /// (it retires the moment the replacement activates). Returns the replacement. A key
+    /// that already has a replacement in distribution (GENERATED or DISTRIBUTED) gets no second
+    /// one ([`LifecycleError::ReplacementPending`]): fail the first
+    /// ([`Engine::fail_distribution_and_retry`]) or let it activate.
     pub fn prepare_replacement(
         &mut self,
         old: KeyId,
@@ -69,6 +72,9 @@ impl Engine {
             }
             let spec_len = tx.config.specs.get(rec.key_type).material_len;
             check_material_len(rec.key_type, spec_len, &material)?;
+            if let Some(pending) = keys::pending_replacement(&tx.conn, old)? {
+                return Err(LifecycleError::ReplacementPending { key: old, pending });
+            }
             if trigger.is_some() {
                 keys::mark_early_retirement(&tx.conn, old)?;
             }

@@ -108,6 +108,18 @@ pub enum LifecycleError {
         /// The key already active there.
         active: KeyId,
     },
+    /// The ACTIVE key already has a replacement in distribution (GENERATED or DISTRIBUTED):
+    /// a second one would leave two keys racing to replace it.
+    #[error(
+        "{key} already has replacement {pending} in distribution; a second replacement is refused \
+         (let {pending} activate, or fail its distribution first)"
+    )]
+    ReplacementPending {
+        /// The ACTIVE key.
+        key: KeyId,
+        /// Its replacement still in distribution.
+        pending: KeyId,
+    },
     /// The replacement of a ROTATING key is not ACTIVE yet, so it cannot retire.
     #[error("{key} is ROTATING: its replacement is not ACTIVE yet, so transition retire is not allowed")]
     ReplacementNotActive {

@@ -292,6 +292,41 @@ fn a_prepared_replacement_leaves_the_old_key_active_until_it_activates_through_f
 }
 
 #[test]
+fn a_second_replacement_of_a_key_whose_replacement_is_in_distribution_is_refused() {
+    let mut f = fixture("second-repl", EngineConfig { overlap: SimDuration::from_secs(30), ..EngineConfig::default() });
+    let old = active_key(&mut f, KeyType::MeshSession, "c", &["hub", "n1"]);
+    let material = |f: &mut Fixture| SecretBytes::random(32, "qkd", &mut f.rng).unwrap();
+    let m = material(&mut f);
+    let first = f.engine.prepare_replacement(old, m, "qkd", None, &mut f.rng).unwrap();
+    let records = f.engine.audit_len();
+    // Refused while the first is GENERATED and while it is DISTRIBUTED, naming both keys;
+    // nothing is written.
+    for distribute in [false, true] {
+        if distribute {
+            f.engine.distribute(first).unwrap();
+        }
+        let m = material(&mut f);
+        match f.engine.prepare_replacement(old, m, "qkd", Some(Trigger::Anomaly), &mut f.rng) {
+            Err(e @ LifecycleError::ReplacementPending { key, pending }) => {
+                assert_eq!((key, pending), (old, first));
+                let text = e.to_string();
+                assert!(text.contains(&old.to_string()) && text.contains(&first.to_string()), "{text}");
+            }
+            other => panic!("a second replacement was not refused: {other:?}"),
+        }
+        assert_eq!(f.engine.audit_len(), records + distribute as u64);
+    }
+    assert!(!f.engine.key(old).unwrap().early_retirement);
+    // Once the first has failed (DESTROYED) a new replacement may be prepared.
+    f.engine.fail_distribution_without_retry(first, "n1 down").unwrap();
+    let m = material(&mut f);
+    let second = f.engine.prepare_replacement(old, m, "qkd", None, &mut f.rng).unwrap();
+    assert_eq!(f.engine.key(second).unwrap().replaces, Some(old));
+    assert_eq!(state(&f, old), KeyState::Active);
+    assert_chain_ok(&f);
+}
+
+#[test]
 fn a_triggered_prepared_replacement_retires_the_old_key_when_it_activates() {
     let mut f =
         fixture("prepared-trig", EngineConfig { overlap: SimDuration::from_secs(30), ..EngineConfig::default() });

@@ -129,6 +129,13 @@ pub(crate) fn active_replacement(conn: &Connection, id: KeyId) -> Result<Option<
         .optional()
 }
 
+/// A replacement of `id` still in distribution (GENERATED or DISTRIBUTED), if any.
+pub(crate) fn pending_replacement(conn: &Connection, id: KeyId) -> Result<Option<KeyId>> {
+    conn.prepare_cached("SELECT id FROM keys WHERE replaces = ?1 AND state IN ('GENERATED','DISTRIBUTED') LIMIT 1")?
+        .query_row([id.0], |r| r.get(0).map(KeyId))
+        .optional()
+}
+
 /// The ACTIVE keys of type `kt` whose channel starts with `prefix` (delivered keys not yet
 /// collected), by id.
 pub(crate) fn active_with_channel_prefix(conn: &Connection, prefix: &str, kt: KeyType) -> Result<Vec<KeyRecord>> {
