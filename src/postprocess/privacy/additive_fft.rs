@@ -18,7 +18,10 @@
 //! pointwise product, the inverse transform and the inverse basis change. For `N = 2^K`
 //! pieces that is `3·K·2^(K−1) + 2^K` field products and `3·2^(K−1)·Σ_{i<K} 2^popcount(i)`
 //! word XORs (`Σ 2^popcount(i) = O(K^log₂3)`: 155 for K = 27), so `O(N log N)` field operations
-//! and `O(N log^1.585 N)` XORs. Every step is an
+//! and `O(N log^1.585 N)` XORs. The transforms are truncated (divisions whose sources lie past
+//! the polynomial's last nonzero coefficient are skipped: the basis change then costs ∝ the
+//! fill, not `2^K`), cache-blocked at 32 KiB and 256 KiB, and the butterfly levels above the
+//! blocks run two per pass over memory (radix 4). Every step is an
 //! exact operation on independent slices, so splitting it across rayon threads cannot change
 //! a bit of the result.
 
