@@ -259,11 +259,12 @@ def sweep(
     path: PathLike,
     *,
     threads: Optional[int] = None,
+    set: Optional[Mapping[str, Any]] = None,
     output: Optional[PathLike] = None,
     resume: bool = False,
     progress: Progress = None,
 ) -> pd.DataFrame:
-    """Run every point of a sweep file: ``qecnet sweep run PATH``.
+    """Run every point of a sweep file: ``qecnet sweep run PATH [--set field=value ...]``.
 
     The CSV (and its manifest) is written where the CLI writes it (the sweep's ``output``, or
     ``output``) and returned as a DataFrame with the CSV's columns. A sweep stopped by Ctrl-C
@@ -272,6 +273,9 @@ def sweep(
     Args:
         path: the sweep file (TOML).
         threads: worker threads (default: all cores); the results do not depend on it.
+        set: fields of the sweep's base scenario to change, after the file's own ``set``, e.g.
+            ``{"detector.dark_count_probability": 1e-6}`` (the CLI's ``--set``, with its checks
+            and messages; a swept field cannot be set). A resumed run needs the same ``set``.
         output: write the CSV here instead of the sweep's ``output``.
         resume: finish an interrupted run, keeping the points already done.
         progress: a callback ``f(points_done, points_total)``, or True for a tqdm bar.
@@ -279,9 +283,10 @@ def sweep(
     n = _count("threads", threads)
     if n is not None and n < 1:
         raise QecnetError(f"threads = {threads!r}: must be at least 1")
+    items = _set_items(set)
     csv, failed, _ = _with_progress(
         progress, "points",
-        lambda cb: _native.sweep(os.fspath(path), n, _path(output), bool(resume), cb),
+        lambda cb: _native.sweep(os.fspath(path), items, n, _path(output), bool(resume), cb),
     )
     frame = pd.read_csv(csv, comment="#")
     if failed:

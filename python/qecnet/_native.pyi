@@ -31,9 +31,9 @@ def key_rates(
     """``qecnet keyrate --json`` at every distance, in parallel: a dict of columns."""
 
 def sweep(
-    path: str, threads: Optional[int], output: Optional[str], resume: bool, progress: _Callback,
+    path: str, set: list[str], threads: Optional[int], output: Optional[str], resume: bool, progress: _Callback,
 ) -> tuple[str, int, bool]:
-    """``qecnet sweep run``: (the CSV written, points failed, whether it was already complete)."""
+    """``qecnet sweep run [--set ...]``: (the CSV written, points failed, whether it was already complete)."""
 
 def mesh(
     scenario: str, set: list[str], duration: Optional[str], db: Optional[str], seed: Optional[int],

@@ -5,6 +5,7 @@
 //! the GIL and stop on Ctrl-C (see `interruptible.rs`).
 
 mod interruptible;
+mod scenario_cache;
 
 use std::path::{Path, PathBuf};
 
@@ -88,7 +89,8 @@ fn simulate_link(
     Ok((outcome.to_json(), stream))
 }
 
-/// The key-rate scenario: the file (or the built-in GYS link) with the keyword overrides.
+/// The key-rate scenario: the file (or the built-in GYS link) with the keyword overrides,
+/// parsed once per file version (see `scenario_cache.rs`).
 fn keyrate_scenario(
     config: Option<&Path>,
     set: &[String],
@@ -97,12 +99,8 @@ fn keyrate_scenario(
     nu: Option<f64>,
     block_size: Option<u64>,
 ) -> PyResult<qecnet::link_scenario::LinkScenario> {
-    let mut overrides = Overrides::new(set);
-    overrides.flag("distance_km", "channel.length_km", distance_km.map(toml_float));
-    overrides.flag("mu", "source.signal_intensity", mu.map(toml_float));
-    overrides.flag("nu", "source.decoy_intensity", nu.map(toml_float));
-    overrides.flag("block_size", "postprocess.block_size", block_size.map(|n| n.to_string()));
-    api::load_link_scenario(config, &overrides).map_err(to_py)
+    let options = scenario_cache::KeyRateOptions { distance_km, mu, nu, block_size };
+    scenario_cache::key_rate_scenario(config, set, options).map_err(to_py)
 }
 
 /// `qecnet keyrate --json` at one distance (with `--max-distance` when `max_distance`).
@@ -193,12 +191,15 @@ fn key_rates<'py>(
     Ok(out)
 }
 
-/// `qecnet sweep run FILE`: returns the CSV written and whether it was already complete.
+/// `qecnet sweep run FILE [--set ...]`: returns the CSV written, its failed rows and whether it
+/// was already complete.
 #[pyfunction]
-#[pyo3(signature = (path, threads, output, resume, progress))]
+#[pyo3(signature = (path, set, threads, output, resume, progress))]
+#[allow(clippy::too_many_arguments)]
 fn sweep(
     py: Python<'_>,
     path: PathBuf,
+    set: Vec<String>,
     threads: Option<usize>,
     output: Option<PathBuf>,
     resume: bool,
@@ -206,7 +207,7 @@ fn sweep(
 ) -> PyResult<(PathBuf, u64, bool)> {
     let options = qecnet::sweep::RunOptions { shard: None, resume, output };
     let run = interruptible::run(py, threads, progress.as_ref(), |control| {
-        api::run_sweep(&path, &options, &control.stop, &|done, total| control.progress(done, total))
+        api::run_sweep(&path, &set, &options, &control.stop, &|done, total| control.progress(done, total))
     })?
     .map_err(to_py)?;
     let o = run.outcome;

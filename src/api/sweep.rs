@@ -17,16 +17,18 @@ pub struct SweepRun {
     pub outcome: Outcome,
 }
 
-/// Runs the sweep file `file` with `options`; `stop` ends it early, keeping the finished points
+/// Runs the sweep file `file`, its base scenario changed by the `--set path=value` items `set`
+/// (checked as `qecnet link --set` checks them; see [`Sweep::load_with`]), with `options`; `stop` ends it early, keeping the finished points
 /// in the partial file for a resumed run; `progress` gets (tasks done, tasks total). A finished
 /// unsharded run also writes `OUT.manifest.json` beside the CSV.
 pub fn run_sweep(
     file: &Path,
+    set: &[String],
     options: &RunOptions,
     stop: &AtomicBool,
     progress: &(dyn Fn(u64, u64) + Sync),
 ) -> Result<SweepRun> {
-    let sweep = Sweep::load(file)?;
+    let sweep = Sweep::load_with(file, set)?;
     let csv = crate::sweep::output_path(&sweep, options);
     let partial = crate::sweep::partial_path(&csv);
     crate::atomic_file::check_distinct(
@@ -45,7 +47,8 @@ fn unix_now() -> f64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
-/// Writes `OUT.manifest.json` beside the CSV: version, git commit, the sweep file, seed, times.
+/// Writes `OUT.manifest.json` beside the CSV: version, git commit, the sweep file and the
+/// command's `--set` items, seed, times.
 fn write_manifest(sweep: &Sweep, csv: &Path, file: &Path, started: f64, rows: u64, failed: u64) -> Result<()> {
     let commit = std::process::Command::new("git")
         .args(["rev-parse", "HEAD"])
@@ -58,6 +61,7 @@ fn write_manifest(sweep: &Sweep, csv: &Path, file: &Path, started: f64, rows: u6
         "git_commit": commit,
         "sweep_file": file.display().to_string(),
         "sweep_file_contents": sweep.source_text,
+        "set": sweep.command_set,
         "seed": sweep.seed,
         "points": sweep.points(),
         "replicates": sweep.replicates,

@@ -34,6 +34,10 @@ enum SweepCommand {
         /// Write the CSV here instead of the sweep's `output`.
         #[arg(long, value_name = "FILE.csv")]
         output: Option<PathBuf>,
+        /// Override a field of the sweep's base scenario, after the file's own `set` (repeatable;
+        /// a swept field cannot be set). A resumed run needs the same overrides.
+        #[arg(long = "set", value_name = "path.field=value")]
+        set: Vec<String>,
     },
     /// Submit a sweep to a cluster scheduler as a job array of shards plus a merge job.
     Submit {
@@ -97,7 +101,7 @@ pub struct MergeArgs {
 /// Runs `qecnet sweep`.
 pub fn run(args: &SweepArgs) -> Result<()> {
     match &args.command {
-        SweepCommand::Run { file, shard, resume, output } => {
+        SweepCommand::Run { file, shard, resume, output, set } => {
             let options = RunOptions { shard: *shard, resume: *resume, output: output.clone() };
             let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
             let bar = ProgressBar::new(0);
@@ -105,7 +109,7 @@ pub fn run(args: &SweepArgs) -> Result<()> {
                 ProgressStyle::with_template("{bar:40} {pos}/{len} points  {per_sec}  ETA {eta}")
                     .expect("static template"),
             );
-            let outcome = crate::api::run_sweep(file, &options, &STOP, &|done, total| {
+            let outcome = crate::api::run_sweep(file, set, &options, &STOP, &|done, total| {
                 bar.set_length(total);
                 bar.set_position(done);
             })?

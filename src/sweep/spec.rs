@@ -117,6 +117,10 @@ pub struct Sweep {
     /// The sweep file's text (kept in the manifest).
     #[serde(skip)]
     pub source_text: String,
+    /// The command's `--set` items applied to the base after the file's own `set` (kept in the
+    /// manifest; they change `base`, and so the fingerprint).
+    #[serde(skip)]
+    pub command_set: Vec<String>,
 }
 
 /// A sweep file that cannot be used.
@@ -135,6 +139,9 @@ pub enum SweepError {
     /// Slurm could not be reached, or refused the jobs.
     #[error("{0}")]
     Slurm(String),
+    /// A `--set` value outside its field's allowed range (names the field, the value, the range).
+    #[error(transparent)]
+    Parameter(#[from] crate::units::InvalidParameter),
     /// A semantic problem, named.
     #[error("{path}: {message}")]
     Invalid {
@@ -152,7 +159,7 @@ impl SweepError {
         match self {
             SweepError::Config(c) => c.is_runtime(),
             SweepError::File(_) | SweepError::Slurm(_) => true,
-            SweepError::Run(_) | SweepError::Invalid { .. } => false,
+            SweepError::Run(_) | SweepError::Parameter(_) | SweepError::Invalid { .. } => false,
         }
     }
 }
@@ -160,14 +167,29 @@ impl SweepError {
 impl Sweep {
     /// Reads and validates the sweep file at `path`.
     pub fn load(path: &Path) -> Result<Self, SweepError> {
+        Sweep::load_with(path, &[])
+    }
+
+    /// [`load`](Self::load) with the command's `--set path=value` items applied to the base
+    /// scenario after the file's own `[sweep] set` (see [`from_text_with`](Self::from_text_with)).
+    pub fn load_with(path: &Path, set: &[String]) -> Result<Self, SweepError> {
         let text =
             std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
-        Sweep::from_text(text, path)
+        Sweep::from_text_with(text, path, set)
     }
 
     /// Parses and validates a sweep file's `text`, read from `path` (a `base = PATH` is
     /// relative to its directory; errors name it).
     pub fn from_text(text: String, path: &Path) -> Result<Self, SweepError> {
+        Sweep::from_text_with(text, path, &[])
+    }
+
+    /// [`from_text`](Self::from_text) with the command's `--set` items applied to the base after
+    /// the file's own `set`, checked as `qecnet link --set` checks them: the field must exist and
+    /// take the value's type (`--set field=value: expected float`), a field a value sets must be
+    /// in its allowed range (`channel.length_km = -5: must be ...`), and a swept field cannot be
+    /// set (its axis replaces the value at every point).
+    pub fn from_text_with(text: String, path: &Path, set: &[String]) -> Result<Self, SweepError> {
         let file: SweepFile = toml::from_str(&text).map_err(|e| ConfigError::Parse {
             path: path.to_owned(),
             message: e.to_string().split_whitespace().collect::<Vec<_>>().join(" "),
@@ -189,6 +211,12 @@ impl Sweep {
         };
         for item in &file.sweep.set {
             apply_override(&mut base, item)?;
+        }
+        for item in set {
+            apply_override(&mut base, item)?;
+        }
+        if !set.is_empty() {
+            check_set_ranges(file.sweep.kind, &base, set)?;
         }
         if file.axis.is_empty() {
             return Err(invalid("no [[axis]]: a sweep needs at least one axis".into()));
@@ -216,6 +244,17 @@ impl Sweep {
             }
             axes.push(axis);
         }
+        for item in set {
+            let field = set_field(item);
+            if let Some(i) = axes.iter().position(|a| a.fields.iter().any(|f| f == field)) {
+                return Err(SweepError::Run(format!(
+                    "--set {item}: {field} is swept by axis {} of {}, whose values replace it at every point; \
+                     remove the --set or the axis",
+                    i + 1,
+                    path.display()
+                )));
+            }
+        }
         let output = match &file.sweep.output {
             Some(p) => dir.join(p),
             None => PathBuf::from("datasets").join(format!("{}.csv", file.sweep.name)),
@@ -237,6 +276,7 @@ impl Sweep {
             optimise: file.sweep.optimise,
             axes,
             source_text: text,
+            command_set: set.to_vec(),
         };
         let known = figure_names::all_figure_names(sweep.kind, &sweep.models, sweep.optimise);
         figure_names::check_outputs(&sweep.outputs, &known).map_err(invalid)?;
@@ -277,6 +317,35 @@ impl Sweep {
         let canonical = serde_json::to_string(self).expect("a sweep serialises");
         canonical.bytes().fold(0xcbf2_9ce4_8422_2325u64, |h, b| (h ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3))
     }
+}
+
+/// The field of a `path=value` item (all of it when it has no `=`).
+fn set_field(item: &str) -> &str {
+    item.split_once('=').map_or(item, |(f, _)| f).trim()
+}
+
+/// The range check of `qecnet link --set` on a base that `set` changed: the typed scenario's
+/// `validate`, whose first failure is reported when it names a field that `set` gave (a bad
+/// field of the base itself is left to the points, whose axes may replace it).
+fn check_set_ranges(kind: SweepKind, base: &toml::Value, set: &[String]) -> Result<(), SweepError> {
+    let bad = |e: toml::de::Error| {
+        SweepError::Config(ConfigError::Parse { path: PathBuf::from("--set"), message: one_line(&e.to_string()) })
+    };
+    let result = if kind.uses_mesh() {
+        let scenario: crate::mesh::scenario::MeshScenario = base.clone().try_into().map_err(bad)?;
+        scenario.validate().map(drop)
+    } else {
+        let scenario: LinkScenario = base.clone().try_into().map_err(bad)?;
+        scenario.validate()
+    };
+    match result {
+        Err(p) if set.iter().any(|item| set_field(item) == p.field) => Err(p.into()),
+        _ => Ok(()),
+    }
+}
+
+fn one_line(message: &str) -> String {
+    message.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
 /// Where a sweep's base scenario comes from.

@@ -180,3 +180,64 @@ fn bad_sweep_files_are_refused() {
     assert!(err.contains("need 0 <= I < N"), "{err}");
     assert_eq!("1/4".parse::<Shard>(), Ok(Shard { index: 1, count: 4 }));
 }
+
+const KEYRATE_SWEEP: &str = r#"
+[sweep]
+name = "set-test"
+kind = "keyrate"
+models = ["decoy-vacuum-weak"]
+
+[[axis]]
+field = "channel.length_km"
+values = [10, 60]
+"#;
+
+#[test]
+fn a_set_override_gives_the_csv_of_the_same_value_written_in_the_sweep_file() {
+    let dir = TempDir::new("set");
+    let file = write_sweep(&dir, KEYRATE_SWEEP);
+    let written = dir.join("written.toml");
+    std::fs::write(&written, format!("{KEYRATE_SWEEP}\n[base.detector]\ndark_count_probability = 1e-5\n")).unwrap();
+    let (ours, theirs, plain) = (dir.join("set.csv"), dir.join("written.csv"), dir.join("plain.csv"));
+    let set = ["--set", "detector.dark_count_probability=1e-5"];
+    let run = |f: &Path, out: &Path, extra: &[&str]| {
+        let mut args = vec!["sweep", "run", f.to_str().unwrap(), "--output", out.to_str().unwrap()];
+        args.extend(extra);
+        qecnet(&args).code()
+    };
+    assert_eq!(run(&file, &ours, &set), 0);
+    assert_eq!(run(&written, &theirs, &[]), 0);
+    assert_eq!(run(&file, &plain, &[]), 0);
+    let ours_text = std::fs::read_to_string(&ours).unwrap();
+    assert_eq!(ours_text, std::fs::read_to_string(&theirs).unwrap());
+    assert_ne!(ours_text, std::fs::read_to_string(&plain).unwrap(), "the override changed nothing");
+    let manifest = std::fs::read_to_string(dir.join("set.csv.manifest.json")).unwrap();
+    assert!(manifest.contains("\"detector.dark_count_probability=1e-5\""), "{manifest}");
+}
+
+#[test]
+fn a_bad_set_override_of_a_sweep_is_refused_naming_the_field() {
+    let dir = TempDir::new("badset");
+    let file = write_sweep(&dir, KEYRATE_SWEEP);
+    let f = file.to_str().unwrap();
+    let out = dir.join("out.csv");
+    let refuse = |item: &str| {
+        let (code, _, err) = qecnet(&["sweep", "run", f, "--output", out.to_str().unwrap(), "--set", item]).parts();
+        assert_eq!(code, 2, "{item}: {err}");
+        assert!(!out.exists(), "{item}: an output was written");
+        err
+    };
+    // The messages of `qecnet link --set`.
+    let err = refuse("detector.dark_count=1e-5");
+    assert!(err.contains("--set detector.dark_count: unknown field; known fields here:"), "{err}");
+    let err = refuse("detector.dark_count_probability=high");
+    assert!(err.contains("--set detector.dark_count_probability=high: expected float"), "{err}");
+    let err = refuse("detector.dark_count_probability=2");
+    let (_, _, link_err) = qecnet(&["link", "--set", "detector.dark_count_probability=2"]).parts();
+    let first = |s: &str| s.lines().next().unwrap_or_default().to_owned();
+    assert!(link_err.contains("detector.dark_count_probability = 2:"), "{link_err}");
+    assert_eq!(first(&err), first(&link_err));
+    // A swept field: its axis would replace the value at every point.
+    let err = refuse("channel.length_km=5");
+    assert!(err.contains("channel.length_km is swept by axis 1"), "{err}");
+}

@@ -4,7 +4,7 @@
 use std::rc::Rc;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
+use rand::{Rng, RngExt};
 
 use super::block::SiftedBlock;
 use super::config::{PipelineConfig, Reconciliation};
@@ -125,7 +125,9 @@ impl BlockProcessor {
             Ok(report)
         };
 
-        // 1. Sample k positions uniformly (selection sampling), disclose and discard them.
+        // 1. Sample k positions uniformly (selection sampling, Knuth TAOCP vol. 2 §3.4.2
+        //    Algorithm S: position i is taken with probability (k − chosen)/(n − i), drawn
+        //    without modulo bias), disclose and discard them.
         let m = n - k;
         let mut alice = BitString::zeros(m);
         let mut bob = BitString::zeros(m);
@@ -133,7 +135,7 @@ impl BlockProcessor {
         let (mut sample_errors, mut chosen, mut kept) = (0u64, 0usize, 0usize);
         for (i, &byte) in block.packed.iter().enumerate() {
             let (a, b) = (byte & 1 == 1, byte & 2 == 2);
-            if ((rng.next_u64() % (n - i) as u64) as usize) < k - chosen {
+            if rng.random_range(0..(n - i) as u64) < (k - chosen) as u64 {
                 chosen += 1;
                 sample_errors += u64::from(a != b);
             } else {
@@ -232,7 +234,9 @@ impl BlockProcessor {
         let mut rng = derive_rng(self.config.seed, &[RNG_DOMAIN, index, 2]);
         let toeplitz = ToeplitzHash::random(m, length, &mut rng)?;
         let final_alice = toeplitz.hash(alice)?;
-        let final_bob = toeplitz.hash(bob)?;
+        // Bob's hash is the same function of his key: when his reconciled key is Alice's bit
+        // for bit, his final key is hers, and computing it again would double the step's cost.
+        let final_bob = if alice == bob { final_alice.clone() } else { toeplitz.hash(bob)? };
 
         // 6. The final keys must agree.
         if final_alice != final_bob {

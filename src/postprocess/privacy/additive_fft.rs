@@ -18,7 +18,10 @@
 //! pointwise product, the inverse transform and the inverse basis change. For `N = 2^K`
 //! pieces that is `3·K·2^(K−1) + 2^K` field products and `3·2^(K−1)·Σ_{i<K} 2^popcount(i)`
 //! word XORs (`Σ 2^popcount(i) = O(K^log₂3)`: 155 for K = 27), so `O(N log N)` field operations
-//! and `O(N log^1.585 N)` XORs. Every step is an
+//! and `O(N log^1.585 N)` XORs. The transforms are truncated (divisions whose sources lie past
+//! the polynomial's last nonzero coefficient are skipped: the basis change then costs ∝ the
+//! fill, not `2^K`), cache-blocked at 32 KiB and 256 KiB, and the butterfly levels above the
+//! blocks run two per pass over memory (radix 4). Every step is an
 //! exact operation on independent slices, so splitting it across rayon threads cannot change
 //! a bit of the result.
 
@@ -28,8 +31,11 @@ use zeroize::Zeroize;
 use super::clmul::has_hardware_clmul;
 use super::gf64;
 
-/// Levels handled inside one cache-sized block (2^12 words = 32 KiB) before the next block.
+/// Levels handled inside one L1-sized block (2^12 words = 32 KiB) before the next block.
 const BLOCK_LOG: u32 = 12;
+/// Levels handled inside one L2-sized block (2^15 words = 256 KiB) before the next block; the
+/// levels above it stream the whole array from memory, two butterfly levels per pass.
+const L2_LOG: u32 = 15;
 /// Slice length (words) above which a pass is split into parallel pieces.
 const PAR_WORDS: usize = 1 << 14;
 
@@ -40,9 +46,10 @@ pub fn product_window(a: &[u64], a_bits: usize, b: &[u64], b_bits: usize, offset
     let size = (pa + pb).next_power_of_two().max(4);
     let mut fa = pieces(a, a_bits, size);
     let mut fb = pieces(b, b_bits, size);
-    rayon::join(|| transform(&mut fa), || transform(&mut fb));
+    rayon::join(|| transform_filled(&mut fa, pa), || transform_filled(&mut fb, pb));
     pointwise(&mut fa, &fb);
-    inverse_transform(&mut fa);
+    // deg C ≤ (pa − 1) + (pb − 1): its novel coefficients from pa + pb − 1 on are zero.
+    inverse_transform_filled(&mut fa, pa + pb - 1);
     // Overlap-add c_k·z^(32k) into fb (free now; 2^K words ≥ the 2^(K−1) + 1 the product needs).
     fb.as_mut_slice().zeroize();
     for (k, &c) in fa.iter().enumerate() {
@@ -70,75 +77,132 @@ fn pieces(words: &[u64], bits: usize, size: usize) -> Vec<u64> {
 }
 
 /// Monomial coefficients → evaluations at `span(β₀…β_{K−1})` (index `i` ↦ `Σ_{bits u} β_u`).
+#[cfg(test)]
 pub fn transform(p: &mut [u64]) {
+    let fill = p.len();
+    transform_filled(p, fill);
+}
+
+/// Monomial coefficients → evaluations at `span(β₀…β_{K−1})` (index `i` ↦ `Σ_{bits u} β_u`)
+/// of coefficients that are zero from index `fill` on (the arrays of a product
+/// are 37–93 % full). The basis change only moves coefficients down, so they stay zero there
+/// until the butterflies, and every division whose sources lie there is skipped (a truncated
+/// transform: the basis change costs ∝ `fill`, not the array's length).
+pub fn transform_filled(p: &mut [u64], fill: usize) {
     let k_max = p.len().trailing_zeros();
-    let inner = k_max.min(BLOCK_LOG);
-    for k in (inner + 1..=k_max).rev() {
-        level(p, k, divide);
+    let mid = k_max.min(L2_LOG);
+    for k in (mid + 1..=k_max).rev() {
+        p.par_chunks_mut(1 << k).enumerate().for_each(|(i, blk)| divide(blk, k, local_fill(fill, i << k, blk.len())));
     }
-    blocked(p, inner, |blk| {
-        for k in (1..=inner).rev() {
-            for sub in blk.chunks_mut(1 << k) {
-                divide(sub, k);
+    p.par_chunks_mut(1 << mid).enumerate().for_each(|(i, blk)| {
+        let g = i << mid;
+        for k in (BLOCK_LOG + 1..=mid).rev() {
+            for (s, sub) in blk.chunks_mut(1 << k).enumerate() {
+                divide(sub, k, local_fill(fill, g + (s << k), 1 << k));
+            }
+        }
+        let inner = mid.min(BLOCK_LOG);
+        for (t, tile) in blk.chunks_mut(1 << inner).enumerate() {
+            for k in (1..=inner).rev() {
+                for (s, sub) in tile.chunks_mut(1 << k).enumerate() {
+                    divide(sub, k, local_fill(fill, g + (t << inner) + (s << k), 1 << k));
+                }
             }
         }
     });
-    for k in (inner + 1..=k_max).rev() {
-        level_indexed(p, k, forward);
+    // Butterflies, the levels above `mid` two at a time (one pass over memory per pair).
+    let mut k = k_max;
+    while k > mid {
+        if k - 1 > mid {
+            p.par_chunks_mut(1 << k).enumerate().for_each(|(i, blk)| butterfly_pair(i << k, blk, k, true));
+            k -= 2;
+        } else {
+            p.par_chunks_mut(1 << k).enumerate().for_each(|(i, blk)| forward(i << k, blk, k));
+            k -= 1;
+        }
     }
-    blocked_indexed(p, inner, |g, blk| {
-        for k in (1..=inner).rev() {
+    p.par_chunks_mut(1 << mid).enumerate().for_each(|(i, blk)| {
+        let g = i << mid;
+        for k in (BLOCK_LOG + 1..=mid).rev() {
             for (s, sub) in blk.chunks_mut(1 << k).enumerate() {
-                forward(g + s * (1 << k), sub, k);
+                forward(g + (s << k), sub, k);
+            }
+        }
+        let inner = mid.min(BLOCK_LOG);
+        for (t, tile) in blk.chunks_mut(1 << inner).enumerate() {
+            for k in (1..=inner).rev() {
+                for (s, sub) in tile.chunks_mut(1 << k).enumerate() {
+                    forward(g + (t << inner) + (s << k), sub, k);
+                }
             }
         }
     });
 }
 
 /// The inverse of [`transform`].
+#[cfg(test)]
 pub fn inverse_transform(p: &mut [u64]) {
+    let fill = p.len();
+    inverse_transform_filled(p, fill);
+}
+
+/// The inverse of [`transform_filled`] for a result whose monomial (and so novel: `X_j` has degree
+/// `j`) coefficients are zero from index `fill` on; the basis change skips those sources.
+pub fn inverse_transform_filled(p: &mut [u64], fill: usize) {
     let k_max = p.len().trailing_zeros();
-    let inner = k_max.min(BLOCK_LOG);
-    blocked_indexed(p, inner, |g, blk| {
-        for k in 1..=inner {
+    let mid = k_max.min(L2_LOG);
+    p.par_chunks_mut(1 << mid).enumerate().for_each(|(i, blk)| {
+        let g = i << mid;
+        let inner = mid.min(BLOCK_LOG);
+        for (t, tile) in blk.chunks_mut(1 << inner).enumerate() {
+            for k in 1..=inner {
+                for (s, sub) in tile.chunks_mut(1 << k).enumerate() {
+                    backward(g + (t << inner) + (s << k), sub, k);
+                }
+            }
+        }
+        for k in BLOCK_LOG + 1..=mid {
             for (s, sub) in blk.chunks_mut(1 << k).enumerate() {
-                backward(g + s * (1 << k), sub, k);
+                backward(g + (s << k), sub, k);
             }
         }
     });
-    for k in inner + 1..=k_max {
-        level_indexed(p, k, backward);
+    let mut k = mid + 1;
+    while k <= k_max {
+        if k < k_max {
+            p.par_chunks_mut(1 << (k + 1)).enumerate().for_each(|(i, blk)| {
+                butterfly_pair(i << (k + 1), blk, k + 1, false);
+            });
+            k += 2;
+        } else {
+            p.par_chunks_mut(1 << k).enumerate().for_each(|(i, blk)| backward(i << k, blk, k));
+            k += 1;
+        }
     }
-    blocked(p, inner, |blk| {
-        for k in 1..=inner {
-            for sub in blk.chunks_mut(1 << k) {
-                multiply(sub, k);
+    p.par_chunks_mut(1 << mid).enumerate().for_each(|(i, blk)| {
+        let g = i << mid;
+        let inner = mid.min(BLOCK_LOG);
+        for (t, tile) in blk.chunks_mut(1 << inner).enumerate() {
+            for k in 1..=inner {
+                for (s, sub) in tile.chunks_mut(1 << k).enumerate() {
+                    multiply(sub, k, local_fill(fill, g + (t << inner) + (s << k), 1 << k));
+                }
+            }
+        }
+        for k in BLOCK_LOG + 1..=mid {
+            for (s, sub) in blk.chunks_mut(1 << k).enumerate() {
+                multiply(sub, k, local_fill(fill, g + (s << k), 1 << k));
             }
         }
     });
-    for k in inner + 1..=k_max {
-        level(p, k, multiply);
+    for k in mid + 1..=k_max {
+        p.par_chunks_mut(1 << k).enumerate().for_each(|(i, blk)| multiply(blk, k, local_fill(fill, i << k, blk.len())));
     }
 }
 
-/// Apply `op(block, k)` to every block of 2^k words.
-fn level(p: &mut [u64], k: u32, op: fn(&mut [u64], u32)) {
-    p.par_chunks_mut(1 << k).for_each(|blk| op(blk, k));
-}
-
-/// Apply `op(global start, block, k)` to every block of 2^k words.
-fn level_indexed(p: &mut [u64], k: u32, op: fn(usize, &mut [u64], u32)) {
-    p.par_chunks_mut(1 << k).enumerate().for_each(|(i, blk)| op(i << k, blk, k));
-}
-
-/// Run `f` on every block of 2^inner words, in parallel.
-fn blocked(p: &mut [u64], inner: u32, f: impl Fn(&mut [u64]) + Sync + Send) {
-    p.par_chunks_mut(1 << inner).for_each(f);
-}
-
-/// Run `f(global start, block)` on every block of 2^inner words, in parallel.
-fn blocked_indexed(p: &mut [u64], inner: u32, f: impl Fn(usize, &mut [u64]) + Sync + Send) {
-    p.par_chunks_mut(1 << inner).enumerate().for_each(|(i, blk)| f(i << inner, blk));
+/// How many of the `len` words of a block starting at global index `start` lie below `fill`.
+fn local_fill(fill: usize, start: usize, len: usize) -> usize {
+    fill.saturating_sub(start).min(len)
 }
 
 /// The exponents `j < i` of the lower terms `Y^(2^j)` of `s_i` (binomial(i, j) odd: `j ⊆ i`).
@@ -150,30 +214,36 @@ fn lower_terms(i: u32) -> impl Iterator<Item = u32> {
 /// half and `P₁` in the upper half: division by `s_{k−1} = Y^h + Σ Y^(2^j)`, `h = 2^(k−1)`,
 /// from the top coefficient down. The lower terms are at least `h/2` below `Y^h`, so the upper
 /// half splits into two quarters whose quotient coefficients are final before they are used.
-fn divide(p: &mut [u64], k: u32) {
+/// Coefficients from `fill` on are zero: their XORs are skipped.
+fn divide(p: &mut [u64], k: u32, fill: usize) {
     if k < 2 {
         return; // s₀ = Y: nothing to do.
     }
     let h = 1usize << (k - 1);
     let d = h / 2;
     for e0 in [h + d, h] {
-        reduce_quarter(p, k, e0, d, h);
+        if fill > e0 {
+            reduce_quarter(p, k, e0, (fill - e0).min(d), h);
+        }
     }
 }
 
 /// The inverse of [`divide`]: the same XORs in the reverse order.
-fn multiply(p: &mut [u64], k: u32) {
+fn multiply(p: &mut [u64], k: u32, fill: usize) {
     if k < 2 {
         return;
     }
     let h = 1usize << (k - 1);
     let d = h / 2;
     for e0 in [h, h + d] {
-        reduce_quarter(p, k, e0, d, h);
+        if fill > e0 {
+            reduce_quarter(p, k, e0, (fill - e0).min(d), h);
+        }
     }
 }
 
-/// XOR the quotient coefficients at `e0 .. e0 + d` into their positions shifted down by
+/// XOR the quotient coefficients at `e0 .. e0 + d` (`d` at most a quarter of the block; less
+/// when the rest is zero) into their positions shifted down by
 /// `h − 2^j` for every lower term of `s_{k−1}`. Written as a gather (each destination tile
 /// reads its sources once per term and is written once), so destination tiles are
 /// independent and run in parallel; all destinations lie below `e0`, all sources above.
@@ -227,6 +297,98 @@ fn backward(g: usize, p: &mut [u64], k: u32) {
     let w = gf64::span_element(g >> k, 1);
     let (lo, hi) = p.split_at_mut(1 << (k - 1));
     butterflies(lo, hi, w, false);
+}
+
+/// Two levels at once on the block at global index `g` (2^k words, k ≥ 2): level k on the
+/// quarter pairs (0, 2) and (1, 3) with `w = s_{k−1}(λ)`, and level k − 1 on (0, 1) and (2, 3)
+/// with the twists of the two half blocks — forward in that order, inverse (`forward` false)
+/// undoing them in the reverse order. The same products and XORs as two calls of [`forward`]
+/// (or [`backward`]), in one pass over the block instead of two (a radix-4 step).
+fn butterfly_pair(g: usize, p: &mut [u64], k: u32, forward: bool) {
+    let w =
+        [gf64::span_element(g >> k, 1), gf64::span_element(g >> (k - 1), 1), gf64::span_element((g >> (k - 1)) + 1, 1)];
+    let q = 1usize << (k - 2);
+    let (a, rest) = p.split_at_mut(q);
+    let (b, rest) = rest.split_at_mut(q);
+    let (c, d) = rest.split_at_mut(q);
+    quad(a, b, c, d, w, forward);
+}
+
+/// The butterflies of [`butterfly_pair`] over four quarters, split across rayon threads.
+fn quad(a: &mut [u64], b: &mut [u64], c: &mut [u64], d: &mut [u64], w: [u64; 3], forward: bool) {
+    if a.len() >= 2 * PAR_WORDS {
+        a.par_chunks_mut(PAR_WORDS)
+            .zip(b.par_chunks_mut(PAR_WORDS))
+            .zip(c.par_chunks_mut(PAR_WORDS).zip(d.par_chunks_mut(PAR_WORDS)))
+            .for_each(|((a, b), (c, d))| quad(a, b, c, d, w, forward));
+        return;
+    }
+    #[cfg(target_arch = "x86_64")]
+    if has_hardware_clmul() {
+        // SAFETY: the CPU supports pclmulqdq (checked).
+        unsafe { quad_hw(a, b, c, d, w, forward) };
+        return;
+    }
+    let [wk, wa, wb] = w;
+    let mul = gf64::mul_soft;
+    for (((x0, x1), x2), x3) in a.iter_mut().zip(b.iter_mut()).zip(c.iter_mut()).zip(d.iter_mut()) {
+        let (mut u0, mut u1, mut u2, mut u3) = (*x0, *x1, *x2, *x3);
+        if forward {
+            u0 ^= mul(u2, wk);
+            u2 ^= u0;
+            u1 ^= mul(u3, wk);
+            u3 ^= u1;
+            u0 ^= mul(u1, wa);
+            u1 ^= u0;
+            u2 ^= mul(u3, wb);
+            u3 ^= u2;
+        } else {
+            u1 ^= u0;
+            u0 ^= mul(u1, wa);
+            u3 ^= u2;
+            u2 ^= mul(u3, wb);
+            u2 ^= u0;
+            u0 ^= mul(u2, wk);
+            u3 ^= u1;
+            u1 ^= mul(u3, wk);
+        }
+        (*x0, *x1, *x2, *x3) = (u0, u1, u2, u3);
+    }
+}
+
+/// [`quad`] with `PCLMULQDQ`.
+///
+/// # Safety
+/// The CPU must support `pclmulqdq`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "pclmulqdq")]
+unsafe fn quad_hw(a: &mut [u64], b: &mut [u64], c: &mut [u64], d: &mut [u64], w: [u64; 3], forward: bool) {
+    let [wk, wa, wb] = w;
+    // SAFETY: pclmulqdq by this function's contract.
+    let mul = |x: u64, y: u64| unsafe { gf64::mul_hw(x, y) };
+    for (((x0, x1), x2), x3) in a.iter_mut().zip(b.iter_mut()).zip(c.iter_mut()).zip(d.iter_mut()) {
+        let (mut u0, mut u1, mut u2, mut u3) = (*x0, *x1, *x2, *x3);
+        if forward {
+            u0 ^= mul(u2, wk);
+            u2 ^= u0;
+            u1 ^= mul(u3, wk);
+            u3 ^= u1;
+            u0 ^= mul(u1, wa);
+            u1 ^= u0;
+            u2 ^= mul(u3, wb);
+            u3 ^= u2;
+        } else {
+            u1 ^= u0;
+            u0 ^= mul(u1, wa);
+            u3 ^= u2;
+            u2 ^= mul(u3, wb);
+            u2 ^= u0;
+            u0 ^= mul(u2, wk);
+            u3 ^= u1;
+            u1 ^= mul(u3, wk);
+        }
+        (*x0, *x1, *x2, *x3) = (u0, u1, u2, u3);
+    }
 }
 
 /// Forward (`u += w·v; v += u`) or inverse (`v += u; u += w·v`) butterflies over two halves.
@@ -359,7 +521,7 @@ mod tests {
             let mut novel = coeffs.clone();
             for kk in (1..=k).rev() {
                 for sub in novel.chunks_mut(1 << kk) {
-                    divide(sub, kk);
+                    divide(sub, kk, 1 << kk);
                 }
             }
             let x = gf64::span_element(3, 0) ^ 12345;
@@ -378,6 +540,41 @@ mod tests {
             assert_ne!(t, coeffs);
             inverse_transform(&mut t);
             assert_eq!(t, coeffs, "k = {k}");
+        }
+    }
+
+    /// The transform level by level over the whole array (no cache blocking, no fused levels,
+    /// no truncation).
+    fn transform_plain(p: &mut [u64]) {
+        let k_max = p.len().trailing_zeros();
+        for k in (1..=k_max).rev() {
+            for sub in p.chunks_mut(1 << k) {
+                divide(sub, k, 1 << k);
+            }
+        }
+        for k in (1..=k_max).rev() {
+            for (s, sub) in p.chunks_mut(1 << k).enumerate() {
+                forward(s << k, sub, k);
+            }
+        }
+    }
+
+    #[test]
+    fn the_blocked_truncated_transform_equals_the_plain_one() {
+        // One, three and four levels above the L2 blocks (a single level, a fused pair plus a
+        // single one, two fused pairs), with the array full, half full and partly full.
+        let mut rng = derive_rng(6, &[3]);
+        for (k, fill) in [(L2_LOG + 1, 1usize << (L2_LOG + 1)), (L2_LOG + 3, 100_001), (L2_LOG + 4, 1 << (L2_LOG + 3))]
+        {
+            let mut coeffs = vec![0u64; 1 << k];
+            coeffs[..fill].iter_mut().for_each(|c| *c = rng.next_u64());
+            let mut plain = coeffs.clone();
+            transform_plain(&mut plain);
+            let mut fast = coeffs.clone();
+            transform_filled(&mut fast, fill);
+            assert!(fast == plain, "k = {k}, fill = {fill}");
+            inverse_transform_filled(&mut fast, fill);
+            assert!(fast == coeffs, "inverse: k = {k}, fill = {fill}");
         }
     }
 
