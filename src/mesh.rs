@@ -39,7 +39,7 @@ pub use promises::{EMERGENCY_REKEY_S, EMERGENCY_REVOCATION_S, SCHEDULED_ROTATION
 pub use routing::{Graph, PathCost, Route};
 pub use scenario::{
     Attack, EventKind, EventSpec, MAX_DISTRIBUTION_ATTEMPTS, MAX_DURATION_S, MeshScenario, MeshSettings,
-    MessageSettings, RotationSettings,
+    MessageSettings, RotationSettings, check_event,
 };
 pub use sim::{LiveLink, LiveMesh, LiveNode, MeshOutputs, run_mesh, run_mesh_until};
 pub use summary::{

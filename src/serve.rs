@@ -20,8 +20,8 @@
 //! feature `serve` (tokio, hyper, rustls, rcgen).
 //!
 //! The mesh behind the KMEs is live ([`crate::mesh::LiveMesh`]), paced by the wall clock times
-//! `--speed`, driven by the store writer. Not here yet: the operator's `/admin` events,
-//! multicast keys (`max_SAE_ID_count` is 0).
+//! `--speed`, driven by the store writer; the operator injects events into it through
+//! `POST /admin/v1/events`. Not here yet: multicast keys (`max_SAE_ID_count` is 0).
 
 pub(crate) mod api;
 #[cfg(feature = "serve")]
@@ -49,7 +49,7 @@ pub(crate) mod tls;
 
 pub use api::{
     ApiError, ApiRequest, KeyContainer, KeyEntry, KeyIdEntry, KeyIds, KeyRequest, MAX_BODY_BYTES, Status,
-    parse_dec_keys_query, parse_enc_keys_query, parse_key_ids, parse_key_request, parse_request,
+    parse_dec_keys_query, parse_enc_keys_query, parse_event, parse_key_ids, parse_key_request, parse_request,
 };
 #[cfg(feature = "serve")]
 pub use clock::ServeClock;

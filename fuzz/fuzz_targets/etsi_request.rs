@@ -25,6 +25,7 @@ fuzz_target!(|data: &[u8]| {
         }
         Ok(ApiRequest::DecKeys { key_ids, .. }) => assert!(!key_ids.is_empty()),
         Ok(ApiRequest::Status { slave }) => assert!(!slave.is_empty()),
+        Ok(ApiRequest::Event(event)) => assert!(event.at_s.is_finite()),
         Err(e) => {
             assert!(matches!(e.status, 400 | 404 | 405), "status {}", e.status);
             let json: serde_json::Value = serde_json::from_str(&e.body()).unwrap();

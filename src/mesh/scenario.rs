@@ -153,7 +153,8 @@ pub enum EventKind {
     Compromise,
     /// A link loses `extra_loss_db` more, from `at` to `until`.
     Degrade,
-    /// An operator orders a (triggered) rotation of a link's session key.
+    /// An operator orders a (triggered) rotation of a link's session key (`rotate` too).
+    #[serde(alias = "rotate")]
     OperatorRotation,
     /// A node crashes and restarts after `restart_after`.
     Crash,
@@ -384,54 +385,7 @@ impl MeshScenario {
             check_honest_qber(&link.id, &config)?;
         }
         for (i, e) in self.event.iter().enumerate() {
-            let field = |f: &str| format!("event[{i}].{f}");
-            let need_link = matches!(e.kind, EventKind::Eve | EventKind::Degrade | EventKind::OperatorRotation);
-            if need_link {
-                let name = e
-                    .link
-                    .as_deref()
-                    .ok_or_else(|| InvalidParameter::new(field("link"), "(missing)", "this event needs a link"))?;
-                if !topology.links.iter().any(|l| l.id == name) {
-                    let known: Vec<&str> = topology.links.iter().map(|l| l.id.as_str()).take(12).collect();
-                    return Err(InvalidParameter::new(
-                        field("link"),
-                        name,
-                        format!("unknown link; links: {} ...", known.join(", ")),
-                    ));
-                }
-            } else {
-                let name = e
-                    .node
-                    .as_deref()
-                    .ok_or_else(|| InvalidParameter::new(field("node"), "(missing)", "this event needs a node"))?;
-                let Some(n) = topology.node(name) else {
-                    let known: Vec<&str> = topology.nodes.iter().map(|n| n.name.as_str()).take(12).collect();
-                    return Err(InvalidParameter::new(
-                        field("node"),
-                        name,
-                        format!("unknown node; nodes: {} ...", known.join(", ")),
-                    ));
-                };
-                if n == 0 && e.kind == EventKind::Compromise {
-                    return Err(InvalidParameter::new(
-                        field("node"),
-                        name,
-                        "the hub can crash but not be compromised here (a compromised sovereign hub \
-                         would need a new SOVEREIGN_MASTER and a re-provisioned hub; docs/mesh.md)",
-                    ));
-                }
-            }
-            if e.kind == EventKind::Eve {
-                if e.attack.is_none() {
-                    return Err(InvalidParameter::new(field("attack"), "(missing)", "intercept-resend, pns or noise"));
-                }
-                check_probability(&field("strength"), e.strength)?;
-            }
-            if let Some(u) = e.until_s
-                && u < e.at_s
-            {
-                return Err(InvalidParameter::new(field("until"), u, format!("must not be before at = {}", e.at_s)));
-            }
+            check_event(&topology, &format!("event[{i}]"), e)?;
         }
         Ok(topology)
     }
@@ -528,4 +482,59 @@ fn check_honest_qber(id: &str, config: &LinkConfig) -> Result<(), InvalidParamet
         "must be below 0.5 (at 0.5 the link carries no information: check detector.efficiency, \
          detector.misalignment, detector.dark_count_probability and the channel loss)",
     ))
+}
+
+/// Checks event `e` (named `label` in errors, e.g. `event[2]`) against `topology`: the link or
+/// node its kind needs exists, an attack and a strength in [0, 1] for eve, `until` not before
+/// `at`; the hub can crash but not be compromised.
+pub fn check_event(topology: &Topology, label: &str, e: &EventSpec) -> Result<(), InvalidParameter> {
+    let field = |f: &str| format!("{label}.{f}");
+    let need_link = matches!(e.kind, EventKind::Eve | EventKind::Degrade | EventKind::OperatorRotation);
+    if need_link {
+        let name = e
+            .link
+            .as_deref()
+            .ok_or_else(|| InvalidParameter::new(field("link"), "(missing)", "this event needs a link"))?;
+        if !topology.links.iter().any(|l| l.id == name) {
+            let known: Vec<&str> = topology.links.iter().map(|l| l.id.as_str()).take(12).collect();
+            return Err(InvalidParameter::new(
+                field("link"),
+                name,
+                format!("unknown link; links: {} ...", known.join(", ")),
+            ));
+        }
+    } else {
+        let name = e
+            .node
+            .as_deref()
+            .ok_or_else(|| InvalidParameter::new(field("node"), "(missing)", "this event needs a node"))?;
+        let Some(n) = topology.node(name) else {
+            let known: Vec<&str> = topology.nodes.iter().map(|n| n.name.as_str()).take(12).collect();
+            return Err(InvalidParameter::new(
+                field("node"),
+                name,
+                format!("unknown node; nodes: {} ...", known.join(", ")),
+            ));
+        };
+        if n == 0 && e.kind == EventKind::Compromise {
+            return Err(InvalidParameter::new(
+                field("node"),
+                name,
+                "the hub can crash but not be compromised here (a compromised sovereign hub \
+                     would need a new SOVEREIGN_MASTER and a re-provisioned hub; docs/mesh.md)",
+            ));
+        }
+    }
+    if e.kind == EventKind::Eve {
+        if e.attack.is_none() {
+            return Err(InvalidParameter::new(field("attack"), "(missing)", "intercept-resend, pns or noise"));
+        }
+        check_probability(&field("strength"), e.strength)?;
+    }
+    if let Some(u) = e.until_s
+        && u < e.at_s
+    {
+        return Err(InvalidParameter::new(field("until"), u, format!("must not be before at = {}", e.at_s)));
+    }
+    Ok(())
 }

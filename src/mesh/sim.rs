@@ -52,7 +52,7 @@ use crate::mesh::des::EventQueue;
 use crate::mesh::error::{MeshError, Result};
 use crate::mesh::escalation::{self, CompromiseDetector};
 use crate::mesh::routing::Graph;
-use crate::mesh::scenario::MeshScenario;
+use crate::mesh::scenario::{EventSpec, MeshScenario};
 use crate::mesh::summary::MeshSummary;
 use crate::mesh::topology::Topology;
 use crate::rng::SimRng;
@@ -130,6 +130,8 @@ struct Sim<'a> {
     routes: reconfigure::Routes,
     /// A SOVEREIGN_MASTER rotation came due while the hub was down: run when it returns.
     master_due: bool,
+    /// Events injected while running (a live mesh's operator), numbered after the scenario's.
+    injected: Vec<EventSpec>,
 }
 
 impl<'a> Sim<'a> {

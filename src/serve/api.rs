@@ -10,6 +10,7 @@
 //! | POST | `/api/v1/keys/{slave_SAE_ID}/enc_keys` + Key request (6.2) | [`ApiRequest::EncKeys`] |
 //! | GET | `/api/v1/keys/{master_SAE_ID}/dec_keys?key_ID=` | [`ApiRequest::DecKeys`] (5.3) |
 //! | POST | `/api/v1/keys/{master_SAE_ID}/dec_keys` + Key IDs (6.4) | [`ApiRequest::DecKeys`] |
+//! | POST | `/admin/v1/events` + an event (not in the standard: the operator's) | [`ApiRequest::Event`] |
 //!
 //! Errors (clause 5, HTTP status codes): 400 bad request format, 401 unauthorized, 503
 //! error on the server side, each with an Error object (6.5): `message`, and `details` (an
@@ -17,6 +18,8 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+
+use crate::mesh::EventSpec;
 
 /// The largest request body read (bytes); larger is 400.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
@@ -43,6 +46,10 @@ pub enum ApiRequest {
         /// The key IDs asked for (6.4), in order.
         key_ids: Vec<String>,
     },
+    /// The operator injects a mesh event now: a scenario `[[event]]` table as JSON, whose
+    /// `at` (default 0) and `until` count from now (e.g. `{"kind": "eve", "link": "n1-n2",
+    /// "attack": "intercept-resend", "strength": 0.5, "until": "60s"}`).
+    Event(EventSpec),
 }
 
 /// Key request (6.2). Absent `number` means 1, absent `size` the KME's default `key_size`.
@@ -290,9 +297,32 @@ pub fn parse_key_ids(body: &[u8]) -> Result<Vec<String>, ApiError> {
     Ok(ids.key_ids.into_iter().map(|e| e.key_id).collect())
 }
 
+/// The event of POST /admin/v1/events: a JSON object with the fields of a scenario event,
+/// `at` defaulting to 0 (now).
+pub fn parse_event(body: &[u8]) -> Result<EventSpec, ApiError> {
+    let mut value: Value = parse_body("event", body)?;
+    let Some(object) = value.as_object_mut() else {
+        return Err(ApiError::bad_request("an event is a JSON object"));
+    };
+    object.entry("at").or_insert(Value::from(0.0));
+    serde_json::from_value(value)
+        .map_err(|e| ApiError::bad_request("malformed event JSON").detail("parse_error", e.to_string()))
+}
+
 /// Parses one request: `method` (`GET`, `POST`), the path, the query (without `?`) and the
-/// body. Paths outside `/api/v1/keys/` are 404; a method the endpoint does not take is 405.
+/// body. Paths outside `/api/v1/keys/` and `/admin/v1/events` are 404; a method the endpoint
+/// does not take is 405.
 pub fn parse_request(method: &str, path: &str, query: Option<&str>, body: &[u8]) -> Result<ApiRequest, ApiError> {
+    if path == "/admin/v1/events" {
+        return match method {
+            "POST" => Ok(ApiRequest::Event(parse_event(body)?)),
+            _ => Err(ApiError {
+                status: 405,
+                message: format!("{method} is not allowed on {path}"),
+                details: Vec::new(),
+            }),
+        };
+    }
     let rest = path.strip_prefix("/api/v1/keys/").ok_or_else(|| ApiError {
         status: 404,
         message: format!("no such endpoint {path:?}"),
@@ -329,6 +359,20 @@ pub fn parse_request(method: &str, path: &str, query: Option<&str>, body: &[u8])
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_operator_event_parses_with_at_defaulting_to_now() {
+        let body =
+            br#"{"kind": "eve", "link": "n1-n2", "attack": "intercept-resend", "strength": 0.5, "until": "60s"}"#;
+        let Ok(ApiRequest::Event(e)) = parse_request("POST", "/admin/v1/events", None, body) else { panic!() };
+        assert_eq!((e.at_s, e.until_s, e.link.as_deref()), (0.0, Some(60.0), Some("n1-n2")));
+        let rotate = parse_request("POST", "/admin/v1/events", None, br#"{"kind": "rotate", "link": "n1-n2"}"#);
+        assert!(matches!(rotate, Ok(ApiRequest::Event(_))), "{rotate:?}");
+        for bad in [&b"[]"[..], br#"{"kind": "party"}"#, br#"{"kind": "eve", "colour": 1}"#] {
+            assert_eq!(parse_request("POST", "/admin/v1/events", None, bad).unwrap_err().status, 400);
+        }
+        assert_eq!(parse_request("GET", "/admin/v1/events", None, b"").unwrap_err().status, 405);
+    }
 
     #[test]
     fn both_get_key_forms_parse_to_the_same_request() {

@@ -18,13 +18,14 @@ use uuid::Uuid;
 
 use super::api::{ApiError, ApiRequest, KeyContainer, KeyEntry, KeyRequest, Status};
 use super::clock::ServeClock;
-use super::directory::{Route, SaeDirectory};
+use super::directory::{OPERATOR, Route, SaeDirectory};
 use super::issued::{IssuedKeys, delivery_channel};
 use super::metrics::ServeMetrics;
 use super::store::KeyStore;
 use super::supply::{KeySupply, SupplyError};
 use crate::crypto::SecretBytes;
 use crate::lifecycle::{Clock, DeliveredKey};
+use crate::mesh::EventSpec;
 use crate::units::SimDuration;
 
 /// A KME's limits, as its Status reports them (sizes in bits).
@@ -165,6 +166,25 @@ impl Kmes {
     /// Answers `request` from SAE `caller` (from its certificate) at the KME of `node`: the
     /// JSON body of a 200, or the error.
     pub async fn handle(&self, node: &str, caller: &str, request: ApiRequest) -> Result<Value, ApiError> {
+        match request {
+            ApiRequest::Event(event) => self.inject(caller, event).await,
+            ApiRequest::Status { slave } => {
+                self.check_caller(node, caller)?;
+                self.status(node, caller, &slave)
+            }
+            ApiRequest::EncKeys { slave, request } => {
+                self.check_caller(node, caller)?;
+                self.enc_keys(node, caller, &slave, &request).await
+            }
+            ApiRequest::DecKeys { master, key_ids } => {
+                self.check_caller(node, caller)?;
+                self.dec_keys(caller, &master, &key_ids).await
+            }
+        }
+    }
+
+    /// An SAE of this mesh at its own node's KME, the node not isolated.
+    fn check_caller(&self, node: &str, caller: &str) -> Result<(), ApiError> {
         match self.directory.node_of(caller) {
             None => return Err(ApiError::unauthorized(format!("{caller:?} is not an SAE of this mesh"))),
             Some(home) if home != node => {
@@ -177,10 +197,20 @@ impl Kmes {
         if self.supply.isolated_nodes().iter().any(|n| n == node) {
             return Err(ApiError::unavailable(format!("node {node} is isolated (compromised): its SAEs are cut off")));
         }
-        match request {
-            ApiRequest::Status { slave } => self.status(node, caller, &slave),
-            ApiRequest::EncKeys { slave, request } => self.enc_keys(node, caller, &slave, &request).await,
-            ApiRequest::DecKeys { master, key_ids } => self.dec_keys(caller, &master, &key_ids).await,
+        Ok(())
+    }
+
+    /// The operator's event, injected into the live mesh now (operator certificate only).
+    async fn inject(&self, caller: &str, event: EventSpec) -> Result<Value, ApiError> {
+        if caller != OPERATOR {
+            return Err(ApiError::unauthorized(format!(
+                "{caller} is not the operator: only the operator injects events"
+            )));
+        }
+        match self.store.inject(event).await {
+            Ok(Ok(scheduled)) => Ok(json!({ "event": scheduled })),
+            Ok(Err(refused)) => Err(ApiError::bad_request(refused)),
+            Err(e) => Err(ApiError::unavailable("the event could not be injected").detail("store", e)),
         }
     }
 

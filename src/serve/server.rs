@@ -383,6 +383,7 @@ async fn answer(kmes: &Kmes, node: &str, caller: Option<&str>, request: Request<
             ApiRequest::Status { .. } => "status",
             ApiRequest::EncKeys { .. } => "enc_keys",
             ApiRequest::DecKeys { .. } => "dec_keys",
+            ApiRequest::Event(_) => "event",
         };
         kmes.handle(node, caller, parsed).await
     }

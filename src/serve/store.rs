@@ -23,7 +23,7 @@ use super::error::ServeError;
 use super::live_supply::LiveSupply;
 use crate::crypto::SecretBytes;
 use crate::lifecycle::{DeliveredKey, Engine, KeyId, LifecycleError, ManualClock};
-use crate::mesh::{LiveMesh, MeshScenario};
+use crate::mesh::{EventSpec, LiveMesh, MeshScenario};
 use crate::units::SimTime;
 
 /// How often the writer steps the mesh when no request is waiting (wall clock).
@@ -37,13 +37,19 @@ enum Job {
     Collect { keys: Vec<(KeyId, String)>, reply: oneshot::Sender<Result<Vec<SecretBytes>, String>> },
     Expire { keys: Vec<(KeyId, String)>, reply: oneshot::Sender<Result<(), String>> },
     Revoke { keys: Vec<(KeyId, String)>, reply: oneshot::Sender<Result<(), String>> },
+    Inject { event: EventSpec, reply: oneshot::Sender<Injected> },
 }
+
+/// What injecting an event gives: the event as scheduled, or why it was refused (inner); the
+/// store's failure (outer).
+pub type Injected = Result<Result<EventSpec, String>, String>;
 
 /// What a job produced before the commit decides whether it stands.
 enum Done {
     Issued(oneshot::Sender<Result<Vec<KeyId>, String>>, Result<Vec<KeyId>, String>),
     Collected(oneshot::Sender<Result<Vec<SecretBytes>, String>>, Result<Vec<SecretBytes>, String>),
     Expired(oneshot::Sender<Result<(), String>>, Result<(), String>),
+    Injected(oneshot::Sender<Injected>, Injected),
 }
 
 /// Handle on the writer thread; cloneable senders live in [`KeyStore`].
@@ -165,46 +171,49 @@ fn run_group(
         begun = Err(message.clone());
         mesh_failure = Some(LifecycleError::Input(message));
     }
-    let engine = mesh.engine();
     for job in group {
         match job {
             Job::Issue { participants, keys, reply } => {
                 let result = begun.clone().and_then(|()| {
                     let names: Vec<&str> = participants.iter().map(String::as_str).collect();
-                    engine.issue_delivered_keys(&names, keys, rng).map_err(|e| e.to_string())
+                    mesh.engine().issue_delivered_keys(&names, keys, rng).map_err(|e| e.to_string())
                 });
                 done.push(Done::Issued(reply, result));
             }
             Job::Collect { keys, reply } => {
                 let result =
-                    begun.clone().and_then(|()| engine.collect_delivered_keys(&keys).map_err(|e| e.to_string()));
+                    begun.clone().and_then(|()| mesh.engine().collect_delivered_keys(&keys).map_err(|e| e.to_string()));
                 done.push(Done::Collected(reply, result));
             }
             Job::Revoke { keys, reply } => {
                 let result = begun.clone().and_then(|()| {
                     for (id, reason) in &keys {
-                        engine.revoke(*id, reason).map_err(|e| e.to_string())?;
+                        mesh.engine().revoke(*id, reason).map_err(|e| e.to_string())?;
                     }
                     Ok(())
                 });
                 done.push(Done::Expired(reply, result));
             }
+            Job::Inject { event, reply } => {
+                let result = begun.clone().map(|()| mesh.inject(event).map_err(|e| e.to_string()));
+                done.push(Done::Injected(reply, result));
+            }
             Job::Expire { keys, reply } => {
                 let result = begun.clone().and_then(|()| {
                     if !keys.is_empty() {
-                        engine.expire_delivered_keys(&keys).map_err(|e| e.to_string())?;
+                        mesh.engine().expire_delivered_keys(&keys).map_err(|e| e.to_string())?;
                     }
                     // Collected keys whose retention is over are destroyed too. Each destroy
                     // is its own savepoint, so one that fails leaves its key RETIRED for the
                     // next expiry job and fails nothing else.
-                    let _ = engine.tick();
+                    let _ = mesh.engine().tick();
                     Ok(())
                 });
                 done.push(Done::Expired(reply, result));
             }
         }
     }
-    let committed = begun.and_then(|()| engine.commit_batch().map_err(|e| format!("commit failed: {e}")));
+    let committed = begun.and_then(|()| mesh.engine().commit_batch().map_err(|e| format!("commit failed: {e}")));
     for d in done {
         // A receiver that has gone (its connection closed) just drops the answer.
         match d {
@@ -218,6 +227,9 @@ fn run_group(
                 });
             }
             Done::Expired(reply, result) => {
+                let _ = reply.send(committed.clone().and(result));
+            }
+            Done::Injected(reply, result) => {
                 let _ = reply.send(committed.clone().and(result));
             }
         }
@@ -240,6 +252,13 @@ impl KeyStore {
     pub async fn collect(&self, keys: Vec<(KeyId, String)>) -> Result<Vec<SecretBytes>, String> {
         let (reply, answer) = oneshot::channel();
         self.jobs.send(Job::Collect { keys, reply }).map_err(|_| "the store writer stopped".to_string())?;
+        answer.await.map_err(|_| "the store writer stopped".to_string())?
+    }
+
+    /// Injects the operator's `event` into the live mesh now (its times count from now).
+    pub async fn inject(&self, event: EventSpec) -> Injected {
+        let (reply, answer) = oneshot::channel();
+        self.jobs.send(Job::Inject { event, reply }).map_err(|_| "the store writer stopped".to_string())?;
         answer.await.map_err(|_| "the store writer stopped".to_string())?
     }
 

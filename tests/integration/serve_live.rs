@@ -134,3 +134,42 @@ fn a_compromised_nodes_saes_are_cut_off_and_the_keys_it_saw_are_revoked() {
     }
     server.stop();
 }
+
+#[test]
+fn the_operator_injects_an_attack_now_and_the_pair_is_re_routed_while_saes_may_not() {
+    let server = Server::start("serve-live-admin", &["--speed", "20"]);
+    let events = "/admin/v1/events";
+    let eve = r#"{"kind": "eve", "link": "n1-n2", "attack": "intercept-resend", "strength": 1.0, "until": "3600s"}"#;
+    let (code, refused) = server.post("sae-alice", "n1", events, eve);
+    assert_eq!(code, 401, "an SAE may not inject events: {refused}");
+    for (body, message) in [
+        (r#"{"kind": "party"}"#, "malformed event"),
+        (r#"{"kind": "eve", "link": "n1-n9", "attack": "pns", "strength": 0.5}"#, "unknown link"),
+        (r#"{"kind": "compromise", "node": "hub"}"#, "hub"),
+    ] {
+        let (code, refused) = server.post("operator", "n1", events, body);
+        assert_eq!(code, 400, "{body}: {refused}");
+        assert!(refused["message"].as_str().unwrap().contains(message), "{body}: {refused}");
+    }
+    let (_, before) = server.get("sae-alice", "n1", "/api/v1/keys/sae-bob/status");
+    assert_eq!(before["status_extension"]["route"]["kind"], "direct", "{before}");
+    let (code, injected) = server.post("operator", "n1", events, eve);
+    assert_eq!(code, 200, "{injected}");
+    assert_eq!(injected["event"]["link"], "n1-n2", "{injected}");
+    // Intercept-resend on every pulse: QBER about 25 %, so the monitor takes n1-n2 to fallback
+    // after its next window and n1-n2 keys go through the hub.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (code, status) = server.get("sae-alice", "n1", "/api/v1/keys/sae-bob/status");
+        assert_eq!(code, 200, "{status}");
+        if status["status_extension"]["route"]["kind"] == "relay" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "n1-n2 never re-routed: {status}");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let (code, got) = server.get("sae-alice", "n1", "/api/v1/keys/sae-bob/enc_keys");
+    assert_eq!(code, 200, "{got}");
+    assert_eq!(got["keys"][0]["key_extension"]["source"], "relay", "{got}");
+    server.stop();
+}

@@ -8,7 +8,7 @@ use super::events::{RotationKind, SimEvent};
 use super::reconfigure::Source;
 use crate::lifecycle::Trigger;
 use crate::mesh::error::Result;
-use crate::mesh::scenario::{Attack, EventKind};
+use crate::mesh::scenario::{Attack, EventKind, EventSpec};
 use crate::units::{SimDuration, SimTime};
 
 impl Sim<'_> {
@@ -34,7 +34,7 @@ impl Sim<'_> {
 
     /// Scenario event `idx` starts.
     pub(super) fn start_event(&mut self, now: SimTime, idx: usize) -> Result<()> {
-        let e = self.scenario.event[idx].clone();
+        let e = self.event_spec(idx);
         let link_index = e.link.as_deref().and_then(|name| self.links.iter().position(|l| l.id == name));
         let node_index = e.node.as_deref().and_then(|name| self.topology.node(name));
         match e.kind {
@@ -89,9 +89,15 @@ impl Sim<'_> {
         }
     }
 
+    /// Event `idx`: the scenario's, then the injected ones.
+    pub(super) fn event_spec(&self, idx: usize) -> EventSpec {
+        let n = self.scenario.event.len();
+        if idx < n { self.scenario.event[idx].clone() } else { self.injected[idx - n].clone() }
+    }
+
     /// Scenario event `idx` ends (eve and degrade; the others have no end).
     pub(super) fn end_event(&mut self, now: SimTime, idx: usize) -> Result<()> {
-        let e = self.scenario.event[idx].clone();
+        let e = self.event_spec(idx);
         let Some(i) = e.link.as_deref().and_then(|name| self.links.iter().position(|l| l.id == name)) else {
             return Ok(());
         };

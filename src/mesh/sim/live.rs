@@ -8,12 +8,13 @@
 use std::sync::atomic::AtomicBool;
 
 use super::Sim;
+use super::events::SimEvent;
 use crate::lifecycle::{Clock, Engine, ManualClock};
 use crate::mesh::error::Result;
 use crate::mesh::monitor::LinkMode;
 use crate::mesh::routing::Graph;
-use crate::mesh::scenario::MeshScenario;
-use crate::units::SimTime;
+use crate::mesh::scenario::{EventSpec, MeshScenario, check_event};
+use crate::units::{InvalidParameter, SimDuration, SimTime};
 
 /// A mesh run driven step by step.
 pub struct LiveMesh<'a> {
@@ -133,6 +134,29 @@ impl<'a> LiveMesh<'a> {
         let spent = bits.min(q.buffer_bits);
         q.buffer_bits -= spent;
         spent
+    }
+
+    /// Injects `event` now (an operator's): its `at` and `until` count from now. It takes
+    /// effect at the next step, as the scenario's own events do. Returns the event as
+    /// scheduled (absolute simulated times).
+    pub fn inject(&mut self, mut event: EventSpec) -> std::result::Result<EventSpec, InvalidParameter> {
+        let now = self.now().as_secs_f64();
+        let (at, until) = (event.at_s, event.until_s);
+        if !(at.is_finite() && at >= 0.0) {
+            return Err(InvalidParameter::new("event.at", at, "must be a delay >= 0 from now"));
+        }
+        event.at_s = now + at;
+        event.until_s = until.map(|u| now + u);
+        check_event(&self.sim.topology, "event", &event)?;
+        let idx = self.sim.scenario.event.len() + self.sim.injected.len();
+        let start = Sim::at(event.at_s) + SimDuration(1);
+        let past = |e: crate::mesh::PastSchedule| InvalidParameter::new("event.at", at, e.to_string());
+        self.sim.queue.schedule(start, SimEvent::Start(idx)).map_err(past)?;
+        if let Some(u) = event.until_s {
+            self.sim.queue.schedule(Sim::at(u) + SimDuration(1), SimEvent::End(idx)).map_err(past)?;
+        }
+        self.sim.injected.push(event.clone());
+        Ok(event)
     }
 
     /// Ends the run: records the last key uses (committed) and gives the engine back.

@@ -181,6 +181,7 @@ impl<'a> Sim<'a> {
             graph,
             routes: Default::default(),
             master_due: false,
+            injected: Vec::new(),
         }
     }
 }
