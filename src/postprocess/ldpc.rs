@@ -16,18 +16,26 @@
 //!
 //! - [`ELKOUSS_2009`]: the BSC-optimised mother-code distributions of Elkouss, Leverrier,
 //!   Alléaume, Boutros 2009 (Table I, rates 0.50–0.90);
-//! - [`LdpcReconciler`]: rate adaptation by puncturing and shortening (Elkouss,
-//!   Martinez-Mateo, Lancho, Martin 2010, arXiv:1006.2660) over cached mother codes, with the
-//!   exact leak (syndrome bits minus punctured positions).
+//! - [`MotherCode`]: those codes built and cached per process, with public puncturing and
+//!   shortening orders;
+//! - [`Plan`]: a block cut into equal frames with fixed `d = p + s` rate adaptation (Elkouss,
+//!   Martinez-Mateo, Lancho, Martin 2010, arXiv:1006.2660);
+//! - [`LdpcReconciler`]: the protocol, one syndrome message and reveal rounds for the frames
+//!   that fail, with the exact leak (syndrome bits − punctured positions + revealed values)
+//!   counted at Alice's side of the channel ([`AliceFrames`]).
 //!
-//! Not here yet (issue 16): blind reconciliation and `reconcile-study`.
+//! Not here yet (issue 16): blind reconciliation without a QBER estimate.
 
 mod code;
 mod decoder;
 mod distribution;
+mod mother;
+mod plan;
 mod reconcile;
 
 pub use code::LdpcCode;
 pub use decoder::{CheckRule, Decoded, Decoder, MIN_SUM_NORMALISATION, channel_llr};
 pub use distribution::{DegreeDistribution, ELKOUSS_2009, TableRow};
-pub use reconcile::{LdpcOutcome, LdpcReconciler, MotherCode, Plan, SyndromeMessage};
+pub use mother::MotherCode;
+pub use plan::{DELTA, FramePlan, Plan};
+pub use reconcile::{AliceFrames, LdpcChannel, LdpcOutcome, LdpcReconciler};

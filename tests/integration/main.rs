@@ -23,6 +23,7 @@ mod paper_gys;
 mod paper_lim2014;
 mod pipeline;
 mod postprocess_cascade;
+mod postprocess_ldpc;
 mod postprocess_privacy;
 mod report;
 #[cfg(feature = "serve")]

@@ -1,55 +1,62 @@
 //! Rate-adaptive syndrome reconciliation of a key block (Elkouss, Martinez-Mateo, Lancho,
 //! Martin, "Rate compatible protocol for information reconciliation: an application to QKD",
-//! ITW 2010, arXiv:1006.2660, §III).
+//! ITW 2010, arXiv:1006.2660, §III), with reveal rounds for the frames Bob cannot decode.
 //!
-//! A block of key bits is cut into frames of one mother code of length `n` (Table I of
-//! Elkouss et al. 2009, rates 0.50–0.90). In each frame `p` positions are punctured (filled by
-//! Alice with private random bits, unknown to Bob: LLR 0) and `s` shortened (fixed to 0, known to
-//! both: a very large LLR), so the code works at rate `R = (R₀ − σ)/(1 − π − σ)` (π = p/n,
-//! σ = s/n; eq. 2 of the paper) on its `n − p − s` key bits. From the QBER estimate `Q` the
-//! target is `R = 1 − f·h(Q)`; we take the nearest mother rate R₀ and either puncture
-//! (`π = 1 − R₀/R`, R > R₀) or shorten (`σ = (R₀ − R)/(1 − R)`, R < R₀); the paper keeps
-//! `p + s` constant instead, which fixes the key bits per frame but uses both at once.
+//! 1. Alice sends the syndrome of every frame of the [`Plan`] (her punctured positions filled
+//!    with private random bits, her shortened ones 0).
+//! 2. Bob decodes each frame by belief propagation from his key bits (LLR `±ln((1 − Q)/Q)`),
+//!    the punctured positions (LLR 0) and the shortened ones (a very large LLR).
+//! 3. For each frame whose decoder does not satisfy the syndrome, Bob asks for more: Alice
+//!    reveals the values of some of the frame's punctured positions, which turns them into
+//!    shortened ones as in the blind protocol of Martinez-Mateo, Elkouss, Martin, "Blind
+//!    reconciliation", QIC 12, 791 (2012), and Bob decodes again; at most
+//!    [`LdpcReconciler::max_rounds`] rounds. The plan keeps enough punctured positions for
+//!    them (a mother code of lower rate). This is what lets a frame survive a QBER estimate
+//!    from a small sample that came out low.
 //!
-//! Leak, exactly: Alice's one message holds the `m` syndrome bits of every frame; the
-//! punctured bits are uniform and independent of the key, and the punctured positions are
-//! chosen so that no two share a check (each has a check of its own among them), so their
-//! columns of `H` are independent and the syndrome reveals `m − p` bits about the key bits
-//! (`H(S | key) = p`). Positions are public and deterministic from the code's seed. Shortened
-//! bits are constants and reveal nothing. A frame the decoder does not settle is counted in
-//! [`LdpcOutcome::frames_unconverged`]; its errors reach the verification hash.
-
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock};
+//! Leak, exactly: the punctured bits are uniform and independent of the key, and the punctured
+//! positions share no check (each has a check of its own among them), so their columns of `H`
+//! are independent and the syndrome reveals `m − p` bits about the key bits (`H(S | key) = p`).
+//! Each revealed value adds at most one bit. So the leak that the key length subtracts is
+//! `Σ (m − p) + revealed`, which [`AliceFrames`] counts as the bits cross the channel. Shortened
+//! bits are constants and reveal nothing; positions are public and deterministic from the code
+//! seed. A frame still unsatisfied after the last round is counted in
+//! [`LdpcOutcome::frames_unconverged`]; its errors, like those of a frame that satisfied the
+//! syndrome with a wrong word, reach the verification hash.
 
 use rand::RngExt;
 use rayon::prelude::*;
 
-use super::{CheckRule, Decoder, DegreeDistribution, ELKOUSS_2009, LdpcCode};
+use super::{CheckRule, Decoder, Plan};
 use crate::postprocess::{BitString, PostprocessError, binary_entropy};
 use crate::rng::derive_rng;
 
-/// LLR of a shortened position, in units of the channel LLR (the fixed-point decoder counts
-/// in those units exactly up to 8192).
-const SHORTENED_UNITS: f32 = 1000.0;
+/// LLR of a shortened or revealed position, in units of the channel LLR (the fixed-point
+/// decoder counts in those units exactly up to 8192).
+const KNOWN_UNITS: f32 = 1000.0;
 
 /// Settings of the rate-adaptive LDPC reconciler.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct LdpcReconciler {
     /// Mother-code length n (bits per frame, key and punctured and shortened).
     pub frame_length: usize,
-    /// Target efficiency f of the rate choice `R = 1 − f·h(Q)`.
+    /// Target efficiency f of the first message: each frame leaks `⌈f·h(Q)·k⌉` syndrome bits.
     pub efficiency: f64,
-    /// Decoder iterations per frame.
+    /// Decoder iterations per frame and round.
     pub max_iterations: u32,
     /// Check-node rule of the decoder.
     pub rule: CheckRule,
     /// Seed of the mother codes and of the puncturing and shortening orders (public).
     pub code_seed: u64,
+    /// Values revealed per reveal round, as a share of the frame's Shannon leak `h(Q)·k`.
+    pub reveal_fraction: f64,
+    /// Reveal rounds at most (0: one-way reconciliation).
+    pub max_rounds: u32,
 }
 
 impl Default for LdpcReconciler {
-    /// 10⁵-bit frames, f = 1.15, 60 layered sum-product iterations, code seed 1.
+    /// 10⁵-bit frames, f = 1.15, 60 layered sum-product iterations, code seed 1, reveal
+    /// rounds of 4 % of h(Q)·k, at most 8 of them.
     fn default() -> Self {
         LdpcReconciler {
             frame_length: 100_000,
@@ -57,205 +64,217 @@ impl Default for LdpcReconciler {
             max_iterations: 60,
             rule: CheckRule::SumProduct,
             code_seed: 1,
+            reveal_fraction: 0.04,
+            max_rounds: 8,
         }
     }
 }
 
-/// A mother code with its public puncturing and shortening orders.
-#[derive(Debug)]
-pub struct MotherCode {
-    /// Design rate R₀ = 1 − m/n.
-    pub rate: f64,
-    /// The parity-check matrix.
-    pub code: LdpcCode,
-    /// Positions that may be punctured, in order: no two share a check.
-    pub puncture_order: Vec<u32>,
-    /// The other positions in a seeded random order: the first `s` are shortened.
-    pub shorten_order: Vec<u32>,
+/// Alice's side of the public channel, as Bob sees it.
+pub trait LdpcChannel {
+    /// The syndrome of every frame of the plan (Alice's first and main message).
+    fn syndromes(&mut self) -> Vec<BitString>;
+    /// The values of Alice's frame words at the requested (frame, code positions).
+    fn reveal(&mut self, requests: &[(usize, Vec<u32>)]) -> Vec<Vec<bool>>;
 }
 
-/// Mother codes by (n, rate in hundredths, seed).
-type CodeCache = Mutex<HashMap<(usize, u32, u64), Arc<MotherCode>>>;
-
-/// The process-wide cache of mother codes.
-fn cache() -> &'static CodeCache {
-    static CACHE: OnceLock<CodeCache> = OnceLock::new();
-    CACHE.get_or_init(Default::default)
+/// Alice's frame words (key bits, her private punctured bits, zeros) and a count of every bit
+/// she sends.
+pub struct AliceFrames {
+    words: Vec<BitString>,
+    syndromes: Vec<BitString>,
+    /// Syndrome bits sent.
+    pub syndrome_bits_sent: u64,
+    /// Revealed values sent.
+    pub revealed_bits_sent: u64,
+    /// Messages sent.
+    pub messages: u64,
 }
 
-impl MotherCode {
-    /// The mother code of Table I rate `rate` and length `n` built from `seed`, constructed on
-    /// first use and cached for the process.
-    pub fn get(n: usize, rate: f64, seed: u64) -> Result<Arc<MotherCode>, PostprocessError> {
-        let key = (n, (rate * 100.0).round() as u32, seed);
-        let mut cache = cache().lock().unwrap_or_else(|e| e.into_inner());
-        if let Some(code) = cache.get(&key) {
-            return Ok(code.clone());
-        }
-        let dist = DegreeDistribution::elkouss_2009(rate).ok_or_else(|| PostprocessError::Size {
-            name: "ldpc mother-code rate (hundredths)",
-            value: key.1 as usize,
-            allowed: "must be one of 50, 55, …, 90 (Elkouss et al. 2009, Table I)".into(),
-        })?;
-        let checks = ((1.0 - rate) * n as f64).round() as usize;
-        let code = LdpcCode::random(n, checks, &dist, seed)?;
-        let built = Arc::new(Self::orders(rate, code, seed));
-        cache.insert(key, built.clone());
-        Ok(built)
+impl AliceFrames {
+    /// Alice's frames of `alice` under `plan`, the punctured positions filled from
+    /// `alice_seed` (her private randomness).
+    pub fn new(plan: &Plan, alice: &BitString, alice_seed: u64) -> Self {
+        let code = &plan.mother.code;
+        let words: Vec<BitString> = (0..plan.frames.len())
+            .into_par_iter()
+            .map(|f| {
+                let mut word = BitString::zeros(code.len());
+                let mut rng = derive_rng(alice_seed, &[f as u64]);
+                for &v in plan.punctured_positions(f) {
+                    word.set(v as usize, rng.random::<bool>());
+                }
+                let offset = plan.frames[f].offset;
+                for (i, v) in plan.key_positions(f).enumerate() {
+                    word.set(v, alice.get(offset + i));
+                }
+                word
+            })
+            .collect();
+        let syndromes = words.par_iter().map(|w| code.syndrome(w)).collect();
+        AliceFrames { words, syndromes, syndrome_bits_sent: 0, revealed_bits_sent: 0, messages: 0 }
     }
 
-    /// The puncturing order (variables by increasing degree, ties in seeded random order,
-    /// taken greedily when none of their checks already has a punctured neighbour) and the
-    /// shortening order of the rest.
-    fn orders(rate: f64, code: LdpcCode, seed: u64) -> MotherCode {
-        let n = code.len();
-        let mut degree = vec![0u32; n];
-        let mut checks_of: Vec<Vec<u32>> = vec![Vec::new(); n];
-        for c in 0..code.checks() {
-            for &v in code.check(c) {
-                degree[v as usize] += 1;
-                checks_of[v as usize].push(c as u32);
-            }
-        }
-        let mut rng = derive_rng(seed, &[0x9e7c]);
-        let mut order: Vec<u32> = (0..n as u32).collect();
-        for i in (1..n).rev() {
-            order.swap(i, rng.random_range(0..=i));
-        }
-        order.sort_by_key(|&v| degree[v as usize]);
-        let mut tainted = vec![false; code.checks()];
-        let (mut puncture_order, mut rest) = (Vec::new(), Vec::new());
-        for v in order {
-            let checks = &checks_of[v as usize];
-            if checks.iter().all(|&c| !tainted[c as usize]) {
-                checks.iter().for_each(|&c| tainted[c as usize] = true);
-                puncture_order.push(v);
-            } else {
-                rest.push(v);
-            }
-        }
-        for i in (1..rest.len()).rev() {
-            rest.swap(i, rng.random_range(0..=i));
-        }
-        MotherCode { rate, code, puncture_order, shorten_order: rest }
+    /// Every bit sent so far.
+    pub fn bits_sent(&self) -> u64 {
+        self.syndrome_bits_sent + self.revealed_bits_sent
     }
 }
 
-/// How a block is cut into frames.
-#[derive(Debug, Clone)]
-pub struct Plan {
-    /// The mother code.
-    pub mother: Arc<MotherCode>,
-    /// Punctured positions per frame.
-    pub punctured: usize,
-    /// Key bits per frame (the last frame may hold fewer, the rest shortened).
-    pub key_per_frame: usize,
-    /// Key bits of the block.
-    pub block_bits: usize,
-    /// The crossover probability the decoder assumes.
-    pub qber: f64,
-}
+impl LdpcChannel for AliceFrames {
+    fn syndromes(&mut self) -> Vec<BitString> {
+        self.messages += 1;
+        self.syndrome_bits_sent += self.syndromes.iter().map(|s| s.len() as u64).sum::<u64>();
+        self.syndromes.clone()
+    }
 
-/// Alice's one message: the syndrome of every frame.
-#[derive(Debug, Clone)]
-pub struct SyndromeMessage {
-    /// One syndrome (m bits) per frame.
-    pub syndromes: Vec<BitString>,
+    fn reveal(&mut self, requests: &[(usize, Vec<u32>)]) -> Vec<Vec<bool>> {
+        self.messages += 1;
+        let answers: Vec<Vec<bool>> =
+            requests.iter().map(|(f, at)| at.iter().map(|&v| self.words[*f].get(v as usize)).collect()).collect();
+        self.revealed_bits_sent += answers.iter().map(|a| a.len() as u64).sum::<u64>();
+        answers
+    }
 }
 
 /// What reconciling a block disclosed and how it went.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct LdpcOutcome {
-    /// Bits about the key the message reveals: Σ over frames of (m − p).
+    /// Bits about the key the messages reveal: syndrome bits − punctured + revealed.
     pub leaked_bits: u64,
-    /// Syndrome bits sent.
+    /// Syndrome bits received.
     pub syndrome_bits: u64,
     /// Punctured positions, over all frames.
     pub punctured_bits: u64,
     /// Shortened positions, over all frames.
     pub shortened_bits: u64,
+    /// Values revealed in the reveal rounds.
+    pub revealed_bits: u64,
     /// Frames.
     pub frames: u64,
-    /// Frames whose decoder did not satisfy the syndrome.
+    /// Frames whose decoder did not satisfy the syndrome after the last round.
     pub frames_unconverged: u64,
+    /// Reveal rounds (each a round trip: Bob's request, Alice's values).
+    pub rounds: u32,
+    /// Messages on the public channel, both directions.
+    pub messages: u64,
 }
 
 impl LdpcReconciler {
     /// The frame plan for a block of `block_bits` key bits at estimated crossover `qber`.
     pub fn plan(&self, block_bits: usize, qber: f64) -> Result<Plan, PostprocessError> {
-        if !(qber > 0.0 && qber < 0.5) || block_bits == 0 {
+        if !(qber > 0.0 && qber < 0.5) {
             return Err(PostprocessError::Size {
                 name: "ldpc block bits",
                 value: block_bits,
-                allowed: format!("must be ≥ 1, with the QBER estimate {qber} in (0, 0.5)"),
+                allowed: format!("the QBER estimate {qber} must be in (0, 0.5)"),
             });
         }
-        let target = (1.0 - self.efficiency * binary_entropy(qber)).clamp(0.3, 0.99);
-        let row = ELKOUSS_2009.iter().min_by(|a, b| (a.rate - target).abs().total_cmp(&(b.rate - target).abs()));
-        let mother = MotherCode::get(self.frame_length, row.expect("nine rows").rate, self.code_seed)?;
-        let n = self.frame_length as f64;
-        let (punctured, shortened) = if target > mother.rate {
-            (((1.0 - mother.rate / target) * n).round() as usize, 0)
-        } else {
-            (0, ((mother.rate - target) / (1.0 - target) * n).round() as usize)
+        let h = binary_entropy(qber);
+        let reserve = self.reveal_fraction * f64::from(self.max_rounds) * h;
+        Plan::new(self.frame_length, block_bits, Some(self.efficiency * h), reserve, qber, self.code_seed)
+    }
+
+    /// Bob's side: receives the syndromes, decodes every frame of `bob`, asks for reveal rounds
+    /// while frames fail, and writes his corrected key bits back.
+    pub fn bob_reconcile(&self, plan: &Plan, alice: &mut impl LdpcChannel, bob: &mut BitString) -> LdpcOutcome {
+        let syndromes = alice.syndromes();
+        let count = plan.frames.len();
+        let mut revealed: Vec<Vec<(u32, bool)>> = vec![Vec::new(); count];
+        let mut orders: Vec<Option<Vec<u32>>> = vec![None; count];
+        let mut pending: Vec<usize> = (0..count).collect();
+        let mut outcome = LdpcOutcome { messages: 1, ..LdpcOutcome::default() };
+        let step = |f: usize| {
+            let shannon = binary_entropy(plan.qber) * plan.frames[f].key_bits as f64;
+            ((self.reveal_fraction * shannon).ceil() as usize).max(1)
         };
-        let punctured = punctured.min(mother.puncture_order.len());
-        let key_per_frame = self.frame_length - punctured - shortened;
-        Ok(Plan { mother, punctured, key_per_frame, block_bits, qber })
-    }
-
-    /// Alice's side: the syndromes of her frames (punctured positions filled from `alice_seed`,
-    /// her private randomness).
-    pub fn alice_message(&self, plan: &Plan, alice: &BitString, alice_seed: u64) -> SyndromeMessage {
-        let syndromes = (0..plan.frames())
-            .into_par_iter()
-            .map(|f| {
-                let mut word = BitString::zeros(plan.mother.code.len());
-                let mut rng = derive_rng(alice_seed, &[f as u64]);
-                for &v in &plan.mother.puncture_order[..plan.punctured] {
-                    word.set(v as usize, rng.random::<bool>());
+        loop {
+            let decoded = self.decode_frames(plan, &syndromes, &revealed, &pending, bob);
+            // Converged frames are written back now; failed ones are decoded again from Bob's
+            // own bits, and written back only when the rounds end.
+            let (mut failed, mut unwritten) = (Vec::new(), Vec::new());
+            for (f, bits, converged) in decoded {
+                if converged {
+                    write_back(bob, plan.frames[f].offset, &bits);
+                } else {
+                    failed.push(f);
+                    unwritten.push((f, bits));
                 }
-                for (i, v) in plan.key_positions(f).enumerate() {
-                    word.set(v, alice.get(plan.key_per_frame * f + i));
-                }
-                plan.mother.code.syndrome(&word)
-            })
-            .collect();
-        SyndromeMessage { syndromes }
-    }
-
-    /// Bob's side: decodes every frame of `bob` from the message and writes his corrected key
-    /// bits back.
-    pub fn bob_decode(&self, plan: &Plan, message: &SyndromeMessage, bob: &mut BitString) -> LdpcOutcome {
-        let magnitude = ((1.0 - plan.qber) / plan.qber).ln() as f32;
-        let code = &plan.mother.code;
-        let decoded: Vec<(Vec<bool>, bool)> = (0..plan.frames())
-            .into_par_iter()
-            .map(|f| {
-                let mut llr = vec![SHORTENED_UNITS * magnitude; code.len()];
-                for &v in &plan.mother.puncture_order[..plan.punctured] {
-                    llr[v as usize] = 0.0;
-                }
-                for (i, v) in plan.key_positions(f).enumerate() {
-                    llr[v] = if bob.get(plan.key_per_frame * f + i) { -magnitude } else { magnitude };
-                }
-                let out = Decoder::with_rule(self.rule).decode(code, &llr, &message.syndromes[f], self.max_iterations);
-                (plan.key_positions(f).map(|v| out.word.get(v)).collect(), out.converged)
-            })
-            .collect();
-        let mut outcome = LdpcOutcome::default();
-        for (f, (bits, converged)) in decoded.into_iter().enumerate() {
-            for (i, bit) in bits.iter().enumerate() {
-                bob.set(plan.key_per_frame * f + i, *bit);
             }
-            outcome.frames += 1;
-            outcome.frames_unconverged += u64::from(!converged);
-            outcome.syndrome_bits += message.syndromes[f].len() as u64;
-            outcome.punctured_bits += plan.punctured as u64;
-            outcome.shortened_bits += (code.len() - plan.punctured - bits.len()) as u64;
+            // Frames with nothing left to reveal stay failed.
+            let requests: Vec<(usize, Vec<u32>)> = failed
+                .iter()
+                .filter_map(|&f| {
+                    let order = orders[f].get_or_insert_with(|| plan.reveal_order(f));
+                    let done = revealed[f].len();
+                    let next: Vec<u32> = order.iter().skip(done).take(step(f)).copied().collect();
+                    (!next.is_empty()).then_some((f, next))
+                })
+                .collect();
+            if requests.is_empty() || outcome.rounds == self.max_rounds {
+                for (f, bits) in unwritten {
+                    write_back(bob, plan.frames[f].offset, &bits);
+                }
+                outcome.frames_unconverged = failed.len() as u64;
+                break;
+            }
+            let answers = alice.reveal(&requests);
+            outcome.rounds += 1;
+            outcome.messages += 2;
+            pending.clear();
+            for ((f, at), values) in requests.into_iter().zip(answers) {
+                outcome.revealed_bits += values.len() as u64;
+                revealed[f].extend(at.into_iter().zip(values));
+                pending.push(f);
+            }
         }
-        outcome.leaked_bits = outcome.syndrome_bits - outcome.punctured_bits;
+        outcome.frames = count as u64;
+        outcome.syndrome_bits = syndromes.iter().map(|s| s.len() as u64).sum();
+        outcome.punctured_bits = plan.frames.iter().map(|f| f.punctured as u64).sum();
+        outcome.shortened_bits = plan.frames.iter().map(|f| f.shortened as u64).sum();
+        outcome.leaked_bits = outcome.syndrome_bits - outcome.punctured_bits + outcome.revealed_bits;
         outcome
+    }
+
+    /// Decodes frames `which` of `bob` (not changed) with the values revealed so far: for each,
+    /// its key bits as decoded and whether the syndrome is satisfied.
+    fn decode_frames(
+        &self,
+        plan: &Plan,
+        syndromes: &[BitString],
+        revealed: &[Vec<(u32, bool)>],
+        which: &[usize],
+        bob: &BitString,
+    ) -> Vec<(usize, Vec<bool>, bool)> {
+        let code = &plan.mother.code;
+        which
+            .par_iter()
+            .map_init(
+                || (Decoder::with_rule(self.rule), Vec::<f32>::new()),
+                |(decoder, llr), &f| {
+                    // The decoder assumes the QBER that the frame's leak so far is designed for:
+                    // the estimate at first, higher with each reveal round.
+                    let frame = &plan.frames[f];
+                    let leak = (code.checks() - frame.punctured + revealed[f].len()) as f64;
+                    let qber = inverse_binary_entropy(leak / (self.efficiency * frame.key_bits as f64)).max(plan.qber);
+                    let magnitude = ((1.0 - qber) / qber).ln() as f32;
+                    llr.clear();
+                    llr.resize(code.len(), KNOWN_UNITS * magnitude);
+                    for &v in plan.punctured_positions(f) {
+                        llr[v as usize] = 0.0;
+                    }
+                    let offset = plan.frames[f].offset;
+                    for (i, v) in plan.key_positions(f).enumerate() {
+                        llr[v] = if bob.get(offset + i) { -magnitude } else { magnitude };
+                    }
+                    for &(v, value) in &revealed[f] {
+                        llr[v as usize] = if value { -KNOWN_UNITS * magnitude } else { KNOWN_UNITS * magnitude };
+                    }
+                    let out = decoder.decode(code, llr, &syndromes[f], self.max_iterations);
+                    (f, plan.key_positions(f).map(|v| out.word.get(v)).collect(), out.converged)
+                },
+            )
+            .collect()
     }
 
     /// Both sides at once: Bob's `bob` corrected towards `alice` with the plan for `qber`.
@@ -267,27 +286,89 @@ impl LdpcReconciler {
         alice_seed: u64,
     ) -> Result<LdpcOutcome, PostprocessError> {
         let plan = self.plan(alice.len(), qber)?;
-        let message = self.alice_message(&plan, alice, alice_seed);
-        Ok(self.bob_decode(&plan, &message, bob))
+        let mut channel = AliceFrames::new(&plan, alice, alice_seed);
+        Ok(self.bob_reconcile(&plan, &mut channel, bob))
     }
 }
 
-impl Plan {
-    /// Frames of the block.
-    pub fn frames(&self) -> usize {
-        self.block_bits.div_ceil(self.key_per_frame)
+/// Writes a frame's decoded key bits into `bob` from `offset` on.
+fn write_back(bob: &mut BitString, offset: usize, bits: &[bool]) {
+    for (i, &bit) in bits.iter().enumerate() {
+        bob.set(offset + i, bit);
+    }
+}
+
+/// The crossover `q ∈ (0, ½]` with `h(q) = h` (bisection; ½ for `h ≥ 1`).
+fn inverse_binary_entropy(h: f64) -> f64 {
+    let (mut low, mut high) = (1e-9, 0.5);
+    for _ in 0..60 {
+        let mid = 0.5 * (low + high);
+        if binary_entropy(mid) < h {
+            low = mid;
+        } else {
+            high = mid;
+        }
+    }
+    high
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::postprocess::VerificationHash;
+    use crate::postprocess::cascade::binary_symmetric_pair;
+
+    /// 10⁴-bit frames: quick, and short enough that a frame is a real test of the code.
+    fn reconciler(max_rounds: u32) -> LdpcReconciler {
+        LdpcReconciler { frame_length: 10_000, efficiency: 1.3, max_rounds, ..LdpcReconciler::default() }
     }
 
-    /// The code positions holding frame `f`'s key bits, in order: the positions after the
-    /// punctured ones and the frame's shortened ones in the shortening order (the last frame
-    /// shortens what its key bits do not fill).
-    pub fn key_positions(&self, f: usize) -> impl Iterator<Item = usize> + '_ {
-        let bits = self.key_per_frame.min(self.block_bits - self.key_per_frame * f);
-        let rest = &self.mother.shorten_order;
-        let skip = self.mother.puncture_order.len() - self.punctured;
-        // Unused puncture candidates come first in the free list, then the shortening order.
-        let free = self.mother.puncture_order[self.punctured..].iter().chain(rest);
-        let shortened = skip + rest.len() - bits;
-        free.skip(shortened).map(|&v| v as usize)
+    #[test]
+    fn a_block_well_inside_the_codes_threshold_reconciles_in_one_message() {
+        // f = 1.3 at the true QBER of 3 %: every frame decodes at once, no reveal round.
+        let mut rng = derive_rng(31, &[]);
+        let (alice, mut bob) = binary_symmetric_pair(30_000, 0.03, &mut rng);
+        let out = reconciler(8).reconcile(&alice, &mut bob, 0.03, 5).unwrap();
+        assert_eq!(bob, alice);
+        assert_eq!((out.frames, out.frames_unconverged, out.rounds, out.messages), (4, 0, 0, 1));
+        assert_eq!(out.leaked_bits, out.syndrome_bits - out.punctured_bits);
+    }
+
+    #[test]
+    fn a_low_qber_estimate_is_rescued_by_reveal_rounds() {
+        // Estimate 2 %, true 3 %: f·h(0.02) = 1.3·0.141 < h(0.03) = 0.194, so the first message
+        // cannot suffice; punctured values revealed in rounds make up the difference.
+        let mut rng = derive_rng(32, &[]);
+        let (alice, bob) = binary_symmetric_pair(30_000, 0.03, &mut rng);
+        let (mut once, mut rounds) = (bob.clone(), bob);
+        let one_way = reconciler(0).reconcile(&alice, &mut once, 0.02, 5).unwrap();
+        assert!(one_way.frames_unconverged > 0 && once != alice, "{one_way:?}");
+        let out = reconciler(10).reconcile(&alice, &mut rounds, 0.02, 5).unwrap();
+        assert_eq!(rounds, alice, "{out:?}");
+        assert!(out.rounds >= 1 && out.revealed_bits > 0, "{out:?}");
+        assert_eq!(out.messages, 1 + 2 * u64::from(out.rounds));
+        assert_eq!(out.leaked_bits, out.syndrome_bits - out.punctured_bits + out.revealed_bits);
+        assert!(out.revealed_bits <= out.punctured_bits);
+    }
+
+    #[test]
+    fn a_block_far_outside_the_codes_reach_fails_and_verification_catches_it() {
+        // True QBER 15 %, estimate 2 %: the frames fail even after every punctured value is
+        // revealed, Bob's key differs, and the verification hash says so.
+        let mut rng = derive_rng(33, &[]);
+        let (alice, mut bob) = binary_symmetric_pair(20_000, 0.15, &mut rng);
+        let out = reconciler(10).reconcile(&alice, &mut bob, 0.02, 5).unwrap();
+        assert_eq!(out.frames_unconverged, out.frames, "{out:?}");
+        assert_ne!(bob, alice);
+        let hash = VerificationHash::new(alice.len(), 1e-12, &mut derive_rng(34, &[])).unwrap();
+        let verdict = hash.check(&hash.tags(&alice).unwrap(), &bob).unwrap();
+        assert!(!verdict.matched, "a failed frame passed verification");
+    }
+
+    #[test]
+    fn the_inverse_binary_entropy_inverts_h() {
+        for q in [0.001, 0.01, 0.05, 0.11, 0.3] {
+            assert!((inverse_binary_entropy(binary_entropy(q)) - q).abs() < 1e-9, "q = {q}");
+        }
     }
 }

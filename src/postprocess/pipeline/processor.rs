@@ -14,6 +14,7 @@ use crate::postprocess::bits::BitString;
 use crate::postprocess::cascade::{AliceParities, CascadeConfig, ParityOracle, PassLayout, RangeRequest, reconcile};
 use crate::postprocess::entropy::binary_entropy;
 use crate::postprocess::estimation::{Lim2014, vacuum_weak_bounds};
+use crate::postprocess::ldpc::AliceFrames;
 use crate::postprocess::privacy::ToeplitzHash;
 use crate::postprocess::verify::VerificationHash;
 use crate::postprocess::{PostprocessError, PostprocessSettings, Security};
@@ -172,17 +173,17 @@ impl BlockProcessor {
                 channel.parity_bits
             }
             Reconciliation::Ldpc(ldpc) => {
-                // The code rate is chosen one standard deviation of the estimate above it.
-                let qber = (tune + (tune * (1.0 - tune) / k.max(1) as f64).sqrt()).min(0.49);
-                let plan = ldpc.plan(m, qber)?;
-                let message = ldpc.alice_message(&plan, &alice, rng.next_u64());
-                // Counted as it crosses: every syndrome bit, less the punctured positions
-                // (uniform bits of Alice's, independent of the key: see ldpc::reconcile).
-                let sent: u64 = message.syndromes.iter().map(|s| s.len() as u64).sum();
-                let outcome = ldpc.bob_decode(&plan, &message, &mut bob);
+                // The code rate is chosen from the estimate; frames that fail ask for reveal rounds.
+                let plan = ldpc.plan(m, tune.min(0.49))?;
+                let mut channel = AliceFrames::new(&plan, &alice, rng.next_u64());
+                let outcome = ldpc.bob_reconcile(&plan, &mut channel, &mut bob);
                 report.cascade_reported_bits = outcome.leaked_bits;
-                report.channel_uses = 1;
-                let leak = sent - outcome.punctured_bits;
+                // Round trips: the syndrome message, then one per reveal round.
+                report.channel_uses = 1 + u64::from(outcome.rounds);
+                // Counted as it crosses: every syndrome bit and revealed value, less the
+                // punctured positions (uniform bits of Alice's, independent of the key: see
+                // ldpc::reconcile).
+                let leak = channel.bits_sent() - outcome.punctured_bits;
                 if frame_errors > 0 {
                     let shannon = m as f64 * binary_entropy(frame_errors as f64 / m as f64);
                     report.reconciliation_efficiency = Some(leak as f64 / shannon);

@@ -66,7 +66,8 @@ pub struct BlockReport {
     /// `leak_EC / (m·h(e))` for the m reconciled bits and their true error rate e (None when
     /// not reconciled or error-free).
     pub reconciliation_efficiency: Option<f64>,
-    /// Cascade round trips on the classical channel.
+    /// Reconciliation round trips on the classical channel (LDPC: the syndrome message, then
+    /// one per reveal round).
     pub channel_uses: u64,
     /// Errors left in Bob's key after Cascade (simulation ground truth).
     pub residual_errors: u64,
