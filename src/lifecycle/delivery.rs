@@ -11,12 +11,12 @@
 use rand::CryptoRng;
 
 use crate::crypto::{KeyType, SecretBytes};
-use crate::lifecycle::engine::{Engine, NewKey, Tx};
+use crate::lifecycle::engine::{Engine, NewKey, Tx, key_aad};
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::record::KeyId;
 use crate::lifecycle::record::KeyRecord;
 use crate::lifecycle::state::{KeyState, Transition};
-use crate::lifecycle::store::keys;
+use crate::lifecycle::store::keys::{self, KeyRow};
 
 type Result<T> = std::result::Result<T, LifecycleError>;
 
@@ -54,23 +54,73 @@ impl Engine {
         if nodes.is_empty() {
             return Err(LifecycleError::NoParticipants);
         }
+        let kt = KeyType::QkdTransport;
+        let spec = self.config.specs.get(kt).clone();
+        let participants_json = serde_json::to_string(&nodes).map_err(|e| LifecycleError::Input(e.to_string()))?;
         self.atomic(|tx| {
             for n in &nodes {
                 if tx.is_isolated(n)? {
                     return Err(LifecycleError::NodeIsolated { node: n.clone() });
                 }
             }
+            // Every key's row is written once, in the state the transitions end in, with
+            // the audit records each of them writes (the same records, in the same order, as
+            // the step-by-step transitions: `generate`, `distribute`, a `receipt` per KME,
+            // `activate`, then `deliver`); a key's transitions are legal by construction.
+            let now = tx.clock.now();
+            let mut id = keys::next_id(&tx.conn)?;
             let mut ids = Vec::with_capacity(keys.len());
             for key in keys {
-                let new = NewKey::for_channel(KeyType::QkdTransport, &key.channel, &nodes);
-                let id = tx.store_new_key(&new, key.material, &key.origin, rng)?;
-                tx.transition(id, Transition::Distribute, "held by both KMEs")?;
-                for n in &nodes {
-                    tx.confirm_receipt_inner(id, n)?;
+                let new = NewKey::for_channel(kt, &key.channel, &nodes);
+                if let Some(active) = keys::other_active(&tx.conn, &key.channel, kt, id)? {
+                    return Err(LifecycleError::ChannelBusy { key: id, channel: key.channel, key_type: kt, active });
                 }
-                tx.activate_inner(id)?;
+                let wrapped = tx
+                    .master
+                    .wrap(&key.material, &key_aad(id, kt), rng)
+                    .map_err(|source| LifecycleError::GenerationFailed { key_type: kt, source })?;
+                let row = KeyRow {
+                    key_type: kt,
+                    channel: &key.channel,
+                    participants_json: &participants_json,
+                    material_len: key.material.len(),
+                    created: now,
+                    rotation_period: spec.rotation_period,
+                    usage_limit: spec.usage_limit,
+                    replaces: None,
+                    prestaged: false,
+                };
+                keys::insert_active(&tx.conn, id, &row, &wrapped)?;
+                tx.append_audit(
+                    "generate",
+                    Some(id),
+                    None,
+                    Some(KeyState::Generated),
+                    &new.generate_detail(&key.origin),
+                )?;
+                let (generated, distributed) = (Some(KeyState::Generated), Some(KeyState::Distributed));
+                tx.append_audit(
+                    Transition::Distribute.as_str(),
+                    Some(id),
+                    generated,
+                    distributed,
+                    "held by both KMEs",
+                )?;
+                for n in &nodes {
+                    keys::add_receipt(&tx.conn, id, n, now)?;
+                    tx.append_audit("receipt", Some(id), None, None, &format!("node={n}"))?;
+                }
+                let active = Some(KeyState::Active);
+                tx.append_audit(
+                    Transition::Activate.as_str(),
+                    Some(id),
+                    distributed,
+                    active,
+                    "all receipts confirmed",
+                )?;
                 tx.append_audit("deliver", Some(id), None, None, &key.handed_to)?;
                 ids.push(id);
+                id = KeyId(id.0 + 1);
             }
             Ok(ids)
         })
@@ -129,4 +179,93 @@ fn active_delivered(tx: &Tx<'_>, id: KeyId) -> Result<KeyRecord> {
         });
     }
     Ok(rec)
+}
+
+#[cfg(test)]
+mod tests {
+    use rand::SeedableRng;
+    use rand_chacha::ChaCha20Rng;
+
+    use super::*;
+    use crate::lifecycle::{EngineConfig, ManualClock};
+    use crate::units::SimTime;
+
+    fn engine(dir: &std::path::Path) -> Engine {
+        let mut rng = ChaCha20Rng::seed_from_u64(11);
+        let master = SecretBytes::random(32, "master", &mut rng).unwrap();
+        let clock = ManualClock::new(SimTime::from_secs(1_700_000_000));
+        Engine::create(&dir.join("store.db"), &master, EngineConfig::default(), Box::new(clock), &mut rng).unwrap()
+    }
+
+    fn keys_to_deliver() -> Vec<DeliveredKey> {
+        (0..3)
+            .map(|i| DeliveredKey {
+                channel: format!("etsi014/k{i}"),
+                material: SecretBytes::new(vec![i as u8 + 1; 32 + i]),
+                origin: "relay hub-n1,hub-n3".into(),
+                handed_to: format!("key_ID=k{i}; master_SAE_ID=sae-alice"),
+            })
+            .collect()
+    }
+
+    /// The transitions one by one, as every other key type takes them: the reference the
+    /// one-row path must equal.
+    fn issue_step_by_step(e: &mut Engine, nodes: &[String], keys: Vec<DeliveredKey>, rng: &mut ChaCha20Rng) {
+        e.atomic(|tx| {
+            for key in keys {
+                let new = NewKey::for_channel(KeyType::QkdTransport, &key.channel, nodes);
+                let id = tx.store_new_key(&new, key.material, &key.origin, rng)?;
+                tx.transition(id, Transition::Distribute, "held by both KMEs")?;
+                for n in nodes {
+                    tx.confirm_receipt_inner(id, n)?;
+                }
+                tx.activate_inner(id)?;
+                tx.append_audit("deliver", Some(id), None, None, &key.handed_to)?;
+            }
+            Ok(())
+        })
+        .unwrap();
+    }
+
+    /// Every key row column and every audit record's hash (which covers the whole chain).
+    fn dump(e: &Engine) -> (Vec<String>, Vec<String>) {
+        let rows = |sql: &str| -> Vec<String> {
+            let mut stmt = e.conn.prepare(sql).unwrap();
+            stmt.query_map([], |r| r.get::<_, String>(0)).unwrap().map(|r| r.unwrap()).collect()
+        };
+        let keys = rows(
+            "SELECT id || '|' || key_type || '|' || channel || '|' || state || '|' || participants || '|' || \
+             hex(wrapped) || '|' || quote(public) || '|' || material_len || '|' || created_ns || '|' || \
+             state_changed_ns || '|' || quote(activated_ns) || '|' || quote(rotation_period_ns) || '|' || \
+             quote(usage_limit) || '|' || usage_count || '|' || quote(replaces) || '|' || prestaged || '|' || \
+             (SELECT group_concat(node || '@' || at_ns) FROM receipts WHERE key_id = keys.id) FROM keys ORDER BY id",
+        );
+        let audit = rows("SELECT seq || ' ' || event || ' ' || hex(hash) FROM audit ORDER BY seq");
+        (keys, audit)
+    }
+
+    #[test]
+    fn issuing_delivered_keys_in_one_row_each_leaves_the_store_the_step_by_step_transitions_leave() {
+        let dir = std::env::temp_dir().join(format!("qecnet-delivery-rows-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let (a, b) = (dir.join("a"), dir.join("b"));
+        std::fs::create_dir_all(&a).unwrap();
+        std::fs::create_dir_all(&b).unwrap();
+        let (mut fast, mut reference) = (engine(&a), engine(&b));
+        let nodes = vec!["n1".to_string(), "n3".to_string()];
+        let ids =
+            fast.issue_delivered_keys(&["n3", "n1"], keys_to_deliver(), &mut ChaCha20Rng::seed_from_u64(3)).unwrap();
+        issue_step_by_step(&mut reference, &nodes, keys_to_deliver(), &mut ChaCha20Rng::seed_from_u64(3));
+        assert_eq!(ids.len(), 3);
+        let (fast_keys, fast_audit) = dump(&fast);
+        let (ref_keys, ref_audit) = dump(&reference);
+        assert_eq!(fast_keys, ref_keys);
+        assert_eq!(fast_audit, ref_audit, "the same records, so the same hash chain");
+        for id in ids {
+            assert_eq!(fast.key(id).unwrap().state, KeyState::Active);
+        }
+        fast.verify_audit().unwrap().into_result().unwrap();
+        drop((fast, reference));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }

@@ -49,6 +49,23 @@ impl<'a> NewKey<'a> {
         NewKey { key_type, channel, participants, replaces: None, prestaged: false }
     }
 
+    /// The detail of the key's `generate` audit record, its material from `origin`.
+    pub(crate) fn generate_detail(&self, origin: &str) -> String {
+        let mut detail = format!(
+            "type={}; channel={}; participants={}; source={origin}",
+            self.key_type,
+            self.channel,
+            self.participants.join(",")
+        );
+        if let Some(r) = self.replaces {
+            detail.push_str(&format!("; replaces={r}"));
+        }
+        if self.prestaged {
+            detail.push_str("; prestaged");
+        }
+        detail
+    }
+
     /// The replacement of `old` in a rotation: same type, channel and participants.
     pub(crate) fn replacing(old: &'a KeyRecord) -> Self {
         NewKey { replaces: Some(old.id), ..NewKey::for_channel(old.key_type, &old.channel, &old.participants) }
@@ -183,15 +200,7 @@ impl Tx<'_> {
             .wrap(&material, &key_aad(id, kt), rng)
             .map_err(|source| LifecycleError::GenerationFailed { key_type: kt, source })?;
         keys::set_material(&self.conn, id, &wrapped, public.as_deref())?;
-        let mut detail =
-            format!("type={kt}; channel={}; participants={}; source={origin}", new.channel, new.participants.join(","));
-        if let Some(r) = new.replaces {
-            detail.push_str(&format!("; replaces={r}"));
-        }
-        if new.prestaged {
-            detail.push_str("; prestaged");
-        }
-        self.append_audit("generate", Some(id), None, Some(KeyState::Generated), &detail)?;
+        self.append_audit("generate", Some(id), None, Some(KeyState::Generated), &new.generate_detail(origin))?;
         Ok(id)
     }
 

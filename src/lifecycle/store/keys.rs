@@ -257,6 +257,35 @@ pub(crate) fn insert(conn: &Connection, row: &KeyRow<'_>) -> Result<KeyId> {
     Ok(KeyId(conn.last_insert_rowid()))
 }
 
+/// The id the next inserted key row gets (SQLite gives a rowid one above the largest).
+pub(crate) fn next_id(conn: &Connection) -> Result<KeyId> {
+    conn.prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM keys")?.query_row([], |r| r.get(0).map(KeyId))
+}
+
+/// Inserts the row of a key taken GENERATED → DISTRIBUTED → ACTIVE at `row.created` in one
+/// transaction, as `id` with its wrapped material: the row those three transitions leave.
+pub(crate) fn insert_active(conn: &Connection, id: KeyId, row: &KeyRow<'_>, wrapped: &[u8]) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT INTO keys(id, key_type, channel, state, participants, wrapped, material_len, created_ns, \
+         state_changed_ns, activated_ns, rotation_period_ns, usage_limit, replaces, prestaged) \
+         VALUES (?1, ?2, ?3, 'ACTIVE', ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9, ?10, ?11)",
+    )?
+    .execute(params![
+        id.0,
+        row.key_type.as_str(),
+        row.channel,
+        row.participants_json,
+        wrapped,
+        row.material_len as i64,
+        row.created.0 as i64,
+        row.rotation_period.map(|v| v.0 as i64),
+        row.usage_limit.map(|v| v as i64),
+        row.replaces.map(|k| k.0),
+        row.prestaged,
+    ])?;
+    Ok(())
+}
+
 /// Sets the state of `id` at `now` (and its activation time when `to` is ACTIVE); with
 /// `erase`, the wrapped material is erased.
 pub(crate) fn set_state(conn: &Connection, id: KeyId, to: KeyState, now: SimTime, erase: bool) -> Result<()> {
