@@ -147,15 +147,26 @@ impl Kmes {
             })
             .collect();
         match self.store.revoke(jobs).await {
-            Ok(()) => {
-                self.issued.remove(&key_ids);
-                Ok(key_ids.len())
+            Ok(revoked) => {
+                // A key whose revocation failed goes back to waiting; the next timer tick
+                // tries it again.
+                let (gone, kept): (Vec<_>, Vec<_>) = hit.iter().partition(|(_, e)| revoked.contains(&e.id));
+                let ids = |keys: Vec<&(Uuid, _)>| keys.into_iter().map(|(k, _)| *k).collect::<Vec<Uuid>>();
+                let (gone, kept) = (ids(gone), ids(kept));
+                self.issued.remove(&gone);
+                self.issued.release(&kept);
+                Ok(gone.len())
             }
             Err(e) => {
                 self.issued.release(&key_ids);
                 Err(e)
             }
         }
+    }
+
+    /// The store writer's handle.
+    pub fn store(&self) -> &KeyStore {
+        &self.store
     }
 
     /// The SAE directory.
@@ -194,7 +205,7 @@ impl Kmes {
             }
             Some(_) => {}
         }
-        if self.supply.isolated_nodes().iter().any(|n| n == node) {
+        if self.supply.is_isolated(node) {
             return Err(ApiError::unavailable(format!("node {node} is isolated (compromised): its SAEs are cut off")));
         }
         Ok(())
@@ -349,7 +360,7 @@ impl Kmes {
         let Some(master_node) = self.directory.node_of(master) else {
             return Err(ApiError::bad_request(format!("unknown SAE {master:?}")).detail("SAE_ID", master.to_string()));
         };
-        if self.supply.isolated_nodes().iter().any(|n| n == master_node) {
+        if self.supply.is_isolated(master_node) {
             // Its keys are being revoked: the isolated node saw them.
             return Err(ApiError::unavailable(format!(
                 "node {master_node} of SAE {master} is isolated (compromised): its keys are revoked"

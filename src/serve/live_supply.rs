@@ -42,6 +42,8 @@ struct State {
     graph: Graph,
     /// Bits the KMEs spent per link since the last sync.
     spent_bits: Vec<u64>,
+    /// The mesh's rotations converged, per kind.
+    rotations: [(&'static str, u64); 3],
     rng: ChaCha20Rng,
 }
 
@@ -100,7 +102,8 @@ impl LiveSupply {
         let rng =
             ChaCha20Rng::try_from_rng(&mut rand::rngs::SysRng).map_err(|e| SupplyError::Entropy(e.to_string()))?;
         let spent_bits = vec![0; links.len()];
-        Ok(LiveSupply { state: Mutex::new(State { links, nodes, graph, spent_bits, rng }) })
+        let rotations = [("scheduled", 0), ("triggered", 0), ("emergency", 0)];
+        Ok(LiveSupply { state: Mutex::new(State { links, nodes, graph, spent_bits, rotations, rng }) })
     }
 
     /// A supply over `mesh` as it is now.
@@ -113,17 +116,19 @@ impl LiveSupply {
     }
 
     /// Takes what the KMEs spent since the last sync from the mesh's buffers, then reads the
-    /// links and nodes again.
+    /// links' and nodes' state again (in place: their ids and ends never change).
     pub fn sync(&self, mesh: &mut LiveMesh<'_>) {
         let mut state = self.lock();
+        let state = &mut *state;
         for (i, spent) in state.spent_bits.iter_mut().enumerate() {
             if *spent > 0 {
                 mesh.spend(i, *spent);
                 *spent = 0;
             }
         }
-        state.links = mesh.links();
-        state.nodes = mesh.nodes();
+        mesh.refresh_links(&mut state.links);
+        mesh.refresh_nodes(&mut state.nodes);
+        state.rotations = mesh.rotations();
     }
 
     /// The links as the KMEs see them now (buffers net of what they spent since the sync).
@@ -163,6 +168,10 @@ impl KeySupply for LiveSupply {
 
     fn isolated_nodes(&self) -> Vec<String> {
         self.lock().nodes.iter().filter(|n| n.isolated).map(|n| n.name.clone()).collect()
+    }
+
+    fn is_isolated(&self, node: &str) -> bool {
+        self.lock().nodes.iter().any(|n| n.isolated && n.name == node)
     }
 
     fn take(&self, route: &Route, bytes: usize) -> Result<SuppliedKey, SupplyError> {
@@ -237,6 +246,15 @@ impl KeySupply for LiveSupply {
         let mode = if hops.iter().all(|&h| state.links[h].qkd_mode) { "qkd" } else { "fallback" };
         RouteView { mode, qber, key_rate_bps: rate.is_finite().then_some(rate) }
     }
+
+    fn fallback_switches(&self, link: &str) -> u64 {
+        let state = self.lock();
+        state.link(link).map_or(0, |i| state.links[i].fallback_switches)
+    }
+
+    fn rotations(&self) -> [(&'static str, u64); 3] {
+        self.lock().rotations
+    }
 }
 
 /// `bytes` of key from one X25519 + ML-KEM-1024 hybrid exchange between the two KMEs (the
@@ -275,6 +293,7 @@ mod tests {
             key_rate_bps: 1e4,
             buffer_bits: bits,
             capacity_bits: 1 << 20,
+            fallback_switches: 0,
         }
     }
 

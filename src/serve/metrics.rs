@@ -1,7 +1,8 @@
 //! The KMEs' metrics, in the OpenMetrics text format that Prometheus scrapes (the
 //! `prometheus-client` crate): keys delivered to masters and collected by slaves per source,
-//! keys expired, keys waiting, each link's stored key, mode, QBER and key rate, and a latency histogram of the
-//! ETSI requests per kind and status. Counters are kept as the KMEs work; the per-link gauges
+//! keys expired, keys waiting, each link's stored key, mode, QBER, key rate and switches to
+//! fallback, the mesh's rotations per kind, and a latency histogram of the ETSI requests per
+//! kind and status. Counters are kept as the KMEs work; the per-link gauges
 //! are read from the key supply at each scrape. No metric carries key bytes or key IDs.
 
 use std::sync::atomic::AtomicU64;
@@ -34,6 +35,8 @@ pub struct ServeMetrics {
     qkd_mode: Family<Labels, Gauge>,
     qber: Family<Labels, Gauge<f64, AtomicU64>>,
     key_rate: Family<Labels, Gauge<f64, AtomicU64>>,
+    fallback_switches: Family<Labels, Counter>,
+    rotations: Family<Labels, Counter>,
     requests: Family<Labels, Histogram, fn() -> Histogram>,
 }
 
@@ -63,6 +66,14 @@ impl ServeMetrics {
         registry.register("link_qber", "Each link's QBER in its latest monitoring window", qber.clone());
         let key_rate = Family::<Labels, Gauge<f64, AtomicU64>>::default();
         registry.register("link_key_rate_bps", "Each link's secret key rate, latest block (bit/s)", key_rate.clone());
+        let fallback_switches = Family::<Labels, Counter>::default();
+        registry.register(
+            "link_fallback_switches",
+            "Switches of each link from QKD to fallback",
+            fallback_switches.clone(),
+        );
+        let rotations = Family::<Labels, Counter>::default();
+        registry.register("rotations", "The mesh's key rotations converged, by kind", rotations.clone());
         let requests = Family::<Labels, Histogram, fn() -> Histogram>::new_with_constructor(histogram);
         registry.register("request_seconds", "ETSI 014 request latency by kind and status (s)", requests.clone());
         ServeMetrics {
@@ -75,6 +86,8 @@ impl ServeMetrics {
             qkd_mode,
             qber,
             key_rate,
+            fallback_switches,
+            rotations,
             requests,
         }
     }
@@ -116,12 +129,21 @@ impl ServeMetrics {
             if let Some(r) = view.key_rate_bps {
                 self.key_rate.get_or_create(&labels).set(r);
             }
+            catch_up(&self.fallback_switches.get_or_create(&labels), supply.fallback_switches(link));
+        }
+        for (kind, n) in supply.rotations() {
+            catch_up(&self.rotations.get_or_create(&vec![("kind", kind.to_string())]), n);
         }
         self.outstanding.set(i64::try_from(outstanding).unwrap_or(i64::MAX));
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String cannot fail");
         text
     }
+}
+
+/// Moves `counter` up to the mesh's running total `total` (counters only go up).
+fn catch_up(counter: &Counter, total: u64) {
+    counter.inc_by(total.saturating_sub(counter.get()));
 }
 
 #[cfg(test)]
@@ -147,6 +169,7 @@ mod tests {
             key_rate_bps: 1500.0,
             buffer_bits: 8192,
             capacity_bits: 1 << 20,
+            fallback_switches: 2,
         };
         let nodes = ["n1", "n2"].map(|n| LiveNode { name: n.into(), down: false, isolated: false }).to_vec();
         let supply = LiveSupply::new(vec![link], nodes, Graph::new(2, &[(0, 1, 100)])).unwrap();
@@ -161,6 +184,8 @@ mod tests {
             "qecnet_serve_link_qber{link=\"n1-n2\"} 0.02",
             "qecnet_serve_link_key_rate_bps{link=\"n1-n2\"} 1500.0",
             "qecnet_serve_request_seconds_count{kind=\"enc_keys\",status=\"200\"} 1",
+            "qecnet_serve_link_fallback_switches_total{link=\"n1-n2\"} 2",
+            "qecnet_serve_rotations_total{kind=\"scheduled\"} 0",
         ] {
             assert!(text.lines().any(|l| l == line), "{line:?} missing from\n{text}");
         }

@@ -29,7 +29,7 @@ use super::directory::SaeDirectory;
 use super::error::ServeError;
 use super::issued::{CHANNEL_PREFIX, IssuedKeys};
 use super::kme::{KmeLimits, Kmes};
-use super::store::{Pacing, start_writer};
+use super::store::{KeyStore, Pacing, start_writer};
 use super::tls::{identity, server_config};
 use crate::crypto::SecretBytes;
 use crate::lifecycle::{
@@ -273,7 +273,7 @@ async fn run(
             }
         })
     };
-    wait_for_stop(options.duration).await;
+    wait_for_stop(options.duration, kmes.store()).await;
     let _ = stop_tx.send(true);
     for task in accepting.into_iter().chain([scraping, expiring]) {
         let _ = task.await;
@@ -285,8 +285,9 @@ async fn run(
     Ok((addrs, metrics_addr))
 }
 
-/// Until SIGINT, SIGTERM or the end of `duration`.
-async fn wait_for_stop(duration: Option<Duration>) {
+/// Until SIGINT, SIGTERM, the end of `duration`, or the store writer's end (a failed live
+/// mesh: the run then stops with its error instead of answering 503 until a signal).
+async fn wait_for_stop(duration: Option<Duration>, store: &KeyStore) {
     use tokio::signal::unix::{SignalKind, signal};
     let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
         return;
@@ -301,6 +302,7 @@ async fn wait_for_stop(duration: Option<Duration>) {
         _ = int.recv() => {}
         _ = term.recv() => {}
         _ = timer => {}
+        _ = store.stopped() => {}
     }
 }
 

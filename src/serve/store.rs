@@ -17,7 +17,7 @@ use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
 use rand_chacha::ChaCha20Rng;
-use tokio::sync::oneshot;
+use tokio::sync::{oneshot, watch};
 
 use super::error::ServeError;
 use super::live_supply::LiveSupply;
@@ -36,7 +36,7 @@ enum Job {
     Issue { participants: Vec<String>, keys: Vec<DeliveredKey>, reply: oneshot::Sender<Result<Vec<KeyId>, String>> },
     Collect { keys: Vec<(KeyId, String)>, reply: oneshot::Sender<Result<Vec<SecretBytes>, String>> },
     Expire { keys: Vec<(KeyId, String)>, reply: oneshot::Sender<Result<(), String>> },
-    Revoke { keys: Vec<(KeyId, String)>, reply: oneshot::Sender<Result<(), String>> },
+    Revoke { keys: Vec<(KeyId, String)>, reply: oneshot::Sender<Result<Vec<KeyId>, String>> },
     Inject { event: EventSpec, reply: oneshot::Sender<Injected> },
 }
 
@@ -55,6 +55,17 @@ enum Done {
 /// Handle on the writer thread; cloneable senders live in [`KeyStore`].
 pub struct KeyStore {
     jobs: mpsc::Sender<Job>,
+    /// Becomes `true` when the writer thread has ended (a failed mesh or store, or shutdown).
+    stopped: watch::Receiver<bool>,
+}
+
+/// Marks the writer stopped when the thread ends, however it ends (returns, fails, panics).
+struct StoppedOnDrop(watch::Sender<bool>);
+
+impl Drop for StoppedOnDrop {
+    fn drop(&mut self) {
+        self.0.send_replace(true);
+    }
 }
 
 /// The writer thread, to join at shutdown.
@@ -72,7 +83,7 @@ impl StoreWriter {
 
 impl Clone for KeyStore {
     fn clone(&self) -> Self {
-        KeyStore { jobs: self.jobs.clone() }
+        KeyStore { jobs: self.jobs.clone(), stopped: self.stopped.clone() }
     }
 }
 
@@ -99,9 +110,11 @@ pub fn start_writer(
     let max_group = max_group.max(1);
     let (tx, rx) = mpsc::channel::<Job>();
     let (started_tx, started_rx) = mpsc::channel::<Result<Arc<LiveSupply>, ServeError>>();
+    let (stopped_tx, stopped) = watch::channel(false);
     let thread = std::thread::Builder::new()
         .name("qecnet-store".into())
         .spawn(move || {
+            let _stopped = StoppedOnDrop(stopped_tx);
             let mut mesh = match LiveMesh::start(&scenario, engine, sim_clock) {
                 Ok(mesh) => mesh,
                 Err(e) => {
@@ -140,7 +153,7 @@ pub fn start_writer(
         })
         .expect("spawn the store writer");
     match started_rx.recv() {
-        Ok(Ok(supply)) => Ok((KeyStore { jobs: tx }, StoreWriter { thread }, supply)),
+        Ok(Ok(supply)) => Ok((KeyStore { jobs: tx, stopped }, StoreWriter { thread }, supply)),
         Ok(Err(e)) => {
             let _ = thread.join();
             Err(e)
@@ -186,13 +199,15 @@ fn run_group(
                 done.push(Done::Collected(reply, result));
             }
             Job::Revoke { keys, reply } => {
-                let result = begun.clone().and_then(|()| {
-                    for (id, reason) in &keys {
-                        mesh.engine().revoke(*id, reason).map_err(|e| e.to_string())?;
-                    }
-                    Ok(())
+                // Each revocation is its own savepoint: one that fails leaves its key as it
+                // was (for the next attempt) and the others revoked.
+                let result = begun.clone().map(|()| {
+                    keys.iter()
+                        .filter(|(id, reason)| mesh.engine().revoke(*id, reason).is_ok())
+                        .map(|(id, _)| *id)
+                        .collect()
                 });
-                done.push(Done::Expired(reply, result));
+                done.push(Done::Issued(reply, result));
             }
             Job::Inject { event, reply } => {
                 let result = begun.clone().map(|()| mesh.inject(event).map_err(|e| e.to_string()));
@@ -241,6 +256,13 @@ fn run_group(
 }
 
 impl KeyStore {
+    /// Resolves once the writer thread has ended (a failed live mesh or store stops it; the
+    /// server then stops too, rather than answering 503 until a signal).
+    pub async fn stopped(&self) {
+        let mut stopped = self.stopped.clone();
+        let _ = stopped.wait_for(|&s| s).await;
+    }
+
     /// Records and activates `keys` for their master, durably; their ids in order.
     pub async fn issue(&self, participants: Vec<String>, keys: Vec<DeliveredKey>) -> Result<Vec<KeyId>, String> {
         let (reply, answer) = oneshot::channel();
@@ -263,8 +285,8 @@ impl KeyStore {
     }
 
     /// Revokes `keys` (with why each, for the audit record) durably: keys that a compromised
-    /// node may have seen.
-    pub async fn revoke(&self, keys: Vec<(KeyId, String)>) -> Result<(), String> {
+    /// node may have seen. Returns the keys revoked (a key whose revocation failed is not).
+    pub async fn revoke(&self, keys: Vec<(KeyId, String)>) -> Result<Vec<KeyId>, String> {
         let (reply, answer) = oneshot::channel();
         self.jobs.send(Job::Revoke { keys, reply }).map_err(|_| "the store writer stopped".to_string())?;
         answer.await.map_err(|_| "the store writer stopped".to_string())?

@@ -98,6 +98,8 @@ pub trait KeySupply: Send + Sync {
     fn route(&self, a: &str, b: &str, bytes: usize) -> Result<Route, SupplyError>;
     /// The nodes isolated after a compromise now: their SAEs are cut off.
     fn isolated_nodes(&self) -> Vec<String>;
+    /// Whether `node` is isolated after a compromise now (per request; no allocation).
+    fn is_isolated(&self, node: &str) -> bool;
     /// Takes `bytes` bytes of key for `route`, all or none; both ends hold the same bytes.
     fn take(&self, route: &Route, bytes: usize) -> Result<SuppliedKey, SupplyError>;
     /// Bytes of key stored for `route` now (the least over its hops).
@@ -106,4 +108,8 @@ pub trait KeySupply: Send + Sync {
     fn capacity_bytes(&self, route: &Route) -> u64;
     /// Mode, QBER and key rate for the status extension.
     fn view(&self, route: &Route) -> RouteView;
+    /// Switches of `link` from QKD to fallback so far (0 for an unknown link).
+    fn fallback_switches(&self, link: &str) -> u64;
+    /// The mesh's rotations converged so far, per kind (scheduled, triggered, emergency).
+    fn rotations(&self) -> [(&'static str, u64); 3];
 }

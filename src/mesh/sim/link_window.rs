@@ -74,6 +74,8 @@ pub(super) struct LinkStats {
     /// Time spent in fallback.
     pub(super) fallback: SimDuration,
     pub(super) ever_fallback: bool,
+    /// Switches from QKD to fallback.
+    pub(super) fallback_switches: u64,
     /// Session keys paid from the QKD buffer.
     pub(super) refreshes_qkd: u64,
     /// Session keys from the ML-KEM fallback.
@@ -131,6 +133,7 @@ impl Sim<'_> {
                 LinkMode::Fallback => {
                     link.stats.fallback_since = Some(now);
                     link.stats.ever_fallback = true;
+                    link.stats.fallback_switches += 1;
                     ("link:fallback", "fallback")
                 }
                 LinkMode::Qkd => {

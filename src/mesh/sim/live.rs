@@ -8,7 +8,7 @@
 use std::sync::atomic::AtomicBool;
 
 use super::Sim;
-use super::events::SimEvent;
+use super::events::{RotationKind, SimEvent};
 use crate::lifecycle::{Clock, Engine, ManualClock};
 use crate::mesh::error::Result;
 use crate::mesh::monitor::LinkMode;
@@ -42,6 +42,8 @@ pub struct LiveLink {
     pub buffer_bits: u64,
     /// Its buffer's capacity (bits).
     pub capacity_bits: u64,
+    /// Switches from QKD to fallback so far.
+    pub fallback_switches: u64,
 }
 
 /// What a live run's nodes are now.
@@ -93,33 +95,62 @@ impl<'a> LiveMesh<'a> {
 
     /// Every link now, in the topology's order.
     pub fn links(&self) -> Vec<LiveLink> {
-        self.sim
+        let mut links: Vec<LiveLink> = self
+            .sim
             .links
             .iter()
             .map(|l| LiveLink {
                 id: l.id.clone(),
                 a: l.a,
                 b: l.b,
-                qkd_mode: l.monitor.mode() == LinkMode::Qkd,
-                severed: l.severed,
-                qber: l.stats.last_qber,
-                key_rate_bps: l.qkd.key_rate_bps,
-                buffer_bits: l.qkd.buffer_bits,
-                capacity_bits: l.qkd.capacity_bits,
+                qkd_mode: false,
+                severed: false,
+                qber: None,
+                key_rate_bps: 0.0,
+                buffer_bits: 0,
+                capacity_bits: 0,
+                fallback_switches: 0,
             })
-            .collect()
+            .collect();
+        self.refresh_links(&mut links);
+        links
+    }
+
+    /// Updates `links` (from [`LiveMesh::links`]) to now, in place: mode, QBER, rate, buffer.
+    pub fn refresh_links(&self, links: &mut [LiveLink]) {
+        for (live, l) in links.iter_mut().zip(&self.sim.links) {
+            live.qkd_mode = l.monitor.mode() == LinkMode::Qkd;
+            live.severed = l.severed;
+            live.qber = l.stats.last_qber;
+            live.key_rate_bps = l.qkd.key_rate_bps;
+            live.buffer_bits = l.qkd.buffer_bits;
+            live.capacity_bits = l.qkd.capacity_bits;
+            live.fallback_switches = l.stats.fallback_switches;
+        }
+    }
+
+    /// Rotations converged so far, per kind: scheduled, triggered, emergency.
+    pub fn rotations(&self) -> [(&'static str, u64); 3] {
+        [RotationKind::Scheduled, RotationKind::Triggered, RotationKind::Emergency]
+            .map(|k| (k.name(), self.sim.stats.converged[k.index()]))
     }
 
     /// Every node now, hub first.
     pub fn nodes(&self) -> Vec<LiveNode> {
         let s = &self.sim;
-        (0..s.topology.nodes.len())
-            .map(|n| LiveNode {
-                name: s.topology.nodes[n].name.clone(),
-                down: s.nodes.down_until[n].is_some(),
-                isolated: s.nodes.isolated.contains(&n),
-            })
-            .collect()
+        let mut nodes: Vec<LiveNode> =
+            s.topology.nodes.iter().map(|n| LiveNode { name: n.name.clone(), down: false, isolated: false }).collect();
+        self.refresh_nodes(&mut nodes);
+        nodes
+    }
+
+    /// Updates `nodes` (from [`LiveMesh::nodes`]) to now, in place: down, isolated.
+    pub fn refresh_nodes(&self, nodes: &mut [LiveNode]) {
+        let s = &self.sim;
+        for (n, live) in nodes.iter_mut().enumerate() {
+            live.down = s.nodes.down_until[n].is_some();
+            live.isolated = s.nodes.isolated.contains(&n);
+        }
     }
 
     /// The fibre graph the run routes relayed key over.

@@ -19,6 +19,8 @@ pub(super) struct Statistics {
     latencies_ms: [Vec<f64>; RotationKind::COUNT],
     /// The same rotations' latencies (ms) from their successful attempt.
     from_success_ms: [Vec<f64>; RotationKind::COUNT],
+    /// Rotations converged, per kind.
+    pub(super) converged: [u64; RotationKind::COUNT],
     /// Distributions that missed their deadline (keys DESTROYED), per kind.
     pub(super) failures: [u64; RotationKind::COUNT],
     /// Retries drawn with new material, per kind.
@@ -96,6 +98,7 @@ impl Statistics {
         from_first: f64,
         from_success: f64,
     ) {
+        self.converged[kind.index()] += 1;
         if delayed_by_crash {
             self.crash_delayed_ms.push(from_first);
             self.crash_delayed_from_success_ms.push(from_success);
