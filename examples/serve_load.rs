@@ -5,7 +5,13 @@
 //! request latency percentiles. The clients run on the same cores as the server, so the
 //! figures are a lower bound for the server alone.
 //!
-//!   cargo run --release --example serve_load -- [CONNECTIONS] [KEYS_PER_REQUEST] [SECONDS] [group|per-request]
+//! Closed loop (the default): each connection sends its next request when the last is
+//! answered, so the figures are the most the server gives, and the latency follows from
+//! Little's law (connections / requests per second). Open loop (`RATE` keys/s in all): each
+//! connection sends on a fixed schedule, and a request's latency counts from its scheduled
+//! time, so a server that falls behind is charged for the wait (no coordinated omission).
+//!
+//!   cargo run --release --example serve_load -- [CONNECTIONS] [KEYS_PER_REQUEST] [SECONDS] [group|per-request] [RATE]
 
 use std::path::Path;
 use std::sync::Arc;
@@ -43,6 +49,9 @@ fn main() {
     let per_request: usize = args.get(1).map_or(1, |a| a.parse().expect("KEYS_PER_REQUEST"));
     let seconds: f64 = args.get(2).map_or(10.0, |a| a.parse().expect("SECONDS"));
     let group = args.get(3).is_none_or(|a| a == "group");
+    let rate: Option<f64> = args.get(4).map(|a| a.parse().expect("RATE (keys/s)"));
+    // Open loop: each connection's requests are this far apart.
+    let interval = rate.map(|r| Duration::from_secs_f64(connections as f64 * per_request as f64 / r));
 
     let dir = std::env::temp_dir().join(format!("qecnet-serve-load-{}", std::process::id()));
     std::fs::create_dir(&dir).expect("a new temporary folder");
@@ -95,8 +104,18 @@ fn main() {
             let stop = stop.clone();
             tasks.push(tokio::spawn(async move {
                 let mut seen = Vec::new();
+                // Open loop: the connections' schedules are spread evenly over one interval.
+                let mut due = interval.map(|i| tokio::time::Instant::now() + i.mul_f64(c as f64 / connections as f64));
                 while !stop.load(Ordering::Relaxed) {
-                    let t = Instant::now();
+                    let t = match (&mut due, interval) {
+                        (Some(due), Some(interval)) => {
+                            tokio::time::sleep_until(*due).await;
+                            let scheduled = due.into_std();
+                            *due += interval;
+                            scheduled
+                        }
+                        _ => Instant::now(),
+                    };
                     let r = http.get(&url).send().await.unwrap();
                     assert_eq!(r.status().as_u16(), 200, "{}", r.text().await.unwrap());
                     r.bytes().await.unwrap();
@@ -119,9 +138,10 @@ fn main() {
     let requests = all.len();
     let keys = requests * per_request;
     println!(
-        "{connections} connections, {per_request} keys/request, {}: {requests} requests, {keys} keys in {elapsed:.1} s \
-         = {:.0} keys/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
+        "{connections} connections, {per_request} keys/request, {}, {}: {requests} requests, {keys} keys in \
+         {elapsed:.1} s = {:.0} keys/s; latency p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         if group { "group commit" } else { "one commit per request" },
+        rate.map_or("closed loop".to_string(), |r| format!("open loop at {r:.0} keys/s")),
         keys as f64 / elapsed,
         1e3 * percentile(&all, 0.5),
         1e3 * percentile(&all, 0.99),
