@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Runs every cargo-fuzz target (fuzz/fuzz_targets) for a bounded time, starting from the
-# committed seed corpus in fuzz/corpus/<target>. New inputs go to a temporary directory, so the
+# Runs every cargo-fuzz target (fuzz/fuzz_targets) for a bounded time, one per core at a time,
+# starting from the committed seed corpus in fuzz/corpus/<target>. New inputs go to a temporary directory, so the
 # repository is not grown; a crash fails the run and leaves its input in fuzz/artifacts/.
 #
 #   tests/fuzz.sh [SECONDS_PER_TARGET]     # default 45
@@ -16,17 +16,33 @@ cargo fuzz build --sanitizer none
 work=$(mktemp -d /tmp/qecnet-fuzz.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 targets=$(cargo fuzz list)
-for target in $targets; do
+# One target on each of the machine's cores at a time (libFuzzer runs one process per target).
+jobs=$(nproc 2>/dev/null || echo 2)
+run_target() {
+  local target=$1 status=0
   mkdir -p "$work/$target"
-  echo "fuzz: $target for ${seconds} s"
-  status=0
   cargo fuzz run --sanitizer none "$target" "$work/$target" "fuzz/corpus/$target" -- \
     -max_total_time="$seconds" -rss_limit_mb=4096 >"$work/$target.log" 2>&1 || status=$?
-  grep -E "^(#[0-9]+ +DONE|Done)|panicked|ERROR|SUMMARY|artifact" "$work/$target.log" | head -20 || true
-  if [ "$status" -ne 0 ]; then
-    tail -40 "$work/$target.log" >&2
-    echo "fuzz: $target failed (status $status; a crashing input is in fuzz/artifacts/$target)" >&2
-    exit 1
-  fi
+  echo "$status" >"$work/$target.status"
+}
+set -- $targets
+while [ $# -gt 0 ]; do
+  batch=()
+  while [ $# -gt 0 ] && [ ${#batch[@]} -lt "$jobs" ]; do
+    batch+=("$1")
+    shift
+  done
+  echo "fuzz: ${batch[*]} for ${seconds} s"
+  for target in "${batch[@]}"; do run_target "$target" & done
+  wait
+  for target in "${batch[@]}"; do
+    grep -E "^(#[0-9]+ +DONE|Done)|panicked|ERROR|SUMMARY|artifact" "$work/$target.log" | sed "s/^/$target: /" | head -20 || true
+    status=$(cat "$work/$target.status")
+    if [ "$status" -ne 0 ]; then
+      tail -40 "$work/$target.log" >&2
+      echo "fuzz: $target failed (status $status; a crashing input is in fuzz/artifacts/$target)" >&2
+      exit 1
+    fi
+  done
 done
 echo "fuzz: $(echo "$targets" | wc -w) targets ran ${seconds} s each without a crash"
