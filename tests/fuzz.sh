@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Runs every cargo-fuzz target (fuzz/fuzz_targets) for a bounded time, one per core at a time,
-# starting from the committed seed corpus in fuzz/corpus/<target>. New inputs go to a temporary directory, so the
-# repository is not grown; a crash fails the run and leaves its input in fuzz/artifacts/.
+# starting from the committed seed corpus in fuzz/corpus/<target>. New inputs go to a temporary
+# directory, so the repository is not grown; a crash fails the run and leaves its input in fuzz/artifacts/.
 #
 #   tests/fuzz.sh [SECONDS_PER_TARGET]     # default 45
 #
