@@ -329,31 +329,7 @@ fn quad(a: &mut [u64], b: &mut [u64], c: &mut [u64], d: &mut [u64], w: [u64; 3],
         unsafe { quad_hw(a, b, c, d, w, forward) };
         return;
     }
-    let [wk, wa, wb] = w;
-    let mul = gf64::mul_soft;
-    for (((x0, x1), x2), x3) in a.iter_mut().zip(b.iter_mut()).zip(c.iter_mut()).zip(d.iter_mut()) {
-        let (mut u0, mut u1, mut u2, mut u3) = (*x0, *x1, *x2, *x3);
-        if forward {
-            u0 ^= mul(u2, wk);
-            u2 ^= u0;
-            u1 ^= mul(u3, wk);
-            u3 ^= u1;
-            u0 ^= mul(u1, wa);
-            u1 ^= u0;
-            u2 ^= mul(u3, wb);
-            u3 ^= u2;
-        } else {
-            u1 ^= u0;
-            u0 ^= mul(u1, wa);
-            u3 ^= u2;
-            u2 ^= mul(u3, wb);
-            u2 ^= u0;
-            u0 ^= mul(u2, wk);
-            u3 ^= u1;
-            u1 ^= mul(u3, wk);
-        }
-        (*x0, *x1, *x2, *x3) = (u0, u1, u2, u3);
-    }
+    quad_with(a, b, c, d, w, forward, gf64::mul_soft);
 }
 
 /// [`quad`] with `PCLMULQDQ`.
@@ -363,9 +339,23 @@ fn quad(a: &mut [u64], b: &mut [u64], c: &mut [u64], d: &mut [u64], w: [u64; 3],
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "pclmulqdq")]
 unsafe fn quad_hw(a: &mut [u64], b: &mut [u64], c: &mut [u64], d: &mut [u64], w: [u64; 3], forward: bool) {
-    let [wk, wa, wb] = w;
     // SAFETY: pclmulqdq by this function's contract.
-    let mul = |x: u64, y: u64| unsafe { gf64::mul_hw(x, y) };
+    quad_with(a, b, c, d, w, forward, |x, y| unsafe { gf64::mul_hw(x, y) });
+}
+
+/// The radix-4 butterflies of [`quad`] with the GF(2⁶⁴) product `mul`, inlined into each
+/// caller (so the hardware product is compiled inside [`quad_hw`]'s `target_feature`).
+#[inline(always)]
+fn quad_with(
+    a: &mut [u64],
+    b: &mut [u64],
+    c: &mut [u64],
+    d: &mut [u64],
+    w: [u64; 3],
+    forward: bool,
+    mul: impl Fn(u64, u64) -> u64,
+) {
+    let [wk, wa, wb] = w;
     for (((x0, x1), x2), x3) in a.iter_mut().zip(b.iter_mut()).zip(c.iter_mut()).zip(d.iter_mut()) {
         let (mut u0, mut u1, mut u2, mut u3) = (*x0, *x1, *x2, *x3);
         if forward {
@@ -403,15 +393,7 @@ fn butterflies(lo: &mut [u64], hi: &mut [u64], w: u64, forward: bool) {
         unsafe { butterflies_hw(lo, hi, w, forward) };
         return;
     }
-    for (u, v) in lo.iter_mut().zip(hi.iter_mut()) {
-        if forward {
-            *u ^= gf64::mul_soft(*v, w);
-            *v ^= *u;
-        } else {
-            *v ^= *u;
-            *u ^= gf64::mul_soft(*v, w);
-        }
-    }
+    butterflies_with(lo, hi, w, forward, gf64::mul_soft);
 }
 
 /// [`butterflies`] with `PCLMULQDQ`.
@@ -421,21 +403,27 @@ fn butterflies(lo: &mut [u64], hi: &mut [u64], w: u64, forward: bool) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "pclmulqdq")]
 unsafe fn butterflies_hw(lo: &mut [u64], hi: &mut [u64], w: u64, forward: bool) {
+    // SAFETY: pclmulqdq by this function's contract.
+    butterflies_with(lo, hi, w, forward, |x, y| unsafe { gf64::mul_hw(x, y) });
+}
+
+/// The butterflies of [`butterflies`] with the GF(2⁶⁴) product `mul`, inlined into each caller
+/// (a zero twist, level 0's, needs no product).
+#[inline(always)]
+fn butterflies_with(lo: &mut [u64], hi: &mut [u64], w: u64, forward: bool, mul: impl Fn(u64, u64) -> u64) {
     if w == 0 {
         for (u, v) in lo.iter_mut().zip(hi.iter_mut()) {
             *v ^= *u;
         }
     } else if forward {
         for (u, v) in lo.iter_mut().zip(hi.iter_mut()) {
-            // SAFETY: pclmulqdq by this function's contract.
-            *u ^= unsafe { gf64::mul_hw(*v, w) };
+            *u ^= mul(*v, w);
             *v ^= *u;
         }
     } else {
         for (u, v) in lo.iter_mut().zip(hi.iter_mut()) {
             *v ^= *u;
-            // SAFETY: pclmulqdq by this function's contract.
-            *u ^= unsafe { gf64::mul_hw(*v, w) };
+            *u ^= mul(*v, w);
         }
     }
 }
