@@ -18,6 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
+use zeroize::Zeroize;
 
 use crate::mesh::EventSpec;
 
@@ -143,6 +144,13 @@ pub struct KeyEntry {
     /// Ours: `{"source": "qkd" | "relay" | "pqc-fallback"}`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub key_extension: Option<Value>,
+}
+
+impl Drop for KeyEntry {
+    /// The key's base64 text is key material: erased.
+    fn drop(&mut self) {
+        self.key.zeroize();
+    }
 }
 
 /// Key container (6.3).

@@ -27,6 +27,7 @@ use crate::crypto::SecretBytes;
 use crate::lifecycle::{Clock, DeliveredKey};
 use crate::mesh::EventSpec;
 use crate::units::SimDuration;
+use zeroize::Zeroizing;
 
 /// A KME's limits, as its Status reports them (sizes in bits).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -175,21 +176,21 @@ impl Kmes {
     }
 
     /// Answers `request` from SAE `caller` (from its certificate) at the KME of `node`: the
-    /// JSON body of a 200, or the error.
-    pub async fn handle(&self, node: &str, caller: &str, request: ApiRequest) -> Result<Value, ApiError> {
+    /// JSON body of a 200 (erased when dropped: a Key container holds key bytes), or the error.
+    pub async fn handle(&self, node: &str, caller: &str, request: ApiRequest) -> Result<Zeroizing<Vec<u8>>, ApiError> {
         match request {
-            ApiRequest::Event(event) => self.inject(caller, event).await,
+            ApiRequest::Event(event) => self.inject(caller, event).await.map(json_body),
             ApiRequest::Status { slave } => {
                 self.check_caller(node, caller)?;
-                self.status(node, caller, &slave)
+                self.status(node, caller, &slave).map(json_body)
             }
             ApiRequest::EncKeys { slave, request } => {
                 self.check_caller(node, caller)?;
-                self.enc_keys(node, caller, &slave, &request).await
+                self.enc_keys(node, caller, &slave, &request).await.map(|keys| key_container_body(&keys))
             }
             ApiRequest::DecKeys { master, key_ids } => {
                 self.check_caller(node, caller)?;
-                self.dec_keys(caller, &master, &key_ids).await
+                self.dec_keys(caller, &master, &key_ids).await.map(|keys| key_container_body(&keys))
             }
         }
     }
@@ -315,7 +316,13 @@ impl Kmes {
         Ok((number, size))
     }
 
-    async fn enc_keys(&self, node: &str, caller: &str, slave: &str, request: &KeyRequest) -> Result<Value, ApiError> {
+    async fn enc_keys(
+        &self,
+        node: &str,
+        caller: &str,
+        slave: &str,
+        request: &KeyRequest,
+    ) -> Result<KeyContainer, ApiError> {
         let slave_node = self.peer(node, caller, slave)?;
         let (number, size) = self.check_request(request)?;
         let key_bytes = (size / 8) as usize;
@@ -353,10 +360,10 @@ impl Kmes {
             .map_err(|e| ApiError::unavailable("the key could not be recorded").detail("store", e))?;
         self.issued.insert(ids.into_iter().zip(stored), caller, slave, supplied.source, self.clock.now());
         self.metrics.delivered(supplied.source, number);
-        Ok(serde_json::to_value(KeyContainer { keys: entries }).expect("a Key container serializes"))
+        Ok(KeyContainer { keys: entries })
     }
 
-    async fn dec_keys(&self, caller: &str, master: &str, key_ids: &[String]) -> Result<Value, ApiError> {
+    async fn dec_keys(&self, caller: &str, master: &str, key_ids: &[String]) -> Result<KeyContainer, ApiError> {
         let Some(master_node) = self.directory.node_of(master) else {
             return Err(ApiError::bad_request(format!("unknown SAE {master:?}")).detail("SAE_ID", master.to_string()));
         };
@@ -390,7 +397,7 @@ impl Kmes {
                         key_extension: Some(json!({ "source": entry.source.as_str() })),
                     });
                 }
-                Ok(serde_json::to_value(KeyContainer { keys: entries }).expect("a Key container serializes"))
+                Ok(KeyContainer { keys: entries })
             }
             Err(e) => {
                 self.issued.release(&parsed);
@@ -398,6 +405,19 @@ impl Kmes {
             }
         }
     }
+}
+
+/// The JSON text of `value`.
+fn json_body(value: Value) -> Zeroizing<Vec<u8>> {
+    Zeroizing::new(value.to_string().into_bytes())
+}
+
+/// The JSON text of a Key container, in a buffer erased when dropped (the container's own
+/// base64 strings are erased with it, [`KeyEntry`]'s drop).
+fn key_container_body(keys: &KeyContainer) -> Zeroizing<Vec<u8>> {
+    let mut body = Zeroizing::new(Vec::with_capacity(keys.keys.len() * 128));
+    serde_json::to_writer(&mut *body, keys).expect("a Key container serializes");
+    body
 }
 
 fn route_links(route: &Route) -> String {

@@ -391,11 +391,12 @@ async fn answer(kmes: &Kmes, node: &str, caller: Option<&str>, request: Request<
     }
     .await;
     let (status, body) = match result {
-        Ok(json) => (StatusCode::OK, json.to_string()),
-        Err(e) => (StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), e.body()),
+        // The body owns its buffer, which erases itself once the response is written.
+        Ok(json) => (StatusCode::OK, Bytes::from_owner(json)),
+        Err(e) => (StatusCode::from_u16(e.status).unwrap_or(StatusCode::BAD_REQUEST), Bytes::from(e.body())),
     };
     kmes.metrics().request(kind, status.as_u16(), started.elapsed().as_secs_f64());
-    let mut response = Response::new(Full::new(Bytes::from(body)));
+    let mut response = Response::new(Full::new(body));
     *response.status_mut() = status;
     response
         .headers_mut()
