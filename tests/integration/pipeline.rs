@@ -220,7 +220,7 @@ fn every_disclosed_bit_is_accounted_for() {
         let mut reconciled = 0;
         for b in report.blocks.iter().filter(|b| b.abort_reason != AbortReason::Dropped) {
             // The parities counted at Alice's side of the channel are Cascade's leak.
-            assert_eq!(b.leak_ec_bits, b.cascade_reported_bits, "{variant:?}: {b:?}");
+            assert_eq!(b.leak_ec_bits, b.reconciler_reported_bits, "{variant:?}: {b:?}");
             if b.leak_ec_bits == 0 {
                 continue;
             }

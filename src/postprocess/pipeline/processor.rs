@@ -165,7 +165,7 @@ impl BlockProcessor {
                 let cascade = CascadeConfig::new(*variant, tune, m)?;
                 let mut channel = CountingAlice { inner: AliceParities::new(&alice), parity_bits: 0 };
                 let outcome = reconcile(&mut bob, &mut channel, &cascade, rng.next_u64())?;
-                report.cascade_reported_bits = outcome.leaked_bits;
+                report.reconciler_reported_bits = outcome.leaked_bits;
                 report.channel_uses = outcome.channel_uses;
                 if frame_errors > 0 {
                     report.reconciliation_efficiency = Some(outcome.efficiency(m, frame_errors as f64 / m as f64));
@@ -177,7 +177,7 @@ impl BlockProcessor {
                 let plan = ldpc.plan(m, tune.min(0.49))?;
                 let mut channel = AliceFrames::new(&plan, &alice, rng.next_u64());
                 let outcome = ldpc.bob_reconcile(&plan, &mut channel, &mut bob);
-                report.cascade_reported_bits = outcome.leaked_bits;
+                report.reconciler_reported_bits = outcome.leaked_bits;
                 // Round trips: the syndrome message, then one per reveal round.
                 report.channel_uses = 1 + u64::from(outcome.rounds);
                 // Counted as it crosses: every syndrome bit and revealed value, less the
@@ -272,7 +272,7 @@ pub(super) fn blank_report(
         qber_estimated: 0.0,
         qber_true: if n == 0 { 0.0 } else { block.errors as f64 / n as f64 },
         leak_ec_bits: 0,
-        cascade_reported_bits: 0,
+        reconciler_reported_bits: 0,
         verification_bits: 0,
         reconciliation_efficiency: None,
         channel_uses: 0,
@@ -309,7 +309,7 @@ mod tests {
             qber_estimated: 0.0,
             qber_true: 0.0,
             leak_ec_bits: 0,
-            cascade_reported_bits: 0,
+            reconciler_reported_bits: 0,
             verification_bits: 0,
             reconciliation_efficiency: None,
             channel_uses: 0,

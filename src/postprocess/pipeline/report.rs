@@ -57,10 +57,11 @@ pub struct BlockReport {
     pub qber_estimated: f64,
     /// QBER of the whole block (simulation ground truth).
     pub qber_true: f64,
-    /// Parity bits Alice disclosed during Cascade, counted at her side of the channel.
+    /// Bits Alice disclosed during reconciliation (Cascade's parities; LDPC's syndrome and
+    /// revealed bits), counted at her side of the channel.
     pub leak_ec_bits: u64,
-    /// What Cascade itself reported as disclosed (equal to `leak_ec_bits`).
-    pub cascade_reported_bits: u64,
+    /// What the reconciler itself reported as disclosed (equal to `leak_ec_bits`).
+    pub reconciler_reported_bits: u64,
     /// Bits of verification tags disclosed (64 per tag).
     pub verification_bits: u64,
     /// `leak_EC / (m·h(e))` for the m reconciled bits and their true error rate e (None when
