@@ -88,16 +88,18 @@ fn print_audit_head(db: &std::path::Path) -> Result<()> {
     let conn = crate::lifecycle::open_reader(db)?;
     match crate::lifecycle::verify(&conn, &crate::lifecycle::VerifyOptions::default())? {
         crate::lifecycle::Verdict::Verified(r) => {
-            for public in r.signers.values() {
-                eprintln!(
-                    "audit: {} records verified; keep the signing key and signed head to check this store later: \
-                     qecnet audit verify {} --pin {public} --known-head {}:{}",
-                    r.records,
-                    db.display(),
-                    r.signed_size,
-                    r.signed_root_hex
-                );
-            }
+            // Every signer of the chain is pinned (a re-provisioned hub signs with a new key).
+            let pins: Vec<String> = r.signers.values().map(|public| format!("--pin {public}")).collect();
+            eprintln!(
+                "audit: {} records verified; keep the signing key{} and signed head to check this store later: \
+                 qecnet audit verify {} {} --known-head {}:{}",
+                r.records,
+                if pins.len() > 1 { "s" } else { "" },
+                db.display(),
+                pins.join(" "),
+                r.signed_size,
+                r.signed_root_hex
+            );
             Ok(())
         }
         crate::lifecycle::Verdict::Failed(f) => {

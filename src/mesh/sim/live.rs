@@ -148,6 +148,17 @@ impl<'a> LiveMesh<'a> {
         event.at_s = now + at;
         event.until_s = until.map(|u| now + u);
         check_event(&self.sim.topology, "event", &event)?;
+        if event.kind == crate::mesh::scenario::EventKind::Compromise
+            && event.node.as_deref() == Some(self.sim.topology.nodes[0].name.as_str())
+        {
+            // Its recovery revokes the master the serving operator supplied and re-wraps the
+            // store under a new one the operator does not hold: a `qecnet mesh` run only.
+            return Err(InvalidParameter::new(
+                "event.node",
+                self.sim.topology.nodes[0].name.as_str(),
+                "a live mesh does not take a compromise of the hub (its re-provisioning re-wraps the store under a                  new SOVEREIGN_MASTER); run it with qecnet mesh (sims/mesh-hub-compromise.toml)",
+            ));
+        }
         let idx = self.sim.scenario.event.len() + self.sim.injected.len();
         let start = Sim::at(event.at_s) + SimDuration(1);
         let past = |e: crate::mesh::PastSchedule| InvalidParameter::new("event.at", at, e.to_string());
