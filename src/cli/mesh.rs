@@ -188,6 +188,20 @@ fn print_summary(out: &mut impl Write, s: &MeshSummary, o: &MeshOutputs) -> std:
         "recoveries {} ({} started by the decision engine); key-use violations {}; audit records {}",
         s.recoveries, s.escalations, s.key_use_violations, s.audit_records
     )?;
+    if let Some(h) = &s.hub_compromise {
+        let secs = |v: Option<f64>| v.map(|v| format!("{v:.3} s")).unwrap_or_else(|| "never".into());
+        writeln!(
+            out,
+            "hub compromised at {:.0} s: {} keys revoked (SOVEREIGN_MASTER included); re-provisioned at {}, {} keys \
+             re-wrapped under the new master; recovered at {} (rejoin {} ms)",
+            h.compromised_at_s,
+            h.keys_revoked,
+            secs(h.reprovisioned_at_s),
+            h.keys_rewrapped,
+            secs(h.recovered_at_s),
+            h.rejoin_s.map(|v| format!("{:.2}", v * 1e3)).unwrap_or_else(|| "never".into())
+        )?;
+    }
     writeln!(
         out,
         "store {}; trace {}; time series {}",

@@ -17,9 +17,9 @@
 use rand::CryptoRng;
 use serde::Serialize;
 
-use super::engine::{NewKey, key_aad, master_check_plaintext};
+use super::engine::NewKey;
 use super::record::KeyId;
-use super::store::{MASTER_CHECK_AAD, keys};
+use super::store::keys;
 use super::{Engine, KeyState, LifecycleError, Transition};
 use crate::crypto::{KeyType, MasterKey, SecretBytes};
 
@@ -84,20 +84,7 @@ impl Engine {
             let rewrap = holds_master && !master_live;
             let mut rewrapped = 0u64;
             if rewrap {
-                let new_key = slot.as_ref().expect("not yet swapped");
-                for (id, kt) in keys::with_material(&e.conn)? {
-                    let kt: KeyType = kt.parse().map_err(LifecycleError::Corrupt)?;
-                    let material = e.unwrap_material(id, kt)?;
-                    let wrapped = new_key
-                        .wrap(&material, &key_aad(id, kt), rng)
-                        .map_err(|source| LifecycleError::Crypto { key: id, source })?;
-                    keys::set_wrapped(&e.conn, id, &wrapped)?;
-                    rewrapped += 1;
-                }
-                let check = new_key.wrap(&master_check_plaintext(), MASTER_CHECK_AAD, rng).map_err(|source| {
-                    LifecycleError::GenerationFailed { key_type: KeyType::SovereignMaster, source }
-                })?;
-                keys::set_master_check(&e.conn, &check)?;
+                rewrapped = e.rewrap_store(slot.as_ref().expect("not yet swapped"), rng)?;
                 // From here on the engine wraps and unwraps with the new master only.
                 let new_key = slot.take().expect("not yet swapped");
                 slot = Some(std::mem::replace(&mut e.master, new_key));
