@@ -207,6 +207,14 @@ fn the_old_sovereign_master_opens_nothing_after_the_hub_is_re_provisioned() {
     let reopened = open(&new).unwrap();
     assert_eq!(reopened.key(fresh).unwrap().state, KeyState::Active);
     assert!(reopened.isolated_nodes().unwrap().is_empty());
+    drop(reopened);
+    // The chain's reprovision record is what ended the isolation: a hub put back on the
+    // isolated list behind the engine's back fails verification.
+    let conn = rusqlite::Connection::open(&path).unwrap();
+    conn.execute("INSERT INTO nodes(node, isolated_ns) VALUES ('hub', 0)", []).unwrap();
+    let verdict = qecnet::lifecycle::verify(&conn, &Default::default()).unwrap().into_result();
+    let err = verdict.expect_err("a tampered nodes table verifies").to_string();
+    assert!(err.contains("hub") && err.contains("no audit record isolated it"), "{err}");
 }
 
 #[test]
