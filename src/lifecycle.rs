@@ -22,7 +22,8 @@
 //! | [`Engine::rotate_emergency`] | every live instance → REVOKED; pre-staged key ACTIVE (if all its receipts are in), else a new key GENERATED |
 //! | [`Engine::revoke`] | live → REVOKED |
 //! | [`Engine::retire`], [`Engine::tick`] | ROTATING → RETIRED (overlap over), RETIRED → DESTROYED (retention over) |
-//! | [`Engine::recover_compromise`] | DETECT → ISOLATE → REVOKE → RE-KEY → VERIFY → REPORT |
+//! | [`Engine::recover_compromise`] | DETECT → ISOLATE → REVOKE → RE-KEY → VERIFY → REPORT (for the hub: its SOVEREIGN_MASTER and AUDIT_SIGNING records REVOKED too) |
+//! | [`Engine::reprovision_node`] | isolation ended; for the hub a new SOVEREIGN_MASTER record ACTIVE, every stored key re-wrapped, a new AUDIT_SIGNING key ACTIVE |
 //! | [`Engine::rotate_master`] | SOVEREIGN_MASTER record rotated, every stored key re-wrapped |
 //! | [`Engine::issue_delivered_keys`] | (none) → GENERATED → DISTRIBUTED → ACTIVE in one transaction (a one-time key for an application) |
 //! | [`Engine::collect_delivered_keys`] | ACTIVE → ROTATING → RETIRED in one transaction (collected, no replacement) |
@@ -117,6 +118,7 @@ pub mod merkle;
 pub(crate) mod receipt;
 pub(crate) mod record;
 pub(crate) mod recovery;
+pub(crate) mod reprovision;
 pub(crate) mod retry;
 pub(crate) mod rotation;
 pub mod rules;
@@ -136,6 +138,7 @@ pub use master::{MASTER_KEY_ENV, load_master_key};
 pub use receipt::ReceiptProof;
 pub use record::{KeyId, KeyRecord, get_key, list_keys};
 pub use recovery::RecoveryReport;
+pub use reprovision::ReprovisionReport;
 pub use retry::{FailedDistributions, RetryMaterial};
 pub use rotation::EmergencyRotation;
 pub use rules::QBER_THRESHOLD;

@@ -43,6 +43,7 @@ pub use scenario::{
 };
 pub use sim::{LiveLink, LiveMesh, LiveNode, MeshOutputs, run_mesh, run_mesh_until};
 pub use summary::{
-    DistributionSummary, Latency, MeshLinkSummary, MeshSummary, RotationStats, Rotations, RoutingSummary,
+    DistributionSummary, HubCompromiseSummary, Latency, MeshLinkSummary, MeshSummary, RotationStats, Rotations,
+    RoutingSummary,
 };
 pub use topology::{Link, LinkSpec, MAX_COORDINATE_KM, MAX_ROUTE_FACTOR, NodeSpec, Topology, TopologySettings};

@@ -88,16 +88,18 @@ fn print_audit_head(db: &std::path::Path) -> Result<()> {
     let conn = crate::lifecycle::open_reader(db)?;
     match crate::lifecycle::verify(&conn, &crate::lifecycle::VerifyOptions::default())? {
         crate::lifecycle::Verdict::Verified(r) => {
-            for public in r.signers.values() {
-                eprintln!(
-                    "audit: {} records verified; keep the signing key and signed head to check this store later: \
-                     qecnet audit verify {} --pin {public} --known-head {}:{}",
-                    r.records,
-                    db.display(),
-                    r.signed_size,
-                    r.signed_root_hex
-                );
-            }
+            // Every signer of the chain is pinned (a re-provisioned hub signs with a new key).
+            let pins: Vec<String> = r.signers.values().map(|public| format!("--pin {public}")).collect();
+            eprintln!(
+                "audit: {} records verified; keep the signing key{} and signed head to check this store later: \
+                 qecnet audit verify {} {} --known-head {}:{}",
+                r.records,
+                if pins.len() > 1 { "s" } else { "" },
+                db.display(),
+                pins.join(" "),
+                r.signed_size,
+                r.signed_root_hex
+            );
             Ok(())
         }
         crate::lifecycle::Verdict::Failed(f) => {
@@ -186,6 +188,20 @@ fn print_summary(out: &mut impl Write, s: &MeshSummary, o: &MeshOutputs) -> std:
         "recoveries {} ({} started by the decision engine); key-use violations {}; audit records {}",
         s.recoveries, s.escalations, s.key_use_violations, s.audit_records
     )?;
+    if let Some(h) = &s.hub_compromise {
+        let secs = |v: Option<f64>| v.map(|v| format!("{v:.3} s")).unwrap_or_else(|| "never".into());
+        writeln!(
+            out,
+            "hub compromised at {:.0} s: {} keys revoked (SOVEREIGN_MASTER included); re-provisioned at {}, {} keys \
+             re-wrapped under the new master; recovered at {} (rejoin {} ms)",
+            h.compromised_at_s,
+            h.keys_revoked,
+            secs(h.reprovisioned_at_s),
+            h.keys_rewrapped,
+            secs(h.recovered_at_s),
+            h.rejoin_s.map(|v| format!("{:.2}", v * 1e3)).unwrap_or_else(|| "never".into())
+        )?;
+    }
     writeln!(
         out,
         "store {}; trace {}; time series {}",

@@ -7,6 +7,7 @@
 //! the other transactions in `super::engine::transaction`.
 
 use crate::crypto::SecretBytes;
+use crate::lifecycle::engine::transitions::participant_set;
 use crate::lifecycle::engine::{Engine, NewKey, check_material_len};
 use crate::lifecycle::error::LifecycleError;
 use crate::lifecycle::record::KeyId;
@@ -61,6 +62,22 @@ impl Engine {
         trigger: Option<Trigger>,
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<KeyId> {
+        self.prepare_replacement_for(old, None, material, origin, trigger, rng)
+    }
+
+    /// [`Engine::prepare_replacement`] for a channel whose participants changed: the
+    /// replacement is shared by `participants` (`None`: the old key's), e.g. a group key made
+    /// without a compromised hub, replaced by one that includes the re-provisioned hub.
+    pub fn prepare_replacement_for(
+        &mut self,
+        old: KeyId,
+        participants: Option<&[&str]>,
+        material: SecretBytes,
+        origin: &str,
+        trigger: Option<Trigger>,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<KeyId> {
+        let participants: Option<Vec<String>> = participants.map(|p| p.iter().map(|s| s.to_string()).collect());
         self.atomic(|tx| {
             let rec = tx.load(old)?;
             if rec.state != KeyState::Active {
@@ -82,7 +99,20 @@ impl Engine {
             if let Some(t) = trigger {
                 detail.push_str(&format!("; triggered: {}", t.as_str()));
             }
-            tx.store_new_key(&NewKey::replacing(&rec), material, &detail, rng)
+            let replacing = NewKey::replacing(&rec);
+            let nodes = participants.map(participant_set).transpose()?;
+            match nodes {
+                Some(nodes) if nodes != rec.participants => {
+                    for n in &nodes {
+                        if tx.is_isolated(n)? {
+                            return Err(LifecycleError::NodeIsolated { node: n.clone() });
+                        }
+                    }
+                    detail.push_str(&format!("; participants were {}", rec.participants.join(",")));
+                    tx.store_new_key(&NewKey { participants: &nodes, ..replacing }, material, &detail, rng)
+                }
+                _ => tx.store_new_key(&replacing, material, &detail, rng),
+            }
         })
     }
 

@@ -51,8 +51,24 @@ impl Engine {
                 .collect();
             let mut revoked = Vec::new();
             let mut to_rekey: BTreeMap<(String, KeyType), Vec<String>> = BTreeMap::new();
+            let signer = e.signer.as_ref().map(|s| s.0);
             for k in &affected {
-                e.transition(k.id, Transition::Revoke, &format!("compromise of node {node}"))?;
+                let reason = match k.key_type {
+                    KeyType::SovereignMaster => format!(
+                        "compromise of node {node}: it held the SOVEREIGN_MASTER; stored keys stay wrapped under it \
+                         until the operator re-provisions {node} with a new master, which re-wraps them"
+                    ),
+                    KeyType::AuditSigning => {
+                        format!("compromise of node {node}: its audit signing key signs no checkpoint from now on")
+                    }
+                    _ => format!("compromise of node {node}"),
+                };
+                e.transition(k.id, Transition::Revoke, &reason)?;
+                if signer == Some(k.id) {
+                    // A compromised signer vouches for nothing: checkpoints wait for a new one
+                    // (the re-provisioned node's), which then signs the whole chain.
+                    e.signer = None;
+                }
                 revoked.push(k.id);
                 // A channel left with a single node (e.g. hub-n2 without n2) is not re-keyed.
                 if let Some(rest) = rules::rekey_after_compromise(k.state, k.prestaged, &k.participants, node) {

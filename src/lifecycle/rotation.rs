@@ -26,6 +26,28 @@ pub struct EmergencyRotation {
 }
 
 impl Tx<'_> {
+    /// Re-wraps every stored key (archived ones included) under `new_key`, bound to the key's
+    /// id and type as before, and replaces the store's master check value: afterwards only
+    /// `new_key` opens the store. Returns the keys re-wrapped. The engine's own master is the
+    /// caller's to replace.
+    pub(crate) fn rewrap_store(&mut self, new_key: &MasterKey, rng: &mut (impl CryptoRng + ?Sized)) -> Result<u64> {
+        let mut rewrapped = 0u64;
+        for (id, kt) in keys::with_material(&self.conn)? {
+            let kt: KeyType = kt.parse().map_err(LifecycleError::Corrupt)?;
+            let material = self.unwrap_material(id, kt)?;
+            let wrapped = new_key
+                .wrap(&material, &key_aad(id, kt), rng)
+                .map_err(|source| LifecycleError::Crypto { key: id, source })?;
+            keys::set_wrapped(&self.conn, id, &wrapped)?;
+            rewrapped += 1;
+        }
+        let check = new_key
+            .wrap(&master_check_plaintext(), MASTER_CHECK_AAD, rng)
+            .map_err(|source| LifecycleError::GenerationFailed { key_type: KeyType::SovereignMaster, source })?;
+        keys::set_master_check(&self.conn, &check)?;
+        Ok(rewrapped)
+    }
+
     /// ACTIVE → ROTATING and a GENERATED replacement; with `early`, the old key retires as
     /// soon as the replacement activates.
     pub(crate) fn begin_rotation_inner(
@@ -154,20 +176,7 @@ impl Engine {
                 .into_iter()
                 .filter(|k| k.key_type == KeyType::SovereignMaster)
                 .collect();
-            let mut rewrapped = 0u64;
-            for (id, kt) in keys::with_material(&e.conn)? {
-                let kt: KeyType = kt.parse().map_err(LifecycleError::Corrupt)?;
-                let material = e.unwrap_material(id, kt)?;
-                let wrapped = new_key
-                    .wrap(&material, &key_aad(id, kt), rng)
-                    .map_err(|source| LifecycleError::Crypto { key: id, source })?;
-                keys::set_wrapped(&e.conn, id, &wrapped)?;
-                rewrapped += 1;
-            }
-            let check = new_key
-                .wrap(&master_check_plaintext(), MASTER_CHECK_AAD, rng)
-                .map_err(|source| LifecycleError::GenerationFailed { key_type: KeyType::SovereignMaster, source })?;
-            keys::set_master_check(&e.conn, &check)?;
+            let rewrapped = e.rewrap_store(&new_key, rng)?;
             let actor = e.actor.clone();
             let id = e.insert_master_record(
                 old_records.first().map(|k| k.id),

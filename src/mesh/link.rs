@@ -111,6 +111,16 @@ impl QkdLink {
         stats
     }
 
+    /// Throws away the buffered secret key and the post-processing block in progress (a
+    /// compromised end knew them): the link starts afresh. Returns the bits discarded.
+    pub fn discard_key(&mut self) -> u64 {
+        let bits = self.buffer_bits;
+        self.buffer_bits = 0;
+        self.pending = Totals::default();
+        self.pending_windows = 0;
+        bits
+    }
+
     /// Takes `bits` from the buffer; false (and nothing taken) if there are not enough.
     pub fn take(&mut self, bits: u64) -> bool {
         if self.buffer_bits < bits {

@@ -149,7 +149,8 @@ impl Default for RotationSettings {
 pub enum EventKind {
     /// An eavesdropper on a link, from `at` to `until`.
     Eve,
-    /// A node is compromised: the six-step recovery runs.
+    /// A node is compromised: the six-step recovery runs (the hub too: then its SOVEREIGN_MASTER
+    /// is revoked, and `recover_after` re-provisions it with a new one).
     Compromise,
     /// A link loses `extra_loss_db` more, from `at` to `until`.
     Degrade,
@@ -199,6 +200,15 @@ pub struct EventSpec {
     /// Downtime of a crash (s).
     #[serde(default, deserialize_with = "crate::units::deserialize_optional_duration_s", rename = "restart_after")]
     pub restart_after_s: Option<f64>,
+    /// Compromise of the hub: when the operator re-provisions it after the compromise (s), with a
+    /// new SOVEREIGN_MASTER that re-wraps every stored key; absent, the hub stays isolated.
+    #[serde(
+        default,
+        deserialize_with = "crate::units::deserialize_optional_duration_s",
+        rename = "recover_after",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub recover_after_s: Option<f64>,
 }
 
 /// A whole mesh scenario.
@@ -486,7 +496,7 @@ fn check_honest_qber(id: &str, config: &LinkConfig) -> Result<(), InvalidParamet
 
 /// Checks event `e` (named `label` in errors, e.g. `event[2]`) against `topology`: the link or
 /// node its kind needs exists, an attack and a strength in [0, 1] for eve, `until` not before
-/// `at`; the hub can crash but not be compromised.
+/// `at`; `recover_after` (> 0) only on a compromise of the hub.
 pub fn check_event(topology: &Topology, label: &str, e: &EventSpec) -> Result<(), InvalidParameter> {
     let field = |f: &str| format!("{label}.{f}");
     let need_link = matches!(e.kind, EventKind::Eve | EventKind::Degrade | EventKind::OperatorRotation);
@@ -516,13 +526,18 @@ pub fn check_event(topology: &Topology, label: &str, e: &EventSpec) -> Result<()
                 format!("unknown node; nodes: {} ...", known.join(", ")),
             ));
         };
-        if n == 0 && e.kind == EventKind::Compromise {
-            return Err(InvalidParameter::new(
-                field("node"),
-                name,
-                "the hub can crash but not be compromised here (a compromised sovereign hub \
-                     would need a new SOVEREIGN_MASTER and a re-provisioned hub; docs/mesh.md)",
-            ));
+        if let Some(r) = e.recover_after_s {
+            if !(n == 0 && e.kind == EventKind::Compromise) {
+                return Err(InvalidParameter::new(
+                    field("recover_after"),
+                    r,
+                    "only a compromise of the hub is re-provisioned (a new SOVEREIGN_MASTER); \
+                     a crashed node returns after restart_after",
+                ));
+            }
+            if !(r.is_finite() && r > 0.0) {
+                return Err(InvalidParameter::new(field("recover_after"), r, "must be a duration > 0 s"));
+            }
         }
     }
     if e.kind == EventKind::Eve {

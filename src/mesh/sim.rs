@@ -14,6 +14,8 @@
 //! - `retries`: a distribution that misses its deadline fails (DESTROYED) and is retried
 //!   with new material, after a back-off or when a participant that was down returns;
 //! - `incidents`: scenario events (eve, degrade, crash...) and the compromise recovery;
+//! - `reprovision`: a compromised hub re-provisioned by the operator (new SOVEREIGN_MASTER,
+//!   every stored key re-wrapped, fresh keys for the hub's channels, the group with the hub);
 //! - `reconfigure`: every pair's route (direct, trusted-node relay, fallback), re-planned
 //!   when a link changes mode or a node crashes, returns or is isolated, and the coverage;
 //! - `live`: the run driven step by step from outside (`qecnet serve`);
@@ -29,6 +31,7 @@ mod live;
 mod messages;
 mod outputs;
 mod reconfigure;
+mod reprovision;
 mod retries;
 mod setup;
 mod statistics;
@@ -254,22 +257,25 @@ impl<'a> Sim<'a> {
                 let name = self.topology.nodes[n].name.clone();
                 self.csv.trace(now, &name, "node:restart", "up", (0.0, 0), "")?;
                 self.reconfigure(now, &format!("node {name} returned"))?;
-                if n == 0 && std::mem::take(&mut self.master_due) {
+                if n == 0 && !self.nodes.isolated.contains(&0) && std::mem::take(&mut self.master_due) {
                     self.rotate_master(now, "deferred while the hub was down")?;
                 }
                 self.retry_parked(now)
             }
+            SimEvent::Reprovision(n) => self.reprovision(now, n),
             SimEvent::KeyTypes => {
                 self.queue.schedule(now + KEY_TYPE_CHECK, SimEvent::KeyTypes)?;
                 self.rotate_due_key_types(now)
             }
             SimEvent::MasterRotation => {
-                if self.nodes.down_until[0].is_some() {
-                    // The master never leaves the hub: its rotation waits for the hub.
+                if self.nodes.hub_away() {
+                    // The master never leaves the hub: its rotation waits for the hub (a
+                    // compromised hub's re-provisioning brings a new master instead).
                     self.master_due = true;
                     self.stats.master_deferred += 1;
                     let hub = self.topology.nodes[0].name.clone();
-                    return self.csv.trace(now, &hub, "master:deferred", "SOVEREIGN_MASTER", (0.0, 0), "hub down");
+                    let why = if self.nodes.isolated.contains(&0) { "hub compromised" } else { "hub down" };
+                    return self.csv.trace(now, &hub, "master:deferred", "SOVEREIGN_MASTER", (0.0, 0), why);
                 }
                 self.rotate_master(now, "")
             }

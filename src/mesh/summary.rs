@@ -167,6 +167,35 @@ pub struct RoutingSummary {
     pub master_rotations_deferred: u64,
 }
 
+/// A compromise of the sovereign hub and its recovery: the six-step recovery isolates it and
+/// revokes every key it shared (its SOVEREIGN_MASTER included); the operator re-provisions it
+/// `recover_after` later with a new master that re-wraps every stored key; it rejoins with
+/// fresh keys.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct HubCompromiseSummary {
+    /// When the hub was isolated (s).
+    pub compromised_at_s: f64,
+    /// Keys revoked because the hub shared them: its pair session keys, the group key, the
+    /// NODE_IDENTITY keys, its AUDIT_SIGNING key and the SOVEREIGN_MASTER record (keys it had
+    /// relayed are in `routing.relayed_keys_revoked`).
+    pub keys_revoked: u64,
+    /// Of those, SOVEREIGN_MASTER records (1).
+    pub masters_revoked: u64,
+    /// When the operator re-provisioned it (s), if within the run.
+    pub reprovisioned_at_s: Option<f64>,
+    /// Stored keys re-wrapped under the new SOVEREIGN_MASTER (archived ones included).
+    pub keys_rewrapped: u64,
+    /// When the last of the hub's channels and the group had a fresh ACTIVE key that includes
+    /// the hub (s).
+    pub recovered_at_s: Option<f64>,
+    /// From the compromise to that (s).
+    pub time_to_recovery_s: Option<f64>,
+    /// From the re-provisioning to that (s): the rejoin's re-keying.
+    pub rejoin_s: Option<f64>,
+    /// The hub's channels still without such a key at the end of the run.
+    pub channels_not_rejoined: u64,
+}
+
 /// The summary of a mesh run (`qecnet mesh --json`).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MeshSummary {
@@ -228,6 +257,8 @@ pub struct MeshSummary {
     pub master_rotations: u64,
     /// Rotations of the other key types on their own periods (NODE_IDENTITY, AUDIT_SIGNING).
     pub other_key_rotations: u64,
+    /// A compromise of the hub and its recovery (absent when the run had none).
+    pub hub_compromise: Option<HubCompromiseSummary>,
     /// Audit records in the store.
     pub audit_records: u64,
     /// Events processed by the simulator.

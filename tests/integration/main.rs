@@ -16,6 +16,7 @@ mod link_engines_agree;
 mod link_passive;
 mod merkle_vectors;
 mod mesh;
+mod mesh_hub_compromise;
 mod mesh_reconfigure;
 mod mesh_retry;
 mod paper_cascade;

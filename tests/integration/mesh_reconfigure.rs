@@ -12,7 +12,7 @@ use crate::util::{MESH_TEST_TABLES, TempDir};
 /// The test mesh: the hub, n1..n5, explicit links (km). n1-n2 has no direct link: via n3
 /// (2 × 5 km) is cheaper than via the hub (2 × 10 km) or via n4 (2 × 15 km). n5 hangs on the
 /// hub alone, so its pairs with the others go through the hub or nowhere.
-fn scenario(duration: &str, events: &str) -> MeshScenario {
+pub(crate) fn scenario(duration: &str, events: &str) -> MeshScenario {
     let text = format!(
         r#"
 [mesh]
@@ -66,15 +66,17 @@ length_km = 10.0
     toml::from_str(&text).unwrap()
 }
 
-struct Run {
-    summary: MeshSummary,
-    trace: String,
-    rotations: String,
-    coverage: String,
+/// A finished run: its summary, CSVs and store (in its temporary directory).
+pub(crate) struct Run {
+    pub(crate) summary: MeshSummary,
+    pub(crate) trace: String,
+    pub(crate) rotations: String,
+    pub(crate) coverage: String,
+    pub(crate) db: std::path::PathBuf,
     _dir: TempDir,
 }
 
-fn run(name: &str, s: &MeshScenario) -> Run {
+pub(crate) fn run(name: &str, s: &MeshScenario) -> Run {
     let dir = TempDir::new(&format!("mesh-reconfigure-{name}"));
     let outputs = MeshOutputs {
         db: dir.join("store.db"),
@@ -91,12 +93,13 @@ fn run(name: &str, s: &MeshScenario) -> Run {
         trace: read("trace.csv"),
         rotations: read("rotations.csv"),
         coverage: read("coverage.csv"),
+        db: dir.join("store.db"),
         _dir: dir,
     }
 }
 
 /// A converged rotation: (start s, channel, kind, convergence ms, source).
-fn rotations(csv: &str) -> Vec<(f64, String, String, f64, String)> {
+pub(crate) fn rotations(csv: &str) -> Vec<(f64, String, String, f64, String)> {
     let mut lines = csv.lines();
     assert_eq!(
         lines.next(),
@@ -111,7 +114,7 @@ fn rotations(csv: &str) -> Vec<(f64, String, String, f64, String)> {
 }
 
 /// The `route:change` rows of the trace: (time s, pair, new route, detail).
-fn route_changes(trace: &str) -> Vec<(f64, String, String, String)> {
+pub(crate) fn route_changes(trace: &str) -> Vec<(f64, String, String, String)> {
     trace
         .lines()
         .skip(1)
@@ -124,7 +127,7 @@ fn route_changes(trace: &str) -> Vec<(f64, String, String, String)> {
 }
 
 /// The sources of the rotations of `channel` that started in `[from, to)`.
-fn sources(rows: &[(f64, String, String, f64, String)], channel: &str, from: f64, to: f64) -> Vec<String> {
+pub(crate) fn sources(rows: &[(f64, String, String, f64, String)], channel: &str, from: f64, to: f64) -> Vec<String> {
     rows.iter().filter(|r| r.1 == channel && r.0 >= from && r.0 < to).map(|r| r.4.clone()).collect()
 }
 

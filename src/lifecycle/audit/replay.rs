@@ -77,6 +77,13 @@ impl Replay {
             }
             return Ok(());
         }
+        if rec.event == "recovery:reprovision" {
+            // The node was re-provisioned: no longer isolated (until a later isolation).
+            if let Some(node) = detail_field(&rec.detail, "node") {
+                self.isolated.remove(node);
+            }
+            return Ok(());
+        }
         let Some(id) = rec.key_id else { return Ok(()) };
         if rec.event == "generate" {
             if rec.from.is_some() || rec.to != Some(KeyState::Generated) {

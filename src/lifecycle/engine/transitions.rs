@@ -109,7 +109,7 @@ fn owned_names(names: &[&str]) -> Vec<String> {
 }
 
 /// Participants sorted, without duplicates; at least one.
-fn participant_set(participants: impl IntoIterator<Item = String>) -> Result<Vec<String>> {
+pub(crate) fn participant_set(participants: impl IntoIterator<Item = String>) -> Result<Vec<String>> {
     let mut nodes: Vec<String> = participants.into_iter().collect();
     nodes.sort();
     nodes.dedup();

@@ -358,6 +358,12 @@ pub(crate) fn isolate_node(conn: &Connection, node: &str, now: SimTime) -> Resul
     Ok(())
 }
 
+/// Takes `node` off the isolated list (it was re-provisioned).
+pub(crate) fn reinstate_node(conn: &Connection, node: &str) -> Result<()> {
+    conn.prepare_cached("DELETE FROM nodes WHERE node = ?1")?.execute([node])?;
+    Ok(())
+}
+
 /// Replaces the master-key check value.
 pub(crate) fn set_master_check(conn: &Connection, check: &[u8]) -> Result<()> {
     conn.execute("UPDATE meta SET value = ?1 WHERE name = 'master_check'", [check])?;

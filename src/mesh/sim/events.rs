@@ -22,6 +22,8 @@ pub(super) enum SimEvent {
     End(usize),
     /// Crashed node `.0` is up again.
     Restart(usize),
+    /// The operator re-provisions compromised node `.0` (the hub: a new SOVEREIGN_MASTER).
+    Reprovision(usize),
     /// The engine's periodic tick (expiries), once per window.
     Tick,
     /// Rotate the key types with their own periods (NODE_IDENTITY, AUDIT_SIGNING...) that are due.

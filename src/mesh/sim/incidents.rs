@@ -1,11 +1,14 @@
 //! Incidents of a mesh run: the scenario's events (an eavesdropper, a degraded link, an
 //! operator's rotation, a crash, a compromise) as they start and end, and the six-step
-//! compromise recovery.
+//! compromise recovery (of a node or of the hub; the hub's re-provisioning is in
+//! `reprovision`).
 
 use super::Sim;
 use super::channels::Channel;
 use super::events::{RotationKind, SimEvent};
 use super::reconfigure::Source;
+use super::statistics::HubIncident;
+use crate::crypto::KeyType;
 use crate::lifecycle::Trigger;
 use crate::mesh::error::Result;
 use crate::mesh::scenario::{Attack, EventKind, EventSpec};
@@ -85,7 +88,15 @@ impl Sim<'_> {
                 self.csv.trace(now, &name, "node:crash", "down", (0.0, 0), "")?;
                 self.reconfigure(now, &format!("node {name} crashed"))
             }
-            EventKind::Compromise => self.compromise(now, node_index.expect("validated"), "scenario: node compromised"),
+            EventKind::Compromise => {
+                let n = node_index.expect("validated");
+                self.compromise(now, n, "scenario: node compromised")?;
+                if let Some(after) = e.recover_after_s {
+                    // Validated: only the hub is re-provisioned.
+                    self.queue.schedule(now + SimDuration::from_secs_f64(after), SimEvent::Reprovision(n))?;
+                }
+                Ok(())
+            }
         }
     }
 
@@ -127,6 +138,18 @@ impl Sim<'_> {
         }
         let report = self.engine.recover_compromise(&name, reason, &mut self.crypto_rng)?;
         self.stats.recoveries += 1;
+        if n == 0 {
+            let mut masters = 0;
+            for &k in &report.revoked {
+                masters += u64::from(self.engine.key(k)?.key_type == KeyType::SovereignMaster);
+            }
+            self.stats.hub = Some(HubIncident {
+                compromised_at: now,
+                revoked: report.revoked.len() as u64,
+                masters_revoked: masters,
+                ..HubIncident::default()
+            });
+        }
         self.nodes.isolated.insert(n);
         let mut severed = Vec::new();
         for (i, l) in self.links.iter_mut().enumerate().filter(|(_, l)| l.a == n || l.b == n) {

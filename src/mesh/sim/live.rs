@@ -63,6 +63,9 @@ impl<'a> LiveMesh<'a> {
     /// issues the nodes' identity keys (committed).
     pub fn start(scenario: &'a MeshScenario, engine: Engine, clock: ManualClock) -> Result<Self> {
         let topology = scenario.validate()?;
+        for (i, e) in scenario.event.iter().enumerate() {
+            refuse_hub_compromise(&topology, &format!("event[{i}]"), e)?;
+        }
         let mut sim = Sim::with_engine(scenario, topology, engine, clock)?;
         sim.start()?;
         Ok(LiveMesh { sim })
@@ -179,6 +182,7 @@ impl<'a> LiveMesh<'a> {
         event.at_s = now + at;
         event.until_s = until.map(|u| now + u);
         check_event(&self.sim.topology, "event", &event)?;
+        refuse_hub_compromise(&self.sim.topology, "event", &event)?;
         let idx = self.sim.scenario.event.len() + self.sim.injected.len();
         let start = Sim::at(event.at_s) + SimDuration(1);
         let past = |e: crate::mesh::PastSchedule| InvalidParameter::new("event.at", at, e.to_string());
@@ -200,4 +204,24 @@ impl<'a> LiveMesh<'a> {
         self.sim.engine.commit_batch()?;
         Ok(self.sim.engine)
     }
+}
+
+/// A live mesh takes no compromise of the hub: its recovery revokes the master the serving
+/// operator supplied, and the re-provisioning re-wraps the store under a new one the operator
+/// does not hold (a `qecnet mesh` run only).
+fn refuse_hub_compromise(
+    topology: &crate::mesh::topology::Topology,
+    label: &str,
+    e: &EventSpec,
+) -> std::result::Result<(), InvalidParameter> {
+    let hub = topology.nodes[0].name.as_str();
+    if e.kind == crate::mesh::scenario::EventKind::Compromise && e.node.as_deref() == Some(hub) {
+        return Err(InvalidParameter::new(
+            format!("{label}.node"),
+            hub,
+            "a live mesh does not take a compromise of the hub (its re-provisioning re-wraps the store under a \
+             new SOVEREIGN_MASTER); run it with qecnet mesh (sims/mesh-hub-compromise.toml)",
+        ));
+    }
+    Ok(())
 }

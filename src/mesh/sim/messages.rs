@@ -43,6 +43,12 @@ impl NodeStates {
         NodeStates { hub_delay_ns, pair_delay_ns, down_until, outages, isolated: BTreeSet::new() }
     }
 
+    /// Whether the hub is away: crashed, or isolated by a compromise until it is re-provisioned
+    /// (pair distributions are then coordinated by the pair's first end).
+    pub(super) fn hub_away(&self) -> bool {
+        self.down_until[0].is_some() || self.isolated.contains(&0)
+    }
+
     /// Whether node `n` was down at `t` (a message reaching it then is lost).
     pub(super) fn was_down(&self, n: usize, t: SimTime) -> bool {
         self.outages[n].iter().any(|&(from, until)| from <= t && t < until)
@@ -64,8 +70,8 @@ pub(super) struct Pending {
     pub(super) nodes: Vec<usize>,
     /// The nodes whose receipts are still missing.
     pub(super) waiting: BTreeSet<String>,
-    /// Who sends this attempt and collects its receipts: the hub, or while the hub is down
-    /// the first participant of a pair that does not include it.
+    /// Who sends this attempt and collects its receipts: the hub, or while the hub is down or
+    /// isolated the first participant of a pair (or of the group) that does not include it.
     pub(super) coordinator: usize,
     /// The rotation started while its channel was re-routed (its route differs from the
     /// run's initial one).
@@ -109,8 +115,7 @@ impl Sim<'_> {
         p.started = at;
         p.waiting.clear();
         p.notify_ns = 0;
-        let hub_down = self.nodes.down_until[0].is_some();
-        p.coordinator = if hub_down && !p.nodes.contains(&0) { p.nodes[0] } else { 0 };
+        p.coordinator = if self.nodes.hub_away() && !p.nodes.contains(&0) { p.nodes[0] } else { 0 };
         for &n in &p.nodes {
             let name = self.topology.nodes[n].name.clone();
             let delay = self.nodes.pair_delay_ns[p.coordinator][n];
@@ -188,6 +193,12 @@ impl Sim<'_> {
         }
         let proof = self.engine.receipt_proof(key)?;
         self.engine.activate(proof)?;
+        if let Some(ch) = p.channel
+            && self.stats.hub.as_ref().is_some_and(|h| h.recovered_at.is_none() && h.rejoin_waiting.contains(&ch))
+        {
+            let participants = self.engine.key(key)?.participants;
+            self.rejoined(now, ch, &participants);
+        }
         let from_first_ms = (now.0 - p.first_started.0 + p.notify_ns) as f64 / 1e6;
         let from_success_ms = (now.0 - p.started.0 + p.notify_ns) as f64 / 1e6;
         let channel = p.channel.map(|c| self.channels[&c].name.as_str()).unwrap_or_default();

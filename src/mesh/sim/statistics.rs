@@ -1,15 +1,19 @@
 //! What a mesh run counts (convergence latencies, detections, false alarms, violations...),
 //! and the [`MeshSummary`] made of it at the end.
 
+use std::collections::BTreeSet;
+
 use super::Sim;
+use super::channels::Channel;
 use super::events::RotationKind;
 use crate::lifecycle::FailedDistributions;
 use crate::mesh::promises::{
     EMERGENCY_REKEY_S, EMERGENCY_REVOCATION_S, MS_PER_S, SCHEDULED_ROTATION_S, TRIGGERED_ROTATION_S,
 };
 use crate::mesh::summary::{
-    DistributionSummary, MeshLinkSummary, MeshSummary, RotationStats, Rotations, RoutingSummary,
+    DistributionSummary, HubCompromiseSummary, MeshLinkSummary, MeshSummary, RotationStats, Rotations, RoutingSummary,
 };
+use crate::units::SimTime;
 
 /// The run's counters and samples (the per-link ones are in each link's state).
 #[derive(Debug, Default)]
@@ -77,6 +81,26 @@ pub(super) struct Statistics {
     /// Hub outages, and SOVEREIGN_MASTER rotations deferred to the hub's return.
     pub(super) hub_outages: u64,
     pub(super) master_deferred: u64,
+    /// A compromise of the hub and its recovery, when the run had one.
+    pub(super) hub: Option<HubIncident>,
+}
+
+/// A compromise of the hub as the run saw it.
+#[derive(Debug, Default)]
+pub(super) struct HubIncident {
+    /// When it was isolated.
+    pub(super) compromised_at: SimTime,
+    /// Keys the recovery revoked because the hub shared them, and of those the
+    /// SOVEREIGN_MASTER records.
+    pub(super) revoked: u64,
+    pub(super) masters_revoked: u64,
+    /// When the operator re-provisioned it, and the stored keys then re-wrapped.
+    pub(super) reprovisioned_at: Option<SimTime>,
+    pub(super) rewrapped: u64,
+    /// The hub's channels (and the group) still without a fresh ACTIVE key that includes it.
+    pub(super) rejoin_waiting: BTreeSet<Channel>,
+    /// When the last of them activated.
+    pub(super) recovered_at: Option<SimTime>,
 }
 
 impl Statistics {
@@ -209,6 +233,21 @@ impl Sim<'_> {
             late_uses_refused: s.late_uses_refused,
             master_rotations: s.master_rotations,
             other_key_rotations: s.other_rotations,
+            hub_compromise: s.hub.as_ref().map(|h| {
+                let secs = |t: Option<SimTime>| t.map(|t| t.as_secs_f64());
+                let since = |t: Option<SimTime>, from: SimTime| t.map(|t| t.saturating_since(from).as_secs_f64());
+                HubCompromiseSummary {
+                    compromised_at_s: h.compromised_at.as_secs_f64(),
+                    keys_revoked: h.revoked,
+                    masters_revoked: h.masters_revoked,
+                    reprovisioned_at_s: secs(h.reprovisioned_at),
+                    keys_rewrapped: h.rewrapped,
+                    recovered_at_s: secs(h.recovered_at),
+                    time_to_recovery_s: since(h.recovered_at, h.compromised_at),
+                    rejoin_s: h.reprovisioned_at.and_then(|r| since(h.recovered_at, r)),
+                    channels_not_rejoined: h.rejoin_waiting.len() as u64,
+                }
+            }),
             audit_records: self.engine.audit_len(),
             events: self.queue.popped(),
             per_link,
