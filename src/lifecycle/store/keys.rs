@@ -118,6 +118,45 @@ pub(crate) fn state_of(conn: &Connection, id: KeyId) -> Result<Option<String>> {
     conn.prepare_cached("SELECT state FROM keys WHERE id = ?1")?.query_row([id.0], |r| r.get(0)).optional()
 }
 
+/// The stored state name and participants (JSON) of `id`, if it exists.
+pub(crate) fn state_and_participants(conn: &Connection, id: KeyId) -> Result<Option<(String, String)>> {
+    conn.prepare_cached("SELECT state, participants FROM keys WHERE id = ?1")?
+        .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+}
+
+/// What counting a use of `id` needs, if it exists.
+pub(crate) fn usage_of(conn: &Connection, id: KeyId) -> Result<Option<UsageRow>> {
+    conn.prepare_cached("SELECT key_type, state, usage_limit, usage_count, pad_consumed FROM keys WHERE id = ?1")?
+        .query_row([id.0], |r| {
+            let kt: String = r.get(0)?;
+            let st: String = r.get(1)?;
+            Ok(UsageRow {
+                key_type: kt.parse().map_err(corrupt)?,
+                state: st.parse().map_err(corrupt)?,
+                usage_limit: opt_u64(r.get(2)?),
+                usage_count: r.get::<_, i64>(3)? as u64,
+                pad_consumed: r.get::<_, i64>(4)? as u64,
+            })
+        })
+        .optional()
+}
+
+/// The columns of a key that its use is checked against and counted in.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct UsageRow {
+    /// Key type.
+    pub key_type: KeyType,
+    /// State.
+    pub state: KeyState,
+    /// Usage limit of the type, if any.
+    pub usage_limit: Option<u64>,
+    /// Uses counted so far.
+    pub usage_count: u64,
+    /// One-time-pad bytes consumed.
+    pub pad_consumed: u64,
+}
+
 /// (id, stored state name) of every key.
 pub(crate) fn states(conn: &Connection) -> Result<Vec<(KeyId, String)>> {
     let mut st = conn.prepare_cached("SELECT id, state FROM keys")?;
