@@ -33,14 +33,17 @@ use super::LifecycleError;
 
 /// Schema version this build writes and reads. Version 2 added the Merkle root of each
 /// checkpoint; a version-1 store is read as it is (its checkpoints sign the chain head only)
-/// and upgraded when opened for writing.
-pub const SCHEMA_VERSION: i64 = 2;
+/// and upgraded when opened for writing. Version 3 changed only the keys table's indexes
+/// ([`KEY_INDEXES`]); an older store is read with the indexes it has (every query runs on
+/// either set) and given the new ones when opened for writing.
+pub const SCHEMA_VERSION: i64 = 3;
 /// Value of `meta.magic` in every qecnet store.
 pub const MAGIC: &str = "qecnet-key-store";
 /// AAD of the master-key check value.
 pub(crate) const MASTER_CHECK_AAD: &[u8] = b"qecnet/master-check/v1";
 
-const SCHEMA: &str = "
+/// The tables and the indexes that do not depend on a key's state ([`KEY_INDEXES`] are the others).
+pub(crate) const SCHEMA: &str = "
 CREATE TABLE meta(name TEXT PRIMARY KEY, value BLOB NOT NULL);
 CREATE TABLE keys(
     id INTEGER PRIMARY KEY,
@@ -63,11 +66,8 @@ CREATE TABLE keys(
     early_retirement INTEGER NOT NULL DEFAULT 0,
     prestaged INTEGER NOT NULL DEFAULT 0
 );
-CREATE INDEX keys_by_state ON keys(state);
-CREATE INDEX keys_by_channel ON keys(channel, key_type, state);
 CREATE INDEX keys_by_replaces ON keys(replaces);
 CREATE INDEX keys_by_state_age ON keys(state, state_changed_ns);
-CREATE INDEX keys_by_overlap ON keys(state, overlap_until_ns);
 CREATE TABLE receipts(
     key_id INTEGER NOT NULL,
     node TEXT NOT NULL,
@@ -96,6 +96,32 @@ CREATE TABLE checkpoints(
     root BLOB
 );
 CREATE TABLE audit_keys(key_id INTEGER PRIMARY KEY, public BLOB NOT NULL);
+";
+
+/// The keys table's indexes that depend on a key's state (schema version 3), beside
+/// `keys_by_replaces` and `keys_by_state_age (state, state_changed_ns)`, which also serves
+/// every query by state alone.
+///
+/// Both are partial, over the keys whose entries change often and are few at any time. A
+/// full `(channel, key_type, state)` index (versions 1–2) kept every RETIRED key of every
+/// channel, so each refresh of the 1,327 channels of the 50-node mesh dirtied one or two
+/// pages per channel, spread over the whole index — most of the pages each commit wrote to
+/// the WAL and the checkpoint copied again. The live entries fit in a few dozen pages. The
+/// conditions are written as ORs of equalities so that SQLite can prove that a query's
+/// `state = 'ACTIVE'` (or `'ROTATING'`) implies them (its implication test knows OR, not IN).
+/// `keys_by_overlap_end` leads with the (constant) state so that the planner, which keeps no
+/// statistics, prefers it to `keys_by_state_age` for the timer's due-overlap query.
+pub(crate) const KEY_INDEXES: &str = "
+CREATE INDEX IF NOT EXISTS keys_by_channel_live ON keys(channel, key_type, state)
+    WHERE state = 'GENERATED' OR state = 'DISTRIBUTED' OR state = 'ACTIVE' OR state = 'ROTATING';
+CREATE INDEX IF NOT EXISTS keys_by_overlap_end ON keys(state, overlap_until_ns) WHERE state = 'ROTATING';
+";
+
+/// Version 2 to 3: the keys table's state indexes become [`KEY_INDEXES`].
+const UPGRADE_TO_3: &str = "
+DROP INDEX IF EXISTS keys_by_state;
+DROP INDEX IF EXISTS keys_by_channel;
+DROP INDEX IF EXISTS keys_by_overlap;
 ";
 
 /// Map SQLite's "busy/locked" and "not a database" to the store's own errors.
@@ -323,6 +349,7 @@ pub(crate) fn create(path: &Path, durability: Durability, master_check: &[u8]) -
         conn.execute_batch("BEGIN IMMEDIATE")?;
         let init = (|| -> Result<(), rusqlite::Error> {
             conn.execute_batch(SCHEMA)?;
+            conn.execute_batch(KEY_INDEXES)?;
             let mut st = conn.prepare("INSERT INTO meta(name, value) VALUES (?1, ?2)")?;
             st.execute(rusqlite::params!["magic", MAGIC])?;
             st.execute(rusqlite::params!["schema_version", SCHEMA_VERSION])?;
@@ -406,18 +433,26 @@ pub(crate) fn open_writer(path: &Path, durability: Durability) -> Result<(Connec
     Ok((conn, check))
 }
 
-/// Brings a version-1 store to the current schema: checkpoints gain a (for the old ones,
-/// empty) Merkle root column.
+/// Brings an older store to the current schema in one transaction: from version 1,
+/// checkpoints gain a (for the old ones, empty) Merkle root column; from version 2, the
+/// keys table's state indexes are replaced by [`KEY_INDEXES`]. Nothing else changes.
 fn upgrade(conn: &Connection) -> Result<(), rusqlite::Error> {
     let version: i64 = conn.query_row("SELECT value FROM meta WHERE name = 'schema_version'", [], |r| r.get(0))?;
     if version >= SCHEMA_VERSION {
         return Ok(());
     }
     conn.execute_batch("BEGIN IMMEDIATE")?;
-    let done = conn
-        .execute_batch("ALTER TABLE checkpoints ADD COLUMN root BLOB")
-        .and_then(|()| conn.execute("UPDATE meta SET value = ?1 WHERE name = 'schema_version'", [SCHEMA_VERSION]))
-        .and_then(|_| conn.execute_batch("COMMIT"));
+    let done = (|| {
+        if version < 2 {
+            conn.execute_batch("ALTER TABLE checkpoints ADD COLUMN root BLOB")?;
+        }
+        if version < 3 {
+            conn.execute_batch(UPGRADE_TO_3)?;
+            conn.execute_batch(KEY_INDEXES)?;
+        }
+        conn.execute("UPDATE meta SET value = ?1 WHERE name = 'schema_version'", [SCHEMA_VERSION])?;
+        conn.execute_batch("COMMIT")
+    })();
     if done.is_err() {
         let _ = conn.execute_batch("ROLLBACK");
     }

@@ -3,7 +3,7 @@
 //! pad position in the same transaction.
 
 use super::engine::{Engine, Tx};
-use super::record::{KeyId, KeyRecord};
+use super::record::KeyId;
 use super::store::keys;
 use super::{LifecycleError, Usage};
 use crate::crypto::{KeyType, OneTimePad, OtpCiphertext, SecretBytes};
@@ -50,8 +50,8 @@ impl Engine {
 }
 
 impl Tx<'_> {
-    fn count_use(&mut self, id: KeyId, usage: Usage, n: u64) -> Result<KeyRecord> {
-        let rec = self.load(id)?;
+    fn count_use(&mut self, id: KeyId, usage: Usage, n: u64) -> Result<keys::UsageRow> {
+        let rec = keys::usage_of(&self.conn, id)?.ok_or(LifecycleError::UnknownKey(id))?;
         if !usage.allowed_in(rec.state) {
             return Err(LifecycleError::NotUsable { key: id, state: rec.state, usage });
         }
@@ -64,7 +64,7 @@ impl Tx<'_> {
         Ok(rec)
     }
 
-    fn pad(&mut self, id: KeyId, usage: Usage) -> Result<(KeyRecord, OneTimePad)> {
+    fn pad(&mut self, id: KeyId, usage: Usage) -> Result<(keys::UsageRow, OneTimePad)> {
         let rec = self.count_use(id, usage, 1)?;
         if rec.key_type != KeyType::QkdTransport {
             return Err(LifecycleError::WrongKeyType {

@@ -693,6 +693,75 @@ fn audit_signing_key_rotation_keeps_old_checkpoints_verifiable() {
 }
 
 #[test]
+fn a_version_two_store_is_read_with_its_old_indexes_and_given_the_partial_ones_by_its_writer() {
+    // Zero overlap: a replaced key retires the moment its successor activates.
+    let config = EngineConfig { overlap: SimDuration::from_secs(0), ..EngineConfig::default() };
+    let mut f = fixture("upgrade-v2", config.clone());
+    let retired = active_key(&mut f, KeyType::MeshSession, "hub-n1", &["hub", "n1"]);
+    let active = f.engine.begin_rotation(retired, &mut f.rng).unwrap();
+    f.engine.distribute(active).unwrap();
+    for n in ["hub", "n1"] {
+        f.engine.confirm_receipt(active, n).unwrap();
+    }
+    let proof = f.engine.receipt_proof(active).unwrap();
+    f.engine.activate(proof).unwrap();
+    assert_eq!(state(&f, retired), KeyState::Retired);
+    let Fixture { _dir, path, master, engine, mut rng, .. } = f;
+    drop(engine);
+    // Give it the indexes of versions 1 and 2.
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch(
+            "DROP INDEX keys_by_channel_live; DROP INDEX keys_by_overlap_end; \
+             CREATE INDEX keys_by_state ON keys(state); \
+             CREATE INDEX keys_by_channel ON keys(channel, key_type, state); \
+             CREATE INDEX keys_by_overlap ON keys(state, overlap_until_ns); \
+             UPDATE meta SET value = 2 WHERE name = 'schema_version';",
+        )
+        .unwrap();
+    let version = |c: &rusqlite::Connection| -> i64 {
+        c.query_row("SELECT value FROM meta WHERE name = 'schema_version'", [], |r| r.get(0)).unwrap()
+    };
+    let indexes = |c: &rusqlite::Connection| -> Vec<String> {
+        c.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'keys' ORDER BY name")
+            .unwrap()
+            .query_map([], |r| r.get(0))
+            .unwrap()
+            .map(|r| r.unwrap())
+            .collect()
+    };
+    // A reader works on it as it is and changes nothing.
+    let reader = qecnet::lifecycle::open_reader(&path).unwrap();
+    qecnet::lifecycle::verify(&reader, &Default::default()).unwrap().into_result().unwrap();
+    let listed = qecnet::lifecycle::list_keys(&reader, Some(KeyState::Retired)).unwrap();
+    assert_eq!(listed.iter().map(|k| k.id).collect::<Vec<_>>(), vec![retired]);
+    assert_eq!(version(&reader), 2);
+    assert_eq!(
+        indexes(&reader),
+        ["keys_by_channel", "keys_by_overlap", "keys_by_replaces", "keys_by_state", "keys_by_state_age"]
+    );
+    drop(reader);
+    // Its writer replaces the state indexes; the RETIRED key, which no channel index holds
+    // now, is still found and revoked with the channel's ACTIVE key by an emergency rotation.
+    let mut e =
+        Engine::open(&path, &master, config, Box::new(ManualClock::new(SimTime::from_secs(1_800_000_000)))).unwrap();
+    let out = e.rotate_emergency(active, &mut rng).unwrap();
+    assert_eq!(out.revoked, vec![retired, active]);
+    assert_eq!(e.key(retired).unwrap().state, KeyState::Revoked);
+    assert_eq!(e.key(out.replacement).unwrap().state, KeyState::Generated);
+    e.checkpoint_now().unwrap();
+    drop(e);
+    let reader = qecnet::lifecycle::open_reader(&path).unwrap();
+    assert_eq!(version(&reader), qecnet::lifecycle::SCHEMA_VERSION);
+    assert_eq!(
+        indexes(&reader),
+        ["keys_by_channel_live", "keys_by_overlap_end", "keys_by_replaces", "keys_by_state_age"]
+    );
+    let report = qecnet::lifecycle::verify(&reader, &Default::default()).unwrap().into_result().unwrap();
+    assert_eq!(report.unsigned_tail, 0);
+}
+
+#[test]
 fn version_one_store_is_verified_as_it_is_and_upgraded_by_its_writer() {
     use qecnet::crypto::AuditSigner;
     use qecnet::lifecycle::checkpoint_message;

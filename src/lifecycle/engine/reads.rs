@@ -46,6 +46,14 @@ impl Engine {
         keys::load(&self.conn, id)?.ok_or(LifecycleError::UnknownKey(id))
     }
 
+    /// The state and participants of `id` (what a receipt is checked against; cheaper than
+    /// [`Engine::load`]).
+    pub(crate) fn state_and_participants(&self, id: KeyId) -> Result<(KeyState, Vec<String>)> {
+        let (state, parts) = keys::state_and_participants(&self.conn, id)?.ok_or(LifecycleError::UnknownKey(id))?;
+        let parts = serde_json::from_str(&parts).map_err(|e| LifecycleError::Corrupt(e.to_string()))?;
+        Ok((state.parse().map_err(LifecycleError::Corrupt)?, parts))
+    }
+
     /// Just the state of `id` (cheaper than [`Engine::load`]).
     pub(crate) fn load_state(&self, id: KeyId) -> Result<KeyState> {
         let s = keys::state_of(&self.conn, id)?.ok_or(LifecycleError::UnknownKey(id))?;

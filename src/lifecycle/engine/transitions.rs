@@ -206,11 +206,11 @@ impl Tx<'_> {
 
     /// Records `node`'s receipt of the DISTRIBUTED key `id` (once).
     pub(crate) fn confirm_receipt_inner(&mut self, id: KeyId, node: &str) -> Result<()> {
-        let rec = self.load(id)?;
-        let is_participant = rec.participants.iter().any(|p| p == node);
-        match rules::receipt_refusal(rec.state, is_participant, self.is_isolated(node)?) {
+        let (state, participants) = self.state_and_participants(id)?;
+        let is_participant = participants.iter().any(|p| p == node);
+        match rules::receipt_refusal(state, is_participant, self.is_isolated(node)?) {
             Some(ReceiptRefusal::NotExpected) => {
-                return Err(LifecycleError::ReceiptNotExpected { key: id, state: rec.state });
+                return Err(LifecycleError::ReceiptNotExpected { key: id, state });
             }
             Some(ReceiptRefusal::NotParticipant) => {
                 return Err(LifecycleError::NotParticipant { key: id, node: node.to_string() });
@@ -231,16 +231,21 @@ impl Tx<'_> {
     /// supersedes and, for an AUDIT_SIGNING key, makes it the signer.
     pub(crate) fn activate_inner(&mut self, id: KeyId) -> Result<()> {
         // Receipts are re-checked inside the transaction.
-        self.proof_inner(id)?;
-        let rec = self.load(id)?;
+        let (_, rec) = self.proof_and_record(id)?;
+        // The replaced key, read once: only this activation changes its state below.
+        let mut old_rec = match rec.replaces {
+            Some(old) => Some(self.load(old)?),
+            None => None,
+        };
         // A replacement prepared while its predecessor stayed ACTIVE
         // ([`Engine::prepare_replacement`]) starts the predecessor's rotation now, in the
         // activation's transaction: the channel is never without an ACTIVE key.
-        if let Some(old) = rec.replaces
-            && self.load_state(old)? == KeyState::Active
+        if let Some(old) = old_rec.as_mut()
+            && old.state == KeyState::Active
         {
-            let how = if self.load(old)?.early_retirement { "triggered" } else { "scheduled" };
-            self.transition(old, Transition::BeginRotation, &format!("{how}; replaced by {id}"))?;
+            let how = if old.early_retirement { "triggered" } else { "scheduled" };
+            self.transition(old.id, Transition::BeginRotation, &format!("{how}; replaced by {id}"))?;
+            old.state = KeyState::Rotating;
         }
         if let Some(active) = keys::other_active(&self.conn, &rec.channel, rec.key_type, id)? {
             return Err(LifecycleError::ChannelBusy { key: id, channel: rec.channel, key_type: rec.key_type, active });
@@ -256,15 +261,15 @@ impl Tx<'_> {
                 self.transition(k.id, Transition::Retire, &format!("superseded by {id}"))?;
             }
         }
-        if let Some(old) = rec.replaces {
-            let old_rec = self.load(old)?;
-            if old_rec.state == KeyState::Rotating {
-                if rules::overlap_fate(true, old_rec.early_retirement, self.config.overlap) == OverlapFate::RetireNow {
-                    self.transition(old, Transition::Retire, &format!("replaced by {id}"))?;
-                } else {
-                    let until = self.clock.now() + self.config.overlap;
-                    keys::set_overlap_until(&self.conn, old, until)?;
-                }
+        if let Some(old_rec) = old_rec
+            && old_rec.state == KeyState::Rotating
+        {
+            let old = old_rec.id;
+            if rules::overlap_fate(true, old_rec.early_retirement, self.config.overlap) == OverlapFate::RetireNow {
+                self.transition(old, Transition::Retire, &format!("replaced by {id}"))?;
+            } else {
+                let until = self.clock.now() + self.config.overlap;
+                keys::set_overlap_until(&self.conn, old, until)?;
             }
         }
         if rec.key_type == KeyType::AuditSigning {
@@ -291,6 +296,11 @@ impl Tx<'_> {
 impl Engine {
     /// Proof that every participant confirmed the DISTRIBUTED key `id`.
     pub(crate) fn proof_inner(&self, id: KeyId) -> Result<ReceiptProof> {
+        self.proof_and_record(id).map(|(proof, _)| proof)
+    }
+
+    /// [`Engine::proof_inner`] with the key's record (without receipts) it was checked on.
+    fn proof_and_record(&self, id: KeyId) -> Result<(ReceiptProof, KeyRecord)> {
         let rec = self.load(id)?;
         if rec.state != KeyState::Distributed {
             return Err(LifecycleError::IllegalTransition {
@@ -304,7 +314,7 @@ impl Engine {
         if !missing.is_empty() {
             return Err(LifecycleError::ReceiptsIncomplete { key: id, state: rec.state, missing });
         }
-        Ok(ReceiptProof::new(id, got))
+        Ok((ReceiptProof::new(id, got), rec))
     }
 
     /// Generate a key of `key_type` for `channel`, to be shared with

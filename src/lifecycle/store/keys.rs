@@ -58,6 +58,28 @@ pub(crate) fn from_row(r: &Row<'_>) -> Result<KeyRecord> {
 
 // ----- reads -----------------------------------------------------------------
 
+// The queries the mesh's every rotation and timer tick run, with the index each must use
+// (checked by `the_hot_key_queries_use_the_indexes_meant_for_them`).
+
+/// [`other_active`]: by `keys_by_channel_live`.
+const OTHER_ACTIVE: &str = "SELECT id FROM keys WHERE channel = ?1 AND key_type = ?2 AND state = 'ACTIVE' AND id != ?3";
+/// [`active_replacement`]: by `keys_by_replaces` (one or two rows); `+state` keeps the planner
+/// from scanning every ACTIVE key by `keys_by_state_age` instead.
+const ACTIVE_REPLACEMENT: &str = "SELECT id FROM keys WHERE replaces = ?1 AND +state = 'ACTIVE'";
+/// [`rotating_on_channel`] after the columns: by `keys_by_channel_live`.
+const ROTATING_ON_CHANNEL: &str = "WHERE channel = ?1 AND key_type = ?2 AND state = 'ROTATING' ORDER BY id";
+/// [`live_on_channel`] after the columns: the keys in distribution, ACTIVE or ROTATING by
+/// `keys_by_channel_live` (the condition is the index's own), then the RETIRED ones.
+const LIVE_ON_CHANNEL: [&str; 2] = [
+    "WHERE channel = ?1 AND key_type = ?2 \
+     AND (state = 'GENERATED' OR state = 'DISTRIBUTED' OR state = 'ACTIVE' OR state = 'ROTATING')",
+    "WHERE state = 'RETIRED' AND channel = ?1 AND key_type = ?2",
+];
+/// [`overlap_over`]: by `keys_by_overlap_end`.
+const OVERLAP_OVER: &str = "SELECT id FROM keys WHERE state = 'ROTATING' AND overlap_until_ns IS NOT NULL AND overlap_until_ns <= ?1 ORDER BY id";
+/// [`retired_before`]: by `keys_by_state_age`.
+const RETIRED_BEFORE: &str = "SELECT id FROM keys WHERE state = 'RETIRED' AND state_changed_ns <= ?1 ORDER BY id";
+
 /// Nodes that confirmed receipt of `id`, sorted.
 pub fn receipts(conn: &Connection, id: KeyId) -> Result<Vec<String>> {
     let mut st = conn.prepare_cached("SELECT node FROM receipts WHERE key_id = ?1 ORDER BY node")?;
@@ -96,6 +118,45 @@ pub(crate) fn state_of(conn: &Connection, id: KeyId) -> Result<Option<String>> {
     conn.prepare_cached("SELECT state FROM keys WHERE id = ?1")?.query_row([id.0], |r| r.get(0)).optional()
 }
 
+/// The stored state name and participants (JSON) of `id`, if it exists.
+pub(crate) fn state_and_participants(conn: &Connection, id: KeyId) -> Result<Option<(String, String)>> {
+    conn.prepare_cached("SELECT state, participants FROM keys WHERE id = ?1")?
+        .query_row([id.0], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+}
+
+/// What counting a use of `id` needs, if it exists.
+pub(crate) fn usage_of(conn: &Connection, id: KeyId) -> Result<Option<UsageRow>> {
+    conn.prepare_cached("SELECT key_type, state, usage_limit, usage_count, pad_consumed FROM keys WHERE id = ?1")?
+        .query_row([id.0], |r| {
+            let kt: String = r.get(0)?;
+            let st: String = r.get(1)?;
+            Ok(UsageRow {
+                key_type: kt.parse().map_err(corrupt)?,
+                state: st.parse().map_err(corrupt)?,
+                usage_limit: opt_u64(r.get(2)?),
+                usage_count: r.get::<_, i64>(3)? as u64,
+                pad_consumed: r.get::<_, i64>(4)? as u64,
+            })
+        })
+        .optional()
+}
+
+/// The columns of a key that its use is checked against and counted in.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct UsageRow {
+    /// Key type.
+    pub key_type: KeyType,
+    /// State.
+    pub state: KeyState,
+    /// Usage limit of the type, if any.
+    pub usage_limit: Option<u64>,
+    /// Uses counted so far.
+    pub usage_count: u64,
+    /// One-time-pad bytes consumed.
+    pub pad_consumed: u64,
+}
+
 /// (id, stored state name) of every key.
 pub(crate) fn states(conn: &Connection) -> Result<Vec<(KeyId, String)>> {
     let mut st = conn.prepare_cached("SELECT id, state FROM keys")?;
@@ -117,16 +178,14 @@ pub(crate) fn with_material(conn: &Connection) -> Result<Vec<(KeyId, String)>> {
 
 /// The ACTIVE key of (`channel`, `kt`) other than `except`, if any.
 pub(crate) fn other_active(conn: &Connection, channel: &str, kt: KeyType, except: KeyId) -> Result<Option<KeyId>> {
-    conn.prepare_cached("SELECT id FROM keys WHERE channel = ?1 AND key_type = ?2 AND state = 'ACTIVE' AND id != ?3")?
+    conn.prepare_cached(OTHER_ACTIVE)?
         .query_row(params![channel, kt.as_str(), except.0], |r| r.get(0).map(KeyId))
         .optional()
 }
 
 /// The ACTIVE key that replaces `id`, if any.
 pub(crate) fn active_replacement(conn: &Connection, id: KeyId) -> Result<Option<KeyId>> {
-    conn.prepare_cached("SELECT id FROM keys WHERE replaces = ?1 AND state = 'ACTIVE'")?
-        .query_row([id.0], |r| r.get(0).map(KeyId))
-        .optional()
+    conn.prepare_cached(ACTIVE_REPLACEMENT)?.query_row([id.0], |r| r.get(0).map(KeyId)).optional()
 }
 
 /// A replacement of `id` still in distribution (GENERATED or DISTRIBUTED), if any.
@@ -150,21 +209,25 @@ pub(crate) fn active_with_channel_prefix(conn: &Connection, prefix: &str, kt: Ke
 /// The ROTATING keys of a channel (by index, without loading its archive of RETIRED keys,
 /// which grows with every rotation).
 pub(crate) fn rotating_on_channel(conn: &Connection, channel: &str, kt: KeyType) -> Result<Vec<KeyRecord>> {
-    let mut st = conn.prepare_cached(&format!(
-        "SELECT {KEY_COLUMNS} FROM keys WHERE channel = ?1 AND key_type = ?2 AND state = 'ROTATING' ORDER BY id"
-    ))?;
+    let mut st = conn.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM keys {ROTATING_ON_CHANNEL}"))?;
     let rows = st.query_map(params![channel, kt.as_str()], from_row)?;
     rows.collect()
 }
 
-/// The keys of a channel that are neither REVOKED nor DESTROYED.
+/// The keys of a channel that are neither REVOKED nor DESTROYED, by id: those in
+/// distribution, ACTIVE or ROTATING by the partial `keys_by_channel_live` index, the RETIRED
+/// ones (which no channel index holds, see [`crate::lifecycle::store::KEY_INDEXES`]) by a
+/// scan of the RETIRED keys — this serves emergency rotations and compromise recovery only.
 pub(crate) fn live_on_channel(conn: &Connection, channel: &str, kt: KeyType) -> Result<Vec<KeyRecord>> {
-    let mut st = conn.prepare_cached(&format!(
-        "SELECT {KEY_COLUMNS} FROM keys WHERE channel = ?1 AND key_type = ?2 \
-         AND state NOT IN ('REVOKED','DESTROYED') ORDER BY id"
-    ))?;
-    let rows = st.query_map(params![channel, kt.as_str()], from_row)?;
-    rows.collect()
+    let mut out = Vec::new();
+    for sql in LIVE_ON_CHANNEL {
+        let mut st = conn.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM keys {sql}"))?;
+        for r in st.query_map(params![channel, kt.as_str()], from_row)? {
+            out.push(r?);
+        }
+    }
+    out.sort_by_key(|k| k.id);
+    Ok(out)
 }
 
 /// The AUDIT_SIGNING key that signs checkpoints: the ACTIVE one, else the most recently
@@ -182,16 +245,12 @@ pub(crate) fn current_audit_signer(conn: &Connection) -> Result<Option<KeyId>> {
 /// ROTATING keys whose overlap ended at or before `now`, by id (by index: a timer tick
 /// costs time per due key, not per key ever archived).
 pub(crate) fn overlap_over(conn: &Connection, now: SimTime) -> Result<Vec<KeyId>> {
-    ids(
-        conn,
-        "SELECT id FROM keys WHERE state = 'ROTATING' AND overlap_until_ns IS NOT NULL AND overlap_until_ns <= ?1 ORDER BY id",
-        now,
-    )
+    ids(conn, OVERLAP_OVER, now)
 }
 
 /// RETIRED keys whose state last changed at or before `changed_by`, by id.
 pub(crate) fn retired_before(conn: &Connection, changed_by: SimTime) -> Result<Vec<KeyId>> {
-    ids(conn, "SELECT id FROM keys WHERE state = 'RETIRED' AND state_changed_ns <= ?1 ORDER BY id", changed_by)
+    ids(conn, RETIRED_BEFORE, changed_by)
 }
 
 fn ids(conn: &Connection, sql: &str, at: SimTime) -> Result<Vec<KeyId>> {
@@ -368,4 +427,45 @@ pub(crate) fn reinstate_node(conn: &Connection, node: &str) -> Result<()> {
 pub(crate) fn set_master_check(conn: &Connection, check: &[u8]) -> Result<()> {
     conn.execute("UPDATE meta SET value = ?1 WHERE name = 'master_check'", [check])?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The plan SQLite chooses for `sql` on a store with the current schema, one line per step.
+    fn plan(sql: &str) -> String {
+        let conn = Connection::open_in_memory().unwrap();
+        conn.execute_batch(crate::lifecycle::store::SCHEMA).unwrap();
+        conn.execute_batch(crate::lifecycle::store::KEY_INDEXES).unwrap();
+        let mut st = conn.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        // Unbound parameters (NULL): the plan does not depend on them.
+        let mut rows = st.raw_query();
+        let mut steps = Vec::new();
+        while let Some(r) = rows.next().unwrap() {
+            steps.push(r.get::<_, String>(3).unwrap());
+        }
+        steps.join("; ")
+    }
+
+    #[test]
+    fn the_hot_key_queries_use_the_indexes_meant_for_them() {
+        let select = |rest: &str| format!("SELECT id FROM keys {rest}");
+        let cases = [
+            (OTHER_ACTIVE.to_string(), "INDEX keys_by_channel_live (channel=? AND key_type=? AND state=?)"),
+            (ACTIVE_REPLACEMENT.to_string(), "INDEX keys_by_replaces (replaces=?)"),
+            (select(ROTATING_ON_CHANNEL), "INDEX keys_by_channel_live (channel=? AND key_type=? AND state=?)"),
+            (select(LIVE_ON_CHANNEL[0]), "INDEX keys_by_channel_live (channel=? AND key_type=? AND state=?)"),
+            (select(LIVE_ON_CHANNEL[1]), "INDEX keys_by_state_age (state=?)"),
+            (
+                OVERLAP_OVER.to_string(),
+                "INDEX keys_by_overlap_end (state=? AND overlap_until_ns>? AND overlap_until_ns<?)",
+            ),
+            (RETIRED_BEFORE.to_string(), "INDEX keys_by_state_age (state=? AND state_changed_ns<?)"),
+        ];
+        for (sql, index) in cases {
+            let plan = plan(&sql);
+            assert!(plan.contains(index), "{sql}\n  planned as: {plan}\n  expected: {index}");
+        }
+    }
 }
