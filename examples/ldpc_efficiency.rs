@@ -5,7 +5,7 @@
 //! threshold in steps of 4 % of it until a point where every frame decodes; that point's
 //! efficiency `f = (1 − R)/h(Q)` is the code's working efficiency at this length.
 //!
-//! `cargo run --release --example ldpc_efficiency -- [n] [frames] [max_iterations] [rule] [rates]`
+//! `cargo run --release --example ldpc_efficiency -- [n] [frames] [max_iterations] [rule] [rates] [first_step]`
 //! with `rule` = `ms` (plain min-sum, default), `sp` (sum-product) or `nms0.9` (normalised
 //! min-sum, α = 0.9), and `rates` a comma-separated subset of 0.5,0.55,…,0.9.
 use qecnet::postprocess::binary_entropy;
@@ -19,11 +19,18 @@ fn main() {
     let rule = match all.get(3).map(String::as_str).unwrap_or("ms") {
         "sp" => CheckRule::SumProduct,
         "ms" => CheckRule::MinSum { normalisation: 1.0 },
-        other => CheckRule::MinSum {
-            normalisation: other.strip_prefix("nms").and_then(|a| a.parse().ok()).expect("rule ms, sp or nmsα"),
+        other => match other.strip_prefix("oms") {
+            Some(b) => CheckRule::OffsetMinSum { offset: b.parse().expect("omsβ") },
+            None => CheckRule::MinSum {
+                normalisation: other
+                    .strip_prefix("nms")
+                    .and_then(|a| a.parse().ok())
+                    .expect("rule ms, sp, nmsα or omsβ"),
+            },
         },
     };
     let rates: Option<Vec<f64>> = all.get(4).map(|r| r.split(',').map(|x| x.parse().expect("rate")).collect());
+    let first_step: usize = all.get(5).map_or(0, |s| s.parse().expect("first step"));
     let n = args.first().copied().unwrap_or(100_000);
     let frames = args.get(1).copied().unwrap_or(20);
     let max_iterations = args.get(2).copied().unwrap_or(100) as u32;
@@ -36,7 +43,7 @@ fn main() {
         let dist = DegreeDistribution::elkouss_2009(row.rate).unwrap();
         let code = LdpcCode::random(n, m, &dist, 1).unwrap();
         let mut decoder = Decoder::with_rule(rule);
-        for step in 0..12 {
+        for step in first_step..12 {
             let q = row.threshold * (1.0 - 0.04 * step as f64);
             let (mut failed, mut iterations, mut seconds) = (0, 0u64, 0.0);
             for frame in 0..frames {

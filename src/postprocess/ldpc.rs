@@ -11,8 +11,9 @@
 //!   degrees concentrated on two neighbouring values;
 //! - [`LdpcCode`]: a parity-check matrix in flat edge arrays, built deterministically from a
 //!   seed (configuration model, repeated edges repaired);
-//! - [`Decoder`]: layered belief propagation, sum-product in the log domain or (normalised)
-//!   min-sum, with an early stop on a satisfied syndrome and no allocation per iteration.
+//! - [`Decoder`]: layered belief propagation, sum-product in the log domain or plain,
+//!   normalised or offset min-sum (16-bit fixed point, up to 16 frames at once, one per SIMD
+//!   lane), with an early stop on a satisfied syndrome and no allocation per iteration.
 //!
 //! - [`ELKOUSS_2009`]: the BSC-optimised mother-code distributions of Elkouss, Leverrier,
 //!   Alléaume, Boutros 2009 (Table I, rates 0.50–0.90);

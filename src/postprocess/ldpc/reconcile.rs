@@ -32,8 +32,11 @@ use crate::postprocess::{BitString, PostprocessError, binary_entropy};
 use crate::rng::derive_rng;
 
 /// LLR of a shortened or revealed position, in units of the channel LLR (the fixed-point
-/// decoder counts in those units exactly up to 8192).
+/// decoder saturates at 1023 of them).
 const KNOWN_UNITS: f32 = 1000.0;
+
+/// Frames a decoder batch is rounded to: the min-sum decoder's SIMD lanes.
+const BATCH: usize = 16;
 
 /// Settings of the rate-adaptive LDPC reconciler.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -236,6 +239,30 @@ impl LdpcReconciler {
         outcome
     }
 
+    /// Bob's channel LLRs for frame `f` of `plan` into `llr`: `±ln((1 − q)/q)` at the key
+    /// positions from his bits `bob`, 0 at the punctured ones, `±`[`KNOWN_UNITS`] times that at
+    /// the shortened ones and at the `revealed` (position, value) pairs. The decoder assumes the
+    /// crossover `q` that the frame's leak so far is designed for: the estimate at first, higher
+    /// with each reveal round.
+    pub fn frame_llr(&self, plan: &Plan, f: usize, revealed: &[(u32, bool)], bob: &BitString, llr: &mut Vec<f32>) {
+        let code = &plan.mother.code;
+        let frame = &plan.frames[f];
+        let leak = (code.checks() - frame.punctured + revealed.len()) as f64;
+        let qber = inverse_binary_entropy(leak / (self.efficiency * frame.key_bits as f64)).max(plan.qber);
+        let magnitude = ((1.0 - qber) / qber).ln() as f32;
+        llr.clear();
+        llr.resize(code.len(), KNOWN_UNITS * magnitude);
+        for &v in plan.punctured_positions(f) {
+            llr[v as usize] = 0.0;
+        }
+        for (i, v) in plan.key_positions(f).enumerate() {
+            llr[v] = if bob.get(frame.offset + i) { -magnitude } else { magnitude };
+        }
+        for &(v, value) in revealed {
+            llr[v as usize] = if value { -KNOWN_UNITS * magnitude } else { KNOWN_UNITS * magnitude };
+        }
+    }
+
     /// Decodes frames `which` of `bob` (not changed) with the values revealed so far: for each,
     /// its key bits as decoded and whether the syndrome is satisfied.
     fn decode_frames(
@@ -247,33 +274,30 @@ impl LdpcReconciler {
         bob: &BitString,
     ) -> Vec<(usize, Vec<bool>, bool)> {
         let code = &plan.mother.code;
+        // Chunks of whole lane batches, one per thread; a frame's result does not depend on
+        // the chunk or lane it is decoded in (`Decoder::decode_many`), so neither does the
+        // output on the thread count.
+        let chunk = which.len().div_ceil(rayon::current_num_threads()).div_ceil(BATCH) * BATCH;
         which
-            .par_iter()
-            .map_init(
-                || (Decoder::with_rule(self.rule), Vec::<f32>::new()),
-                |(decoder, llr), &f| {
-                    // The decoder assumes the QBER that the frame's leak so far is designed for:
-                    // the estimate at first, higher with each reveal round.
-                    let frame = &plan.frames[f];
-                    let leak = (code.checks() - frame.punctured + revealed[f].len()) as f64;
-                    let qber = inverse_binary_entropy(leak / (self.efficiency * frame.key_bits as f64)).max(plan.qber);
-                    let magnitude = ((1.0 - qber) / qber).ln() as f32;
-                    llr.clear();
-                    llr.resize(code.len(), KNOWN_UNITS * magnitude);
-                    for &v in plan.punctured_positions(f) {
-                        llr[v as usize] = 0.0;
-                    }
-                    let offset = plan.frames[f].offset;
-                    for (i, v) in plan.key_positions(f).enumerate() {
-                        llr[v] = if bob.get(offset + i) { -magnitude } else { magnitude };
-                    }
-                    for &(v, value) in &revealed[f] {
-                        llr[v as usize] = if value { -KNOWN_UNITS * magnitude } else { KNOWN_UNITS * magnitude };
-                    }
-                    let out = decoder.decode(code, llr, &syndromes[f], self.max_iterations);
-                    (f, plan.key_positions(f).map(|v| out.word.get(v)).collect(), out.converged)
-                },
-            )
+            .par_chunks(chunk.max(1))
+            .flat_map_iter(|chunk| {
+                let llrs: Vec<Vec<f32>> = chunk
+                    .iter()
+                    .map(|&f| {
+                        let mut llr = Vec::new();
+                        self.frame_llr(plan, f, &revealed[f], bob, &mut llr);
+                        llr
+                    })
+                    .collect();
+                let frames: Vec<(&[f32], &BitString)> =
+                    chunk.iter().zip(&llrs).map(|(&f, llr)| (llr.as_slice(), &syndromes[f])).collect();
+                let decoded = Decoder::with_rule(self.rule).decode_many(code, &frames, self.max_iterations);
+                chunk
+                    .iter()
+                    .zip(decoded)
+                    .map(|(&f, out)| (f, plan.key_positions(f).map(|v| out.word.get(v)).collect(), out.converged))
+                    .collect::<Vec<_>>()
+            })
             .collect()
     }
 
@@ -370,5 +394,28 @@ mod tests {
         for q in [0.001, 0.01, 0.05, 0.11, 0.3] {
             assert!((inverse_binary_entropy(binary_entropy(q)) - q).abs() < 1e-9, "q = {q}");
         }
+    }
+
+    #[test]
+    #[ignore = "fails today: 22/200 frames wrong, 20 of them satisfied by a wrong word (issue 16)"]
+    fn the_frame_error_rate_at_the_plan_s_rate_stays_within_one_percent() {
+        // 200 frames of 9,000 key bits at 2 % (estimate = true QBER), reveal rounds allowed:
+        // frames left different from Alice's (unconverged, or satisfied by a wrong word). Under
+        // FER = 10⁻² the count is Binomial(200, 0.01): mean 2, σ = √(200·0.01·0.99) = 1.41, so
+        // more than 2 + 3σ = 6.2 wrong frames rejects FER ≤ 10⁻².
+        let frames = 200;
+        let mut rng = derive_rng(35, &[]);
+        let (alice, mut bob) = binary_symmetric_pair(frames * 9_000, 0.02, &mut rng);
+        let rec = reconciler(8);
+        let out = rec.reconcile(&alice, &mut bob, 0.02, 6).unwrap();
+        let plan = rec.plan(alice.len(), 0.02).unwrap();
+        assert_eq!(plan.frames.len(), frames);
+        let wrong = plan
+            .frames
+            .iter()
+            .filter(|f| (f.offset..f.offset + f.key_bits).any(|i| alice.get(i) != bob.get(i)))
+            .count();
+        let sigma = (frames as f64 * 0.01 * 0.99).sqrt();
+        assert!(wrong as f64 <= frames as f64 * 0.01 + 3.0 * sigma, "{wrong} wrong frames of {frames}: {out:?}");
     }
 }
