@@ -316,6 +316,21 @@ pub(crate) fn insert(conn: &Connection, row: &KeyRow<'_>) -> Result<KeyId> {
     Ok(KeyId(conn.last_insert_rowid()))
 }
 
+/// The ACTIVE keys, by id, past their rotation period at `now`, at their usage limit, or (a
+/// QKD_TRANSPORT one-time pad) with less than 1/8 of their material left.
+pub(crate) fn due_for_rotation(conn: &Connection, now: SimTime) -> Result<Vec<KeyId>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id FROM keys WHERE state = 'ACTIVE' AND ( \
+           (rotation_period_ns IS NOT NULL AND activated_ns IS NOT NULL \
+              AND max(?1 - activated_ns, 0) >= rotation_period_ns) \
+           OR (usage_limit IS NOT NULL AND usage_count >= usage_limit) \
+           OR (key_type = 'QKD_TRANSPORT' AND max(material_len - pad_consumed, 0) * 8 < material_len)) \
+         ORDER BY id",
+    )?;
+    let ids = stmt.query_map([now.0 as i64], |r| r.get(0).map(KeyId))?;
+    ids.collect()
+}
+
 /// The id the next inserted key row gets (SQLite gives a rowid one above the largest).
 pub(crate) fn next_id(conn: &Connection) -> Result<KeyId> {
     conn.prepare_cached("SELECT coalesce(max(id), 0) + 1 FROM keys")?.query_row([], |r| r.get(0).map(KeyId))
