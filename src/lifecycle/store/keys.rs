@@ -297,17 +297,34 @@ pub(crate) struct KeyRow<'a> {
 
 /// Inserts a GENERATED key row (no material yet) and returns its id.
 pub(crate) fn insert(conn: &Connection, row: &KeyRow<'_>) -> Result<KeyId> {
+    insert_row(conn, None, row, KeyState::Generated, None)
+}
+
+/// Inserts a key row in `state` at `row.created` (activated then, if ACTIVE) with `wrapped`
+/// material, as `id` (else the next rowid); returns its id.
+fn insert_row(
+    conn: &Connection,
+    id: Option<KeyId>,
+    row: &KeyRow<'_>,
+    state: KeyState,
+    wrapped: Option<&[u8]>,
+) -> Result<KeyId> {
+    let activated = (state == KeyState::Active).then_some(row.created.0 as i64);
     conn.prepare_cached(
-        "INSERT INTO keys(key_type, channel, state, participants, material_len, created_ns, \
-         state_changed_ns, rotation_period_ns, usage_limit, replaces, prestaged) \
-         VALUES (?1, ?2, 'GENERATED', ?3, ?4, ?5, ?5, ?6, ?7, ?8, ?9)",
+        "INSERT INTO keys(id, key_type, channel, state, participants, wrapped, material_len, created_ns, \
+         state_changed_ns, activated_ns, rotation_period_ns, usage_limit, replaces, prestaged) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
+        id.map(|k| k.0),
         row.key_type.as_str(),
         row.channel,
+        state.as_str(),
         row.participants_json,
+        wrapped,
         row.material_len as i64,
         row.created.0 as i64,
+        activated,
         row.rotation_period.map(|v| v.0 as i64),
         row.usage_limit.map(|v| v as i64),
         row.replaces.map(|k| k.0),
@@ -339,25 +356,7 @@ pub(crate) fn next_id(conn: &Connection) -> Result<KeyId> {
 /// Inserts the row of a key taken GENERATED → DISTRIBUTED → ACTIVE at `row.created` in one
 /// transaction, as `id` with its wrapped material: the row those three transitions leave.
 pub(crate) fn insert_active(conn: &Connection, id: KeyId, row: &KeyRow<'_>, wrapped: &[u8]) -> Result<()> {
-    conn.prepare_cached(
-        "INSERT INTO keys(id, key_type, channel, state, participants, wrapped, material_len, created_ns, \
-         state_changed_ns, activated_ns, rotation_period_ns, usage_limit, replaces, prestaged) \
-         VALUES (?1, ?2, ?3, 'ACTIVE', ?4, ?5, ?6, ?7, ?7, ?7, ?8, ?9, ?10, ?11)",
-    )?
-    .execute(params![
-        id.0,
-        row.key_type.as_str(),
-        row.channel,
-        row.participants_json,
-        wrapped,
-        row.material_len as i64,
-        row.created.0 as i64,
-        row.rotation_period.map(|v| v.0 as i64),
-        row.usage_limit.map(|v| v as i64),
-        row.replaces.map(|k| k.0),
-        row.prestaged,
-    ])?;
-    Ok(())
+    insert_row(conn, Some(id), row, KeyState::Active, Some(wrapped)).map(|_| ())
 }
 
 /// Sets the state of `id` at `now` (and its activation time when `to` is ACTIVE); with
