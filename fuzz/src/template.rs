@@ -10,9 +10,9 @@ use std::sync::OnceLock;
 
 use qecnet::crypto::{KeyType, SecretBytes};
 
-use qecnet::units::{SimDuration, SimTime};
 use qecnet::lifecycle::audit_proof::{AuditProof, parse_hex32};
 use qecnet::lifecycle::{AuditRecord, Engine, EngineConfig, KeyId, ManualClock};
+use qecnet::units::{SimDuration, SimTime};
 use rand::SeedableRng;
 use rusqlite::Connection;
 
@@ -32,12 +32,19 @@ pub struct Template {
     pub proofs: Vec<AuditProof>,
 }
 
+/// One audit record: seq, time (ns), event, key id, from and to state, actor, detail,
+/// previous hash, hash.
+type AuditRow = (i64, i64, String, Option<i64>, Option<String>, Option<String>, String, String, Vec<u8>, Vec<u8>);
+
+/// One key: id, type, channel, state, participants, and for a DESTROYED key whether its
+/// material is erased.
+type KeyRow = (i64, String, String, String, Vec<String>, Option<bool>);
+
 /// The content an authenticated verification vouches for.
 #[derive(Debug, PartialEq, Eq)]
 pub struct Vouched {
-    audit: Vec<(i64, i64, String, Option<i64>, Option<String>, Option<String>, String, String, Vec<u8>, Vec<u8>)>,
-    /// id, type, channel, state, participants, and for a DESTROYED key whether its material is erased.
-    keys: Vec<(i64, String, String, String, Vec<String>, Option<bool>)>,
+    audit: Vec<AuditRow>,
+    keys: Vec<KeyRow>,
     receipts: Vec<(i64, String)>,
     nodes: Vec<String>,
 }

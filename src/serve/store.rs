@@ -46,7 +46,8 @@ pub type Injected = Result<Result<EventSpec, String>, String>;
 
 /// What a job produced before the commit decides whether it stands.
 enum Done {
-    Issued(oneshot::Sender<Result<Vec<KeyId>, String>>, Result<Vec<KeyId>, String>),
+    /// The key ids a job issued or revoked.
+    Ids(oneshot::Sender<Result<Vec<KeyId>, String>>, Result<Vec<KeyId>, String>),
     Collected(oneshot::Sender<Result<Vec<SecretBytes>, String>>, Result<Vec<SecretBytes>, String>),
     Expired(oneshot::Sender<Result<(), String>>, Result<(), String>),
     Injected(oneshot::Sender<Injected>, Injected),
@@ -191,7 +192,7 @@ fn run_group(
                     let names: Vec<&str> = participants.iter().map(String::as_str).collect();
                     mesh.engine().issue_delivered_keys(&names, keys, rng).map_err(|e| e.to_string())
                 });
-                done.push(Done::Issued(reply, result));
+                done.push(Done::Ids(reply, result));
             }
             Job::Collect { keys, reply } => {
                 let result =
@@ -207,7 +208,7 @@ fn run_group(
                         .map(|(id, _)| *id)
                         .collect()
                 });
-                done.push(Done::Issued(reply, result));
+                done.push(Done::Ids(reply, result));
             }
             Job::Inject { event, reply } => {
                 let result = begun.clone().map(|()| mesh.inject(event).map_err(|e| e.to_string()));
@@ -232,7 +233,7 @@ fn run_group(
     for d in done {
         // A receiver that has gone (its connection closed) just drops the answer.
         match d {
-            Done::Issued(reply, result) => {
+            Done::Ids(reply, result) => {
                 let _ = reply.send(committed.clone().and(result));
             }
             Done::Collected(reply, result) => {

@@ -2,6 +2,7 @@
 
 mod bad_input;
 mod determinism;
+mod fuzz_corpus;
 mod keyrate;
 mod layers;
 mod lifecycle_crash;
