@@ -74,6 +74,8 @@ impl Default for EngineConfig {
 /// The key-lifecycle engine over one SQLite store. See the module docs of
 /// [`crate::lifecycle`] for the operation set and an example.
 pub struct Engine {
+    /// The background WAL checkpointer, when one runs: stopped first, before `conn` closes.
+    checkpointer: Option<store::Checkpointer>,
     pub(super) conn: Connection,
     /// Files of a store this engine created and has not kept: removed on drop, after `conn`
     /// closes and before the lock is released.
@@ -208,6 +210,7 @@ impl Engine {
         head: ChainHead,
     ) -> Engine {
         Engine {
+            checkpointer: None,
             conn: opened.conn,
             new_files: opened.new_files,
             _writer_lock: opened.writer_lock,
@@ -257,6 +260,17 @@ impl Engine {
     /// Current time of the engine's clock.
     pub fn now(&self) -> SimTime {
         self.clock.now()
+    }
+
+    /// Folds the write-ahead log into the store file on a thread of its own every `every`,
+    /// instead of inside whichever commit finds the log long ([`store::Checkpointer`]): a
+    /// server's commits then never carry a checkpoint. Durability is unchanged.
+    pub fn checkpoint_in_background(&mut self, every: std::time::Duration) -> Result<()> {
+        if self.checkpointer.is_none() {
+            self.conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+            self.checkpointer = Some(store::Checkpointer::start(&self.path, self.config.durability, every)?);
+        }
+        Ok(())
     }
 
     /// Set the actor named in subsequent audit records (e.g. `operator:alice`).

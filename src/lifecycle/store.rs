@@ -18,10 +18,14 @@
 //!
 //! The SQL the engine runs on a store is gathered beside this file: `store/keys.rs` (keys,
 //! receipts, isolated nodes) and `store/log.rs` (audit records, checkpoints, signing keys,
-//! and the per-transition counts the report draws).
+//! and the per-transition counts the report draws); `store/checkpointer.rs` folds the
+//! write-ahead log into the file beside the writer when asked to.
 
+mod checkpointer;
 pub(crate) mod keys;
 pub(crate) mod log;
+
+pub use checkpointer::Checkpointer;
 
 pub use log::{TransitionCount, read_transition_counts, transition_counts};
 
