@@ -42,85 +42,107 @@ impl Engine {
         keys: Vec<DeliveredKey>,
         rng: &mut (impl CryptoRng + ?Sized),
     ) -> Result<Vec<KeyId>> {
-        if keys.iter().any(|k| k.material.is_empty()) {
-            return Err(LifecycleError::GenerationFailed {
-                key_type: KeyType::QkdTransport,
-                source: crate::crypto::CryptoError::BadKeyLength { what: "delivered key", expected: 1, got: 0 },
-            });
-        }
-        let mut nodes: Vec<String> = participants.iter().map(|s| s.to_string()).collect();
-        nodes.sort();
-        nodes.dedup();
-        if nodes.is_empty() {
-            return Err(LifecycleError::NoParticipants);
-        }
+        self.issue_delivered_key_groups(vec![(participants, keys)], rng)
+    }
+
+    /// [`Engine::issue_delivered_keys`] for several groups of keys, each held by its own
+    /// KMEs (a multicast key: one row per slave's KME pair), all groups in one transaction.
+    /// Returns the ids of every group's keys in order.
+    pub fn issue_delivered_key_groups(
+        &mut self,
+        groups: Vec<(&[&str], Vec<DeliveredKey>)>,
+        rng: &mut (impl CryptoRng + ?Sized),
+    ) -> Result<Vec<KeyId>> {
         let kt = KeyType::QkdTransport;
-        let spec = self.config.specs.get(kt).clone();
-        let participants_json = serde_json::to_string(&nodes).map_err(|e| LifecycleError::Input(e.to_string()))?;
-        self.atomic(|tx| {
-            for n in &nodes {
-                if tx.is_isolated(n)? {
-                    return Err(LifecycleError::NodeIsolated { node: n.clone() });
-                }
+        let mut checked = Vec::with_capacity(groups.len());
+        for (participants, keys) in groups {
+            if keys.iter().any(|k| k.material.is_empty()) {
+                return Err(LifecycleError::GenerationFailed {
+                    key_type: kt,
+                    source: crate::crypto::CryptoError::BadKeyLength { what: "delivered key", expected: 1, got: 0 },
+                });
             }
-            // Every key's row is written once, in the state the transitions end in, with
-            // the audit records each of them writes (the same records, in the same order, as
-            // the step-by-step transitions: `generate`, `distribute`, a `receipt` per KME,
-            // `activate`, then `deliver`); a key's transitions are legal by construction.
+            let mut nodes: Vec<String> = participants.iter().map(|s| s.to_string()).collect();
+            nodes.sort();
+            nodes.dedup();
+            if nodes.is_empty() {
+                return Err(LifecycleError::NoParticipants);
+            }
+            let participants_json = serde_json::to_string(&nodes).map_err(|e| LifecycleError::Input(e.to_string()))?;
+            checked.push((nodes, participants_json, keys));
+        }
+        let spec = self.config.specs.get(kt).clone();
+        self.atomic(|tx| {
             let now = tx.clock.now();
             let mut id = keys::next_id(&tx.conn)?;
-            let mut ids = Vec::with_capacity(keys.len());
-            for key in keys {
-                let new = NewKey::for_channel(kt, &key.channel, &nodes);
-                if let Some(active) = keys::other_active(&tx.conn, &key.channel, kt, id)? {
-                    return Err(LifecycleError::ChannelBusy { key: id, channel: key.channel, key_type: kt, active });
-                }
-                let wrapped = tx
-                    .master
-                    .wrap(&key.material, &key_aad(id, kt), rng)
-                    .map_err(|source| LifecycleError::GenerationFailed { key_type: kt, source })?;
-                let row = KeyRow {
-                    key_type: kt,
-                    channel: &key.channel,
-                    participants_json: &participants_json,
-                    material_len: key.material.len(),
-                    created: now,
-                    rotation_period: spec.rotation_period,
-                    usage_limit: spec.usage_limit,
-                    replaces: None,
-                    prestaged: false,
-                };
-                keys::insert_active(&tx.conn, id, &row, &wrapped)?;
-                tx.append_audit(
-                    "generate",
-                    Some(id),
-                    None,
-                    Some(KeyState::Generated),
-                    &new.generate_detail(&key.origin),
-                )?;
-                let (generated, distributed) = (Some(KeyState::Generated), Some(KeyState::Distributed));
-                tx.append_audit(
-                    Transition::Distribute.as_str(),
-                    Some(id),
-                    generated,
-                    distributed,
-                    "held by both KMEs",
-                )?;
+            let mut ids = Vec::new();
+            for (nodes, participants_json, keys) in checked {
                 for n in &nodes {
-                    keys::add_receipt(&tx.conn, id, n, now)?;
-                    tx.append_audit("receipt", Some(id), None, None, &format!("node={n}"))?;
+                    if tx.is_isolated(n)? {
+                        return Err(LifecycleError::NodeIsolated { node: n.clone() });
+                    }
                 }
-                let active = Some(KeyState::Active);
-                tx.append_audit(
-                    Transition::Activate.as_str(),
-                    Some(id),
-                    distributed,
-                    active,
-                    "all receipts confirmed",
-                )?;
-                tx.append_audit("deliver", Some(id), None, None, &key.handed_to)?;
-                ids.push(id);
-                id = KeyId(id.0 + 1);
+                // Every key's row is written once, in the state the transitions end in, with
+                // the audit records each of them writes (the same records, in the same order, as
+                // the step-by-step transitions: `generate`, `distribute`, a `receipt` per KME,
+                // `activate`, then `deliver`); a key's transitions are legal by construction.
+                for key in keys {
+                    let new = NewKey::for_channel(kt, &key.channel, &nodes);
+                    if let Some(active) = keys::other_active(&tx.conn, &key.channel, kt, id)? {
+                        return Err(LifecycleError::ChannelBusy {
+                            key: id,
+                            channel: key.channel,
+                            key_type: kt,
+                            active,
+                        });
+                    }
+                    let wrapped = tx
+                        .master
+                        .wrap(&key.material, &key_aad(id, kt), rng)
+                        .map_err(|source| LifecycleError::GenerationFailed { key_type: kt, source })?;
+                    let row = KeyRow {
+                        key_type: kt,
+                        channel: &key.channel,
+                        participants_json: &participants_json,
+                        material_len: key.material.len(),
+                        created: now,
+                        rotation_period: spec.rotation_period,
+                        usage_limit: spec.usage_limit,
+                        replaces: None,
+                        prestaged: false,
+                    };
+                    keys::insert_active(&tx.conn, id, &row, &wrapped)?;
+                    tx.append_audit(
+                        "generate",
+                        Some(id),
+                        None,
+                        Some(KeyState::Generated),
+                        &new.generate_detail(&key.origin),
+                    )?;
+                    let (generated, distributed) = (Some(KeyState::Generated), Some(KeyState::Distributed));
+                    tx.append_audit(
+                        Transition::Distribute.as_str(),
+                        Some(id),
+                        generated,
+                        distributed,
+                        "held by both KMEs",
+                    )?;
+                    for n in &nodes {
+                        keys::add_receipt(&tx.conn, id, n, now)?;
+                        tx.append_audit("receipt", Some(id), None, None, &format!("node={n}"))?;
+                    }
+                    let active = Some(KeyState::Active);
+                    tx.append_audit(
+                        Transition::Activate.as_str(),
+                        Some(id),
+                        distributed,
+                        active,
+                        "all receipts confirmed",
+                    )?;
+                    tx.append_audit("deliver", Some(id), None, None, &key.handed_to)?;
+                    ids.push(id);
+                    id = KeyId(id.0 + 1);
+                }
             }
             Ok(ids)
         })

@@ -1,5 +1,7 @@
-//! The keys a KME has handed to a master SAE and not yet to its slave: who may collect each,
-//! where its bytes came from, and since when it waits. Each entry mirrors an ACTIVE delivered
+//! The keys a KME has handed to a master SAE and not yet to its slave(s): who may collect
+//! each, where its bytes came from, and since when it waits. A multicast key (ETSI 014's
+//! `additional_slave_SAE_IDs`) has one entry per slave under the same key ID, each its own
+//! lifecycle key, so each slave collects it once. Each entry mirrors an ACTIVE delivered
 //! key of the lifecycle store, whose channel names the same facts
 //! ([`delivery_channel`]), so a KME restarted on the store rebuilds this table from it
 //! ([`IssuedKeys::resume`]) and its slaves can still collect what their masters received.
@@ -67,7 +69,7 @@ impl From<Refusal> for ApiError {
 /// The table of keys waiting for their slave, shared by every KME of a served mesh.
 #[derive(Debug, Default)]
 pub struct IssuedKeys {
-    table: Mutex<HashMap<Uuid, Issued>>,
+    table: Mutex<HashMap<Uuid, Vec<Issued>>>,
 }
 
 impl IssuedKeys {
@@ -76,7 +78,7 @@ impl IssuedKeys {
         IssuedKeys::default()
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, Issued>> {
+    fn lock(&self) -> MutexGuard<'_, HashMap<Uuid, Vec<Issued>>> {
         self.table.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -84,7 +86,7 @@ impl IssuedKeys {
     /// was handed to its master), as [`crate::lifecycle::Engine::outstanding_deliveries`] with
     /// [`CHANNEL_PREFIX`] lists them; a channel that does not parse is an error naming its key.
     pub fn resume<'a>(records: impl IntoIterator<Item = (KeyId, &'a str, SimTime)>) -> Result<Self, String> {
-        let mut table = HashMap::new();
+        let mut table: HashMap<Uuid, Vec<Issued>> = HashMap::new();
         for (id, channel, issued_at) in records {
             let bad = || format!("{id}: channel {channel:?} is not a delivered key's");
             let rest = channel.strip_prefix(CHANNEL_PREFIX).ok_or_else(bad)?;
@@ -94,7 +96,7 @@ impl IssuedKeys {
             let key_id = Uuid::parse_str(key_id).map_err(|_| bad())?;
             let entry =
                 Issued { id, master: master.to_string(), slave: slave.to_string(), source, issued_at, reserved: false };
-            table.insert(key_id, entry);
+            table.entry(key_id).or_default().push(entry);
         }
         Ok(IssuedKeys { table: Mutex::new(table) })
     }
@@ -118,7 +120,7 @@ impl IssuedKeys {
         for (key_id, id) in keys {
             let entry =
                 Issued { id, master: master.to_string(), slave: slave.to_string(), source, issued_at, reserved: false };
-            table.insert(key_id, entry);
+            table.entry(key_id).or_default().push(entry);
         }
     }
 
@@ -126,58 +128,73 @@ impl IssuedKeys {
     /// none and the first refusal.
     pub fn reserve_for(&self, key_ids: &[Uuid], master: &str, slave: &str) -> Result<Vec<Issued>, Refusal> {
         let mut table = self.lock();
+        let mut found = Vec::with_capacity(key_ids.len());
         for key_id in key_ids {
-            let entry = table.get(key_id).filter(|e| !e.reserved).ok_or(Refusal::Unknown(*key_id))?;
-            if entry.master != master || entry.slave != slave {
-                return Err(Refusal::NotAddressed(*key_id));
+            let entries = table.get(key_id).ok_or(Refusal::Unknown(*key_id))?;
+            match entries.iter().find(|e| e.slave == slave && e.master == master) {
+                Some(e) if e.reserved => return Err(Refusal::Unknown(*key_id)),
+                Some(e) => found.push((*key_id, e.id)),
+                // Waiting, but not for this master and slave (a multicast key's slave that
+                // has collected it already is refused the same way).
+                None => return Err(Refusal::NotAddressed(*key_id)),
             }
         }
-        Ok(key_ids.iter().map(|k| reserve(&mut table, k)).collect())
+        Ok(found.iter().map(|k| reserve(&mut table, k)).collect())
     }
 
     /// Reserves every unreserved key issued at or before `now - lifetime`, returning them with
     /// their key IDs.
     pub fn reserve_expired(&self, now: SimTime, lifetime: SimDuration) -> Vec<(Uuid, Issued)> {
         let cutoff = SimTime(now.0.saturating_sub(lifetime.0));
-        let mut table = self.lock();
-        let due: Vec<Uuid> =
-            table.iter().filter(|(_, e)| !e.reserved && e.issued_at <= cutoff).map(|(k, _)| *k).collect();
-        due.into_iter().map(|k| (k, reserve(&mut table, &k))).collect()
+        self.reserve_where(|e| e.issued_at <= cutoff)
     }
 
     /// Reserves every unreserved key whose master or slave is one of `saes`, returning them
     /// with their key IDs.
     pub fn reserve_touching(&self, saes: &[String]) -> Vec<(Uuid, Issued)> {
-        let mut table = self.lock();
-        let hit: Vec<Uuid> = table
-            .iter()
-            .filter(|(_, e)| !e.reserved && (saes.contains(&e.master) || saes.contains(&e.slave)))
-            .map(|(k, _)| *k)
-            .collect();
-        hit.into_iter().map(|k| (k, reserve(&mut table, &k))).collect()
+        self.reserve_where(|e| saes.contains(&e.master) || saes.contains(&e.slave))
     }
 
-    /// The store decided: the reserved `key_ids` are gone (collected, expired or revoked).
-    pub fn remove(&self, key_ids: &[Uuid]) {
+    /// Reserves every unreserved entry that `hit` picks, returning them with their key IDs.
+    fn reserve_where(&self, hit: impl Fn(&Issued) -> bool) -> Vec<(Uuid, Issued)> {
         let mut table = self.lock();
-        for k in key_ids {
-            table.remove(k);
+        let mut picked = Vec::new();
+        for (key_id, entries) in table.iter_mut() {
+            for e in entries.iter_mut().filter(|e| !e.reserved && hit(e)) {
+                e.reserved = true;
+                picked.push((*key_id, e.clone()));
+            }
+        }
+        picked
+    }
+
+    /// The store decided: the reserved entries `keys` (key ID, lifecycle key) are gone
+    /// (collected, expired or revoked).
+    pub fn remove(&self, keys: &[(Uuid, KeyId)]) {
+        let mut table = self.lock();
+        for (key_id, id) in keys {
+            if let Some(entries) = table.get_mut(key_id) {
+                entries.retain(|e| e.id != *id);
+                if entries.is_empty() {
+                    table.remove(key_id);
+                }
+            }
         }
     }
 
-    /// The store job failed: the reserved `key_ids` wait again.
-    pub fn release(&self, key_ids: &[Uuid]) {
+    /// The store job failed: the reserved entries `keys` (key ID, lifecycle key) wait again.
+    pub fn release(&self, keys: &[(Uuid, KeyId)]) {
         let mut table = self.lock();
-        for k in key_ids {
-            if let Some(e) = table.get_mut(k) {
+        for (key_id, id) in keys {
+            if let Some(e) = table.get_mut(key_id).and_then(|es| es.iter_mut().find(|e| e.id == *id)) {
                 e.reserved = false;
             }
         }
     }
 
-    /// How many keys wait for their slave.
+    /// How many keys wait for a slave (a multicast key once per slave that has not collected it).
     pub fn len(&self) -> usize {
-        self.lock().len()
+        self.lock().values().map(Vec::len).sum()
     }
 
     /// Whether no key waits.
@@ -186,10 +203,17 @@ impl IssuedKeys {
     }
 }
 
-fn reserve(table: &mut HashMap<Uuid, Issued>, key_id: &Uuid) -> Issued {
-    let entry = table.get_mut(key_id).expect("checked by the caller");
+fn reserve(table: &mut HashMap<Uuid, Vec<Issued>>, (key_id, id): &(Uuid, KeyId)) -> Issued {
+    let entries = table.get_mut(key_id).expect("checked by the caller");
+    let entry = entries.iter_mut().find(|e| e.id == *id).expect("checked by the caller");
     entry.reserved = true;
     entry.clone()
+}
+
+/// The (key ID, lifecycle key) pairs of reserved entries, as [`IssuedKeys::remove`] and
+/// [`IssuedKeys::release`] take them.
+pub fn entry_ids<'a>(entries: impl IntoIterator<Item = &'a (Uuid, Issued)>) -> Vec<(Uuid, KeyId)> {
+    entries.into_iter().map(|(k, e)| (*k, e.id)).collect()
 }
 
 #[cfg(test)]
@@ -208,9 +232,9 @@ mod tests {
         let (t, ids) = table_with(2);
         assert_eq!(t.reserve_for(&ids[..1], "sae-a", "sae-b").unwrap().len(), 1);
         assert_eq!(t.reserve_for(&ids, "sae-a", "sae-b"), Err(Refusal::Unknown(ids[0])));
-        t.release(&ids[..1]);
+        t.release(&[(ids[0], KeyId(1))]);
         assert_eq!(t.reserve_for(&ids, "sae-a", "sae-b").unwrap().len(), 2);
-        t.remove(&ids);
+        t.remove(&[(ids[0], KeyId(1)), (ids[1], KeyId(2))]);
         assert!(t.is_empty());
     }
 
@@ -233,13 +257,14 @@ mod tests {
 
     #[test]
     fn keys_touching_an_sae_are_reserved_whichever_end_it_is() {
-        let (table, ids) = table_with(3);
+        let (table, _) = table_with(3);
         let hit = table.reserve_touching(&["sae-b".to_string()]);
         assert_eq!(hit.len(), 3, "sae-b is the slave of every key");
         assert!(table.reserve_touching(&["sae-a".to_string()]).is_empty(), "already reserved");
-        table.release(&ids);
-        assert_eq!(table.reserve_touching(&["sae-a".to_string()]).len(), 3, "sae-a is the master");
-        table.release(&ids);
+        table.release(&entry_ids(&hit));
+        let hit = table.reserve_touching(&["sae-a".to_string()]);
+        assert_eq!(hit.len(), 3, "sae-a is the master");
+        table.release(&entry_ids(&hit));
         assert!(table.reserve_touching(&["sae-c".to_string()]).is_empty());
     }
 

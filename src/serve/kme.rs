@@ -19,12 +19,12 @@ use uuid::Uuid;
 use super::api::{ApiError, ApiRequest, KeyContainer, KeyEntry, KeyRequest, Status};
 use super::clock::ServeClock;
 use super::directory::{OPERATOR, Route, SaeDirectory};
-use super::issued::{Issued, IssuedKeys, delivery_channel};
+use super::issued::{Issued, IssuedKeys, delivery_channel, entry_ids};
 use super::metrics::ServeMetrics;
 use super::store::KeyStore;
-use super::supply::{KeySupply, SupplyError};
+use super::supply::{KeySource, KeySupply, SuppliedKey, SupplyError};
 use crate::crypto::SecretBytes;
-use crate::lifecycle::{Clock, DeliveredKey};
+use crate::lifecycle::{Clock, DeliveredKey, KeyId};
 use crate::mesh::EventSpec;
 use crate::units::SimDuration;
 use zeroize::Zeroizing;
@@ -40,7 +40,7 @@ pub struct KmeLimits {
     pub max_key_size: u64,
     /// Most keys per request.
     pub max_key_per_request: u64,
-    /// Most additional slave SAEs per request (0: none; multicast keys are not served yet).
+    /// Most additional slave SAEs per request (a multicast key).
     pub max_sae_id_count: u64,
 }
 
@@ -51,7 +51,7 @@ impl Default for KmeLimits {
             min_key_size: 64,
             max_key_size: 65536,
             max_key_per_request: 128,
-            max_sae_id_count: 0,
+            max_sae_id_count: 8,
         }
     }
 }
@@ -112,11 +112,10 @@ impl Kmes {
                 .iter()
                 .map(|(k, e)| (e.id, format!("key_ID={k}; slave_SAE_ID={} never collected it", e.slave)))
                 .collect();
-            let key_ids: Vec<Uuid> = chunk.iter().map(|(k, _)| *k).collect();
+            let key_ids = entry_ids(chunk.iter());
             if let Err(e) = self.store.expire(jobs).await {
                 // This chunk and the ones not sent wait again for the next tick.
-                let rest: Vec<Uuid> = chunks[i..].iter().flat_map(|c| c.iter().map(|(k, _)| *k)).collect();
-                self.issued.release(&rest);
+                self.issued.release(&entry_ids(chunks[i..].iter().flat_map(|c| c.iter())));
                 return Err(e);
             }
             self.issued.remove(&key_ids);
@@ -143,7 +142,7 @@ impl Kmes {
         if hit.is_empty() {
             return Ok(0);
         }
-        let key_ids: Vec<Uuid> = hit.iter().map(|(k, _)| *k).collect();
+        let key_ids = entry_ids(&hit);
         let jobs = hit
             .iter()
             .map(|(k, e)| {
@@ -159,8 +158,7 @@ impl Kmes {
                 // A key whose revocation failed goes back to waiting; the next timer tick
                 // tries it again.
                 let (gone, kept): (Vec<_>, Vec<_>) = hit.iter().partition(|(_, e)| revoked.contains(&e.id));
-                let ids = |keys: Vec<&(Uuid, _)>| keys.into_iter().map(|(k, _)| *k).collect::<Vec<Uuid>>();
-                let (gone, kept) = (ids(gone), ids(kept));
+                let (gone, kept) = (entry_ids(gone), entry_ids(kept));
                 self.issued.remove(&gone);
                 self.issued.release(&kept);
                 Ok(gone.len())
@@ -323,6 +321,13 @@ impl Kmes {
         Ok((number, size))
     }
 
+    /// Get key: `number` keys for `slave` and the request's additional slaves (a multicast
+    /// key, ETSI GS QKD 014 clause 6.4). The bytes are taken over the route to the first
+    /// slave's node; each other slave node's KME receives them one-time-padded with key taken
+    /// over its own route, so every route pays for the key (a route that cannot pay fails the
+    /// request with 503, and what other routes gave for it is discarded, never reused). Each
+    /// slave gets its own lifecycle key of the same bytes, all recorded in one transaction,
+    /// and collects it once; the key's `source` is the weakest of its routes'.
     async fn enc_keys(
         &self,
         node: &str,
@@ -330,43 +335,90 @@ impl Kmes {
         slave: &str,
         request: &KeyRequest,
     ) -> Result<KeyContainer, ApiError> {
-        let slave_node = self.peer(node, caller, slave)?;
+        let first_node = self.peer(node, caller, slave)?;
         let (number, size) = self.check_request(request)?;
+        let mut slaves = vec![(slave.to_string(), first_node)];
+        for extra in &request.additional_slave_sae_ids {
+            if slaves.iter().any(|(s, _)| s == extra) {
+                return Err(ApiError::bad_request(format!("SAE {extra} is asked for twice"))
+                    .detail("additional_slave_SAE_IDs", extra.clone()));
+            }
+            let extra_node = self.peer(node, caller, extra)?;
+            slaves.push((extra.clone(), extra_node));
+        }
         let key_bytes = (size / 8) as usize;
-        let route = self.route(node, &slave_node, key_bytes * number as usize)?;
-        let supplied = self.supply.take(&route, key_bytes * number as usize).map_err(|e| match e {
-            SupplyError::Exhausted { .. } => ApiError::unavailable("not enough key stored for this SAE pair")
-                .detail("stored_key_count", self.supply.stored_bytes(&route) / (key_bytes as u64)),
-            other => ApiError::unavailable(other.to_string()),
-        })?;
-        let source = supplied.source.as_str();
-        let origin = format!("{source} {}", route_links(&route));
+        let total = key_bytes * number as usize;
+        // One route, and one draw of key, per distinct slave node (the first slave's first).
+        let mut legs: Vec<(String, Route, SuppliedKey)> = Vec::with_capacity(slaves.len());
+        for (_, slave_node) in &slaves {
+            if legs.iter().any(|(n, _, _)| n == slave_node) {
+                continue;
+            }
+            let route = self.route(node, slave_node, total)?;
+            let supplied = self.supply.take(&route, total).map_err(|e| match e {
+                SupplyError::Exhausted { .. } => ApiError::unavailable("not enough key stored for this SAE pair")
+                    .detail("stored_key_count", self.supply.stored_bytes(&route) / (key_bytes as u64))
+                    .detail("slave_node", slave_node.clone()),
+                other => ApiError::unavailable(other.to_string()),
+            })?;
+            legs.push((slave_node.clone(), route, supplied));
+        }
+        let leg_of = |slave_node: &str| legs.iter().find(|(n, _, _)| n == slave_node).expect("a leg per slave node");
+        let first_links = route_links(&legs[0].1);
+        let weakest = legs.iter().map(|(_, _, k)| k.source).max_by_key(|s| weakness(*s)).expect("at least one slave");
+        let multicast = slaves.len() > 1;
+        let slave_sources: serde_json::Map<String, Value> =
+            slaves.iter().map(|(s, n)| (s.clone(), json!(leg_of(n).2.source.as_str()))).collect();
+        let material = legs[0].2.material.expose();
         let mut entries = Vec::with_capacity(number as usize);
-        let mut deliveries = Vec::with_capacity(number as usize);
+        let mut groups: Vec<(Vec<String>, Vec<DeliveredKey>)> =
+            slaves.iter().map(|(_, n)| (vec![node.to_string(), n.clone()], Vec::new())).collect();
         let mut ids = Vec::with_capacity(number as usize);
-        for chunk in supplied.material.expose().chunks(key_bytes) {
+        for chunk in material.chunks(key_bytes) {
             let key_id = Uuid::new_v4();
+            let mut extension = json!({ "source": weakest.as_str() });
+            if multicast {
+                extension["slave_sources"] = Value::Object(slave_sources.clone());
+            }
             entries.push(KeyEntry {
                 key_id: key_id.to_string(),
                 key: base64::engine::general_purpose::STANDARD.encode(chunk),
-                key_extension: Some(json!({ "source": source })),
+                key_extension: Some(extension),
             });
-            deliveries.push(DeliveredKey {
-                channel: delivery_channel(caller, slave, supplied.source, key_id),
-                material: SecretBytes::new(chunk.to_vec()),
-                origin: origin.clone(),
-                handed_to: format!("key_ID={key_id}; master_SAE_ID={caller}; slave_SAE_ID={slave}"),
-            });
+            for ((slave_id, slave_node), (_, deliveries)) in slaves.iter().zip(groups.iter_mut()) {
+                let (_, route, supplied) = leg_of(slave_node);
+                let links = route_links(route);
+                let origin = if links == first_links {
+                    format!("{} {links}", supplied.source.as_str())
+                } else {
+                    format!("{} {links} (one-time pad carrying the key of {first_links})", supplied.source.as_str())
+                };
+                deliveries.push(DeliveredKey {
+                    channel: delivery_channel(caller, slave_id, supplied.source, key_id),
+                    material: SecretBytes::new(chunk.to_vec()),
+                    origin,
+                    handed_to: format!("key_ID={key_id}; master_SAE_ID={caller}; slave_SAE_ID={slave_id}"),
+                });
+            }
             ids.push(key_id);
         }
-        let participants = vec![node.to_string(), slave_node];
         let stored = self
             .store
-            .issue(participants, deliveries)
+            .issue(groups)
             .await
             .map_err(|e| ApiError::unavailable("the key could not be recorded").detail("store", e))?;
-        self.issued.insert(ids.into_iter().zip(stored), caller, slave, supplied.source, self.clock.now());
-        self.metrics.delivered(supplied.source, number);
+        // The store's ids come group by group: every key of the first slave, then the next.
+        for ((slave_id, slave_node), stored) in slaves.iter().zip(stored.chunks(ids.len())) {
+            let source = leg_of(slave_node).2.source;
+            self.issued.insert(
+                ids.iter().copied().zip(stored.iter().copied()),
+                caller,
+                slave_id,
+                source,
+                self.clock.now(),
+            );
+        }
+        self.metrics.delivered(weakest, number);
         Ok(KeyContainer { keys: entries })
     }
 
@@ -390,11 +442,12 @@ impl Kmes {
             parsed.push(id);
         }
         let reserved = self.issued.reserve_for(&parsed, master, caller)?;
+        let held: Vec<(Uuid, KeyId)> = parsed.iter().zip(&reserved).map(|(k, e)| (*k, e.id)).collect();
         let jobs =
             parsed.iter().zip(&reserved).map(|(k, e)| (e.id, format!("key_ID={k}; slave_SAE_ID={caller}"))).collect();
         match self.store.collect(jobs).await {
             Ok(materials) => {
-                self.issued.remove(&parsed);
+                self.issued.remove(&held);
                 let mut entries = Vec::with_capacity(parsed.len());
                 for ((id, material), entry) in parsed.iter().zip(materials).zip(&reserved) {
                     self.metrics.collected(entry.source, 1);
@@ -407,7 +460,7 @@ impl Kmes {
                 Ok(KeyContainer { keys: entries })
             }
             Err(e) => {
-                self.issued.release(&parsed);
+                self.issued.release(&held);
                 Err(ApiError::unavailable("the keys could not be collected").detail("store", e))
             }
         }
@@ -428,6 +481,16 @@ fn key_container_body(keys: &KeyContainer) -> Zeroizing<Vec<u8>> {
     let mut body = Zeroizing::new(Vec::with_capacity(keys.keys.len() * 128));
     serde_json::to_writer(&mut *body, keys).expect("a Key container serializes");
     body
+}
+
+/// How weak a source is, for a multicast key's weakest route: QKD over one link, then a
+/// trusted relay (every hop sees the key), then the post-quantum fallback (no QKD at all).
+fn weakness(source: KeySource) -> u8 {
+    match source {
+        KeySource::Qkd => 0,
+        KeySource::Relay => 1,
+        KeySource::PqcFallback => 2,
+    }
 }
 
 fn route_links(route: &Route) -> String {

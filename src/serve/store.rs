@@ -33,11 +33,27 @@ pub const STEP_EVERY: Duration = Duration::from_millis(20);
 pub const MAX_GROUP: usize = 512;
 
 enum Job {
-    Issue { participants: Vec<String>, keys: Vec<DeliveredKey>, reply: oneshot::Sender<Result<Vec<KeyId>, String>> },
-    Collect { keys: Vec<(KeyId, String)>, reply: oneshot::Sender<Result<Vec<SecretBytes>, String>> },
-    Expire { keys: Vec<(KeyId, String)>, reply: oneshot::Sender<Result<(), String>> },
-    Revoke { keys: Vec<(KeyId, String)>, reply: oneshot::Sender<Result<Vec<KeyId>, String>> },
-    Inject { event: EventSpec, reply: oneshot::Sender<Injected> },
+    /// Groups of keys, each held by its own KMEs (a multicast key has one group per slave).
+    Issue {
+        groups: Vec<(Vec<String>, Vec<DeliveredKey>)>,
+        reply: oneshot::Sender<Result<Vec<KeyId>, String>>,
+    },
+    Collect {
+        keys: Vec<(KeyId, String)>,
+        reply: oneshot::Sender<Result<Vec<SecretBytes>, String>>,
+    },
+    Expire {
+        keys: Vec<(KeyId, String)>,
+        reply: oneshot::Sender<Result<(), String>>,
+    },
+    Revoke {
+        keys: Vec<(KeyId, String)>,
+        reply: oneshot::Sender<Result<Vec<KeyId>, String>>,
+    },
+    Inject {
+        event: EventSpec,
+        reply: oneshot::Sender<Injected>,
+    },
 }
 
 /// What injecting an event gives: the event as scheduled, or why it was refused (inner); the
@@ -187,10 +203,13 @@ fn run_group(
     }
     for job in group {
         match job {
-            Job::Issue { participants, keys, reply } => {
+            Job::Issue { groups, reply } => {
                 let result = begun.clone().and_then(|()| {
-                    let names: Vec<&str> = participants.iter().map(String::as_str).collect();
-                    mesh.engine().issue_delivered_keys(&names, keys, rng).map_err(|e| e.to_string())
+                    let (participants, keys): (Vec<Vec<String>>, Vec<Vec<DeliveredKey>>) = groups.into_iter().unzip();
+                    let names: Vec<Vec<&str>> =
+                        participants.iter().map(|p| p.iter().map(String::as_str).collect()).collect();
+                    let groups = names.iter().map(Vec::as_slice).zip(keys).collect();
+                    mesh.engine().issue_delivered_key_groups(groups, rng).map_err(|e| e.to_string())
                 });
                 done.push(Done::Ids(reply, result));
             }
@@ -264,10 +283,11 @@ impl KeyStore {
         let _ = stopped.wait_for(|&s| s).await;
     }
 
-    /// Records and activates `keys` for their master, durably; their ids in order.
-    pub async fn issue(&self, participants: Vec<String>, keys: Vec<DeliveredKey>) -> Result<Vec<KeyId>, String> {
+    /// Records and activates each group's keys (held by the group's KMEs) for their master,
+    /// durably, all groups in one transaction; every group's ids in order.
+    pub async fn issue(&self, groups: Vec<(Vec<String>, Vec<DeliveredKey>)>) -> Result<Vec<KeyId>, String> {
         let (reply, answer) = oneshot::channel();
-        self.jobs.send(Job::Issue { participants, keys, reply }).map_err(|_| "the store writer stopped".to_string())?;
+        self.jobs.send(Job::Issue { groups, reply }).map_err(|_| "the store writer stopped".to_string())?;
         answer.await.map_err(|_| "the store writer stopped".to_string())?
     }
 

@@ -25,7 +25,7 @@ fn a_master_and_its_slave_get_identical_bytes_through_every_form_of_the_api() {
     for field in ["stored_key_count", "max_key_count", "max_key_per_request", "max_key_size", "min_key_size"] {
         assert!(status[field].as_u64().is_some_and(|n| n > 0), "{field}: {status}");
     }
-    assert_eq!(status["max_SAE_ID_count"], 0);
+    assert_eq!(status["max_SAE_ID_count"], 8);
     assert!(status["stored_key_count"].as_u64() <= status["max_key_count"].as_u64());
     assert_eq!(status["status_extension"]["mode"], "qkd");
     assert_eq!(status["status_extension"]["route"]["kind"], "direct");
@@ -110,6 +110,42 @@ fn a_master_and_its_slave_get_identical_bytes_through_every_form_of_the_api() {
 }
 
 #[test]
+fn a_multicast_key_reaches_every_slave_once_with_the_same_bytes() {
+    let server = Server::start("serve-multicast", &[]);
+    let body = r#"{"number": 2, "size": 512, "additional_slave_SAE_IDs": ["sae-carol"]}"#;
+    let (code, got) = server.post("sae-alice", "n1", "/api/v1/keys/sae-bob/enc_keys", body);
+    assert_eq!(code, 200, "{got}");
+    let keys = got["keys"].as_array().unwrap().clone();
+    assert_eq!(keys.len(), 2);
+    for k in &keys {
+        // n1-n2 is a direct link, n1-n3 relayed through the hub: the key is as strong as the relay.
+        assert_eq!(k["key_extension"]["source"], "relay", "{k}");
+        assert_eq!(k["key_extension"]["slave_sources"], json!({"sae-bob": "qkd", "sae-carol": "relay"}), "{k}");
+    }
+    let ids: Vec<Value> = keys.iter().map(|k| json!({"key_ID": key_id(k)})).collect();
+    let collect = |slave: &str, node: &str| {
+        server.post(slave, node, "/api/v1/keys/sae-alice/dec_keys", &json!({"key_IDs": ids}).to_string())
+    };
+    for (slave, node) in [("sae-bob", "n2"), ("sae-carol", "n3")] {
+        let (code, got) = collect(slave, node);
+        assert_eq!(code, 200, "{slave}: {got}");
+        for (c, m) in got["keys"].as_array().unwrap().iter().zip(&keys) {
+            assert_eq!(key_id(c), key_id(m));
+            assert_eq!(key_bytes(c), key_bytes(m), "{slave} gets the master's bytes");
+        }
+        // Once per slave: a second collection is refused, whatever the other slave has done.
+        let (code, again) = collect(slave, node);
+        assert!(code == 400 || code == 401, "{slave} again: {code} {again}");
+    }
+    // One lifecycle key per slave and key, all collected (RETIRED).
+    let keys = server.stop();
+    let lines: Vec<&str> = keys.lines().filter(|l| l.contains("etsi014/")).collect();
+    assert_eq!(lines.len(), 4, "{keys}");
+    assert!(lines.iter().all(|l| l.contains("RETIRED")), "{keys}");
+    assert_eq!(lines.iter().filter(|l| l.contains("/sae-carol/relay/")).count(), 2, "{keys}");
+}
+
+#[test]
 fn every_error_has_its_status_and_a_json_body_with_a_message() {
     // Buffers of 1024 bytes (32 keys of 256 bits): a request for 64 keys is more than any link holds.
     let server = Server::start("serve-errors", &["--set", "mesh.buffer_capacity_bits=8192"]);
@@ -141,9 +177,28 @@ fn every_error_has_its_status_and_a_json_body_with_a_message() {
             "n1",
             "POST",
             enc.into(),
-            Some(r#"{"additional_slave_SAE_IDs": ["sae-carol"]}"#),
+            Some(r#"{"additional_slave_SAE_IDs": ["a", "b", "c", "d", "e", "f", "g", "h", "i"]}"#),
             400,
             "max_SAE_ID_count",
+        ),
+        ("sae-alice", "n1", "POST", enc.into(), Some(r#"{"additional_slave_SAE_IDs": ["sae-bob"]}"#), 400, "twice"),
+        (
+            "sae-alice",
+            "n1",
+            "POST",
+            enc.into(),
+            Some(r#"{"additional_slave_SAE_IDs": ["sae-dave"]}"#),
+            400,
+            "unknown SAE",
+        ),
+        (
+            "sae-alice",
+            "n1",
+            "POST",
+            enc.into(),
+            Some(r#"{"additional_slave_SAE_IDs": ["sae-alice"]}"#),
+            400,
+            "are the same",
         ),
         ("sae-alice", "n1", "POST", enc.into(), Some("{\"number\": 1,"), 400, "malformed"),
         (

@@ -75,7 +75,10 @@ fn concurrent_requests_through_the_store_writer_are_each_durable_when_answered()
             let store = store.clone();
             let db = db.clone();
             tasks.push(tokio::spawn(async move {
-                let ids = store.issue(vec!["n1".into(), "n2".into()], vec![key(i, &[i as u8 + 1; 32])]).await.unwrap();
+                let ids = store
+                    .issue(vec![(vec!["n1".into(), "n2".into()], vec![key(i, &[i as u8 + 1; 32])])])
+                    .await
+                    .unwrap();
                 // Answered means committed: a separate reader sees the key ACTIVE.
                 let conn = open_reader(&db).unwrap();
                 let rec = qecnet::lifecycle::get_key(&conn, ids[0]).unwrap();
