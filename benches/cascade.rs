@@ -3,7 +3,8 @@
 //! is in sifted key bits reconciled (both parties simulated, input generation excluded).
 
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
-use qecnet::postprocess::cascade::{CascadeConfig, CascadeVariant, binary_symmetric_pair, reconcile_pair};
+use qecnet::postprocess::BitString;
+use qecnet::postprocess::cascade::{CascadeConfig, CascadeVariant, PassLayout, binary_symmetric_pair, reconcile_pair};
 use qecnet::rng::derive_rng;
 
 fn cascade(c: &mut Criterion) {
@@ -30,5 +31,25 @@ fn cascade(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, cascade);
+/// One later pass's layout of a large block: the full random permutation, the key rearranged
+/// in its order, and the inverse permutation (the three costs of a pass that does not fit in
+/// cache), in bits of key per second.
+fn layout(c: &mut Criterion) {
+    let mut group = c.benchmark_group("cascade_pass_layout_one_core");
+    group.sample_size(10);
+    for n in [1_000_000usize, 10_000_000] {
+        let key = BitString::random(n, &mut derive_rng(3, &[n as u64]));
+        group.throughput(Throughput::Elements(n as u64));
+        group.bench_function(format!("{n}"), |b| {
+            b.iter(|| {
+                let layout = PassLayout::new(n, 2, 64, 17);
+                let permuted = layout.permute(&key);
+                (layout.position(n / 2), permuted.parity())
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, cascade, layout);
 criterion_main!(benches);
