@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Fault loops (issue 11): SIGKILL mesh runs and sweeps at random moments, again and again.
+# Fault loops (issues 11 and 15): SIGKILL mesh runs, sweeps and `qecnet serve` at random
+# moments, again and again.
 # After every kill of a mesh run its store must open and verify (or be the empty file of a
 # writer killed while creating it, which the next --overwrite replaces); after every kill of
 # a sweep the next `--resume` must continue it, and each finished CSV must equal an
@@ -7,6 +8,10 @@
 #
 #   tests/fault-loops.sh [KILLS]      # default 1000 kills, half of them of mesh runs
 #   QECNET_BIN=path/to/qecnet tests/fault-loops.sh
+#
+# A served mesh is killed under load by the integration test `serve_faults` (50 kills in the
+# ordinary test run); here it runs with QECNET_SERVE_KILLS (default 200) kills, which checks
+# every key's fate after the last restart (no key twice, every uncollected key collectable).
 #
 # CI runs the default; the run stops by itself (each loop is bounded in count).
 set -euo pipefail
@@ -97,4 +102,12 @@ done
 cmp -s "$work/reference.csv" "$work/out.csv" || fail "the last resumed CSV differs"
 finished=$((finished + 1))
 echo "fault-loops: $sweep_kills SIGKILLs in $sweep_runs sweep runs; $finished resumed sweeps equal the uninterrupted CSV"
-echo "fault-loops: $((mesh_kills + sweep_kills)) passed, 0 failed"
+
+# --- served keys ----------------------------------------------------------------------
+serve_kills=${QECNET_SERVE_KILLS:-200}
+QECNET_SERVE_KILLS=$serve_kills cargo test --release --test integration \
+  serve_faults::sigkill_at_random_moments_under_load_loses_no_key_and_delivers_none_twice -- --exact \
+  >"$work/serve.log" 2>&1 || fail "serve: $(tail -30 "$work/serve.log")"
+grep -q "1 passed" "$work/serve.log" || fail "serve: the test did not run: $(tail -5 "$work/serve.log")"
+echo "fault-loops: $serve_kills SIGKILLs of qecnet serve under load; no key lost or delivered twice"
+echo "fault-loops: $((mesh_kills + sweep_kills + serve_kills)) passed, 0 failed"
