@@ -55,7 +55,7 @@ impl<'a> Sim<'a> {
         let (links, channels) = Self::links_and_channels(scenario, &topology)?;
         let csv = CsvWriters::create(outputs)?;
         // The store last: until the run is kept, dropping the engine removes it.
-        let engine = Engine::create_provisional(
+        let mut engine = Engine::create_provisional(
             &outputs.db,
             &master,
             config,
@@ -63,6 +63,9 @@ impl<'a> Sim<'a> {
             outputs.overwrite,
             &mut crypto_rng,
         )?;
+        // The simulation's commits never wait for a WAL checkpoint: a thread of its own folds
+        // the log into the store (on the other core).
+        engine.checkpoint_in_background(std::time::Duration::from_millis(100))?;
         Ok(Self::assemble(scenario, topology, links, channels, engine, clock, csv, crypto_rng))
     }
 
