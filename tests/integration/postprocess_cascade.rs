@@ -159,3 +159,25 @@ fn cli_writes_one_row_per_variant_and_qber() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("qber = 0.6: must be in (0, 0.5)"));
     assert!(!dir.join("bad.csv").exists());
 }
+
+#[test]
+fn reconcile_study_with_reconciler_names_gives_the_same_rows_as_cascade_study_with_variants() {
+    let study = |args: &[&str]| {
+        let out = qecnet_command()
+            .args(args)
+            .args(["--qber", "0.03", "--block-size", "2000", "--runs", "3", "--json"])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    let new = study(&["reconcile-study", "--reconciler", "cascade-yan,cascade-option7"]);
+    let old = study(&["cascade-study", "--variant", "yan,option7"]);
+    assert_eq!(new, old);
+    let ldpc = qecnet_command()
+        .args(["reconcile-study", "--reconciler", "ldpc", "--qber", "0.03", "--block-size", "2000", "--runs", "3"])
+        .output()
+        .unwrap();
+    assert_eq!(ldpc.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&ldpc.stderr).contains("--reconciler ldpc"));
+}
