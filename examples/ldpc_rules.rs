@@ -7,7 +7,8 @@
 //! the verification hash would catch; throughput is sifted key bits per second of wall clock
 //! on the threads rayon is given (`RAYON_NUM_THREADS=1` for one core).
 //!
-//! `cargo run --release --example ldpc_rules -- [frames] [qbers] [rules]`, `qbers` e.g.
+//! `cargo run --release --example ldpc_rules -- [frames] [qbers] [rules] [f]` (`f` the target
+//! efficiency of the first message, default the reconciler's), `qbers` e.g.
 //! `0.01,0.02,0.05,0.08`, `rules` a comma-separated list of `sp`, `ms`, `nms0.75` (normalised,
 //! α = 0.75), `oms0.5` (offset, β = 0.5 channel LLRs).
 use qecnet::postprocess::binary_entropy;
@@ -39,13 +40,14 @@ fn main() {
         .map(|q| q.parse().expect("qber"))
         .collect();
     let rules: Vec<&str> = args.get(2).map_or("sp,nms0.75", String::as_str).split(',').collect();
+    let efficiency: f64 = args.get(3).map_or(LdpcReconciler::default().efficiency, |a| a.parse().expect("f"));
     let key_bits = frames * 90_000;
     println!("| rule | Q | f | rounds | frames wrong | frames unconverged | Mbit/s |");
     println!("|---|---|---|---|---|---|---|");
     for &q in &qbers {
         let (alice, bob) = binary_symmetric_pair(key_bits, q, &mut derive_rng(41, &[(q * 1e4) as u64]));
         for name in &rules {
-            let reconciler = LdpcReconciler { rule: parse_rule(name), ..LdpcReconciler::default() };
+            let reconciler = LdpcReconciler { rule: parse_rule(name), efficiency, ..LdpcReconciler::default() };
             let mut corrected = bob.clone();
             let start = std::time::Instant::now();
             let out = reconciler.reconcile(&alice, &mut corrected, q, 7).unwrap();

@@ -17,10 +17,19 @@ pub struct LdpcCode {
 }
 
 impl LdpcCode {
-    /// A code of `n` variables and `m` checks from the configuration model: variable degrees
-    /// as `dist` prescribes, check degrees concentrated on ⌊E/m⌋ and ⌈E/m⌉ (E edges), sockets
-    /// matched by a Fisher–Yates shuffle seeded by `seed`, then the cycles of length 2 and 4
-    /// removed by swapping check sockets (girth ≥ 6). Deterministic from `seed`.
+    /// A code of `n` variables and `m` checks: variable degrees as `dist` prescribes, check
+    /// degrees concentrated on ⌊E/m⌋ and ⌈E/m⌉ (E edges). The degree-2 variables (up to m − 1
+    /// of them) lie on one path through the checks in a seeded random order, so that no cycle
+    /// is made of degree-2 variables alone, and any beyond m − 1 close only long cycles (their
+    /// second check lies outside the nearest [`BALL`] checks of their first, the idea of
+    /// progressive edge growth, Hu, Eleftheriou, Arnold, IEEE Trans. IT 51, 2005, applied to
+    /// the degree-2 subgraph only): in the plain configuration model such cycles are
+    /// codewords of weight w, Poisson many with mean (λ'(0)ρ'(1))^w / 2w (Di, Richardson,
+    /// Urbanke, "Weight distribution of low-density parity-check codes", IEEE Trans. IT 52,
+    /// 2006), and the decoder converges on them as wrong words. The other sockets are matched
+    /// by a Fisher–Yates shuffle seeded by `seed`, then the cycles of length 2 and 4 removed by
+    /// swapping check sockets of the higher-degree variables (girth ≥ 6). Deterministic from
+    /// `seed`.
     pub fn random(n: usize, m: usize, dist: &DegreeDistribution, seed: u64) -> Result<Self, PostprocessError> {
         let max_degree = dist.variable.iter().map(|v| v.0).max().unwrap_or(0);
         if n == 0 || m == 0 || m >= n || max_degree > m || dist.variable.iter().any(|v| v.0 < 2) {
@@ -42,16 +51,61 @@ impl LdpcCode {
             }
         }
         let edges = *var_start.last().unwrap() as usize;
-        // Check sockets, shuffled.
+        // Check sockets: check c has ⌊E/m⌋ or ⌈E/m⌉ of them.
         let (low, extra) = (edges / m, edges % m);
-        let mut socket_check: Vec<u32> =
-            (0..m as u32).flat_map(|c| std::iter::repeat_n(c, low + usize::from((c as usize) < extra))).collect();
+        let mut capacity: Vec<usize> = (0..m).map(|c| low + usize::from(c < extra)).collect();
         let mut rng = derive_rng(seed, &[0x1d9c]);
-        for i in (1..edges).rev() {
-            let j = rng.random_range(0..=i);
-            socket_check.swap(i, j);
+        let mut socket_check = vec![u32::MAX; edges];
+        // The degree-2 variables first on a path through the checks in seeded random order
+        // (the i-th joins checks π(i) and π(i + 1)), so that they form no cycle among
+        // themselves; beyond m − 1 of them, each further one joins a check with a free socket
+        // to one outside the ball of [`BALL`] checks nearest to it in the degree-2 graph, so
+        // every cycle it closes is long.
+        let mut path: Vec<u32> = (0..m as u32).collect();
+        for i in (1..m).rev() {
+            path.swap(i, rng.random_range(0..=i));
         }
-        remove_short_cycles(&var_start, &mut socket_check, m, &mut rng);
+        let mut on_path = vec![false; n];
+        let mut adjacent: Vec<Vec<u32>> = vec![Vec::new(); m];
+        let mut ball = Ball::new(m);
+        let mut next = 0;
+        for v in 0..n {
+            let (a, b) = (var_start[v] as usize, var_start[v + 1] as usize);
+            if b - a != 2 || low < 2 {
+                continue;
+            }
+            let (c, d) = if next + 1 < m {
+                (path[next], path[next + 1])
+            } else {
+                let c = path[next % m];
+                next += 1;
+                let far = ball.far_check(c, &adjacent, &capacity, &mut rng);
+                match far {
+                    Some(d) if capacity[c as usize] > 0 => (c, d),
+                    _ => continue,
+                }
+            };
+            if next + 1 < m {
+                next += 1;
+            }
+            for (s, c) in [(a, c), (a + 1, d)] {
+                socket_check[s] = c;
+                capacity[c as usize] -= 1;
+            }
+            adjacent[c as usize].push(d);
+            adjacent[d as usize].push(c);
+            on_path[v] = true;
+        }
+        // The other sockets: a Fisher–Yates shuffle of the remaining check sockets.
+        let mut free: Vec<u32> = (0..m as u32).flat_map(|c| std::iter::repeat_n(c, capacity[c as usize])).collect();
+        for i in (1..free.len()).rev() {
+            free.swap(i, rng.random_range(0..=i));
+        }
+        let mut free = free.into_iter();
+        for socket in socket_check.iter_mut().filter(|c| **c == u32::MAX) {
+            *socket = free.next().expect("one check socket per variable socket");
+        }
+        remove_short_cycles(&var_start, &mut socket_check, m, &on_path, &mut rng);
         // Transpose to check-major order.
         let mut check_start = vec![0u32; m + 1];
         for &c in &socket_check {
@@ -131,14 +185,68 @@ impl LdpcCode {
     }
 }
 
+/// Checks nearest to a degree-2 variable's first check (in the graph of checks joined by
+/// degree-2 variables) that its second check avoids: at most this many, or a quarter of them.
+const BALL: usize = 4096;
+
+/// A breadth-first search from one check of the degree-2 graph, reused without allocation.
+struct Ball {
+    stamp: Vec<u32>,
+    epoch: u32,
+    queue: Vec<u32>,
+}
+
+impl Ball {
+    fn new(checks: usize) -> Self {
+        Ball { stamp: vec![0; checks], epoch: 0, queue: Vec::new() }
+    }
+
+    /// A check with a free socket outside the ball of the checks nearest to `from` (seeded
+    /// random draws; any check with a free socket other than `from` if 64 draws miss).
+    fn far_check(&mut self, from: u32, adjacent: &[Vec<u32>], capacity: &[usize], rng: &mut impl Rng) -> Option<u32> {
+        let m = adjacent.len();
+        self.epoch += 1;
+        self.queue.clear();
+        self.queue.push(from);
+        self.stamp[from as usize] = self.epoch;
+        let limit = BALL.min(m / 4).max(1);
+        let mut head = 0;
+        while head < self.queue.len() && self.queue.len() < limit {
+            let c = self.queue[head] as usize;
+            head += 1;
+            for &d in &adjacent[c] {
+                if self.stamp[d as usize] != self.epoch && self.queue.len() < limit {
+                    self.stamp[d as usize] = self.epoch;
+                    self.queue.push(d);
+                }
+            }
+        }
+        for _ in 0..64 {
+            let c = rng.random_range(0..m as u32);
+            if capacity[c as usize] > 0 && self.stamp[c as usize] != self.epoch {
+                return Some(c);
+            }
+        }
+        (0..m as u32).find(|&c| c != from && capacity[c as usize] > 0)
+    }
+}
+
 /// Swap attempts per offending socket before the construction leaves a short cycle in place.
 const SWAP_ATTEMPTS: usize = 200;
 
 /// Removes the cycles of length 2 (a variable twice on a check, which cancels over GF(2)) and 4
 /// (two variables sharing two checks, whose low-weight words make error floors): a socket on
 /// such a cycle swaps checks with a random socket of another variable when the swap leaves
-/// neither variable on a short cycle. Returns the sockets still on one (0 in practice).
-fn remove_short_cycles(var_start: &[u32], socket_check: &mut [u32], checks: usize, rng: &mut impl Rng) -> usize {
+/// neither variable on a short cycle. The `fixed` variables (the degree-2 path) keep their
+/// checks: a short cycle through one of them is cleared by moving the other variable's socket.
+/// Returns the sockets still on one (0 in practice).
+fn remove_short_cycles(
+    var_start: &[u32],
+    socket_check: &mut [u32],
+    checks: usize,
+    fixed: &[bool],
+    rng: &mut impl Rng,
+) -> usize {
     let n = var_start.len() - 1;
     let var_of = |s: usize| var_start.partition_point(|&start| start as usize <= s) - 1;
     let mut members: Vec<Vec<u32>> = vec![Vec::new(); checks];
@@ -178,7 +286,7 @@ fn remove_short_cycles(var_start: &[u32], socket_check: &mut [u32], checks: usiz
         socket_check.swap(s, t);
     };
     let mut left = 0;
-    for v in 0..n {
+    for v in (0..n).filter(|&v| !fixed[v]) {
         let mut attempts = 0;
         while let Some(s) = offending(v, socket_check, &members) {
             if attempts == SWAP_ATTEMPTS {
@@ -188,7 +296,7 @@ fn remove_short_cycles(var_start: &[u32], socket_check: &mut [u32], checks: usiz
             attempts += 1;
             let t = rng.random_range(0..socket_check.len());
             let w = var_of(t);
-            if w == v || socket_check[s] == socket_check[t] {
+            if w == v || fixed[w] || socket_check[s] == socket_check[t] {
                 continue;
             }
             swap(s, t, v, w, socket_check, &mut members);
@@ -244,6 +352,56 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn the_degree_two_variables_close_no_short_cycle_among_themselves() {
+        // The rate-0.75 distribution has more degree-2 variables than checks, so they must
+        // close cycles; as edges between their two checks, the shortest cycle (a codeword of
+        // that many degree-2 variables) is still long. The plain configuration model has
+        // Poisson(≈ (λ'(0)ρ'(1))^w / 2w) of each short length w, some of length 3 or 4.
+        let n = 20_000;
+        let dist = DegreeDistribution::elkouss_2009(0.75).unwrap();
+        let code = LdpcCode::random(n, n / 4, &dist, 11).unwrap();
+        let m = code.checks();
+        let mut checks_of = vec![Vec::new(); n];
+        for c in 0..m {
+            for &v in code.check(c) {
+                checks_of[v as usize].push(c);
+            }
+        }
+        let mut adjacent: Vec<Vec<(usize, usize)>> = vec![Vec::new(); m];
+        for (v, checks) in checks_of.iter().enumerate().filter(|(_, c)| c.len() == 2) {
+            adjacent[checks[0]].push((checks[1], v));
+            adjacent[checks[1]].push((checks[0], v));
+        }
+        assert!(adjacent.iter().map(Vec::len).sum::<usize>() / 2 > m, "more degree-2 variables than checks");
+        // Girth by a breadth-first search from every check: a non-tree edge (a, b) closes a
+        // cycle of at most dist(a) + dist(b) + 1 edges.
+        let mut girth = usize::MAX;
+        let mut dist = vec![usize::MAX; m];
+        let mut via = vec![usize::MAX; m];
+        for root in 0..m {
+            let mut queue = vec![root];
+            dist[root] = 0;
+            let mut head = 0;
+            while head < queue.len() {
+                let a = queue[head];
+                head += 1;
+                for &(b, v) in &adjacent[a] {
+                    if dist[b] == usize::MAX {
+                        (dist[b], via[b]) = (dist[a] + 1, v);
+                        queue.push(b);
+                    } else if via[a] != v {
+                        girth = girth.min(dist[a] + dist[b] + 1);
+                    }
+                }
+            }
+            for &c in &queue {
+                (dist[c], via[c]) = (usize::MAX, usize::MAX);
+            }
+        }
+        assert!(girth >= 8, "a cycle of {girth} degree-2 variables");
     }
 
     #[test]
