@@ -124,9 +124,9 @@ impl IssuedKeys {
         }
     }
 
-    /// Reserves every key of `key_ids` for `slave` collecting from `master`: all of them, or
-    /// none and the first refusal.
-    pub fn reserve_for(&self, key_ids: &[Uuid], master: &str, slave: &str) -> Result<Vec<Issued>, Refusal> {
+    /// Reserves every key of `key_ids` for `slave` collecting from `master`: all of them, in
+    /// order with their key IDs, or none and the first refusal.
+    pub fn reserve_for(&self, key_ids: &[Uuid], master: &str, slave: &str) -> Result<Vec<(Uuid, Issued)>, Refusal> {
         let mut table = self.lock();
         let mut found = Vec::with_capacity(key_ids.len());
         for key_id in key_ids {
@@ -139,7 +139,7 @@ impl IssuedKeys {
                 None => return Err(Refusal::NotAddressed(*key_id)),
             }
         }
-        Ok(found.iter().map(|k| reserve(&mut table, k)).collect())
+        Ok(found.iter().map(|k| (k.0, reserve(&mut table, k))).collect())
     }
 
     /// Reserves every unreserved key issued at or before `now - lifetime`, returning them with
@@ -243,7 +243,7 @@ mod tests {
         let (t, ids) = table_with(1);
         assert_eq!(t.reserve_for(&ids, "sae-b", "sae-a"), Err(Refusal::NotAddressed(ids[0])));
         assert_eq!(t.reserve_for(&ids, "sae-a", "sae-c"), Err(Refusal::NotAddressed(ids[0])));
-        assert_eq!(t.reserve_for(&ids, "sae-a", "sae-b").unwrap()[0].id, KeyId(1));
+        assert_eq!(t.reserve_for(&ids, "sae-a", "sae-b").unwrap()[0].1.id, KeyId(1));
     }
 
     #[test]
@@ -274,7 +274,8 @@ mod tests {
         let channel = delivery_channel("sae-alice", "sae-bob", KeySource::PqcFallback, key_id);
         let t = IssuedKeys::resume([(KeyId(7), channel.as_str(), SimTime(42))]).unwrap();
         let got = t.reserve_for(&[key_id], "sae-alice", "sae-bob").unwrap();
-        assert_eq!((got[0].id, got[0].source, got[0].issued_at), (KeyId(7), KeySource::PqcFallback, SimTime(42)));
+        let (_, got) = &got[0];
+        assert_eq!((got.id, got.source, got.issued_at), (KeyId(7), KeySource::PqcFallback, SimTime(42)));
         let bad = IssuedKeys::resume([(KeyId(8), "etsi014/sae-alice/sae-bob/qkd", SimTime(42))]);
         assert!(bad.unwrap_err().contains("key#8"), "the error names the key");
     }

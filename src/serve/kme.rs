@@ -24,7 +24,7 @@ use super::metrics::ServeMetrics;
 use super::store::KeyStore;
 use super::supply::{KeySource, KeySupply, SuppliedKey, SupplyError};
 use crate::crypto::SecretBytes;
-use crate::lifecycle::{Clock, DeliveredKey, KeyId};
+use crate::lifecycle::{Clock, DeliveredKey};
 use crate::mesh::EventSpec;
 use crate::units::SimDuration;
 use zeroize::Zeroizing;
@@ -442,14 +442,13 @@ impl Kmes {
             parsed.push(id);
         }
         let reserved = self.issued.reserve_for(&parsed, master, caller)?;
-        let held: Vec<(Uuid, KeyId)> = parsed.iter().zip(&reserved).map(|(k, e)| (*k, e.id)).collect();
-        let jobs =
-            parsed.iter().zip(&reserved).map(|(k, e)| (e.id, format!("key_ID={k}; slave_SAE_ID={caller}"))).collect();
+        let held = entry_ids(&reserved);
+        let jobs = reserved.iter().map(|(k, e)| (e.id, format!("key_ID={k}; slave_SAE_ID={caller}"))).collect();
         match self.store.collect(jobs).await {
             Ok(materials) => {
                 self.issued.remove(&held);
-                let mut entries = Vec::with_capacity(parsed.len());
-                for ((id, material), entry) in parsed.iter().zip(materials).zip(&reserved) {
+                let mut entries = Vec::with_capacity(reserved.len());
+                for ((id, entry), material) in reserved.iter().zip(materials) {
                     self.metrics.collected(entry.source, 1);
                     entries.push(KeyEntry {
                         key_id: id.to_string(),
