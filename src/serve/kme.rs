@@ -348,8 +348,10 @@ impl Kmes {
         }
         let key_bytes = (size / 8) as usize;
         let total = key_bytes * number as usize;
-        // One route, and one draw of key, per distinct slave node (the first slave's first).
-        let mut legs: Vec<(String, Route, SuppliedKey)> = Vec::with_capacity(slaves.len());
+        // One route, and one draw of key, per distinct slave node (the first slave's first),
+        // with the origin its keys' audit records name.
+        let mut legs: Vec<(String, SuppliedKey, String)> = Vec::with_capacity(slaves.len());
+        let mut first_links: Option<String> = None;
         for (_, slave_node) in &slaves {
             if legs.iter().any(|(n, _, _)| n == slave_node) {
                 continue;
@@ -361,15 +363,22 @@ impl Kmes {
                     .detail("slave_node", slave_node.clone()),
                 other => ApiError::unavailable(other.to_string()),
             })?;
-            legs.push((slave_node.clone(), route, supplied));
+            let links = route_links(&route);
+            let origin = match &first_links {
+                None => format!("{} {links}", supplied.source.as_str()),
+                Some(first) => {
+                    format!("{} {links} (one-time pad carrying the key of {first})", supplied.source.as_str())
+                }
+            };
+            first_links.get_or_insert(links);
+            legs.push((slave_node.clone(), supplied, origin));
         }
         let leg_of = |slave_node: &str| legs.iter().find(|(n, _, _)| n == slave_node).expect("a leg per slave node");
-        let first_links = route_links(&legs[0].1);
-        let weakest = legs.iter().map(|(_, _, k)| k.source).max_by_key(|s| weakness(*s)).expect("at least one slave");
+        let weakest = legs.iter().map(|(_, k, _)| k.source).max_by_key(|s| weakness(*s)).expect("at least one slave");
         let multicast = slaves.len() > 1;
         let slave_sources: serde_json::Map<String, Value> =
-            slaves.iter().map(|(s, n)| (s.clone(), json!(leg_of(n).2.source.as_str()))).collect();
-        let material = legs[0].2.material.expose();
+            slaves.iter().map(|(s, n)| (s.clone(), json!(leg_of(n).1.source.as_str()))).collect();
+        let material = legs[0].1.material.expose();
         let mut entries = Vec::with_capacity(number as usize);
         let mut groups: Vec<(Vec<String>, Vec<DeliveredKey>)> =
             slaves.iter().map(|(_, n)| (vec![node.to_string(), n.clone()], Vec::new())).collect();
@@ -386,17 +395,11 @@ impl Kmes {
                 key_extension: Some(extension),
             });
             for ((slave_id, slave_node), (_, deliveries)) in slaves.iter().zip(groups.iter_mut()) {
-                let (_, route, supplied) = leg_of(slave_node);
-                let links = route_links(route);
-                let origin = if links == first_links {
-                    format!("{} {links}", supplied.source.as_str())
-                } else {
-                    format!("{} {links} (one-time pad carrying the key of {first_links})", supplied.source.as_str())
-                };
+                let (_, supplied, origin) = leg_of(slave_node);
                 deliveries.push(DeliveredKey {
                     channel: delivery_channel(caller, slave_id, supplied.source, key_id),
                     material: SecretBytes::new(chunk.to_vec()),
-                    origin,
+                    origin: origin.clone(),
                     handed_to: format!("key_ID={key_id}; master_SAE_ID={caller}; slave_SAE_ID={slave_id}"),
                 });
             }
@@ -409,7 +412,7 @@ impl Kmes {
             .map_err(|e| ApiError::unavailable("the key could not be recorded").detail("store", e))?;
         // The store's ids come group by group: every key of the first slave, then the next.
         for ((slave_id, slave_node), stored) in slaves.iter().zip(stored.chunks(ids.len())) {
-            let source = leg_of(slave_node).2.source;
+            let source = leg_of(slave_node).1.source;
             self.issued.insert(
                 ids.iter().copied().zip(stored.iter().copied()),
                 caller,
