@@ -4,6 +4,8 @@
 use std::io::Write;
 use std::path::PathBuf;
 
+use clap::ValueEnum;
+
 use super::link::Reconciler;
 use crate::api::write_study_csv;
 use crate::atomic_file::write_atomically;
@@ -54,11 +56,15 @@ pub fn study_variants(variant: &[CascadeVariant], reconciler: &[Reconciler]) -> 
     let mut variants = variant.to_vec();
     for &r in reconciler {
         if r == Reconciler::Ldpc {
-            return Err(Error::Usage(
-                "--reconciler ldpc: not covered by the study yet; valid here: cascade-original, cascade-biconf, \
-                 cascade-yan, cascade-option7, cascade-option8, cascade-biconf-cascading"
-                    .into(),
-            ));
+            let covered: Vec<String> = Reconciler::value_variants()
+                .iter()
+                .filter(|v| **v != Reconciler::Ldpc)
+                .filter_map(|v| v.to_possible_value().map(|p| p.get_name().to_string()))
+                .collect();
+            return Err(Error::Usage(format!(
+                "--reconciler ldpc: not covered by the study yet; valid here: {}",
+                covered.join(", ")
+            )));
         }
         variants.push(r.variant());
     }

@@ -24,6 +24,7 @@ use super::{Durability, classify};
 use crate::lifecycle::LifecycleError;
 
 /// A thread checkpointing one store's write-ahead log; stopped and joined on drop.
+#[derive(Debug)]
 pub struct Checkpointer {
     stop: Arc<(Mutex<bool>, Condvar)>,
     thread: Option<JoinHandle<()>>,
@@ -72,12 +73,6 @@ impl Drop for Checkpointer {
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }
-    }
-}
-
-impl std::fmt::Debug for Checkpointer {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Checkpointer").finish_non_exhaustive()
     }
 }
 
