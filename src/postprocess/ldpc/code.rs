@@ -75,7 +75,8 @@ impl LdpcCode {
                 continue;
             }
             let (c, d) = if next + 1 < m {
-                (path[next], path[next + 1])
+                next += 1;
+                (path[next - 1], path[next])
             } else {
                 let c = path[next % m];
                 next += 1;
@@ -85,9 +86,6 @@ impl LdpcCode {
                     _ => continue,
                 }
             };
-            if next + 1 < m {
-                next += 1;
-            }
             for (s, c) in [(a, c), (a + 1, d)] {
                 socket_check[s] = c;
                 capacity[c as usize] -= 1;
