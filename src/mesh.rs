@@ -33,7 +33,7 @@ pub(crate) mod topology;
 pub use des::{EventQueue, PastSchedule};
 pub use error::MeshError;
 pub use escalation::{CompromiseDetector, MAX_FALSE_SIGNALS_PER_NODE_DAY, false_signal_bound_per_node_day};
-pub use link::{QkdLink, WindowStats};
+pub use link::{LinkProgress, QkdLink, WindowStats};
 pub use monitor::{Cusum, LinkMode, ModeChange, MonitorSettings, ThresholdMonitor};
 pub use promises::{EMERGENCY_REKEY_S, EMERGENCY_REVOCATION_S, SCHEDULED_ROTATION_S, TRIGGERED_ROTATION_S};
 pub use routing::{Graph, PathCost, Route};
@@ -41,7 +41,7 @@ pub use scenario::{
     Attack, EventKind, EventSpec, MAX_DISTRIBUTION_ATTEMPTS, MAX_DURATION_S, MeshScenario, MeshSettings,
     MessageSettings, RotationSettings, check_event,
 };
-pub use sim::{LiveLink, LiveMesh, LiveNode, MeshOutputs, run_mesh, run_mesh_until};
+pub use sim::{LiveLink, LiveMesh, LiveNode, MeshOutputs, MeshSnapshot, run_mesh, run_mesh_until};
 pub use summary::{
     DistributionSummary, HubCompromiseSummary, Latency, MeshLinkSummary, MeshSummary, RotationStats, Rotations,
     RoutingSummary,

@@ -21,7 +21,8 @@
 //!
 //! The mesh behind the KMEs is live ([`crate::mesh::LiveMesh`]), paced by the wall clock times
 //! `--speed`, driven by the store writer; the operator injects events into it through
-//! `POST /admin/v1/events`. Not here yet: multicast keys (`max_SAE_ID_count` is 0).
+//! `POST /admin/v1/events`. A restart on the same store goes on from the mesh's snapshot that
+//! every commit saves ([`MESH_SNAPSHOT`], [`crate::mesh::MeshSnapshot`]).
 
 pub(crate) mod api;
 #[cfg(feature = "serve")]
@@ -69,5 +70,5 @@ pub use pki::{PkiError, PkiWritten, init_pki};
 #[cfg(feature = "serve")]
 pub use server::{DRAIN_TIMEOUT, SERVED_KEY_RETENTION, ServeOptions, ServeReport, serve};
 #[cfg(feature = "serve")]
-pub use store::{KeyStore, MAX_GROUP, Pacing, STEP_EVERY, StoreWriter, start_writer};
+pub use store::{KeyStore, MAX_GROUP, MESH_SNAPSHOT, Pacing, STEP_EVERY, StoreWriter, start_writer};
 pub use supply::{KeySource, KeySupply, RouteView, SuppliedKey, SupplyError};

@@ -19,7 +19,8 @@ pub struct ServeArgs {
     #[arg(long, value_name = "DIR")]
     pub pki: PathBuf,
     /// The lifecycle store: created if absent; resumed if it exists (set QECNET_MASTER_KEY to
-    /// the master key it was created with), its uncollected keys served again.
+    /// the master key it was created with), its uncollected keys served again and its live
+    /// mesh going on from the physics of its last commit.
     #[arg(long, value_name = "FILE")]
     pub db: PathBuf,
     /// Address of the KMEs: port 0 gives each a free port; port P gives the hub P, the

@@ -8,13 +8,15 @@
 //! - `audit_writer`: the chain head, audit appends, signed checkpoints, the signer;
 //! - `transitions`: the core transitions (generate, distribute, receipts, activate,
 //!   revoke, retire, destroy, tick);
-//! - `reads`: keys, states and nodes as stored.
+//! - `reads`: keys, states and nodes as stored;
+//! - `driver_state`: the driving process's own state (a live mesh's), saved with its batch.
 //!
 //! Rotations, key use, channel operations and compromise recovery are further
 //! `impl Engine` blocks in [`super::rotation`], [`super::usage`], [`super::channel_ops`]
 //! and [`super::recovery`]; the SQL is in [`super::store`].
 
 pub(crate) mod audit_writer;
+mod driver_state;
 mod reads;
 pub(crate) mod transaction;
 pub(crate) mod transitions;

@@ -79,6 +79,11 @@ pub enum MeshError {
     /// An event scheduled in the simulated past.
     #[error(transparent)]
     Schedule(#[from] PastSchedule),
+    /// A live mesh's snapshot (in a resumed store) that is not of this scenario.
+    #[error(
+        "cannot resume the live mesh of this store: {0}; serve the scenario it was served with, or use another --db"
+    )]
+    Resume(String),
     /// Stopped by the user (Ctrl-C, SIGTERM); the run's files were removed.
     #[error("interrupted at {simulated_s:.0} simulated s: the run's store and CSVs were removed")]
     Interrupted {

@@ -4,6 +4,7 @@
 //! (or the asymptotic vacuum + weak decoy length) to the link's key buffer.
 
 use rand::Rng;
+use serde::{Deserialize, Serialize};
 
 use crate::photonics::link::{BlockSampler, LinkExpectation, Totals};
 use crate::photonics::{IntensityClass, LinkConfig};
@@ -28,6 +29,22 @@ impl WindowStats {
     pub fn qber(&self) -> f64 {
         if self.sifted_bits == 0 { 0.0 } else { self.errors as f64 / self.sifted_bits as f64 }
     }
+}
+
+/// A link's key production as it stands: its buffer and the post-processing block it is
+/// filling, carried across a restart of a live mesh ([`QkdLink::progress`], [`QkdLink::resume`]).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LinkProgress {
+    /// Secret bits in the buffer.
+    pub buffer_bits: u64,
+    /// Secret bits produced so far.
+    pub produced_bits: u64,
+    /// Secret key rate of the last completed block (bits/s).
+    pub key_rate_bps: f64,
+    /// Counts of the block in progress.
+    pub block: Totals,
+    /// Windows in the block in progress.
+    pub block_windows: u64,
 }
 
 /// One quantum link's key production.
@@ -119,6 +136,27 @@ impl QkdLink {
         self.pending = Totals::default();
         self.pending_windows = 0;
         bits
+    }
+
+    /// Where its key production stands now.
+    pub fn progress(&self) -> LinkProgress {
+        LinkProgress {
+            buffer_bits: self.buffer_bits,
+            produced_bits: self.produced_bits,
+            key_rate_bps: self.key_rate_bps,
+            block: self.pending.clone(),
+            block_windows: self.pending_windows,
+        }
+    }
+
+    /// Goes on from `progress` (taken from a link with the same physics); the buffer is kept
+    /// within this link's capacity.
+    pub fn resume(&mut self, progress: LinkProgress) {
+        self.buffer_bits = progress.buffer_bits.min(self.capacity_bits);
+        self.produced_bits = progress.produced_bits;
+        self.key_rate_bps = if progress.key_rate_bps.is_finite() { progress.key_rate_bps.max(0.0) } else { 0.0 };
+        self.pending = progress.block;
+        self.pending_windows = progress.block_windows;
     }
 
     /// Takes `bits` from the buffer; false (and nothing taken) if there are not enough.

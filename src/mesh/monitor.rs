@@ -93,7 +93,7 @@ impl MonitorSettings {
 }
 
 /// Whether a link runs on QKD key or on the fallback exchange.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LinkMode {
     /// QKD key.
@@ -128,6 +128,18 @@ impl ThresholdMonitor {
     /// The current mode.
     pub fn mode(&self) -> LinkMode {
         self.mode
+    }
+
+    /// Consecutive good windows counted towards leaving fallback (0 in QKD mode).
+    pub fn good_windows(&self) -> u32 {
+        self.good_windows
+    }
+
+    /// A monitor that goes on from `mode` with `good_windows` already counted (a live mesh
+    /// resumed after a restart).
+    pub fn resumed(settings: &MonitorSettings, mode: LinkMode, good_windows: u32) -> Self {
+        let good_windows = if mode == LinkMode::Qkd { 0 } else { good_windows };
+        ThresholdMonitor { settings: settings.clone(), mode, good_windows }
     }
 
     /// Feeds one monitoring window (its QBER and secret key rate); returns a change of mode.
@@ -209,6 +221,12 @@ impl Cusum {
     /// The alarm threshold h.
     pub fn threshold(&self) -> f64 {
         self.threshold
+    }
+
+    /// Goes on from `statistic` (a live mesh resumed after a restart), kept in `[0, h)`: a
+    /// value at or past the threshold would have alarmed and restarted.
+    pub fn resume_from(&mut self, statistic: f64) {
+        self.statistic = if statistic.is_finite() && statistic < self.threshold { statistic.max(0.0) } else { 0.0 };
     }
 
     /// Feeds a block of `bits` with `errors`; true on alarm (the statistic then restarts).

@@ -19,6 +19,7 @@
 //! - `reconfigure`: every pair's route (direct, trusted-node relay, fallback), re-planned
 //!   when a link changes mode or a node crashes, returns or is isolated, and the coverage;
 //! - `live`: the run driven step by step from outside (`qecnet serve`);
+//! - `resume`: a live run's physics carried across a restart of its process;
 //! - `statistics`: what the run counts, turned into the [`MeshSummary`];
 //! - `outputs`: the CSV outputs, written through the atomic writer.
 
@@ -32,6 +33,7 @@ mod messages;
 mod outputs;
 mod reconfigure;
 mod reprovision;
+mod resume;
 mod retries;
 mod setup;
 mod statistics;
@@ -48,6 +50,7 @@ pub use self::live::{LiveLink, LiveMesh, LiveNode};
 use self::messages::{NodeStates, Pending};
 use self::outputs::CsvWriters;
 pub use self::outputs::MeshOutputs;
+pub use self::resume::MeshSnapshot;
 use self::statistics::Statistics;
 use crate::crypto::{KeyType, SecretBytes};
 use crate::lifecycle::{Engine, KeyId, ManualClock};
@@ -174,34 +177,54 @@ impl<'a> Sim<'a> {
     /// master rotations within the scenario's duration) and, in one commit, plans the routes and
     /// gives every node its NODE_IDENTITY key.
     fn start(&mut self) -> Result<()> {
+        self.start_at(SimTime(0))
+    }
+
+    /// [`Sim::start`] at simulated time `t0` (0, or the time of a resumed live run's snapshot):
+    /// the events of the scenario and of the operator that are still to come (an event under
+    /// way gets only its end: its impairments came with the snapshot), the returns of crashed
+    /// nodes, and an identity key for every node that is not isolated.
+    fn start_at(&mut self, t0: SimTime) -> Result<()> {
         let m = &self.scenario.mesh;
         let window = SimDuration::from_secs_f64(m.window_s);
         let end = Self::at(m.duration_s);
         let q = &mut self.queue;
         for i in 0..self.links.len() {
-            q.schedule(SimTime(0) + window, SimEvent::Window(i)).expect("future");
+            q.schedule(t0 + window, SimEvent::Window(i))?;
         }
         // Every channel gets its first session key after the first window (when QKD key
         // exists), then every refresh interval; starts are staggered by a fixed fraction of the
         // window to spread the load.
         for (j, &ch) in self.channels.keys().enumerate() {
             let offset = SimDuration(window.0 + window.0 * (j as u64 % 16) / 16);
-            q.schedule(SimTime(0) + offset, SimEvent::Refresh(ch)).expect("future");
+            q.schedule(t0 + offset, SimEvent::Refresh(ch))?;
         }
         // Scenario events take effect 1 ns after their time, so a window ending exactly then
         // still belongs to the state before.
-        for (i, e) in self.scenario.event.iter().enumerate() {
-            q.schedule(Self::at(e.at_s) + SimDuration(1), SimEvent::Start(i)).expect("future");
-            if let Some(u) = e.until_s {
-                q.schedule(Self::at(u) + SimDuration(1), SimEvent::End(i)).expect("future");
+        for (i, e) in self.scenario.event.iter().chain(&self.injected).enumerate() {
+            let start = Self::at(e.at_s) + SimDuration(1);
+            if start > t0 {
+                q.schedule(start, SimEvent::Start(i))?;
+            }
+            if let Some(u) = e.until_s
+                && Self::at(u) + SimDuration(1) > t0
+            {
+                q.schedule(Self::at(u) + SimDuration(1), SimEvent::End(i))?;
             }
         }
-        q.schedule(SimTime(0) + window, SimEvent::Tick).expect("future");
-        q.schedule(SimTime(0) + KEY_TYPE_CHECK, SimEvent::KeyTypes).expect("future");
+        for (n, until) in self.nodes.down_until.iter().enumerate() {
+            if let Some(up) = *until {
+                q.schedule(up, SimEvent::Restart(n))?;
+            }
+        }
+        q.schedule(t0 + window, SimEvent::Tick)?;
+        q.schedule(t0 + KEY_TYPE_CHECK, SimEvent::KeyTypes)?;
         if let Some(period) = self.engine.config().specs.get(KeyType::SovereignMaster).rotation_period {
             let mut t = SimTime(0) + period;
             while t <= end {
-                q.schedule(t, SimEvent::MasterRotation).expect("future");
+                if t > t0 {
+                    q.schedule(t, SimEvent::MasterRotation)?;
+                }
                 t += period;
             }
         }
@@ -209,6 +232,9 @@ impl<'a> Sim<'a> {
         self.engine.begin_batch()?;
         self.initial_routes()?;
         for n in 1..self.topology.nodes.len() {
+            if self.nodes.isolated.contains(&n) {
+                continue;
+            }
             let name = self.topology.nodes[n].name.clone();
             let key = self.engine.generate(
                 KeyType::NodeIdentity,
@@ -217,7 +243,7 @@ impl<'a> Sim<'a> {
                 &mut self.crypto_rng,
             )?;
             self.engine.distribute(key)?;
-            self.send_for_receipts(SimTime(0), key, None, RotationKind::Setup, &[0, n])?;
+            self.send_for_receipts(t0, key, None, RotationKind::Setup, &[0, n])?;
         }
         self.engine.commit_batch()?;
         Ok(())

@@ -1,7 +1,8 @@
 //! The served store's clock: the live mesh's simulated time counted from a fixed epoch (ns
 //! since the Unix epoch), so the audit chain, the keys' issue times and their expiry all read
-//! one timeline. The epoch is the wall clock when serve starts, or later than every record
-//! of a resumed store, so a restart never stamps a record before the ones it follows.
+//! one timeline. The epoch is the wall clock when serve starts (less the simulated time a
+//! resumed mesh goes on from, so the clock reads the wall clock then at speed 1), or later,
+//! so that a restart never stamps a record before the ones it follows.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,10 +24,15 @@ impl ServeClock {
         ServeClock { epoch: Arc::new(AtomicU64::new(epoch.0)), sim }
     }
 
-    /// Moves the epoch so that simulated time 0 reads after `last` (a resumed store's last
-    /// record), if it does not already.
-    pub fn advance_epoch_past(&self, last: SimTime) {
-        self.epoch.fetch_max(last.0.saturating_add(1), Ordering::SeqCst);
+    /// Sets the simulated clock to `t` (a resumed mesh's time), keeping the clock's reading,
+    /// and moves the epoch back by `t`, so that the reading stays the wall clock's at the
+    /// resume, and then forward as far as needed for it to read after `last` (the resumed
+    /// store's last record).
+    pub fn resume_at(&self, t: SimTime, last: SimTime) {
+        let wall = self.epoch.load(Ordering::SeqCst);
+        let epoch = wall.saturating_sub(t.0).max(last.0.saturating_add(1).saturating_sub(t.0));
+        self.epoch.store(epoch, Ordering::SeqCst);
+        self.sim.set(t);
     }
 
     /// The simulated clock the mesh sets.
@@ -38,5 +44,21 @@ impl ServeClock {
 impl Clock for ServeClock {
     fn now(&self) -> SimTime {
         SimTime(self.epoch.load(Ordering::SeqCst).saturating_add(self.sim.now().0))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_resumed_clock_reads_the_wall_clock_and_never_before_the_last_record() {
+        let wall = SimTime(1_000_000);
+        let clock = ServeClock::new(wall, ManualClock::new(SimTime(0)));
+        clock.resume_at(SimTime(300), SimTime(10));
+        assert_eq!((clock.now(), clock.sim().now()), (wall, SimTime(300)));
+        let clock = ServeClock::new(wall, ManualClock::new(SimTime(0)));
+        clock.resume_at(SimTime(300), SimTime(2_000_000));
+        assert_eq!(clock.now(), SimTime(2_000_001), "after the last record, whatever the wall clock says");
     }
 }

@@ -5,7 +5,8 @@
 //! listener is bound the ready file is written; SIGINT, SIGTERM or the end of `--duration`
 //! stop the accepting, let in-flight requests finish (up to [`DRAIN_TIMEOUT`]), commit and
 //! sign a checkpoint. A key its slave has not collected within the key lifetime expires.
-//! An existing store is resumed: its uncollected keys are served again.
+//! An existing store is resumed: its uncollected keys are served again, and the live mesh
+//! goes on from the physics its last commit saved.
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -29,13 +30,13 @@ use super::directory::SaeDirectory;
 use super::error::ServeError;
 use super::issued::{CHANNEL_PREFIX, IssuedKeys};
 use super::kme::{KmeLimits, Kmes};
-use super::store::{KeyStore, Pacing, start_writer};
+use super::store::{KeyStore, MESH_SNAPSHOT, Pacing, start_writer};
 use super::tls::{identity, server_config};
 use crate::crypto::SecretBytes;
 use crate::lifecycle::{
     Clock, Engine, EngineConfig, KeyState, MASTER_KEY_ENV, ManualClock, WallClock, load_master_key,
 };
-use crate::mesh::MeshScenario;
+use crate::mesh::{MeshScenario, MeshSnapshot};
 use crate::units::{InvalidParameter, SimDuration, SimTime};
 
 /// How often the served store's write-ahead log is folded into its file, off the commit path.
@@ -154,16 +155,21 @@ pub fn serve(scenario: &MeshScenario, options: &ServeOptions) -> Result<ServeRep
     } else {
         Engine::create(&options.db, &master, config, Box::new(clock.clone()), &mut rng)?
     };
-    if resuming {
-        resume_store(&mut engine, &clock)?;
-    }
+    let snapshot = if resuming { resume_store(&mut engine, &clock, scenario)? } else { None };
     // A request's commit never carries a WAL checkpoint (8–25 ms of copying and fsync).
     engine.checkpoint_in_background(WAL_CHECKPOINT_EVERY)?;
     let issued = IssuedKeys::resume_records(&engine.outstanding_deliveries(CHANNEL_PREFIX)?)
         .map_err(crate::lifecycle::LifecycleError::Input)?;
     let pacing = Pacing { speed: options.speed };
-    let (store, writer, supply) =
-        start_writer(Arc::new(scenario.clone()), engine, clock.sim().clone(), rng, options.max_group, pacing)?;
+    let (store, writer, supply) = start_writer(
+        Arc::new(scenario.clone()),
+        engine,
+        clock.sim().clone(),
+        snapshot,
+        rng,
+        options.max_group,
+        pacing,
+    )?;
     let kmes = Arc::new(Kmes::new(directory, supply, store, options.limits, issued, clock));
 
     let runtime = tokio::runtime::Builder::new_multi_thread()
@@ -179,22 +185,36 @@ pub fn serve(scenario: &MeshScenario, options: &ServeOptions) -> Result<ServeRep
     Ok(ServeReport { kmes, metrics, audit_records })
 }
 
-/// Prepares a resumed store for a new live mesh: the clock's epoch moves past its last record,
-/// so the timeline goes on, and the previous run's mesh keys still live (identity, session and
-/// group keys) are revoked, since the mesh starts again with new ones; the delivered keys
-/// waiting for their slaves stay.
-fn resume_store(engine: &mut Engine, clock: &ServeClock) -> Result<(), ServeError> {
-    let keys = engine.keys(None)?;
-    if let Some(last) = keys.iter().map(|k| k.state_changed).max() {
-        clock.advance_epoch_past(last);
+/// Prepares a resumed store for its live mesh: the mesh goes on from the snapshot the last
+/// commit saved ([`MESH_SNAPSHOT`]; a store without one starts the mesh at simulated time 0),
+/// which must be of `scenario`; the clock reads after the store's last record; and the
+/// previous run's mesh keys still live (identity, session and group keys) are revoked, since
+/// the mesh issues new ones; the delivered keys waiting for their slaves stay. Nothing is
+/// written when the snapshot is refused.
+fn resume_store(
+    engine: &mut Engine,
+    clock: &ServeClock,
+    scenario: &MeshScenario,
+) -> Result<Option<MeshSnapshot>, ServeError> {
+    let snapshot: Option<MeshSnapshot> = match engine.driver_state(MESH_SNAPSHOT)? {
+        Some(json) => Some(serde_json::from_slice(&json).map_err(|e| {
+            crate::lifecycle::LifecycleError::Corrupt(format!("the live mesh's snapshot ({MESH_SNAPSHOT}): {e}"))
+        })?),
+        None => None,
+    };
+    if let Some(s) = &snapshot {
+        s.check_scenario(scenario)?;
     }
+    let keys = engine.keys(None)?;
+    let last = keys.iter().map(|k| k.state_changed).max().unwrap_or(SimTime(0));
+    clock.resume_at(snapshot.as_ref().map_or(SimTime(0), MeshSnapshot::time), last);
     let live = [KeyState::Generated, KeyState::Distributed, KeyState::Active, KeyState::Rotating];
     engine.begin_batch()?;
     for k in keys.iter().filter(|k| !k.channel.starts_with(CHANNEL_PREFIX) && live.contains(&k.state)) {
-        engine.revoke(k.id, "serve restarted: the live mesh starts again with new keys")?;
+        engine.revoke(k.id, "serve restarted: the live mesh issues new keys")?;
     }
     engine.commit_batch()?;
-    Ok(())
+    Ok(snapshot)
 }
 
 async fn run(

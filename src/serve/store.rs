@@ -5,7 +5,10 @@
 //! clock has reached (the wall time since the start times the speed), then runs each job as
 //! its own all-or-nothing transaction (a savepoint), all inside one SQLite transaction,
 //! commits once (one fsync under [`crate::lifecycle::Durability::Full`]) and only then answers
-//! them; last, it refreshes the KMEs' view of the links ([`LiveSupply::sync`]). With no job
+//! them; before the commit it refreshes the KMEs' view of the links ([`LiveSupply::sync`]:
+//! the key they spent leaves the mesh's buffers) and saves the mesh's snapshot
+//! ([`MESH_SNAPSHOT`]), so a restart goes on from the physics of the last commit, with every
+//! key delivered up to it paid for. With no job
 //! waiting it steps the mesh every [`STEP_EVERY`]. So a key is durable before its response can
 //! leave, concurrent requests share the cost of the commit, and the mesh's physics, rotations
 //! and audit records run on the same engine and timeline as the delivered keys. The KMEs'
@@ -23,11 +26,15 @@ use super::error::ServeError;
 use super::live_supply::LiveSupply;
 use crate::crypto::SecretBytes;
 use crate::lifecycle::{DeliveredKey, Engine, KeyId, LifecycleError, ManualClock};
-use crate::mesh::{EventSpec, LiveMesh, MeshScenario};
+use crate::mesh::{EventSpec, LiveMesh, MeshScenario, MeshSnapshot};
 use crate::units::SimTime;
 
 /// How often the writer steps the mesh when no request is waiting (wall clock).
 pub const STEP_EVERY: Duration = Duration::from_millis(20);
+
+/// The engine's driver state that holds the live mesh's snapshot (JSON of a
+/// [`MeshSnapshot`]), saved with every commit of the writer.
+pub const MESH_SNAPSHOT: &str = "serve.mesh";
 
 /// Jobs taken into one commit at most (the default of [`start_writer`]'s `max_group`).
 pub const MAX_GROUP: usize = 512;
@@ -112,7 +119,7 @@ pub struct Pacing {
 }
 
 /// Starts the writer thread: the live mesh of `scenario` on `engine` (whose clock reads
-/// `sim_clock` plus a fixed epoch), paced by `pacing`, taking up to `max_group` jobs into one
+/// `sim_clock` plus a fixed epoch), from `snapshot` if the store had one, paced by `pacing`, taking up to `max_group` jobs into one
 /// commit (1: a commit, so an fsync, per request); `rng` (keyed from the operating system)
 /// supplies the wrapping nonces. Returns once the mesh has started (its identity keys
 /// committed), with the KMEs' supply over it.
@@ -120,6 +127,7 @@ pub fn start_writer(
     scenario: Arc<MeshScenario>,
     engine: Engine,
     sim_clock: ManualClock,
+    snapshot: Option<MeshSnapshot>,
     mut rng: ChaCha20Rng,
     max_group: usize,
     pacing: Pacing,
@@ -132,7 +140,11 @@ pub fn start_writer(
         .name("qecnet-store".into())
         .spawn(move || {
             let _stopped = StoppedOnDrop(stopped_tx);
-            let mut mesh = match LiveMesh::start(&scenario, engine, sim_clock) {
+            let started = match &snapshot {
+                Some(s) => LiveMesh::resume(&scenario, engine, sim_clock, s),
+                None => LiveMesh::start(&scenario, engine, sim_clock),
+            };
+            let mut mesh = match started {
                 Ok(mesh) => mesh,
                 Err(e) => {
                     let _ = started_tx.send(Err(e.into()));
@@ -148,6 +160,7 @@ pub fn start_writer(
             };
             let _ = started_tx.send(Ok(supply.clone()));
             let started = Instant::now();
+            let resumed_at = mesh.now().as_secs_f64();
             loop {
                 let mut group = match rx.recv_timeout(STEP_EVERY) {
                     Ok(job) => vec![job],
@@ -160,9 +173,8 @@ pub fn start_writer(
                         Err(_) => break,
                     }
                 }
-                let now = SimTime::from_secs_f64_rounded(started.elapsed().as_secs_f64() * pacing.speed);
-                run_group(&mut mesh, now, &mut rng, group)?;
-                supply.sync(&mut mesh);
+                let now = SimTime::from_secs_f64_rounded(resumed_at + started.elapsed().as_secs_f64() * pacing.speed);
+                run_group(&mut mesh, &supply, now, &mut rng, group)?;
             }
             let mut engine = mesh.finish().map_err(|e| LifecycleError::Input(e.to_string()))?;
             engine.checkpoint_now()?;
@@ -182,11 +194,13 @@ pub fn start_writer(
     }
 }
 
-/// Runs the mesh up to `now`, then a group of jobs, in one commit, and answers each job; if
+/// Runs the mesh up to `now`, then a group of jobs, then takes the key the KMEs spent from
+/// the mesh's buffers and saves the mesh's snapshot, in one commit, and answers each job; if
 /// the commit fails, every job of the group fails (none of them is in the store). A mesh that
 /// fails stops the writer (the jobs are answered with its error).
 fn run_group(
     mesh: &mut LiveMesh<'_>,
+    supply: &LiveSupply,
     now: SimTime,
     rng: &mut ChaCha20Rng,
     group: Vec<Job>,
@@ -246,6 +260,20 @@ fn run_group(
                 });
                 done.push(Done::Expired(reply, result));
             }
+        }
+    }
+    // Key the KMEs reserved leaves the buffers now (conservatively: a reservation whose job is
+    // still to come is paid for already), so the snapshot never holds key that was handed out.
+    supply.sync(mesh);
+    if begun.is_ok() {
+        let saved = serde_json::to_vec(&mesh.snapshot())
+            .map_err(|e| e.to_string())
+            .and_then(|json| mesh.engine().save_driver_state(MESH_SNAPSHOT, &json).map_err(|e| e.to_string()));
+        if let Err(e) = saved {
+            // Not committed: the writer stops and the open transaction is rolled back with it.
+            let message = format!("the live mesh's snapshot could not be saved: {e}");
+            begun = Err(message.clone());
+            mesh_failure = Some(LifecycleError::Input(message));
         }
     }
     let committed = begun.and_then(|()| mesh.engine().commit_batch().map_err(|e| format!("commit failed: {e}")));

@@ -39,6 +39,8 @@ mod serve_live;
 #[cfg(feature = "serve")]
 mod serve_pki;
 #[cfg(feature = "serve")]
+mod serve_resume;
+#[cfg(feature = "serve")]
 mod serve_util;
 mod slurm;
 mod stats;

@@ -65,7 +65,7 @@ fn concurrent_requests_through_the_store_writer_are_each_durable_when_answered()
     let sim_clock = ManualClock::new(SimTime(0));
     let rng = ChaCha20Rng::seed_from_u64(8);
     let (store, writer, _supply) =
-        start_writer(scenario, engine(&dir), sim_clock, rng, MAX_GROUP, Pacing { speed: 1.0 }).unwrap();
+        start_writer(scenario, engine(&dir), sim_clock, None, rng, MAX_GROUP, Pacing { speed: 1.0 }).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
     let db = dir.join("store.db");
     let requests = 64;

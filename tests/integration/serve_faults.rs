@@ -19,7 +19,7 @@ use crate::serve_util::{Server, key_bytes, key_id, pki_init};
 use crate::util::{OutputText, TempDir, qecnet};
 
 /// A fixed test master key (64 hex digits): the store is resumed with it after every kill.
-const MASTER: &str = "5ec0d5ec0d5ec0d5ec0d5ec0d5ec0d5ec0d5ec0d5ec0d5ec0d5ec0d5ec0d5ec0";
+pub(crate) const MASTER: &str = "5ec0d5ec0d5ec0d5ec0d5ec0d5ec0d5ec0d5ec0d5ec0d5ec0d5ec0d5ec0d5ec0";
 /// Kills in the test (the issue asks for at least 50 in the suite's longest test); the fault
 /// loops script asks for more through `QECNET_SERVE_KILLS`.
 fn kills() -> usize {
@@ -107,9 +107,9 @@ fn load(server: &Server, pair: usize, seed: u64, stop: &AtomicBool, seen: &Mutex
 
 fn launch(dir: &Path, run: usize, extra: &[&str]) -> Server {
     let (pki, db, ready) = (dir.join("pki"), dir.join("store.db"), dir.join(format!("ready-{run}.json")));
-    // Each run's mesh starts with empty buffers and fills them in its first window (10
-    // simulated seconds, 10 ms here); keys live long in simulated time, so none expires
-    // across the runs unless a test asks for it.
+    // Each run's mesh goes on from the physics of the last commit before the kill (its
+    // buffers, modes, the attack under way); keys live long in simulated time, so none
+    // expires across the runs unless a test asks for it.
     let mut args = vec!["--speed", "1000"];
     if !extra.contains(&"--key-lifetime") {
         args.extend(["--key-lifetime", "10000h"]);

@@ -16,7 +16,7 @@ use crate::units::{SimDuration, SimTime};
 
 impl Sim<'_> {
     /// Applies link `i`'s current impairments (extra loss, eavesdropper) to its physics.
-    fn set_physics(&mut self, i: usize) -> Result<()> {
+    pub(super) fn set_physics(&mut self, i: usize) -> Result<()> {
         let link = &mut self.links[i];
         let mut config = link.base.clone();
         config.channel.insertion_loss_db += link.impairments.extra_loss_db;

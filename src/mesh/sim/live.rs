@@ -9,6 +9,7 @@ use std::sync::atomic::AtomicBool;
 
 use super::Sim;
 use super::events::{RotationKind, SimEvent};
+use super::resume::MeshSnapshot;
 use crate::lifecycle::{Clock, Engine, ManualClock};
 use crate::mesh::error::Result;
 use crate::mesh::monitor::LinkMode;
@@ -62,13 +63,40 @@ impl<'a> LiveMesh<'a> {
     /// fixed offset) at simulated time 0: schedules the first events, plans the routes and
     /// issues the nodes' identity keys (committed).
     pub fn start(scenario: &'a MeshScenario, engine: Engine, clock: ManualClock) -> Result<Self> {
+        let mut sim = Self::prepare(scenario, engine, clock)?;
+        sim.start()?;
+        Ok(LiveMesh { sim })
+    }
+
+    /// Goes on from `snapshot` (taken by [`LiveMesh::snapshot`] from a run of `scenario` on
+    /// this store): the physics as it was, at the snapshot's simulated time, the nodes the
+    /// engine holds isolated cut off, and the mesh's own keys issued afresh (see the `resume`
+    /// module for what carries over). Refused when the snapshot is of another scenario.
+    pub fn resume(
+        scenario: &'a MeshScenario,
+        engine: Engine,
+        clock: ManualClock,
+        snapshot: &MeshSnapshot,
+    ) -> Result<Self> {
+        let mut sim = Self::prepare(scenario, engine, clock)?;
+        let isolated = sim.engine.isolated_nodes()?;
+        sim.restore(snapshot, &isolated)?;
+        sim.start_at(snapshot.time())?;
+        Ok(LiveMesh { sim })
+    }
+
+    /// The run of `scenario` on `engine`, checked, with nothing scheduled yet.
+    fn prepare(scenario: &'a MeshScenario, engine: Engine, clock: ManualClock) -> Result<Sim<'a>> {
         let topology = scenario.validate()?;
         for (i, e) in scenario.event.iter().enumerate() {
             refuse_hub_compromise(&topology, &format!("event[{i}]"), e)?;
         }
-        let mut sim = Sim::with_engine(scenario, topology, engine, clock)?;
-        sim.start()?;
-        Ok(LiveMesh { sim })
+        Sim::with_engine(scenario, topology, engine, clock)
+    }
+
+    /// The physics now, to resume from after a restart ([`LiveMesh::resume`]).
+    pub fn snapshot(&self) -> MeshSnapshot {
+        self.sim.snapshot()
     }
 
     /// Runs every event due up to simulated time `t` in the engine's open batch (the caller

@@ -1,12 +1,12 @@
 //! Counts per intensity class and basis, accumulated over a run.
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::photonics::link::record::Detection;
 use crate::photonics::source::{Basis, IntensityClass};
 
 /// Totals of a run, indexed `[class][alice basis]` (class: signal, decoy, vacuum; basis: Z, X).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Totals {
     /// Pulses sent.
     pub pulses: [[u64; 2]; 3],
