@@ -35,6 +35,18 @@ impl Sim<'_> {
         Ok(())
     }
 
+    /// Node `n` is isolated: its links are severed (no more windows) and the decision engine
+    /// forgets their alarms.
+    pub(super) fn cut_off(&mut self, n: usize) {
+        self.nodes.isolated.insert(n);
+        let mut severed = Vec::new();
+        for (i, l) in self.links.iter_mut().enumerate().filter(|(_, l)| l.a == n || l.b == n) {
+            l.severed = true;
+            severed.push(i);
+        }
+        self.escalation.forget_links(&severed);
+    }
+
     /// Scenario event `idx` starts.
     pub(super) fn start_event(&mut self, now: SimTime, idx: usize) -> Result<()> {
         let e = self.event_spec(idx);
@@ -150,13 +162,7 @@ impl Sim<'_> {
                 ..HubIncident::default()
             });
         }
-        self.nodes.isolated.insert(n);
-        let mut severed = Vec::new();
-        for (i, l) in self.links.iter_mut().enumerate().filter(|(_, l)| l.a == n || l.b == n) {
-            l.severed = true;
-            severed.push(i);
-        }
-        self.escalation.forget_links(&severed);
+        self.cut_off(n);
         let others: Vec<usize> =
             (0..self.topology.nodes.len()).filter(|&m| m != n && !self.nodes.isolated.contains(&m)).collect();
         let revocation_ns = others.iter().map(|&m| self.one_way(now, m).0 - now.0).max().unwrap_or(0);

@@ -172,14 +172,9 @@ impl Sim<'_> {
             self.set_physics(i)?;
         }
         for name in isolated {
-            let Some(n) = self.topology.node(name) else { continue };
-            self.nodes.isolated.insert(n);
-            let mut severed = Vec::new();
-            for (i, l) in self.links.iter_mut().enumerate().filter(|(_, l)| l.a == n || l.b == n) {
-                l.severed = true;
-                severed.push(i);
+            if let Some(n) = self.topology.node(name) {
+                self.cut_off(n);
             }
-            self.escalation.forget_links(&severed);
         }
         Ok(())
     }
