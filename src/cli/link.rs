@@ -12,7 +12,7 @@ use crate::config::parse_count;
 use crate::photonics::link::{Detection, LinkObserver, LinkSummary, write_qber_stream_csv};
 use crate::photonics::{LinkConfig, LinkEngine, Receiver};
 use crate::postprocess::cascade::CascadeVariant;
-use crate::postprocess::ldpc::LdpcReconciler;
+use crate::postprocess::ldpc::{BlindReconciler, LdpcReconciler};
 use crate::postprocess::pipeline::{AbortReason, PipelineReport, Reconciliation, write_blocks_csv};
 use crate::postprocess::{PostprocessSettings, Security};
 use crate::{Error, Result};
@@ -102,6 +102,9 @@ pub enum Reconciler {
     /// Rate-adaptive LDPC syndrome coding (one message; Elkouss et al. 2009 codes, puncturing
     /// and shortening of Elkouss et al. 2010).
     Ldpc,
+    /// Blind LDPC (Martinez-Mateo et al. 2012): frames start fully punctured and reveal
+    /// punctured values round by round.
+    LdpcBlind,
 }
 
 impl Reconciler {
@@ -109,6 +112,7 @@ impl Reconciler {
     pub fn reconciliation(self) -> Reconciliation {
         match self {
             Reconciler::Ldpc => Reconciliation::Ldpc(LdpcReconciler::default()),
+            Reconciler::LdpcBlind => Reconciliation::LdpcBlind(BlindReconciler::default()),
             cascade => Reconciliation::Cascade(cascade.variant()),
         }
     }
@@ -116,7 +120,7 @@ impl Reconciler {
     /// The Cascade variant (option 7 for `ldpc`, which has none).
     pub fn variant(self) -> CascadeVariant {
         match self {
-            Reconciler::Ldpc => CascadeVariant::Option7,
+            Reconciler::Ldpc | Reconciler::LdpcBlind => CascadeVariant::Option7,
             Reconciler::CascadeOriginal => CascadeVariant::Original,
             Reconciler::CascadeBiconf => CascadeVariant::Biconf,
             Reconciler::CascadeYan => CascadeVariant::Yan,
@@ -230,7 +234,8 @@ fn print_postprocess(out: &mut impl Write, report: &PipelineReport) -> std::io::
         Security::Finite => "finite key (Lim et al. 2014)",
         Security::Asymptotic => "asymptotic (vacuum + weak decoy)",
     };
-    let reconciler = if s.reconciler == "ldpc" { "ldpc".to_string() } else { format!("cascade-{}", s.reconciler) };
+    let reconciler =
+        if s.reconciler.starts_with("ldpc") { s.reconciler.to_string() } else { format!("cascade-{}", s.reconciler) };
     writeln!(out, "post-processing: {reconciler}, {security}, blocks of {} key bits", s.block_size)?;
     let mut reasons: Vec<(&str, usize)> = Vec::new();
     for b in report.blocks.iter().filter(|b| !b.produced_key() && b.abort_reason != AbortReason::Dropped) {

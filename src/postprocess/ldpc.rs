@@ -25,8 +25,10 @@
 //!   that fail, with the exact leak (syndrome bits − punctured positions + revealed values)
 //!   counted at Alice's side of the channel ([`AliceFrames`]).
 //!
-//! Not here yet (issue 16): blind reconciliation without a QBER estimate.
+//! - [`BlindReconciler`]: blind reconciliation (Martinez-Mateo, Elkouss, Martin 2012): every
+//!   frame starts fully punctured and reveals punctured values round by round.
 
+mod blind;
 mod code;
 mod decoder;
 mod distribution;
@@ -34,6 +36,7 @@ mod mother;
 mod plan;
 mod reconcile;
 
+pub use blind::BlindReconciler;
 pub use code::LdpcCode;
 pub use decoder::{CheckRule, Decoded, Decoder, MIN_SUM_NORMALISATION, channel_llr};
 pub use distribution::{DegreeDistribution, ELKOUSS_2009, TableRow};

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::photonics::{LinkConfig, LinkEngine};
 use crate::postprocess::cascade::CascadeVariant;
-use crate::postprocess::ldpc::LdpcReconciler;
+use crate::postprocess::ldpc::{BlindReconciler, LdpcReconciler};
 use crate::postprocess::{PostprocessSettings, Security};
 use crate::units::InvalidParameter;
 
@@ -24,6 +24,9 @@ pub enum Reconciliation {
     /// One-message LDPC syndrome coding with puncturing and shortening
     /// ([`crate::postprocess::ldpc::LdpcReconciler`]).
     Ldpc(LdpcReconciler),
+    /// Blind LDPC: fully punctured frames, punctured values revealed in rounds
+    /// ([`crate::postprocess::ldpc::BlindReconciler`]).
+    LdpcBlind(BlindReconciler),
 }
 
 impl Reconciliation {
@@ -32,6 +35,7 @@ impl Reconciliation {
         match self {
             Reconciliation::Cascade(variant) => variant.name(),
             Reconciliation::Ldpc(_) => "ldpc",
+            Reconciliation::LdpcBlind(_) => "ldpc-blind",
         }
     }
 
@@ -40,6 +44,7 @@ impl Reconciliation {
         match self {
             Reconciliation::Cascade(variant) => format!("cascade-{}", variant.name()),
             Reconciliation::Ldpc(_) => "ldpc".into(),
+            Reconciliation::LdpcBlind(_) => "ldpc-blind".into(),
         }
     }
 }

@@ -190,6 +190,21 @@ impl BlockProcessor {
                 }
                 leak
             }
+            Reconciliation::LdpcBlind(blind) => {
+                // The estimate picks only the mother code; every frame starts fully punctured.
+                let plan = blind.plan(m, tune.min(0.49))?;
+                let mut channel = AliceFrames::new(&plan, &alice, rng.next_u64());
+                let outcome = blind.bob_reconcile(&plan, &mut channel, &mut bob);
+                report.reconciler_reported_bits = outcome.leaked_bits;
+                report.channel_uses = 1 + u64::from(outcome.rounds);
+                // Counted as it crosses, as for rate-adaptive LDPC above.
+                let leak = channel.bits_sent() - outcome.punctured_bits;
+                if frame_errors > 0 {
+                    let shannon = m as f64 * binary_entropy(frame_errors as f64 / m as f64);
+                    report.reconciliation_efficiency = Some(leak as f64 / shannon);
+                }
+                leak
+            }
         };
         report.leak_ec_bits = leak;
         report.residual_errors = alice.hamming_distance(&bob) as u64;
