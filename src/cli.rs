@@ -57,8 +57,9 @@ enum Command {
     Audit(audit::AuditArgs),
     /// Key-store views for operators (never prints key bytes).
     Keys(keys::KeysArgs),
-    /// Efficiency, channel uses and frame error rate of reconcilers on a binary symmetric channel
-    /// (`reconcile-study`; `cascade-study` is its older name).
+    /// Efficiency, frame error rate, round trips, messages and throughput of reconcilers on a
+    /// binary symmetric channel; frames that fail verification count in the frame error rate,
+    /// not in the efficiency (`reconcile-study`; `cascade-study` is its older name).
     #[command(name = "reconcile-study", alias = "cascade-study")]
     CascadeStudy(cascade_study::CascadeStudyArgs),
     /// ETSI GS QKD 014 KMEs at every node of a mesh, over mutual TLS.

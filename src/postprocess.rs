@@ -41,6 +41,7 @@ pub mod ldpc;
 pub(crate) mod pipeline;
 pub(crate) mod privacy;
 pub(crate) mod settings;
+pub mod study;
 pub(crate) mod verify;
 
 pub use bits::{BitString, extract_bits, words_for};

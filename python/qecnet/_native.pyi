@@ -49,3 +49,9 @@ def cascade_study(
     progress: _Callback,
 ) -> str:
     """``qecnet cascade-study``: the rows as CSV text."""
+
+def reconcile_study(
+    qber: list[float], block_size: int, runs: int, variants: list[str], reconcilers: list[str],
+    biconf: Optional[int], seed: int, progress: _Callback,
+) -> str:
+    """``qecnet reconcile-study``: the rows as CSV text."""

@@ -305,6 +305,46 @@ fn cascade_study(
     Ok(String::from_utf8(text).expect("CSV is UTF-8"))
 }
 
+/// `qecnet reconcile-study`: the CSV text of the rows of `variants` then `reconcilers`.
+#[pyfunction]
+#[pyo3(signature = (qber, block_size, runs, variants, reconcilers, biconf, seed, progress))]
+#[allow(clippy::too_many_arguments)]
+fn reconcile_study(
+    py: Python<'_>,
+    qber: Vec<f64>,
+    block_size: u64,
+    runs: u64,
+    variants: Vec<String>,
+    reconcilers: Vec<String>,
+    biconf: Option<u32>,
+    seed: u64,
+    progress: Option<Bound<'_, PyAny>>,
+) -> PyResult<String> {
+    let mut chosen: Vec<qecnet::postprocess::Reconciliation> =
+        variants.iter().map(|v| choice::<CascadeVariant>("variant", v).map(Into::into)).collect::<PyResult<_>>()?;
+    for name in &reconcilers {
+        let r = api::reconciliation_named(name)
+            .ok_or_else(|| QecnetError::new_err(format!("reconciler = {name:?}: not a reconciler name")))?;
+        chosen.push(r);
+    }
+    let rows = interruptible::run(py, None, progress.as_ref(), |control| {
+        api::reconcile_study(
+            &qber,
+            block_size,
+            runs,
+            &chosen,
+            biconf,
+            seed,
+            &|done, total| control.progress(done, total),
+            &control.stop,
+        )
+    })?
+    .map_err(to_py)?;
+    let mut text = Vec::new();
+    api::write_study_csv(&rows, &mut text).map_err(|e| QecnetError::new_err(e.to_string()))?;
+    Ok(String::from_utf8(text).expect("CSV is UTF-8"))
+}
+
 /// The native module.
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -317,5 +357,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(mesh, m)?)?;
     m.add_function(wrap_pyfunction!(audit_verify, m)?)?;
     m.add_function(wrap_pyfunction!(cascade_study, m)?)?;
+    m.add_function(wrap_pyfunction!(reconcile_study, m)?)?;
     Ok(())
 }

@@ -23,7 +23,6 @@ mod bsc;
 mod channel;
 mod layout;
 mod params;
-pub mod study;
 
 pub use bob::{CascadeOutcome, reconcile};
 pub use bsc::binary_symmetric_pair;

@@ -9,8 +9,8 @@
 //! paper, the precision with which its curve can be read (±0.005 in f: the curve is drawn, not
 //! tabulated, and jumps with ⌈0.92/Q⌉).
 
-use qecnet::postprocess::cascade::study::study;
 use qecnet::postprocess::cascade::{CascadeConfig, CascadeVariant, binary_symmetric_pair, reconcile_pair};
+use qecnet::postprocess::study::study;
 use qecnet::rng::derive_rng;
 use rand::Rng;
 use rayon::prelude::*;
@@ -87,7 +87,7 @@ fn biconf_reproduces_the_paper_s_efficiency_at_ten_thousand_bits() {
     // mean efficiency is below the paper's variant's by many σ.
     let (mut diff, mut var) = (0.0, 0.0);
     for (qi, (&(q, _), &(f, se))) in PAPER_BICONF.iter().zip(&means).enumerate() {
-        let cascading = study(CascadeVariant::BiconfCascading, q, qi, N, RUNS / 2, 2015, None).unwrap();
+        let cascading = study(&CascadeVariant::BiconfCascading.into(), q, qi, N, RUNS / 2, 2015, None).unwrap();
         diff += f - cascading.efficiency_mean;
         var += se * se + cascading.efficiency_std.powi(2) / cascading.runs as f64;
     }

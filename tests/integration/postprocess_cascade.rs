@@ -3,11 +3,11 @@
 //! leak, efficiencies are in line with the published studies, and the study is deterministic.
 
 use qecnet::postprocess::BitString;
-use qecnet::postprocess::cascade::study::{simulate_frame, study};
 use qecnet::postprocess::cascade::{
     AliceParities, CascadeConfig, CascadeVariant, ParityOracle, PassLayout, RangeRequest, binary_symmetric_pair,
     reconcile,
 };
+use qecnet::postprocess::study::{simulate_frame, study};
 use qecnet::rng::derive_rng;
 use std::rc::Rc;
 
@@ -75,7 +75,7 @@ fn leak_and_channel_uses_match_an_independent_count() {
 
 /// Mean efficiency of `runs` frames and its standard error.
 fn efficiency(variant: CascadeVariant, qber: f64, qi: usize, n: usize, runs: usize) -> (f64, f64, f64) {
-    let row = study(variant, qber, qi, n, runs, 2015, None).unwrap();
+    let row = study(&variant.into(), qber, qi, n, runs, 2015, None).unwrap();
     (row.efficiency_mean, row.efficiency_std / (runs as f64).sqrt(), row.frame_error_rate)
 }
 
@@ -105,12 +105,12 @@ fn efficiency_in_line_with_published_studies() {
 fn keys_agree_except_in_few_frames_for_every_variant() {
     let (n, runs, qber) = (4_000, 100, 0.03);
     for variant in CascadeVariant::ALL {
-        let row = study(variant, qber, 0, n, runs, 5, None).unwrap();
+        let row = study(&variant.into(), qber, 0, n, runs, 5, None).unwrap();
         assert!(row.frame_error_rate <= 0.05, "{variant:?}: frame error rate {}", row.frame_error_rate);
     }
     // BICONF as an option on another variant: more parities, no more frame errors than without.
-    let plain = study(CascadeVariant::Original, qber, 0, n, runs, 5, None).unwrap();
-    let with_biconf = study(CascadeVariant::Original, qber, 0, n, runs, 5, Some(10)).unwrap();
+    let plain = study(&CascadeVariant::Original.into(), qber, 0, n, runs, 5, None).unwrap();
+    let with_biconf = study(&CascadeVariant::Original.into(), qber, 0, n, runs, 5, Some(10)).unwrap();
     assert!(with_biconf.efficiency_mean > plain.efficiency_mean);
     assert!(with_biconf.frame_error_rate <= plain.frame_error_rate);
     assert!(with_biconf.channel_uses_mean > plain.channel_uses_mean);
@@ -120,12 +120,15 @@ fn keys_agree_except_in_few_frames_for_every_variant() {
 fn study_is_independent_of_thread_count() {
     let run = |threads: usize| {
         let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
-        pool.install(|| study(CascadeVariant::Option8, 0.02, 1, 3_000, 24, 99, None).unwrap())
+        let mut row = pool.install(|| study(&CascadeVariant::Option8.into(), 0.02, 1, 3_000, 24, 99, None).unwrap());
+        // The one timing in the row.
+        row.throughput_bits_per_s = 0.0;
+        row
     };
     assert_eq!(run(1), run(2));
-    let a = simulate_frame(CascadeVariant::Yan, 0.02, 3_000, 99, 1, 7, None).unwrap();
-    let b = simulate_frame(CascadeVariant::Yan, 0.02, 3_000, 99, 1, 7, None).unwrap();
-    assert_eq!((a.efficiency, a.channel_uses, a.frame_error), (b.efficiency, b.channel_uses, b.frame_error));
+    let a = simulate_frame(&CascadeVariant::Yan.into(), 0.02, 3_000, 99, 1, 7, None).unwrap();
+    let b = simulate_frame(&CascadeVariant::Yan.into(), 0.02, 3_000, 99, 1, 7, None).unwrap();
+    assert_eq!((a.efficiency, a.round_trips, a.frame_error), (b.efficiency, b.round_trips, b.frame_error));
 }
 
 #[test]
@@ -147,7 +150,8 @@ fn cli_writes_one_row_per_variant_and_qber() {
     let mut lines = text.lines();
     assert_eq!(
         lines.next().unwrap(),
-        "variant,qber,block_size,runs,efficiency_mean,efficiency_std,channel_uses_mean,frame_error_rate"
+        "variant,reconciler,qber,block_size,runs,efficiency_mean,efficiency_std,channel_uses_mean,frame_error_rate,\
+         round_trips,messages,throughput_bits_per_s"
     );
     assert_eq!(lines.count(), 4);
     let bad = qecnet_command()
@@ -169,15 +173,55 @@ fn reconcile_study_with_reconciler_names_gives_the_same_rows_as_cascade_study_wi
             .output()
             .unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+        let mut rows = serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap();
+        // The one timing in a row.
+        for row in rows.as_array_mut().unwrap() {
+            row["throughput_bits_per_s"] = serde_json::Value::Null;
+        }
+        rows
     };
     let new = study(&["reconcile-study", "--reconciler", "cascade-yan,cascade-option7"]);
     let old = study(&["cascade-study", "--variant", "yan,option7"]);
     assert_eq!(new, old);
-    let ldpc = qecnet_command()
-        .args(["reconcile-study", "--reconciler", "ldpc", "--qber", "0.03", "--block-size", "2000", "--runs", "3"])
+    let ldpc = study(&["reconcile-study", "--reconciler", "ldpc"]);
+    assert_eq!(ldpc[0]["reconciler"], "ldpc");
+    assert!(ldpc[0]["round_trips"].as_f64().unwrap() >= 1.0);
+    let bad = qecnet_command()
+        .args([
+            "reconcile-study",
+            "--reconciler",
+            "ldpc-nonsense",
+            "--qber",
+            "0.03",
+            "--block-size",
+            "2000",
+            "--runs",
+            "3",
+        ])
         .output()
         .unwrap();
-    assert_eq!(ldpc.status.code(), Some(2));
-    assert!(String::from_utf8_lossy(&ldpc.stderr).contains("--reconciler ldpc"));
+    assert_eq!(bad.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--reconciler"));
+}
+
+#[test]
+fn an_ldpc_study_row_takes_one_message_per_decoded_frame_where_cascade_takes_dozens_of_round_trips() {
+    use qecnet::postprocess::Reconciliation;
+    use qecnet::postprocess::ldpc::LdpcReconciler;
+    let ldpc = Reconciliation::Ldpc(LdpcReconciler::default());
+    let (qber, n, runs) = (0.05, 10_000, 6);
+    let row = study(&ldpc, qber, 0, n, runs, 3, None).unwrap();
+    assert_eq!((row.variant, row.reconciler.as_str(), row.runs), ("ldpc", "ldpc", runs));
+    // Round trips are 1 (the syndrome) plus one per reveal round, at most 1 + max_rounds.
+    assert!(row.round_trips >= 1.0 && row.round_trips <= 9.0, "{row:?}");
+    assert!(row.efficiency_mean >= 1.0, "{row:?}");
+    let cascade = study(&CascadeVariant::Option7.into(), qber, 0, n, runs, 3, None).unwrap();
+    assert!(cascade.round_trips >= 24.0, "{cascade:?}");
+    // Each frame's efficiency is its leak as the pipeline counts it over n·h(Q).
+    for run in 0..runs {
+        let frame = simulate_frame(&ldpc, qber, n, 3, 0, run, None).unwrap();
+        let shannon = n as f64 * qecnet::postprocess::binary_entropy(qber);
+        assert_eq!(frame.efficiency, frame.leaked_bits as f64 / shannon);
+        assert!(frame.round_trips >= 1);
+    }
 }

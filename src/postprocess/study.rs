@@ -1,0 +1,186 @@
+//! Monte-Carlo study of any reconciler on a binary symmetric channel: efficiency, frame error
+//! rate, round trips, messages and throughput over many independent frames, one row per
+//! reconciler × QBER (the shape of Martinez-Mateo et al. 2015 for Cascade and of Elkouss et
+//! al. 2010, arXiv:1006.2660, Fig. 3, for rate-adaptive LDPC).
+//!
+//! Each [`Reconciliation`] has one code path ([`simulate_frame`]'s match), so a new reconciler
+//! is one match arm. The leak is counted as the pipeline counts it (Cascade: every parity Alice
+//! answers; LDPC: syndrome and revealed bits less the punctured positions). A frame whose keys
+//! still differ after reconciliation — the frames the verification hash rejects — counts in the
+//! frame error rate and is left out of the efficiency mean. Every field but the throughput (a
+//! timing) depends on the seed only, not on the number of threads.
+
+use std::time::Instant;
+
+use rand::Rng;
+use rayon::prelude::*;
+
+use super::cascade::{CascadeConfig, binary_symmetric_pair, reconcile_pair};
+use super::ldpc::{AliceFrames, DELTA};
+use super::pipeline::Reconciliation;
+use super::{PostprocessError, binary_entropy};
+use crate::rng::derive_rng;
+
+/// Random stream of the LDPC frames (the Cascade variants use their own index, 0–5, as before).
+const LDPC_STREAM: u64 = 0x1d9c;
+
+/// One row of a study: a reconciler at one QBER.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct StudyRow {
+    /// Short name: the Cascade variant's (`option7`, …) or `ldpc`.
+    pub variant: &'static str,
+    /// Name as `--reconciler` spells it: `cascade-option7`, …, `ldpc`.
+    pub reconciler: String,
+    /// Channel QBER (also the estimate the reconciler is tuned with).
+    pub qber: f64,
+    /// Sifted key bits per frame.
+    pub block_size: usize,
+    /// Frames simulated.
+    pub runs: usize,
+    /// Mean of `f = leak_EC / (n·h(QBER))` over the frames that were reconciled (NaN when none).
+    pub efficiency_mean: f64,
+    /// Sample standard deviation of `f` over the same frames.
+    pub efficiency_std: f64,
+    /// Mean round trips per frame (the name of earlier versions; equal to `round_trips`).
+    pub channel_uses_mean: f64,
+    /// Fraction of frames whose keys still differ (rejected by verification).
+    pub frame_error_rate: f64,
+    /// Mean round trips per frame (Cascade: request and parities; LDPC: 1 + reveal rounds).
+    pub round_trips: f64,
+    /// Mean messages per frame on the public channel, both directions.
+    pub messages: f64,
+    /// Sifted bits reconciled per second of one core (bits of all frames over the summed
+    /// time of their reconciliation, channel simulation and LDPC code construction excluded); a timing, not seeded.
+    pub throughput_bits_per_s: f64,
+}
+
+/// One simulated frame.
+#[derive(Debug, Clone, Copy)]
+pub struct FrameResult {
+    /// Efficiency of this frame against the channel QBER.
+    pub efficiency: f64,
+    /// Bits the reconciler disclosed (the pipeline's `leak_ec_bits`).
+    pub leaked_bits: u64,
+    /// Round trips.
+    pub round_trips: u64,
+    /// Messages, both directions.
+    pub messages: u64,
+    /// Whether the keys still differ.
+    pub frame_error: bool,
+    /// Reconciliation time of this frame (s).
+    pub seconds: f64,
+}
+
+/// The LDPC settings for a study frame of `n` key bits: one mother-code frame holding all of
+/// them (length `⌈n / (1 − δ)⌉`, at least 100 bits).
+pub fn ldpc_frame_length(n: usize) -> usize {
+    ((n as f64 / (1.0 - DELTA)).ceil() as usize + 1).max(100)
+}
+
+/// Simulates frame `run` of `reconciler` at `qber` (QBER list index `qber_index`) on `n` bits:
+/// Alice's key uniform, Bob's through a binary symmetric channel, both seeded from
+/// `(seed, reconciler's stream, qber_index, run)`. `biconf` overrides a Cascade variant's
+/// BICONF rounds (ignored by LDPC).
+pub fn simulate_frame(
+    reconciler: &Reconciliation,
+    qber: f64,
+    n: usize,
+    seed: u64,
+    qber_index: usize,
+    run: usize,
+    biconf: Option<u32>,
+) -> Result<FrameResult, PostprocessError> {
+    let shannon = n as f64 * binary_entropy(qber);
+    match reconciler {
+        Reconciliation::Cascade(variant) => {
+            let mut config = CascadeConfig::new(*variant, qber, n)?;
+            if let Some(rounds) = biconf {
+                config.biconf_clean_rounds = rounds;
+            }
+            let mut rng = derive_rng(seed, &[*variant as u64, qber_index as u64, run as u64]);
+            let (alice, mut bob) = binary_symmetric_pair(n, qber, &mut rng);
+            let public_seed = rng.next_u64();
+            let started = Instant::now();
+            let outcome = reconcile_pair(&alice, &mut bob, &config, public_seed)?;
+            let seconds = started.elapsed().as_secs_f64();
+            Ok(FrameResult {
+                efficiency: outcome.efficiency(n, qber),
+                leaked_bits: outcome.leaked_bits,
+                round_trips: outcome.channel_uses,
+                // Each round trip: Bob's requests, Alice's parities.
+                messages: 2 * outcome.channel_uses,
+                frame_error: alice != bob,
+                seconds,
+            })
+        }
+        Reconciliation::Ldpc(ldpc) => {
+            let ldpc = super::ldpc::LdpcReconciler { frame_length: ldpc_frame_length(n), ..*ldpc };
+            let mut rng = derive_rng(seed, &[LDPC_STREAM, qber_index as u64, run as u64]);
+            let (alice, mut bob) = binary_symmetric_pair(n, qber, &mut rng);
+            let alice_seed = rng.next_u64();
+            // The plan fetches the mother code (built once per process and cached): not timed.
+            let plan = ldpc.plan(n, qber)?;
+            let started = Instant::now();
+            let mut channel = AliceFrames::new(&plan, &alice, alice_seed);
+            let outcome = ldpc.bob_reconcile(&plan, &mut channel, &mut bob);
+            let seconds = started.elapsed().as_secs_f64();
+            // As the pipeline counts it: every bit that crossed, less the punctured positions.
+            let leak = channel.bits_sent() - outcome.punctured_bits;
+            Ok(FrameResult {
+                efficiency: leak as f64 / shannon,
+                leaked_bits: leak,
+                round_trips: 1 + u64::from(outcome.rounds),
+                messages: outcome.messages,
+                frame_error: alice != bob,
+                seconds,
+            })
+        }
+    }
+}
+
+/// `runs` frames of `reconciler` at `qber`, in parallel (every field but the throughput is
+/// independent of the number of threads), summarised as one [`StudyRow`].
+pub fn study(
+    reconciler: &Reconciliation,
+    qber: f64,
+    qber_index: usize,
+    n: usize,
+    runs: usize,
+    seed: u64,
+    biconf: Option<u32>,
+) -> Result<StudyRow, PostprocessError> {
+    if runs == 0 {
+        return Err(PostprocessError::Size { name: "runs", value: 0, allowed: "must be >= 1".into() });
+    }
+    if !(qber > 0.0 && qber < 0.5) {
+        return Err(PostprocessError::Qber(qber));
+    }
+    let frames: Vec<FrameResult> = (0..runs)
+        .into_par_iter()
+        .map(|run| simulate_frame(reconciler, qber, n, seed, qber_index, run, biconf))
+        .collect::<Result<_, _>>()?;
+    let count = frames.len() as f64;
+    let good: Vec<f64> = frames.iter().filter(|f| !f.frame_error).map(|f| f.efficiency).collect();
+    let mean = good.iter().sum::<f64>() / good.len() as f64;
+    let var = if good.len() > 1 {
+        good.iter().map(|f| (f - mean).powi(2)).sum::<f64>() / (good.len() as f64 - 1.0)
+    } else {
+        0.0
+    };
+    let round_trips = frames.iter().map(|f| f.round_trips as f64).sum::<f64>() / count;
+    let seconds: f64 = frames.iter().map(|f| f.seconds).sum();
+    Ok(StudyRow {
+        variant: reconciler.name(),
+        reconciler: reconciler.label(),
+        qber,
+        block_size: n,
+        runs,
+        efficiency_mean: mean,
+        efficiency_std: var.sqrt(),
+        channel_uses_mean: round_trips,
+        frame_error_rate: frames.iter().filter(|f| f.frame_error).count() as f64 / count,
+        round_trips,
+        messages: frames.iter().map(|f| f.messages as f64).sum::<f64>() / count,
+        throughput_bits_per_s: (n as f64 * count) / seconds.max(f64::MIN_POSITIVE),
+    })
+}
