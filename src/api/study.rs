@@ -6,15 +6,18 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use crate::postprocess::Reconciliation;
 use crate::postprocess::cascade::CascadeVariant;
-use crate::postprocess::ldpc::LdpcReconciler;
+use crate::postprocess::ldpc::{BlindReconciler, LdpcReconciler};
 use crate::postprocess::study::{StudyRow, study};
 use crate::{Error, Result};
 
 /// The reconciler named as `--reconciler` names it (`cascade-option7`, …, `ldpc`), with the
 /// pipeline's default settings; `None` for an unknown name.
 pub fn reconciliation_named(name: &str) -> Option<Reconciliation> {
-    if name == Reconciliation::Ldpc(LdpcReconciler::default()).label() {
-        return Some(Reconciliation::Ldpc(LdpcReconciler::default()));
+    for ldpc in [Reconciliation::Ldpc(LdpcReconciler::default()), Reconciliation::LdpcBlind(BlindReconciler::default())]
+    {
+        if name == ldpc.label() {
+            return Some(ldpc);
+        }
     }
     let variant = name.strip_prefix("cascade-")?;
     CascadeVariant::ALL.iter().find(|v| v.name() == variant).map(|&v| Reconciliation::Cascade(v))

@@ -23,6 +23,8 @@ use crate::rng::derive_rng;
 
 /// Random stream of the LDPC frames (the Cascade variants use their own index, 0–5, as before).
 const LDPC_STREAM: u64 = 0x1d9c;
+/// The random stream of the blind LDPC frames.
+const LDPC_BLIND_STREAM: u64 = 0x1d9d;
 
 /// One row of a study: a reconciler at one QBER.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
@@ -115,27 +117,62 @@ pub fn simulate_frame(
         }
         Reconciliation::Ldpc(ldpc) => {
             let ldpc = super::ldpc::LdpcReconciler { frame_length: ldpc_frame_length(n), ..*ldpc };
-            let mut rng = derive_rng(seed, &[LDPC_STREAM, qber_index as u64, run as u64]);
-            let (alice, mut bob) = binary_symmetric_pair(n, qber, &mut rng);
-            let alice_seed = rng.next_u64();
-            // The plan fetches the mother code (built once per process and cached): not timed.
-            let plan = ldpc.plan(n, qber)?;
-            let started = Instant::now();
-            let mut channel = AliceFrames::new(&plan, &alice, alice_seed);
-            let outcome = ldpc.bob_reconcile(&plan, &mut channel, &mut bob);
-            let seconds = started.elapsed().as_secs_f64();
-            // As the pipeline counts it: every bit that crossed, less the punctured positions.
-            let leak = channel.bits_sent() - outcome.punctured_bits;
-            Ok(FrameResult {
-                efficiency: leak as f64 / shannon,
-                leaked_bits: leak,
-                round_trips: 1 + u64::from(outcome.rounds),
-                messages: outcome.messages,
-                frame_error: alice != bob,
-                seconds,
-            })
+            ldpc_frame(
+                n,
+                qber,
+                shannon,
+                derive_rng(seed, &[LDPC_STREAM, qber_index as u64, run as u64]),
+                |q| ldpc.plan(n, q),
+                |plan, channel, bob| ldpc.bob_reconcile(plan, channel, bob),
+            )
+        }
+        Reconciliation::LdpcBlind(blind) => {
+            let ldpc = super::ldpc::LdpcReconciler { frame_length: ldpc_frame_length(n), ..blind.ldpc };
+            let blind = super::ldpc::BlindReconciler { ldpc, ..*blind };
+            let rng = derive_rng(seed, &[LDPC_BLIND_STREAM, qber_index as u64, run as u64]);
+            ldpc_frame(
+                n,
+                qber,
+                shannon,
+                rng,
+                |q| blind.plan(n, q),
+                |plan, channel, bob| blind.bob_reconcile(plan, channel, bob),
+            )
         }
     }
+}
+
+/// One LDPC frame (rate-adaptive or blind) of `n` bits at `qber`: the plan from `plan` (the
+/// mother code is built once per process and cached: not timed), Bob's side timed.
+fn ldpc_frame(
+    n: usize,
+    qber: f64,
+    shannon: f64,
+    mut rng: crate::rng::SimRng,
+    plan: impl Fn(f64) -> Result<super::ldpc::Plan, PostprocessError>,
+    bob_reconcile: impl Fn(
+        &super::ldpc::Plan,
+        &mut AliceFrames,
+        &mut crate::postprocess::BitString,
+    ) -> super::ldpc::LdpcOutcome,
+) -> Result<FrameResult, PostprocessError> {
+    let (alice, mut bob) = binary_symmetric_pair(n, qber, &mut rng);
+    let alice_seed = rng.next_u64();
+    let plan = plan(qber)?;
+    let started = Instant::now();
+    let mut channel = AliceFrames::new(&plan, &alice, alice_seed);
+    let outcome = bob_reconcile(&plan, &mut channel, &mut bob);
+    let seconds = started.elapsed().as_secs_f64();
+    // As the pipeline counts it: every bit that crossed, less the punctured positions.
+    let leak = channel.bits_sent() - outcome.punctured_bits;
+    Ok(FrameResult {
+        efficiency: leak as f64 / shannon,
+        leaked_bits: leak,
+        round_trips: 1 + u64::from(outcome.rounds),
+        messages: outcome.messages,
+        frame_error: alice != bob,
+        seconds,
+    })
 }
 
 /// `runs` frames of `reconciler` at `qber`, in parallel (every field but the throughput is

@@ -225,3 +225,22 @@ fn an_ldpc_study_row_takes_one_message_per_decoded_frame_where_cascade_takes_doz
         assert!(frame.round_trips >= 1);
     }
 }
+
+#[test]
+fn a_blind_ldpc_study_row_counts_one_round_trip_per_reveal_round_and_its_leak() {
+    use qecnet::postprocess::Reconciliation;
+    use qecnet::postprocess::ldpc::BlindReconciler;
+    let blind = Reconciliation::LdpcBlind(BlindReconciler::default());
+    let (qber, n, runs) = (0.03, 10_000, 4);
+    let row = study(&blind, qber, 0, n, runs, 3, None).unwrap();
+    assert_eq!((row.reconciler.as_str(), row.runs), ("ldpc-blind", runs));
+    // The syndrome, then at most max_rounds reveal rounds.
+    let most = 1.0 + f64::from(BlindReconciler::default().max_rounds);
+    assert!(row.round_trips >= 1.0 && row.round_trips <= most, "{row:?}");
+    assert!(row.efficiency_mean >= 1.0, "{row:?}");
+    for run in 0..runs {
+        let frame = simulate_frame(&blind, qber, n, 3, 0, run, None).unwrap();
+        let shannon = n as f64 * qecnet::postprocess::binary_entropy(qber);
+        assert_eq!(frame.efficiency, frame.leaked_bits as f64 / shannon);
+    }
+}
