@@ -275,6 +275,18 @@ impl Engine {
         Ok(())
     }
 
+    /// Caps the writer's page cache at `kib` KiB (the store opens with 64 MiB, for a
+    /// simulated mesh's few large commits). A writer that commits hundreds of small
+    /// transactions a second wants a small one: SQLite's B-tree balancing renumbers pages
+    /// through the lock-byte page (page 262,145 at 4 KiB pages), which leaves that page
+    /// number as the cache's highest, so every commit's cache truncation scans every cached
+    /// page (`pcache1TruncateUnsafe`: 8 % of `qecnet serve`'s store thread with 64 MiB). The
+    /// pages it no longer holds are read from the OS page cache.
+    pub fn limit_page_cache(&mut self, kib: u32) -> Result<()> {
+        self.conn.pragma_update(None, "cache_size", -i64::from(kib))?;
+        Ok(())
+    }
+
     /// Set the actor named in subsequent audit records (e.g. `operator:alice`).
     pub fn set_actor(&mut self, actor: &str) {
         self.actor = actor.to_string();
