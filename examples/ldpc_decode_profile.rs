@@ -6,7 +6,7 @@
 //! code is built before the clock starts).
 //!
 //! `cargo run --release --example ldpc_decode_profile -- [frames] [q] [rules] [f] [max_iterations]`
-//! with `rules` as in `ldpc_rules` (`sp`, `ms`, `nmsα`, `omsβ`).
+//! with `rules` as in `ldpc_rules` (`sp`, `ms`, `nmsα`, `omsβ`, `cms`).
 use qecnet::postprocess::BitString;
 use qecnet::postprocess::cascade::binary_symmetric_pair;
 use qecnet::postprocess::ldpc::{AliceFrames, CheckRule, Decoder, LdpcChannel, LdpcReconciler};
@@ -25,13 +25,14 @@ fn parse_rule(name: &str) -> CheckRule {
     match name {
         "sp" => CheckRule::SumProduct,
         "ms" => CheckRule::MinSum { normalisation: 1.0 },
+        "cms" => CheckRule::CorrectedMinSum,
         _ => {
             if let Some(a) = name.strip_prefix("nms") {
                 CheckRule::MinSum { normalisation: a.parse().expect("nmsα") }
             } else if let Some(b) = name.strip_prefix("oms") {
                 CheckRule::OffsetMinSum { offset: b.parse().expect("omsβ") }
             } else {
-                panic!("rule sp, ms, nmsα or omsβ, got {name}")
+                panic!("rule sp, ms, cms, nmsα or omsβ, got {name}")
             }
         }
     }
