@@ -10,7 +10,7 @@
 //! `cargo run --release --example ldpc_rules -- [frames] [qbers] [rules] [f]` (`f` the target
 //! efficiency of the first message, default the reconciler's), `qbers` e.g.
 //! `0.01,0.02,0.05,0.08`, `rules` a comma-separated list of `sp`, `ms`, `nms0.75` (normalised,
-//! α = 0.75), `oms0.5` (offset, β = 0.5 channel LLRs).
+//! α = 0.75), `oms0.5` (offset, β = 0.5 channel LLRs), `cms` (corrected min-sum).
 use qecnet::postprocess::binary_entropy;
 use qecnet::postprocess::cascade::binary_symmetric_pair;
 use qecnet::postprocess::ldpc::{CheckRule, LdpcReconciler};
@@ -19,6 +19,8 @@ use qecnet::rng::derive_rng;
 fn parse_rule(name: &str) -> CheckRule {
     if name == "sp" {
         CheckRule::SumProduct
+    } else if name == "cms" {
+        CheckRule::CorrectedMinSum
     } else if name == "ms" {
         CheckRule::MinSum { normalisation: 1.0 }
     } else if let Some(a) = name.strip_prefix("nms") {

@@ -8,12 +8,15 @@ use crate::postprocess::{BitString, PostprocessError};
 use crate::rng::derive_rng;
 
 /// A sparse parity-check matrix: check `c` involves the variables
-/// `check_vars[check_start[c]..check_start[c + 1]]`.
+/// `check_vars[check_start[c]..check_start[c + 1]]`; the transpose, variable `v`'s checks
+/// `var_checks[var_start[v]..var_start[v + 1]]`, is kept beside it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LdpcCode {
     variables: usize,
     check_start: Vec<u32>,
     check_vars: Vec<u32>,
+    var_start: Vec<u32>,
+    var_checks: Vec<u32>,
 }
 
 impl LdpcCode {
@@ -121,7 +124,28 @@ impl LdpcCode {
                 fill[c] += 1;
             }
         }
-        Ok(LdpcCode { variables: n, check_start, check_vars })
+        Ok(Self::from_checks(n, check_start, check_vars))
+    }
+
+    /// The code of `n` variables whose check `c` holds `check_vars[check_start[c]..check_start[c + 1]]`,
+    /// with its transpose.
+    fn from_checks(n: usize, check_start: Vec<u32>, check_vars: Vec<u32>) -> Self {
+        let mut var_start = vec![0u32; n + 1];
+        for &v in &check_vars {
+            var_start[v as usize + 1] += 1;
+        }
+        for v in 0..n {
+            var_start[v + 1] += var_start[v];
+        }
+        let mut fill = var_start.clone();
+        let mut var_checks = vec![0u32; check_vars.len()];
+        for c in 0..check_start.len() - 1 {
+            for &v in &check_vars[check_start[c] as usize..check_start[c + 1] as usize] {
+                var_checks[fill[v as usize] as usize] = c as u32;
+                fill[v as usize] += 1;
+            }
+        }
+        LdpcCode { variables: n, check_start, check_vars, var_start, var_checks }
     }
 
     /// Frame length n (variables).
@@ -159,6 +183,12 @@ impl LdpcCode {
     #[inline]
     pub(super) fn check_edges(&self, c: usize) -> std::ops::Range<usize> {
         self.check_start[c] as usize..self.check_start[c + 1] as usize
+    }
+
+    /// The checks of variable `v`.
+    #[inline]
+    pub fn variable(&self, v: usize) -> &[u32] {
+        &self.var_checks[self.var_start[v] as usize..self.var_start[v + 1] as usize]
     }
 
     /// The flat arrays: check `c`'s variables are `vars[starts[c]..starts[c + 1]]`.

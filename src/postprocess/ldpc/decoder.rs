@@ -2,10 +2,13 @@
 //! which converges in about half the iterations of a flooding schedule):
 //!
 //! - min-sum, plain, normalised or offset (Chen, Fossorier, "Near optimum universal belief
-//!   propagation based decoding of LDPC codes", IEEE Trans. Commun. 50, 406 (2002)), in 16-bit
-//!   fixed point on up to 16 frames at once ([`Decoder::decode_many`], one frame per SIMD lane);
+//!   propagation based decoding of LDPC codes", IEEE Trans. Commun. 50, 406 (2002)), or
+//!   corrected by a two-minimum sum-product magnitude ([`CheckRule::CorrectedMinSum`]), in
+//!   16-bit fixed point on up to 16 frames at once ([`Decoder::decode_many`], one frame per
+//!   SIMD lane);
 //! - sum-product in the log domain with a table φ, in `f32`, one frame at a time (the
-//!   reference for efficiency comparisons).
+//!   reference for efficiency comparisons, and the reconciler's rule), its early stop kept
+//!   exact and free by counting unsatisfied checks as hard decisions change.
 //!
 //! Messages are log-likelihood ratios (`L > 0`: bit 0 more likely). A check `c` with syndrome
 //! bit `s_c` constrains `⊕ x_v = s_c`, so its outgoing message to `v` is
@@ -65,6 +68,18 @@ pub enum CheckRule {
         /// The offset β, in channel LLRs.
         offset: f32,
     },
+    /// Corrected min-sum: min-sum's two minima and compressed messages, with the two outgoing
+    /// magnitudes those of sum-product on a check whose other inputs all equal the second
+    /// minimum, `|R| = φ(φ(m₁) + (d − 2)·φ(m₂))` (`|R| = φ((d − 1)·φ(m₂))` to the first
+    /// minimum's edge), φ tabulated in 1/256 nat: a two-value correction in the spirit of the
+    /// λ-min rule (Guilloud, Boutillon, Danger, "λ-min decoding algorithm of regular and
+    /// irregular LDPC codes", Turbo Codes 2003), which ignores the other inputs. Unlike the
+    /// scale-invariant plain and normalised rules it sees the check degree and the LLRs'
+    /// size: on the BSC at first every input is the channel LLR and this is sum-product.
+    /// Measured (BENCHMARKS.md, session 12): it fails every frame at the reconciler's 2 %
+    /// operating point even at f = 1.6, being far too timid once a check's second minimum is
+    /// weak and its other inputs confident; kept as that measured negative result.
+    CorrectedMinSum,
 }
 
 impl CheckRule {
@@ -74,6 +89,7 @@ impl CheckRule {
             CheckRule::SumProduct => None,
             CheckRule::MinSum { normalisation } => Some(Scaling::normalised(normalisation)),
             CheckRule::OffsetMinSum { offset } => Some(Scaling::offset(offset)),
+            CheckRule::CorrectedMinSum => Some(Scaling::Corrected(fixed::phi_fixed())),
         }
     }
 }
@@ -86,7 +102,7 @@ pub struct Decoder {
     pub rule: CheckRule,
     posterior: Vec<f32>,
     messages: Vec<f32>,
-    scratch: Vec<f32>,
+    scratch: Vec<(f32, f32)>,
     one: Lanes<LANES_ONE>,
     many: Lanes<LANES>,
 }
@@ -117,16 +133,26 @@ impl Decoder {
         self.posterior.extend_from_slice(llr);
         self.messages.clear();
         self.messages.resize(code.edges(), 0.0);
-        self.scratch.resize(code.max_check_degree(), 0.0);
+        self.scratch.resize(code.max_check_degree(), (0.0, 0.0));
+        let mut syndrome_state = Syndrome::new(code, &self.posterior, syndrome);
+        let table = phi_table();
         let mut iterations = 0;
-        let mut converged = self.satisfies(code, syndrome);
-        while !converged && iterations < max_iterations {
+        while syndrome_state.unsatisfied > 0 && iterations < max_iterations {
             for c in 0..code.checks() {
-                self.update_check_sum_product(code, c, syndrome.get(c));
+                update_check_sum_product(
+                    code,
+                    c,
+                    syndrome.get(c),
+                    table,
+                    &mut self.posterior,
+                    &mut self.messages,
+                    &mut self.scratch,
+                    &mut syndrome_state,
+                );
             }
             iterations += 1;
-            converged = self.satisfies(code, syndrome);
         }
+        let converged = syndrome_state.unsatisfied == 0;
         let mut word = BitString::zeros(code.len());
         for (i, &l) in self.posterior.iter().enumerate() {
             if l < 0.0 {
@@ -154,34 +180,84 @@ impl Decoder {
             _ => frames.iter().map(|&(llr, syndrome)| self.decode(code, llr, syndrome, max_iterations)).collect(),
         }
     }
+}
 
-    /// One layered sum-product update of check `c` (syndrome bit `flip`), φ from [`phi`]'s table.
-    fn update_check_sum_product(&mut self, code: &LdpcCode, c: usize, flip: bool) {
-        let edges = code.check_edges(c);
-        let vars = code.check(c);
-        let t = &mut self.scratch[..vars.len()];
-        let mut total = 0.0f32;
-        let mut negative = flip;
-        for (i, (&v, &r)) in vars.iter().zip(&self.messages[edges.clone()]).enumerate() {
-            let x = self.posterior[v as usize] - r;
-            t[i] = x;
-            negative ^= x < 0.0;
-            total += phi(x.abs());
-        }
-        for (i, (&v, r)) in vars.iter().zip(&mut self.messages[edges]).enumerate() {
-            let x = t[i];
-            let magnitude = phi((total - phi(x.abs())).max(0.0));
-            let out = if negative ^ (x < 0.0) { -magnitude } else { magnitude };
-            *r = out;
-            self.posterior[v as usize] = x + out;
-        }
+/// The hard decisions of a sum-product decode and the checks they leave unsatisfied, kept up
+/// to date as posteriors change sign (each sign change toggles its variable's checks), so the
+/// early-stop test costs nothing per iteration and is exactly the full syndrome test.
+struct Syndrome {
+    /// Per variable: whether its posterior is negative (hard decision 1).
+    hard: Vec<bool>,
+    /// Per check: whether its parity differs from its syndrome bit.
+    wrong: Vec<bool>,
+    /// Checks whose parity differs from the syndrome.
+    unsatisfied: usize,
+}
+
+impl Syndrome {
+    fn new(code: &LdpcCode, posterior: &[f32], syndrome: &BitString) -> Self {
+        let hard: Vec<bool> = posterior.iter().map(|&l| l < 0.0).collect();
+        let wrong: Vec<bool> = (0..code.checks())
+            .map(|c| code.check(c).iter().fold(false, |p, &v| p ^ hard[v as usize]) != syndrome.get(c))
+            .collect();
+        let unsatisfied = wrong.iter().filter(|&&w| w).count();
+        Syndrome { hard, wrong, unsatisfied }
     }
 
-    /// Whether the hard decisions of the posteriors satisfy every check.
-    fn satisfies(&self, code: &LdpcCode, syndrome: &BitString) -> bool {
-        (0..code.checks()).all(|c| {
-            code.check(c).iter().fold(false, |p, &v| p ^ (self.posterior[v as usize] < 0.0)) == syndrome.get(c)
-        })
+    /// Records variable `v`'s new posterior `l`.
+    #[inline(always)]
+    fn set(&mut self, code: &LdpcCode, v: usize, l: f32) {
+        let negative = l < 0.0;
+        if negative != self.hard[v] {
+            self.hard[v] = negative;
+            for &c in code.variable(v) {
+                let w = &mut self.wrong[c as usize];
+                *w = !*w;
+                if *w {
+                    self.unsatisfied += 1;
+                } else {
+                    self.unsatisfied -= 1;
+                }
+            }
+        }
+    }
+}
+
+/// One layered sum-product update of check `c` (syndrome bit `flip`), φ from `table` (see
+/// [`phi_in`]): `t_w = L_w − R_(c,w)` and φ(|t_w|) once per edge into `scratch`, then the new
+/// messages and posteriors (the same floating-point operations, in the same order, as
+/// computing φ(|t_w|) again).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn update_check_sum_product(
+    code: &LdpcCode,
+    c: usize,
+    flip: bool,
+    table: &[f32],
+    posterior: &mut [f32],
+    messages: &mut [f32],
+    scratch: &mut [(f32, f32)],
+    syndrome: &mut Syndrome,
+) {
+    let vars = code.check(c);
+    let messages = &mut messages[code.check_edges(c)];
+    let scratch = &mut scratch[..vars.len()];
+    let mut total = 0.0f32;
+    let mut negative = flip;
+    for ((&v, &r), t) in vars.iter().zip(messages.iter()).zip(scratch.iter_mut()) {
+        let x = posterior[v as usize] - r;
+        let p = phi_in(table, x.abs());
+        *t = (x, p);
+        negative ^= x < 0.0;
+        total += p;
+    }
+    for ((&v, r), &(x, p)) in vars.iter().zip(messages.iter_mut()).zip(scratch.iter()) {
+        let magnitude = phi_in(table, (total - p).max(0.0));
+        let out = if negative ^ (x < 0.0) { -magnitude } else { magnitude };
+        *r = out;
+        let l = x + out;
+        posterior[v as usize] = l;
+        syndrome.set(code, v as usize, l);
     }
 }
 
@@ -192,7 +268,7 @@ fn phi_exact(x: f64) -> f64 {
     -((0.5 * x).tanh()).ln()
 }
 
-/// Smallest argument of [`phi`]: 2⁻¹², where φ ≈ 9.0.
+/// Smallest argument of the φ table: 2⁻¹², where φ ≈ 9.0.
 const PHI_MIN: f32 = 1.0 / 4096.0;
 /// Mantissa bits of the table index: buckets of relative width 2⁻⁶.
 const PHI_MANTISSA_BITS: u32 = 6;
@@ -202,14 +278,19 @@ const PHI_OCTAVES: usize = 17;
 /// φ by table lookup on the float's exponent and top mantissa bits (buckets of relative width
 /// at most 1/64, each holding φ at its geometric centre): no `tanh`/`ln` per edge. Since
 /// |φ'(x)|·x ≤ 1, the absolute error is at most ln(1 + 1/64)/2 < 0.008, and vanishes with φ.
-#[inline]
+#[cfg(test)]
 fn phi(x: f32) -> f32 {
+    phi_in(phi_table(), x)
+}
+
+/// The table of φ (see `phi`): bucket `i` covers `2^e·[1 + j/64, 1 + (j + 1)/64)·PHI_MIN` with
+/// `e = i / 64`, `j = i mod 64`, and holds φ at the bucket's geometric centre.
+fn phi_table() -> &'static [f32] {
     static TABLE: std::sync::OnceLock<Vec<f32>> = std::sync::OnceLock::new();
-    let table = TABLE.get_or_init(|| {
+    TABLE.get_or_init(|| {
         let buckets = PHI_OCTAVES << PHI_MANTISSA_BITS;
         (0..buckets)
             .map(|i| {
-                // Bucket i: 2^e·[1 + j/64, 1 + (j + 1)/64) with e = i / 64, j = i mod 64.
                 let (octave, j) = (i >> PHI_MANTISSA_BITS, (i & ((1 << PHI_MANTISSA_BITS) - 1)) as f64);
                 let scale = PHI_MIN as f64 * 2f64.powi(octave as i32);
                 let width = (1u32 << PHI_MANTISSA_BITS) as f64;
@@ -217,7 +298,12 @@ fn phi(x: f32) -> f32 {
                 phi_exact((low * high).sqrt()) as f32
             })
             .collect()
-    });
+    })
+}
+
+/// φ(x) from `table` ([`phi_table`]): the bucket of x on its exponent and top mantissa bits.
+#[inline(always)]
+fn phi_in(table: &[f32], x: f32) -> f32 {
     let x = x.max(PHI_MIN);
     let index = ((x.to_bits() - PHI_MIN.to_bits()) >> (23 - PHI_MANTISSA_BITS)) as usize;
     table.get(index).copied().unwrap_or(0.0)
@@ -269,11 +355,12 @@ mod tests {
     }
 
     /// The rules under test: sum-product, plain and normalised min-sum, offset min-sum.
-    const RULES: [CheckRule; 4] = [
+    const RULES: [CheckRule; 5] = [
         CheckRule::SumProduct,
         CheckRule::MinSum { normalisation: 1.0 },
         CheckRule::MinSum { normalisation: 0.75 },
         CheckRule::OffsetMinSum { offset: 0.5 },
+        CheckRule::CorrectedMinSum,
     ];
 
     #[test]

@@ -37,6 +37,10 @@ pub(super) const LANES: usize = 16;
 /// One lane: the single-frame decoder, bit-exact with every lane of the batch decoder.
 pub(super) const LANES_ONE: usize = 1;
 
+/// Fixed-point units per nat of the corrected rule, whose φ needs absolute LLRs: saturation at
+/// [`LIMIT`]/256 = 64 nats.
+const CORRECTED_UNITS: f32 = 256.0;
+
 /// The check-node scaling in fixed point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(super) enum Scaling {
@@ -44,6 +48,31 @@ pub(super) enum Scaling {
     Normalised(i32),
     /// `m ↦ max(m − β, 0)` (offset min-sum, β in fixed-point units).
     Offset(i16),
+    /// The corrected rule ([`super::CheckRule::CorrectedMinSum`]), with φ tabulated in units
+    /// of 1/[`CORRECTED_UNITS`] nat.
+    Corrected(&'static PhiFixed),
+}
+
+/// φ(x) = −ln tanh(x/2) on fixed-point magnitudes `0..=LIMIT` (units of 1/[`CORRECTED_UNITS`]
+/// nat), rounded to the same units; φ(0) is taken as [`LIMIT`] (an erased input: any sum that
+/// holds it maps back to 0).
+pub(super) type PhiFixed = [i16; LIMIT as usize + 1];
+
+/// The table of [`PhiFixed`], built on first use.
+pub(super) fn phi_fixed() -> &'static PhiFixed {
+    static TABLE: std::sync::OnceLock<Box<PhiFixed>> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut table = Box::new([0i16; LIMIT as usize + 1]);
+        for (m, t) in table.iter_mut().enumerate() {
+            let x = m as f64 / f64::from(CORRECTED_UNITS);
+            *t = if m == 0 {
+                LIMIT
+            } else {
+                (super::phi_exact(x) * f64::from(CORRECTED_UNITS)).round().min(f64::from(LIMIT)) as i16
+            };
+        }
+        table
+    })
 }
 
 impl Scaling {
@@ -57,11 +86,44 @@ impl Scaling {
         Scaling::Offset((offset * SCALE).round().clamp(0.0, f32::from(LIMIT)) as i16)
     }
 
-    #[inline(always)]
-    fn apply(self, m: i16) -> i16 {
+    /// Fixed-point units per unit LLR `unit` (the frame's smallest nonzero |LLR|).
+    fn units_per_llr(self, unit: f32) -> f32 {
         match self {
-            Scaling::Normalised(k) => ((i32::from(m) * k) >> 8).min(i32::from(LIMIT)) as i16,
-            Scaling::Offset(b) => m.saturating_sub(b).clamp(0, LIMIT),
+            Scaling::Corrected(_) => CORRECTED_UNITS,
+            _ if unit.is_finite() => SCALE / unit,
+            _ => 0.0,
+        }
+    }
+
+    /// The outgoing magnitudes of a check of `degree` edges from its two smallest input
+    /// magnitudes, per lane: `min1` becomes the message to every edge but the first minimum's,
+    /// `min2` the message to that edge.
+    #[inline(always)]
+    fn apply<const L: usize>(self, min1: &mut [i16; L], min2: &mut [i16; L], degree: usize) {
+        match self {
+            Scaling::Normalised(k) => {
+                for m in min1.iter_mut().chain(min2.iter_mut()) {
+                    *m = ((i32::from(*m) * k) >> 8).min(i32::from(LIMIT)) as i16;
+                }
+            }
+            Scaling::Offset(b) => {
+                for m in min1.iter_mut().chain(min2.iter_mut()) {
+                    *m = m.saturating_sub(b).clamp(0, LIMIT);
+                }
+            }
+            Scaling::Corrected(phi) => {
+                // Sum-product on the two smallest inputs, the other d − 2 taken at the second
+                // minimum: φ(φ(m₁) + (d − 2)·φ(m₂)) to the others, φ((d − 1)·φ(m₂)) to the
+                // first minimum's edge (exact when the inputs are equal, as on the BSC at first).
+                let rest = degree.saturating_sub(2) as i32;
+                let limit = i32::from(LIMIT);
+                for l in 0..L {
+                    let p1 = i32::from(phi[min1[l].clamp(0, LIMIT) as usize]);
+                    let p2 = i32::from(phi[min2[l].clamp(0, LIMIT) as usize]);
+                    min1[l] = phi[(p1 + rest * p2).min(limit) as usize];
+                    min2[l] = phi[((rest + 1) * p2).min(limit) as usize];
+                }
+            }
         }
     }
 }
@@ -115,7 +177,7 @@ impl<const L: usize> Lanes<L> {
                 while lane_frame[l].is_none() && next < frames.len() {
                     let f = next;
                     next += 1;
-                    self.load(code, l, frames[f]);
+                    self.load(code, l, frames[f], scaling);
                     if self.lane_satisfies(code, l) {
                         results[f] = Some(Decoded { word: self.word(l), iterations: 0, converged: true });
                     } else {
@@ -141,11 +203,11 @@ impl<const L: usize> Lanes<L> {
     }
 
     /// Puts frame `frame` into lane `l`: quantised LLRs, its syndrome, zero check messages.
-    fn load(&mut self, code: &LdpcCode, l: usize, (llr, syndrome): Frame<'_>) {
+    fn load(&mut self, code: &LdpcCode, l: usize, (llr, syndrome): Frame<'_>, scaling: Scaling) {
         assert_eq!(llr.len(), code.len(), "channel LLRs");
         assert_eq!(syndrome.len(), code.checks(), "syndrome");
         let unit = llr.iter().map(|x| x.abs()).filter(|&a| a > 0.0).fold(f32::INFINITY, f32::min);
-        let factor = if unit.is_finite() { SCALE / unit } else { 0.0 };
+        let factor = scaling.units_per_llr(unit);
         for (p, &x) in self.posterior.iter_mut().zip(llr) {
             p[l] = (x * factor).round().clamp(-f32::from(LIMIT), f32::from(LIMIT)) as i16;
         }
@@ -283,10 +345,7 @@ fn update_check<const L: usize>(
             min1[l] = min1[l].min(a);
         }
     }
-    for l in 0..L {
-        min1[l] = scaling.apply(min1[l]);
-        min2[l] = scaling.apply(min2[l]);
-    }
+    scaling.apply(&mut min1, &mut min2, vars.len());
     let mut parity = [0i16; L];
     for (i, ((&v, bits), t)) in vars.iter().zip(signs.iter_mut()).zip(scratch.iter()).enumerate() {
         let p = &mut posterior[v as usize];
