@@ -60,6 +60,15 @@ enum Command {
     /// Efficiency, frame error rate, round trips, messages and throughput of reconcilers on a
     /// binary symmetric channel; frames that fail verification count in the frame error rate,
     /// not in the efficiency (`reconcile-study`; `cascade-study` is its older name).
+    ///
+    /// Columns: reconciler, qber, block_size (bits), runs, efficiency_mean and efficiency_std
+    /// (f = leak / (n·h(QBER))), frame_error_rate, round_trips and messages (means per frame),
+    /// throughput_bits_per_s. Throughput is sifted bits per CPU second of one core: each frame
+    /// runs on one worker thread with a one-thread rayon pool (no nested parallelism), and its
+    /// reconciliation (both sides; not the channel simulation, nor the LDPC code construction)
+    /// is timed with that thread's CPU clock (CLOCK_THREAD_CPUTIME_ID, user + system), so other
+    /// frames and other processes do not slow it. It is the one column that is a timing; every
+    /// other column depends on the seed only, on any thread count.
     #[command(name = "reconcile-study", alias = "cascade-study")]
     CascadeStudy(cascade_study::CascadeStudyArgs),
     /// ETSI GS QKD 014 KMEs at every node of a mesh, over mutual TLS.

@@ -93,4 +93,7 @@ pub enum PostprocessError {
         /// What is allowed.
         allowed: String,
     },
+    /// A worker thread of a study could not be started.
+    #[error("study worker thread: {0}")]
+    Thread(String),
 }

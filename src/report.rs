@@ -13,6 +13,10 @@
 //! recipe = "keyrate-vs-distance"
 //! set = ["simulation.pulses=2e8"]            # overrides of the sweep's base scenario
 //! replicates = 2
+//!
+//! [[job]]                                    # a recipe that draws from CSVs alone
+//! csv = ["../datasets/reconcile-study/n1e4.csv", "../datasets/reconcile-study/n1e5.csv"]
+//! recipe = "reconcile-study"
 //! ```
 
 pub(crate) mod recipes;
@@ -54,7 +58,8 @@ pub struct ReportSection {
     pub datasets: PathBuf,
 }
 
-/// One `[[job]]`: a sweep, or a mesh run (for the lifecycle diagrams).
+/// One `[[job]]`: a sweep, a mesh run (for the lifecycle diagrams), or CSV files drawn as
+/// they are (the reconciliation figure from `datasets/reconcile-study/`).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Job {
@@ -62,6 +67,10 @@ pub struct Job {
     pub sweep: Option<PathBuf>,
     /// A mesh scenario to run once, relative to the run file.
     pub mesh: Option<PathBuf>,
+    /// CSV files, relative to the run file, for a recipe that draws from CSVs alone
+    /// (`reconcile-study`); nothing is run.
+    #[serde(default)]
+    pub csv: Vec<PathBuf>,
     /// Its plot.
     pub recipe: Recipe,
     /// Overrides of the sweep's base scenario.
@@ -93,8 +102,12 @@ pub fn run(path: &Path, stop: &AtomicBool, progress: &(dyn Fn(&str, u64, u64) + 
     let mut sections = String::new();
     for job in &file.jobs {
         let sweep_file = match (&job.sweep, &job.mesh) {
-            (Some(s), None) => s,
-            (None, Some(m)) => {
+            (None, None) if !job.csv.is_empty() => {
+                sections.push_str(&csv_section(path, dir, job, &charts_dir)?);
+                continue;
+            }
+            (Some(s), None) if job.csv.is_empty() => s,
+            (None, Some(m)) if job.csv.is_empty() => {
                 sections.push_str(&mesh_section(
                     &dir.join(m),
                     job,
@@ -104,7 +117,12 @@ pub fn run(path: &Path, stop: &AtomicBool, progress: &(dyn Fn(&str, u64, u64) + 
                 )?);
                 continue;
             }
-            _ => return Err(Error::Usage(format!("{}: each [[job]] names either `sweep` or `mesh`", path.display()))),
+            _ => {
+                return Err(Error::Usage(format!(
+                    "{}: each [[job]] names one of `sweep`, `mesh` or `csv`",
+                    path.display()
+                )));
+            }
         };
         let mut sweep = Sweep::load(&dir.join(sweep_file))?;
         for item in &job.set {
@@ -148,6 +166,44 @@ pub fn run(path: &Path, stop: &AtomicBool, progress: &(dyn Fn(&str, u64, u64) + 
         file = html_escape(&path.display().to_string()),
     );
     crate::atomic_file::write_text_atomically(&out, &page)?;
+    Ok(out)
+}
+
+/// Draws the CSVs of a `csv =` job (paths relative to `dir`, the run file's) with its recipe,
+/// each chart pair side by side.
+fn csv_section(run_file: &Path, dir: &Path, job: &Job, charts_dir: &Path) -> Result<String> {
+    if !job.recipe.draws_from_csv_alone() {
+        return Err(Error::Usage(format!(
+            "{}: recipe {} draws from a sweep or mesh run: `csv =` is for reconcile-study",
+            run_file.display(),
+            job.recipe.name()
+        )));
+    }
+    if !job.set.is_empty() || job.replicates.is_some() {
+        return Err(Error::Usage(format!(
+            "{}: a `csv =` job runs nothing: it takes no `set` or `replicates`",
+            run_file.display()
+        )));
+    }
+    let paths: Vec<PathBuf> = job.csv.iter().map(|p| dir.join(p)).collect();
+    let tables = paths.iter().map(|p| Ok((p.clone(), Table::read(p)?))).collect::<Result<Vec<_>>>()?;
+    let drawn = recipes::draw_csv(job.recipe, &Table::concat(tables)?)?;
+    let mut out = String::new();
+    let _ = writeln!(out, "<h2>{}</h2>", html_escape(job.recipe.name()));
+    out.push_str(&chart_pairs_html(&drawn.charts, charts_dir)?);
+    let mut rows = drawn.figures;
+    rows.push(("data".into(), paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")));
+    out.push_str(&table_html(&rows));
+    Ok(out)
+}
+
+/// [`charts_html`] two by two, each pair side by side at half width.
+fn chart_pairs_html(charts: &[(String, crate::plot::Chart)], charts_dir: &Path) -> Result<String> {
+    let mut out = String::new();
+    for pair in charts.chunks(2) {
+        let figures = charts_html(pair, charts_dir)?.replace("width=\"900\"", "width=\"470\"");
+        let _ = writeln!(out, "<div style=\"display:flex;gap:8px\">{figures}</div>");
+    }
     Ok(out)
 }
 

@@ -412,7 +412,8 @@ def reconcile_study(
     Returns:
         One row per reconciler × QBER with the CLI's ``--json`` fields: efficiency (over the
         frames verification accepts), frame error rate, round trips, messages and
-        ``throughput_bits_per_s`` (a timing; every other column depends on the seed only).
+        ``throughput_bits_per_s`` (a timing: sifted bits per CPU second of the one thread
+        that reconciled each frame; every other column depends on the seed only).
     """
     q = [float(x) for x in np.atleast_1d(np.asarray(qber, dtype=float))]
     names = [] if reconciler is None else ([reconciler] if isinstance(reconciler, str) else list(reconciler))

@@ -2,8 +2,9 @@
 //! messages and throughput of any reconciler on a binary symmetric channel, one row per
 //! reconciler × QBER. Frames whose keys still differ after reconciliation (those verification
 //! rejects) count in `frame_error_rate` and are left out of `efficiency_mean`/`efficiency_std`;
-//! `throughput_bits_per_s` (sifted bits per second of one core) is the one field that is a
-//! timing rather than a function of the seed.
+//! `throughput_bits_per_s` (sifted bits per CPU second of the one thread that reconciled each
+//! frame, see [`crate::postprocess::study`]) is the one field that is a timing rather than a
+//! function of the seed.
 
 use std::io::Write;
 use std::path::PathBuf;

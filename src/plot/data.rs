@@ -40,6 +40,61 @@ impl Table {
         self.rows.is_empty()
     }
 
+    /// The rows of `tables` one after the other; every table must have the header of the
+    /// first (`paths` name them in the error).
+    pub fn concat(tables: Vec<(std::path::PathBuf, Table)>) -> Result<Table> {
+        let mut all: Option<Table> = None;
+        for (path, table) in tables {
+            match &mut all {
+                None => all = Some(table),
+                Some(first) if first.header == table.header => first.rows.extend(table.rows),
+                Some(first) => {
+                    return Err(PlotError::Csv {
+                        path,
+                        message: format!(
+                            "its columns ({}) differ from the first file's ({})",
+                            table.header.join(", "),
+                            first.header.join(", ")
+                        ),
+                    });
+                }
+            }
+        }
+        Ok(all.unwrap_or(Table { header: Vec::new(), rows: Vec::new() }))
+    }
+
+    /// An error naming the first of `names` that is not a column.
+    pub fn require(&self, names: &[&str]) -> Result<()> {
+        names.iter().try_for_each(|name| self.column(name).map(|_| ()))
+    }
+
+    /// The distinct values of column `name`, in order of first appearance.
+    pub fn distinct(&self, name: &str) -> Result<Vec<String>> {
+        let i = self.column(name)?;
+        let mut seen: Vec<String> = Vec::new();
+        for row in &self.rows {
+            if !seen.contains(&row[i]) {
+                seen.push(row[i].clone());
+            }
+        }
+        Ok(seen)
+    }
+
+    /// Every row with finite `x` and `y` as a point whose error bar is column `err` (0 where
+    /// it is not a finite number), x scaled by `x_scale`, in file order.
+    pub fn points_with_err(&self, x: &str, y: &str, err: &str, x_scale: f64) -> Result<Vec<Point>> {
+        let (xi, yi, ei) = (self.column(x)?, self.column(y)?, self.column(err)?);
+        Ok(self
+            .rows
+            .iter()
+            .filter_map(|r| {
+                let (x, y) = (r[xi].parse::<f64>().ok()?, r[yi].parse::<f64>().ok()?);
+                let err = r[ei].parse::<f64>().ok().filter(|e| e.is_finite()).unwrap_or(0.0);
+                (x.is_finite() && y.is_finite()).then_some(Point { x: x * x_scale, y, err })
+            })
+            .collect())
+    }
+
     fn column(&self, name: &str) -> Result<usize> {
         self.header
             .iter()

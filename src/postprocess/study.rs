@@ -9,11 +9,20 @@
 //! still differ after reconciliation — the frames the verification hash rejects — counts in the
 //! frame error rate and is left out of the efficiency mean. Every field but the throughput (a
 //! timing) depends on the seed only, not on the number of threads.
+//!
+//! Throughput is sifted bits per CPU second of one core: each frame runs on a worker thread
+//! of its own with a one-thread rayon pool installed, so the decoders' own parallel loops run
+//! on that thread only (no nested parallelism), and its reconciliation is timed with that
+//! thread's CPU clock ([`cpu_clock::thread_cpu_seconds`]), which neither the other frames nor
+//! other processes on the machine advance.
 
-use std::time::Instant;
+mod cpu_clock;
+
+use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rand::Rng;
-use rayon::prelude::*;
+
+pub use cpu_clock::thread_cpu_seconds;
 
 use super::cascade::{CascadeConfig, binary_symmetric_pair, reconcile_pair};
 use super::ldpc::{AliceFrames, DELTA};
@@ -51,8 +60,10 @@ pub struct StudyRow {
     pub round_trips: f64,
     /// Mean messages per frame on the public channel, both directions.
     pub messages: f64,
-    /// Sifted bits reconciled per second of one core (bits of all frames over the summed
-    /// time of their reconciliation, channel simulation and LDPC code construction excluded); a timing, not seeded.
+    /// Sifted bits reconciled per CPU second of one core: bits of all frames over the summed
+    /// CPU time (user + system, `CLOCK_THREAD_CPUTIME_ID`) of the one thread that reconciled
+    /// each frame, both sides, with no nested parallelism; the channel simulation and the LDPC
+    /// plan and code construction are not timed. A timing, not seeded.
     pub throughput_bits_per_s: f64,
 }
 
@@ -69,7 +80,7 @@ pub struct FrameResult {
     pub messages: u64,
     /// Whether the keys still differ.
     pub frame_error: bool,
-    /// Reconciliation time of this frame (s).
+    /// CPU time of this frame's reconciliation on the thread that ran it (s).
     pub seconds: f64,
 }
 
@@ -102,9 +113,9 @@ pub fn simulate_frame(
             let mut rng = derive_rng(seed, &[*variant as u64, qber_index as u64, run as u64]);
             let (alice, mut bob) = binary_symmetric_pair(n, qber, &mut rng);
             let public_seed = rng.next_u64();
-            let started = Instant::now();
+            let started = thread_cpu_seconds();
             let outcome = reconcile_pair(&alice, &mut bob, &config, public_seed)?;
-            let seconds = started.elapsed().as_secs_f64();
+            let seconds = thread_cpu_seconds() - started;
             Ok(FrameResult {
                 efficiency: outcome.efficiency(n, qber),
                 leaked_bits: outcome.leaked_bits,
@@ -159,10 +170,10 @@ fn ldpc_frame(
     let (alice, mut bob) = binary_symmetric_pair(n, qber, &mut rng);
     let alice_seed = rng.next_u64();
     let plan = plan(qber)?;
-    let started = Instant::now();
+    let started = thread_cpu_seconds();
     let mut channel = AliceFrames::new(&plan, &alice, alice_seed);
     let outcome = bob_reconcile(&plan, &mut channel, &mut bob);
-    let seconds = started.elapsed().as_secs_f64();
+    let seconds = thread_cpu_seconds() - started;
     // As the pipeline counts it: every bit that crossed, less the punctured positions.
     let leak = channel.bits_sent() - outcome.punctured_bits;
     Ok(FrameResult {
@@ -175,8 +186,51 @@ fn ldpc_frame(
     })
 }
 
-/// `runs` frames of `reconciler` at `qber`, in parallel (every field but the throughput is
-/// independent of the number of threads), summarised as one [`StudyRow`].
+/// `frame(0..runs)` in order, computed on `min(runs, rayon::current_num_threads())` worker
+/// threads that take the next index as they finish, each with a one-thread rayon pool
+/// installed so that a frame's own parallel loops stay on its thread (its CPU clock then
+/// counts all of the frame's work, and nothing else).
+fn on_solo_threads<T: Send>(
+    runs: usize,
+    frame: impl Fn(usize) -> Result<T, PostprocessError> + Sync,
+) -> Result<Vec<T>, PostprocessError> {
+    let next = AtomicUsize::new(0);
+    let workers = rayon::current_num_threads().clamp(1, runs.max(1));
+    let worker = || -> Result<Vec<(usize, T)>, PostprocessError> {
+        let solo = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .thread_name(|_| "qecnet-study-frame".into())
+            .build()
+            .map_err(|e| PostprocessError::Thread(e.to_string()))?;
+        solo.install(|| {
+            let mut done = Vec::new();
+            loop {
+                let run = next.fetch_add(1, Ordering::Relaxed);
+                if run >= runs {
+                    return Ok(done);
+                }
+                done.push((run, frame(run)?));
+            }
+        })
+    };
+    let mut results: Vec<(usize, T)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers).map(|_| scope.spawn(worker)).collect();
+        let mut all = Vec::with_capacity(runs);
+        for handle in handles {
+            match handle.join() {
+                Ok(done) => all.extend(done?),
+                Err(panic) => std::panic::resume_unwind(panic),
+            }
+        }
+        Ok::<_, PostprocessError>(all)
+    })?;
+    results.sort_by_key(|(run, _)| *run);
+    Ok(results.into_iter().map(|(_, t)| t).collect())
+}
+
+/// `runs` frames of `reconciler` at `qber`, in parallel on as many worker threads as the
+/// current rayon pool has (every field but the throughput is independent of their number),
+/// summarised as one [`StudyRow`].
 pub fn study(
     reconciler: &Reconciliation,
     qber: f64,
@@ -192,10 +246,7 @@ pub fn study(
     if !(qber > 0.0 && qber < 0.5) {
         return Err(PostprocessError::Qber(qber));
     }
-    let frames: Vec<FrameResult> = (0..runs)
-        .into_par_iter()
-        .map(|run| simulate_frame(reconciler, qber, n, seed, qber_index, run, biconf))
-        .collect::<Result<_, _>>()?;
+    let frames = on_solo_threads(runs, |run| simulate_frame(reconciler, qber, n, seed, qber_index, run, biconf))?;
     let count = frames.len() as f64;
     let good: Vec<f64> = frames.iter().filter(|f| !f.frame_error).map(|f| f.efficiency).collect();
     let mean = good.iter().sum::<f64>() / good.len() as f64;
@@ -220,4 +271,38 @@ pub fn study(
         messages: frames.iter().map(|f| f.messages as f64).sum::<f64>() / count,
         throughput_bits_per_s: (n as f64 * count) / seconds.max(f64::MIN_POSITIVE),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rayon::prelude::*;
+
+    #[test]
+    fn each_frame_runs_alone_on_a_one_thread_pool_and_the_results_keep_their_order() {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(3).build().unwrap();
+        let seen = pool
+            .install(|| {
+                on_solo_threads(17, |run| {
+                    // The frame's own parallel loops see one thread: its own.
+                    let inner: Vec<String> = (0..8)
+                        .into_par_iter()
+                        .map(|_| std::thread::current().name().unwrap_or_default().to_owned())
+                        .collect();
+                    Ok((run, rayon::current_num_threads(), inner))
+                })
+            })
+            .unwrap();
+        assert_eq!(seen.len(), 17);
+        for (i, (run, threads, inner)) in seen.iter().enumerate() {
+            assert_eq!((*run, *threads), (i, 1));
+            assert!(inner.iter().all(|name| name == "qecnet-study-frame"), "{inner:?}");
+        }
+    }
+
+    #[test]
+    fn a_failing_frame_fails_the_study() {
+        let out = on_solo_threads(5, |run| if run == 3 { Err(PostprocessError::Qber(0.7)) } else { Ok(run) });
+        assert_eq!(out, Err(PostprocessError::Qber(0.7)));
+    }
 }

@@ -4,7 +4,9 @@
 //! This file holds the recipe names, their output and the series helpers; the recipes are
 //! split by subject: `link` (key rate, intercept-resend, receivers), `mesh` (QBER threshold,
 //! refresh interval, decision-engine ROC), `lifecycle` (the spec's two diagrams from a
-//! mesh run's store) and `coverage` (where the pairs' session keys come from over a mesh run).
+//! mesh run's store), `coverage` (where the pairs' session keys come from over a mesh run)
+//! and `reconcile` (efficiency and round trips vs QBER from a `qecnet reconcile-study` CSV,
+//! which needs no sweep).
 
 use serde::{Deserialize, Serialize};
 
@@ -12,6 +14,7 @@ mod coverage;
 mod lifecycle;
 mod link;
 mod mesh;
+mod reconcile;
 
 use crate::Result;
 
@@ -42,6 +45,41 @@ pub enum Recipe {
     LifecycleDiagrams,
     /// Active vs passive receiver: QBER and secret key rate vs distance, simulated and analytic.
     Receivers,
+    /// Reconciliation efficiency vs QBER with the round trips beside it, one pair of charts
+    /// per block size, from a `qecnet reconcile-study` CSV alone (no sweep).
+    ReconcileStudy,
+}
+
+impl Recipe {
+    /// The name as the run file and `qecnet plot --recipe` spell it.
+    pub fn name(self) -> &'static str {
+        match self {
+            Recipe::KeyrateVsDistance => "keyrate-vs-distance",
+            Recipe::InterceptResend => "intercept-resend",
+            Recipe::Threshold => "threshold",
+            Recipe::Refresh => "refresh",
+            Recipe::Roc => "roc",
+            Recipe::LifecycleDiagrams => "lifecycle-diagrams",
+            Recipe::Receivers => "receivers",
+            Recipe::ReconcileStudy => "reconcile-study",
+        }
+    }
+
+    /// Whether it draws from a CSV alone, with no sweep file (or mesh run) beside it.
+    pub fn draws_from_csv_alone(self) -> bool {
+        matches!(self, Recipe::ReconcileStudy)
+    }
+}
+
+/// Draws a recipe that needs no sweep ([`Recipe::draws_from_csv_alone`]) from `table`.
+pub fn draw_csv(recipe: Recipe, table: &Table) -> Result<RecipeOutput> {
+    match recipe {
+        Recipe::ReconcileStudy => reconcile::reconcile_study(table),
+        other => Err(crate::Error::Usage(format!(
+            "recipe {} draws a sweep's CSV beside its base scenario: give the sweep file",
+            other.name()
+        ))),
+    }
 }
 
 /// Charts and headline figures of one recipe.
@@ -68,6 +106,7 @@ pub fn draw(recipe: Recipe, table: &Table, base: &toml::Value) -> Result<RecipeO
         Recipe::Refresh => refresh(table),
         Recipe::Roc => roc(table),
         Recipe::Receivers => receivers(table),
+        Recipe::ReconcileStudy => reconcile::reconcile_study(table),
     }
 }
 
@@ -111,6 +150,17 @@ const PERCENT: f64 = 100.0;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_recipe_name_parses_back_to_its_recipe() {
+        use Recipe::*;
+        for recipe in
+            [KeyrateVsDistance, InterceptResend, Threshold, Refresh, Roc, LifecycleDiagrams, Receivers, ReconcileStudy]
+        {
+            let parsed: Recipe = toml::Value::String(recipe.name().into()).try_into().unwrap();
+            assert_eq!(parsed, recipe);
+        }
+    }
 
     #[test]
     fn scaling_a_series_scales_its_error_bars() {

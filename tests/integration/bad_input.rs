@@ -403,6 +403,39 @@ fn plotting_a_csv_without_data_rows_is_refused() {
     assert_refused_in(&out, &args, "header-only.csv: no data rows (a header alone)");
 }
 
+#[test]
+fn the_reconcile_study_figure_names_the_column_its_csv_lacks_and_wants_no_sweep() {
+    let input = TempDir::new("plot-reconcile-in");
+    let out = TempDir::new("plot-reconcile-out");
+    let csv = input.join("study.csv");
+    // A study CSV without `round_trips`.
+    std::fs::write(
+        &csv,
+        "reconciler,qber,block_size,runs,efficiency_mean,efficiency_std,frame_error_rate\n\
+         ldpc,0.02,10000,4,1.18,0.03,0.0\n",
+    )
+    .unwrap();
+    let csv = csv.to_str().unwrap();
+    let plot = |extra: &[&'static str]| {
+        let mut args = vec!["plot", "--recipe", "reconcile-study", "--out", "{dir}/charts"];
+        args.extend_from_slice(extra);
+        args
+    };
+    let mut with_csv = plot(&[]);
+    with_csv.extend(["--csv", csv]);
+    assert_refused_in(&out, &with_csv, "no column `round_trips`");
+    assert_refused_in(&out, &plot(&[]), "--recipe reconcile-study needs --csv FILE.csv");
+    let sweep = sims("sweep-intercept-resend.toml");
+    let mut with_sweep = plot(&[]);
+    with_sweep.extend([sweep.as_str(), "--csv", csv]);
+    assert_refused_in(&out, &with_sweep, "--recipe reconcile-study draws from its CSV alone, not a sweep file");
+    assert_refused_in(
+        &out,
+        &["plot", "--recipe", "intercept-resend", "--csv", csv, "--out", "{dir}/charts"],
+        "--recipe intercept-resend draws a sweep's CSV beside its base scenario",
+    );
+}
+
 /// Deserialises `value` as a link or mesh scenario (by `mesh`) and validates it.
 fn validate_value(value: toml::Value, mesh: bool) -> Result<(), String> {
     if mesh {

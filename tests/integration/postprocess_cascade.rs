@@ -126,6 +126,16 @@ fn study_is_independent_of_thread_count() {
         row
     };
     assert_eq!(run(1), run(2));
+    // LDPC frames too, whose decoders run parallel loops of their own (kept on the frame's thread).
+    let blind = qecnet::api::reconciliation_named("ldpc-blind").unwrap();
+    let ldpc_run = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().unwrap();
+        let mut row = pool.install(|| study(&blind, 0.03, 2, 2_000, 5, 99, None).unwrap());
+        assert!(row.throughput_bits_per_s.is_finite() && row.throughput_bits_per_s > 0.0);
+        row.throughput_bits_per_s = 0.0;
+        row
+    };
+    assert_eq!(ldpc_run(1), ldpc_run(2));
     let a = simulate_frame(&CascadeVariant::Yan.into(), 0.02, 3_000, 99, 1, 7, None).unwrap();
     let b = simulate_frame(&CascadeVariant::Yan.into(), 0.02, 3_000, 99, 1, 7, None).unwrap();
     assert_eq!((a.efficiency, a.round_trips, a.frame_error), (b.efficiency, b.round_trips, b.frame_error));

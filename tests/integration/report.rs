@@ -109,3 +109,75 @@ replicates = 1
     let ((qa, sa), (qp, sp)) = (at_zero["active"], at_zero["passive"]);
     assert!(qp - qa > 4.0 * (sa * sa + sp * sp).sqrt(), "passive {qp} vs active {qa}");
 }
+
+#[test]
+fn the_reconcile_study_figure_draws_efficiency_and_round_trips_per_block_size_from_study_csvs() {
+    let dir = TempDir::new("plot-reconcile");
+    // Two small studies (two block sizes), as `qecnet reconcile-study --output` writes them.
+    let mut csvs = Vec::new();
+    for n in ["1000", "2000"] {
+        let csv = dir.join(format!("n{n}.csv"));
+        let out = qecnet_command()
+            .args(["reconcile-study", "--reconciler", "cascade-option7,ldpc", "--qber", "0.02,0.05"])
+            .args(["--block-size", n, "--runs", "2", "--output"])
+            .arg(&csv)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        csvs.push(csv.to_str().unwrap().to_owned());
+    }
+    let out = qecnet_command()
+        .args(["plot", "--recipe", "reconcile-study", "--csv", &csvs.join(","), "--out"])
+        .arg(dir.join("charts"))
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    for n in ["1000", "2000"] {
+        let efficiency = std::fs::read_to_string(dir.join(format!("charts/reconcile-efficiency-n{n}.svg"))).unwrap();
+        assert!(efficiency.contains("Shannon limit f = 1"), "the efficiency chart draws f = 1");
+        assert!(efficiency.contains("cascade-option7") && efficiency.contains("ldpc"), "one line per reconciler");
+        let trips = std::fs::read_to_string(dir.join(format!("charts/reconcile-round-trips-n{n}.svg"))).unwrap();
+        assert!(trips.contains("round trips per frame"));
+        let png = std::fs::read(dir.join(format!("charts/reconcile-round-trips-n{n}.png"))).unwrap();
+        assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        assert!(stdout.contains(&format!("ldpc, n = {n} bits, QBER 2–5 %: f ")), "{stdout}");
+    }
+    // The figures are the CSV's: Cascade's round trips at n = 1000 are its rows' range.
+    let text = std::fs::read_to_string(&csvs[0]).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let trips: Vec<f64> = lines
+        .map(|l| l.split(',').collect::<Vec<_>>())
+        .filter(|f| f[col("reconciler")] == "cascade-option7")
+        .map(|f| f[col("round_trips")].parse().unwrap())
+        .collect();
+    let (lo, hi) = (trips.iter().copied().fold(f64::INFINITY, f64::min), trips.iter().copied().fold(0.0, f64::max));
+    assert!(stdout.contains(&format!("round trips {lo:.1}–{hi:.1}")), "{stdout}");
+}
+
+#[test]
+fn a_run_file_draws_the_reconcile_study_figure_from_csv_files_side_by_side() {
+    let dir = TempDir::new("report-reconcile");
+    std::fs::create_dir_all(dir.join("sims")).unwrap();
+    let csv = dir.join("study.csv");
+    let out = qecnet_command()
+        .args(["reconcile-study", "--reconciler", "cascade-yan", "--qber", "0.03", "--block-size", "1000"])
+        .args(["--runs", "2", "--output"])
+        .arg(&csv)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let run = "[report]\ntitle = \"r\"\noutput = \"../out/report.html\"\ndatasets = \"../data\"\n\n\
+               [[job]]\ncsv = [\"../study.csv\"]\nrecipe = \"reconcile-study\"\n";
+    std::fs::write(dir.join("sims/run.toml"), run).unwrap();
+    let out = qecnet_command().arg("run").arg(dir.join("sims/run.toml")).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let html = std::fs::read_to_string(dir.join("out/report.html")).unwrap();
+    let pair = html.find("<div style=\"display:flex").expect("the pair sits in one row");
+    let row = &html[pair..html[pair..].find("</div>").unwrap() + pair];
+    assert!(row.contains("reconcile-efficiency-n1000.svg") && row.contains("reconcile-round-trips-n1000.svg"));
+    assert!(html.contains("cascade-yan, n = 1000 bits, QBER 3–3 %"));
+    assert!(!dir.join("data").exists(), "a csv job runs nothing and writes no dataset");
+}
