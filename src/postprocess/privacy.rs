@@ -28,8 +28,9 @@
 //! [`ToeplitzHash::hash`] picks the faster of the two fast methods from a cost model fitted to
 //! the criterion bench `privacy` on this project's 2-core machine (one core):
 //! Karatsuba ≈ `KARATSUBA_SECONDS · ⌈n/L⌉ · L^1.585` with `L` the block size in bits (≈ m), FFT
-//! ≈ `FFT_SECONDS · 2^K · K`. With m = n/2 the FFT is 2.3× slower at n = 10⁶ and 1.9× faster at
-//! n = 10⁷; the switch falls near m ≈ 2·10⁶ output bits. Both paths zeroize their key-dependent
+//! ≈ `FFT_SECONDS · 2^K · K`. With m = n/2 the model puts Karatsuba 1.2× faster at n = 10⁶ and the
+//! FFT 3.4× faster at n = 10⁷ (measured in session 12: within noise at 10⁶, 4.2× at 10⁷); the
+//! switch falls near m ≈ 6·10⁵ output bits. Both paths zeroize their key-dependent
 //! scratch and split their work across rayon threads only over independent exact pieces, so
 //! the output does not depend on the number of threads.
 
@@ -176,9 +177,10 @@ impl ToeplitzHash {
 /// Seconds per `L^1.585` unit of a Karatsuba column block (fitted: 32.7 ms at n = 10⁶ and
 /// 1.13 s at n = 10⁷, m = n/2, one core).
 const KARATSUBA_SECONDS: f64 = 1.45e-11;
-/// Seconds per `2^K · K` unit of the additive-FFT product (fitted: 76 ms at n = 10⁶ and
-/// 0.59 s at n = 10⁷, m = n/2, one core).
-const FFT_SECONDS: f64 = 3.1e-8;
+/// Seconds per `2^K · K` unit of the additive-FFT product (fitted before session 12: 76 ms at
+/// n = 10⁶ and 0.59 s at n = 10⁷, m = n/2, one core, 3.1e-8; session 12's tile kernels and
+/// two-lane products took 1.7–1.9× off, measured at 10⁸ and 10⁶ by the example, alternated).
+const FFT_SECONDS: f64 = 1.7e-8;
 
 /// Whether the additive FFT is expected to be faster than Karatsuba for an n → m hash.
 pub fn fft_is_faster(n: usize, m: usize) -> bool {

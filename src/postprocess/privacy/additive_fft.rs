@@ -25,6 +25,8 @@
 //! exact operation on independent slices, so splitting it across rayon threads cannot change
 //! a bit of the result.
 
+use std::sync::OnceLock;
+
 use rayon::prelude::*;
 use zeroize::Zeroize;
 
@@ -103,10 +105,9 @@ pub fn transform_filled(p: &mut [u64], fill: usize) {
         }
         let inner = mid.min(BLOCK_LOG);
         for (t, tile) in blk.chunks_mut(1 << inner).enumerate() {
-            for k in (1..=inner).rev() {
-                for (s, sub) in tile.chunks_mut(1 << k).enumerate() {
-                    divide(sub, k, local_fill(fill, g + (t << inner) + (s << k), 1 << k));
-                }
+            let tile_fill = local_fill(fill, g + (t << inner), tile.len());
+            for k in (2..=inner).rev() {
+                divide_level(tile, k, tile_fill);
             }
         }
     });
@@ -130,11 +131,7 @@ pub fn transform_filled(p: &mut [u64], fill: usize) {
         }
         let inner = mid.min(BLOCK_LOG);
         for (t, tile) in blk.chunks_mut(1 << inner).enumerate() {
-            for k in (1..=inner).rev() {
-                for (s, sub) in tile.chunks_mut(1 << k).enumerate() {
-                    forward(g + (t << inner) + (s << k), sub, k);
-                }
-            }
+            tile_butterflies(g + (t << inner), tile, inner, true);
         }
     });
 }
@@ -155,11 +152,7 @@ pub fn inverse_transform_filled(p: &mut [u64], fill: usize) {
         let g = i << mid;
         let inner = mid.min(BLOCK_LOG);
         for (t, tile) in blk.chunks_mut(1 << inner).enumerate() {
-            for k in 1..=inner {
-                for (s, sub) in tile.chunks_mut(1 << k).enumerate() {
-                    backward(g + (t << inner) + (s << k), sub, k);
-                }
-            }
+            tile_butterflies(g + (t << inner), tile, inner, false);
         }
         for k in BLOCK_LOG + 1..=mid {
             for (s, sub) in blk.chunks_mut(1 << k).enumerate() {
@@ -183,10 +176,9 @@ pub fn inverse_transform_filled(p: &mut [u64], fill: usize) {
         let g = i << mid;
         let inner = mid.min(BLOCK_LOG);
         for (t, tile) in blk.chunks_mut(1 << inner).enumerate() {
-            for k in 1..=inner {
-                for (s, sub) in tile.chunks_mut(1 << k).enumerate() {
-                    multiply(sub, k, local_fill(fill, g + (t << inner) + (s << k), 1 << k));
-                }
+            let tile_fill = local_fill(fill, g + (t << inner), tile.len());
+            for k in 2..=inner {
+                multiply_level(tile, k, tile_fill);
             }
         }
         for k in BLOCK_LOG + 1..=mid {
@@ -238,6 +230,67 @@ fn multiply(p: &mut [u64], k: u32, fill: usize) {
     for e0 in [h, h + d] {
         if fill > e0 {
             reduce_quarter(p, k, e0, (fill - e0).min(d), h);
+        }
+    }
+}
+
+/// [`divide`] on every 2^k-word block of `p` (a cache tile; `p.len()` a multiple of 2^k) whose
+/// coefficients are zero from `fill` on, with the lower terms of `s_{k−1}` found once for the
+/// whole tile instead of once per block: the same XORs, without a call per block (at the
+/// bottom levels the blocks are 4–16 words, and the per-call set-up cost more than the XORs).
+fn divide_level(p: &mut [u64], k: u32, fill: usize) {
+    let (shifts, count) = level_shifts(k);
+    let (h, d) = (1usize << (k - 1), 1usize << (k - 2));
+    let full = fill >> k;
+    for blk in p.chunks_exact_mut(1 << k).take(full) {
+        for e0 in [h + d, h] {
+            xor_quarter(blk, e0, d, &shifts[..count]);
+        }
+    }
+    let rest = fill & ((1 << k) - 1);
+    if rest > 0 {
+        divide(&mut p[full << k..(full + 1) << k], k, rest);
+    }
+}
+
+/// The inverse of [`divide_level`]: [`multiply`] on every block, the quarters in reverse order.
+fn multiply_level(p: &mut [u64], k: u32, fill: usize) {
+    let (shifts, count) = level_shifts(k);
+    let (h, d) = (1usize << (k - 1), 1usize << (k - 2));
+    let full = fill >> k;
+    for blk in p.chunks_exact_mut(1 << k).take(full) {
+        for e0 in [h, h + d] {
+            xor_quarter(blk, e0, d, &shifts[..count]);
+        }
+    }
+    let rest = fill & ((1 << k) - 1);
+    if rest > 0 {
+        multiply(&mut p[full << k..(full + 1) << k], k, rest);
+    }
+}
+
+/// The shifts `h − 2^j` of the lower terms `Y^(2^j)` of `s_{k−1}` (`h = 2^(k−1)`), farthest
+/// first, and how many there are.
+fn level_shifts(k: u32) -> ([usize; 32], usize) {
+    let h = 1usize << (k - 1);
+    let mut shifts = [0usize; 32];
+    let mut count = 0;
+    for j in lower_terms(k - 1) {
+        shifts[count] = h - (1 << j);
+        count += 1;
+    }
+    (shifts, count)
+}
+
+/// The XORs of [`reduce_quarter`] for a whole quarter of `d` quotient coefficients at
+/// `e0 .. e0 + d` of one block (sources above `e0`, destinations below it, so disjoint).
+#[inline]
+fn xor_quarter(blk: &mut [u64], e0: usize, d: usize, shifts: &[usize]) {
+    let (lo, hi) = blk.split_at_mut(e0);
+    let src = &hi[..d];
+    for &off in shifts {
+        for (x, y) in lo[e0 - off..e0 - off + d].iter_mut().zip(src) {
+            *x ^= y;
         }
     }
 }
@@ -299,6 +352,66 @@ fn backward(g: usize, p: &mut [u64], k: u32) {
     butterflies(lo, hi, w, false);
 }
 
+/// The twists `span_element(s, 1)` of the sub-blocks `s < 2^(BLOCK_LOG − 1)` of a tile (computed
+/// once): a tile at global index `g` (a multiple of its length 2^L) has at level `k ≤ L` the
+/// twist `span_element(g >> k, 1) ^ span_element(s, 1)` for its sub-block `s`, the two indices
+/// having disjoint bits and `span_element` being linear in them.
+fn tile_twists() -> &'static [u64] {
+    static TWISTS: OnceLock<Vec<u64>> = OnceLock::new();
+    TWISTS.get_or_init(|| (0..1usize << (BLOCK_LOG - 1)).map(|s| gf64::span_element(s, 1)).collect())
+}
+
+/// Levels `levels` down to 1 ([`forward`], `forward` true) or 1 up to `levels` ([`backward`]) of
+/// the butterflies on a cache tile of 2^levels words at global index `g`: the same products
+/// and XORs as one call per sub-block, with the twists from [`tile_twists`] and one dispatch
+/// for the tile.
+fn tile_butterflies(g: usize, tile: &mut [u64], levels: u32, forward: bool) {
+    debug_assert!(tile.len() == 1 << levels && levels < BLOCK_LOG + 1 && g.is_multiple_of(tile.len()));
+    #[cfg(target_arch = "x86_64")]
+    if has_hardware_clmul() {
+        // SAFETY: the CPU supports pclmulqdq (checked).
+        unsafe { tile_butterflies_hw(g, tile, levels, forward) };
+        return;
+    }
+    tile_butterflies_with(g, tile, levels, forward, |lo, hi, w, f| butterflies_with(lo, hi, w, f, gf64::mul_soft));
+}
+
+/// [`tile_butterflies`] with `PCLMULQDQ`.
+///
+/// # Safety
+/// The CPU must support `pclmulqdq`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "pclmulqdq")]
+unsafe fn tile_butterflies_hw(g: usize, tile: &mut [u64], levels: u32, forward: bool) {
+    // SAFETY: pclmulqdq by this function's contract.
+    tile_butterflies_with(g, tile, levels, forward, |lo, hi, w, f| unsafe { butterflies_hw(lo, hi, w, f) });
+}
+
+/// The level loop of [`tile_butterflies`] with the butterflies `halves` on two half blocks,
+/// inlined into each caller.
+#[inline(always)]
+fn tile_butterflies_with(
+    g: usize,
+    tile: &mut [u64],
+    levels: u32,
+    forward: bool,
+    halves: impl Fn(&mut [u64], &mut [u64], u64, bool),
+) {
+    let twists = tile_twists();
+    let mut level = |k: u32| {
+        let base = gf64::span_element(g >> k, 1);
+        for (sub, &twist) in tile.chunks_exact_mut(1 << k).zip(twists) {
+            let (lo, hi) = sub.split_at_mut(1 << (k - 1));
+            halves(lo, hi, base ^ twist, forward);
+        }
+    };
+    if forward {
+        (1..=levels).rev().for_each(&mut level);
+    } else {
+        (1..=levels).for_each(&mut level);
+    }
+}
+
 /// Two levels at once on the block at global index `g` (2^k words, k ≥ 2): level k on the
 /// quarter pairs (0, 2) and (1, 3) with `w = s_{k−1}(λ)`, and level k − 1 on (0, 1) and (2, 3)
 /// with the twists of the two half blocks — forward in that order, inverse (`forward` false)
@@ -339,8 +452,46 @@ fn quad(a: &mut [u64], b: &mut [u64], c: &mut [u64], d: &mut [u64], w: [u64; 3],
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "pclmulqdq")]
 unsafe fn quad_hw(a: &mut [u64], b: &mut [u64], c: &mut [u64], d: &mut [u64], w: [u64; 3], forward: bool) {
+    use core::arch::x86_64::{__m128i, _mm_cvtsi64_si128, _mm_loadu_si128, _mm_storeu_si128};
+    let even = a.len() & !1;
+    let [wk, wa, wb] = w.map(|t| _mm_cvtsi64_si128(t as i64));
+    let (a2, a1) = a.split_at_mut(even);
+    let (b2, b1) = b.split_at_mut(even);
+    let (c2, c1) = c.split_at_mut(even);
+    let (d2, d1) = d.split_at_mut(even);
+    // Two butterflies of each kind per step, in SSE registers (`mul2_hw`).
+    for (((x0, x1), x2), x3) in
+        a2.chunks_exact_mut(2).zip(b2.chunks_exact_mut(2)).zip(c2.chunks_exact_mut(2)).zip(d2.chunks_exact_mut(2))
+    {
+        let ptrs = [x0, x1, x2, x3].map(|x| x.as_mut_ptr().cast::<__m128i>());
+        // SAFETY: each pointer addresses two u64 of its chunk (unaligned loads and stores).
+        let u = ptrs.map(|p| Lanes(unsafe { _mm_loadu_si128(p) }));
+        // SAFETY: pclmulqdq by this function's contract.
+        let mul = |t: __m128i| move |x: Lanes| Lanes(unsafe { gf64::mul2_hw(x.0, t) });
+        let u = quad_step(u, forward, mul(wk), mul(wa), mul(wb));
+        for (p, x) in ptrs.into_iter().zip(u) {
+            // SAFETY: as for the loads.
+            unsafe { _mm_storeu_si128(p, x.0) };
+        }
+    }
     // SAFETY: pclmulqdq by this function's contract.
-    quad_with(a, b, c, d, w, forward, |x, y| unsafe { gf64::mul_hw(x, y) });
+    quad_with(a1, b1, c1, d1, w, forward, |x, y| unsafe { gf64::mul_hw(x, y) });
+}
+
+/// Two GF(2⁶⁴) elements in an SSE register, added (XOR) lane by lane.
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Lanes(core::arch::x86_64::__m128i);
+
+#[cfg(target_arch = "x86_64")]
+impl core::ops::BitXor for Lanes {
+    type Output = Lanes;
+    #[inline(always)]
+    fn bitxor(self, other: Lanes) -> Lanes {
+        // SAFETY: sse2 is baseline on x86-64.
+        #[allow(unused_unsafe)]
+        Lanes(unsafe { core::arch::x86_64::_mm_xor_si128(self.0, other.0) })
+    }
 }
 
 /// The radix-4 butterflies of [`quad`] with the GF(2⁶⁴) product `mul`, inlined into each
@@ -357,28 +508,43 @@ fn quad_with(
 ) {
     let [wk, wa, wb] = w;
     for (((x0, x1), x2), x3) in a.iter_mut().zip(b.iter_mut()).zip(c.iter_mut()).zip(d.iter_mut()) {
-        let (mut u0, mut u1, mut u2, mut u3) = (*x0, *x1, *x2, *x3);
-        if forward {
-            u0 ^= mul(u2, wk);
-            u2 ^= u0;
-            u1 ^= mul(u3, wk);
-            u3 ^= u1;
-            u0 ^= mul(u1, wa);
-            u1 ^= u0;
-            u2 ^= mul(u3, wb);
-            u3 ^= u2;
-        } else {
-            u1 ^= u0;
-            u0 ^= mul(u1, wa);
-            u3 ^= u2;
-            u2 ^= mul(u3, wb);
-            u2 ^= u0;
-            u0 ^= mul(u2, wk);
-            u3 ^= u1;
-            u1 ^= mul(u3, wk);
-        }
+        let [u0, u1, u2, u3] = quad_step([*x0, *x1, *x2, *x3], forward, |x| mul(x, wk), |x| mul(x, wa), |x| mul(x, wb));
         (*x0, *x1, *x2, *x3) = (u0, u1, u2, u3);
     }
+}
+
+/// One radix-4 step on `u = [u0, u1, u2, u3]` (one element of each quarter, or two lanes of
+/// each): level k on (0, 2) and (1, 3) with the product `mk` by its twist, level k − 1 on
+/// (0, 1) with `ma` and (2, 3) with `mb`; forward in that order, inverse in the reverse order.
+#[inline(always)]
+fn quad_step<T: Copy + core::ops::BitXor<Output = T>>(
+    u: [T; 4],
+    forward: bool,
+    mk: impl Fn(T) -> T,
+    ma: impl Fn(T) -> T,
+    mb: impl Fn(T) -> T,
+) -> [T; 4] {
+    let [mut u0, mut u1, mut u2, mut u3] = u;
+    if forward {
+        u0 = u0 ^ mk(u2);
+        u2 = u2 ^ u0;
+        u1 = u1 ^ mk(u3);
+        u3 = u3 ^ u1;
+        u0 = u0 ^ ma(u1);
+        u1 = u1 ^ u0;
+        u2 = u2 ^ mb(u3);
+        u3 = u3 ^ u2;
+    } else {
+        u1 = u1 ^ u0;
+        u0 = u0 ^ ma(u1);
+        u3 = u3 ^ u2;
+        u2 = u2 ^ mb(u3);
+        u2 = u2 ^ u0;
+        u0 = u0 ^ mk(u2);
+        u3 = u3 ^ u1;
+        u1 = u1 ^ mk(u3);
+    }
+    [u0, u1, u2, u3]
 }
 
 /// Forward (`u += w·v; v += u`) or inverse (`v += u; u += w·v`) butterflies over two halves.
@@ -402,9 +568,46 @@ fn butterflies(lo: &mut [u64], hi: &mut [u64], w: u64, forward: bool) {
 /// The CPU must support `pclmulqdq`.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "pclmulqdq")]
+#[inline]
 unsafe fn butterflies_hw(lo: &mut [u64], hi: &mut [u64], w: u64, forward: bool) {
+    use core::arch::x86_64::{__m128i, _mm_cvtsi64_si128, _mm_loadu_si128, _mm_storeu_si128};
+    if w == 0 || lo.len() < 2 {
+        // SAFETY: pclmulqdq by this function's contract.
+        butterflies_with(lo, hi, w, forward, |x, y| unsafe { gf64::mul_hw(x, y) });
+        return;
+    }
+    let even = lo.len() & !1;
+    let wv = _mm_cvtsi64_si128(w as i64);
+    let (lo2, lo1) = lo.split_at_mut(even);
+    let (hi2, hi1) = hi.split_at_mut(even);
+    // Two butterflies per step in SSE registers (`mul2_hw`).
+    for (u, v) in lo2.chunks_exact_mut(2).zip(hi2.chunks_exact_mut(2)) {
+        let (pu, pv) = (u.as_mut_ptr().cast::<__m128i>(), v.as_mut_ptr().cast::<__m128i>());
+        // SAFETY: each pointer addresses two u64 of its chunk (unaligned loads and stores);
+        // pclmulqdq by this function's contract.
+        unsafe {
+            let (x, y) = butterfly_step(Lanes(_mm_loadu_si128(pu)), Lanes(_mm_loadu_si128(pv)), forward, |t: Lanes| {
+                Lanes(gf64::mul2_hw(t.0, wv))
+            });
+            _mm_storeu_si128(pu, x.0);
+            _mm_storeu_si128(pv, y.0);
+        }
+    }
     // SAFETY: pclmulqdq by this function's contract.
-    butterflies_with(lo, hi, w, forward, |x, y| unsafe { gf64::mul_hw(x, y) });
+    butterflies_with(lo1, hi1, w, forward, |x, y| unsafe { gf64::mul_hw(x, y) });
+}
+
+/// One butterfly: forward `u += w·v; v += u`, inverse `v += u; u += w·v` (`mul` the product by
+/// the twist `w`), on one element or two lanes.
+#[inline(always)]
+fn butterfly_step<T: Copy + core::ops::BitXor<Output = T>>(u: T, v: T, forward: bool, mul: impl Fn(T) -> T) -> (T, T) {
+    if forward {
+        let u = u ^ mul(v);
+        (u, v ^ u)
+    } else {
+        let v = v ^ u;
+        (u ^ mul(v), v)
+    }
 }
 
 /// The butterflies of [`butterflies`] with the GF(2⁶⁴) product `mul`, inlined into each caller
@@ -415,15 +618,9 @@ fn butterflies_with(lo: &mut [u64], hi: &mut [u64], w: u64, forward: bool, mul: 
         for (u, v) in lo.iter_mut().zip(hi.iter_mut()) {
             *v ^= *u;
         }
-    } else if forward {
-        for (u, v) in lo.iter_mut().zip(hi.iter_mut()) {
-            *u ^= mul(*v, w);
-            *v ^= *u;
-        }
     } else {
         for (u, v) in lo.iter_mut().zip(hi.iter_mut()) {
-            *v ^= *u;
-            *u ^= mul(*v, w);
+            (*u, *v) = butterfly_step(*u, *v, forward, |t| mul(t, w));
         }
     }
 }
@@ -448,7 +645,17 @@ fn pointwise(a: &mut [u64], b: &[u64]) {
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "pclmulqdq")]
 unsafe fn pointwise_hw(x: &mut [u64], y: &[u64]) {
-    for (u, &v) in x.iter_mut().zip(y) {
+    use core::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_storeu_si128};
+    let even = x.len().min(y.len()) & !1;
+    let (x2, x1) = x.split_at_mut(even);
+    let (y2, y1) = y.split_at(even);
+    for (u, v) in x2.chunks_exact_mut(2).zip(y2.chunks_exact(2)) {
+        let pu = u.as_mut_ptr().cast::<__m128i>();
+        // SAFETY: the pointers address two u64 of their chunks (unaligned); pclmulqdq by this
+        // function's contract.
+        unsafe { _mm_storeu_si128(pu, gf64::mul2_lanes_hw(_mm_loadu_si128(pu), _mm_loadu_si128(v.as_ptr().cast()))) };
+    }
+    for (u, &v) in x1.iter_mut().zip(y1) {
         // SAFETY: pclmulqdq by this function's contract.
         *u = unsafe { gf64::mul_hw(*u, v) };
     }
@@ -563,6 +770,59 @@ mod tests {
             assert!(fast == plain, "k = {k}, fill = {fill}");
             inverse_transform_filled(&mut fast, fill);
             assert!(fast == coeffs, "inverse: k = {k}, fill = {fill}");
+        }
+    }
+
+    #[test]
+    fn the_hardware_kernels_equal_the_portable_ones() {
+        // The SSE kernels (two lanes, odd tails) against the portable product, forward and
+        // inverse: radix-2 halves, radix-4 quarters, whole tiles and the pointwise product.
+        let mut rng = derive_rng(6, &[4]);
+        let soft_halves =
+            |lo: &mut [u64], hi: &mut [u64], w: u64, f: bool| butterflies_with(lo, hi, w, f, gf64::mul_soft);
+        for len in [1usize, 2, 3, 7, 64, 1001] {
+            let words: Vec<u64> = (0..4 * len).map(|_| rng.next_u64()).collect();
+            let w = [rng.next_u64(), rng.next_u64(), rng.next_u64()];
+            for forward in [true, false] {
+                let (mut fast, mut soft) = (words.clone(), words.clone());
+                let (a, b) = fast.split_at_mut(2 * len);
+                butterflies(a, b, w[0], forward);
+                let (a, b) = soft.split_at_mut(2 * len);
+                soft_halves(a, b, w[0], forward);
+                assert_eq!(fast, soft, "halves, len {len}");
+                let quarters = |p: &mut Vec<u64>, hw: bool| {
+                    let (a, rest) = p.split_at_mut(len);
+                    let (b, rest) = rest.split_at_mut(len);
+                    let (c, d) = rest.split_at_mut(len);
+                    if hw { quad(a, b, c, d, w, forward) } else { quad_with(a, b, c, d, w, forward, gf64::mul_soft) }
+                };
+                quarters(&mut fast, true);
+                quarters(&mut soft, false);
+                assert_eq!(fast, soft, "quarters, len {len}");
+            }
+            let (mut fast, mut soft) = (words.clone(), words.clone());
+            pointwise(&mut fast, &words[1..]);
+            soft.iter_mut().zip(&words[1..]).for_each(|(u, &v)| *u = gf64::mul_soft(*u, v));
+            assert_eq!(fast[..4 * len - 1], soft[..4 * len - 1], "pointwise, len {len}");
+        }
+        for levels in [1u32, 2, 5, BLOCK_LOG] {
+            let g = 3usize << levels;
+            let words: Vec<u64> = (0..1usize << levels).map(|_| rng.next_u64()).collect();
+            for forward in [true, false] {
+                let (mut fast, mut soft) = (words.clone(), words.clone());
+                tile_butterflies(g, &mut fast, levels, forward);
+                tile_butterflies_with(g, &mut soft, levels, forward, soft_halves);
+                assert_eq!(fast, soft, "tile of 2^{levels}");
+                // And the level-by-level calls the tile replaces.
+                let mut plain = words.clone();
+                let order: Vec<u32> = if forward { (1..=levels).rev().collect() } else { (1..=levels).collect() };
+                for k in order {
+                    for (s, sub) in plain.chunks_mut(1 << k).enumerate() {
+                        if forward { super::forward(g + (s << k), sub, k) } else { backward(g + (s << k), sub, k) }
+                    }
+                }
+                assert_eq!(fast, plain, "tile of 2^{levels} against per-block levels");
+            }
         }
     }
 

@@ -45,6 +45,68 @@ pub unsafe fn mul_hw(a: u64, b: u64) -> u64 {
     reduce(lo, hi)
 }
 
+/// Two products in GF(2⁶⁴) at once with `PCLMULQDQ` and a shared SSE2 reduction: lane `i` of
+/// the result is `v[i]·w` with `w` the low lane of `w`. The reduction is [`reduce`] on both
+/// lanes (shifts and XORs, no further carry-less product), so the result equals two calls of
+/// [`mul_soft`] bit for bit.
+///
+/// # Safety
+/// The CPU must support `pclmulqdq`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "pclmulqdq")]
+#[inline]
+pub unsafe fn mul2_hw(v: core::arch::x86_64::__m128i, w: core::arch::x86_64::__m128i) -> core::arch::x86_64::__m128i {
+    use core::arch::x86_64::{_mm_clmulepi64_si128, _mm_unpackhi_epi64, _mm_unpacklo_epi64};
+    // SAFETY: pclmulqdq by the caller's contract; sse2 is baseline on x86-64.
+    #[allow(unused_unsafe)]
+    unsafe {
+        let p0 = _mm_clmulepi64_si128(v, w, 0x00);
+        let p1 = _mm_clmulepi64_si128(v, w, 0x01);
+        reduce2(_mm_unpacklo_epi64(p0, p1), _mm_unpackhi_epi64(p0, p1))
+    }
+}
+
+/// Two lanewise products in GF(2⁶⁴) with `PCLMULQDQ`: lane `i` is `a[i]·b[i]`.
+///
+/// # Safety
+/// The CPU must support `pclmulqdq`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "pclmulqdq")]
+#[inline]
+pub unsafe fn mul2_lanes_hw(
+    a: core::arch::x86_64::__m128i,
+    b: core::arch::x86_64::__m128i,
+) -> core::arch::x86_64::__m128i {
+    use core::arch::x86_64::{_mm_clmulepi64_si128, _mm_unpackhi_epi64, _mm_unpacklo_epi64};
+    // SAFETY: pclmulqdq by the caller's contract; sse2 is baseline on x86-64.
+    #[allow(unused_unsafe)]
+    unsafe {
+        let p0 = _mm_clmulepi64_si128(a, b, 0x00);
+        let p1 = _mm_clmulepi64_si128(a, b, 0x11);
+        reduce2(_mm_unpacklo_epi64(p0, p1), _mm_unpackhi_epi64(p0, p1))
+    }
+}
+
+/// [`reduce`] on two lanes: `lo[i] + hi[i]·z⁶⁴` modulo the field polynomial.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn reduce2(lo: core::arch::x86_64::__m128i, hi: core::arch::x86_64::__m128i) -> core::arch::x86_64::__m128i {
+    use core::arch::x86_64::{_mm_slli_epi64, _mm_srli_epi64, _mm_xor_si128};
+    // SAFETY: sse2 is baseline on x86-64.
+    #[allow(unused_unsafe)]
+    unsafe {
+        let h = _mm_xor_si128(
+            _mm_xor_si128(hi, _mm_srli_epi64(hi, 63)),
+            _mm_xor_si128(_mm_srli_epi64(hi, 61), _mm_srli_epi64(hi, 60)),
+        );
+        let t = _mm_xor_si128(
+            _mm_xor_si128(h, _mm_slli_epi64(h, 1)),
+            _mm_xor_si128(_mm_slli_epi64(h, 3), _mm_slli_epi64(h, 4)),
+        );
+        _mm_xor_si128(lo, t)
+    }
+}
+
 /// Product in GF(2⁶⁴) (hardware carry-less multiply when available).
 #[inline]
 pub fn mul(a: u64, b: u64) -> u64 {
@@ -147,6 +209,29 @@ mod tests {
             let expected = reduce_naive(clmul::clmul64_soft(a, b));
             assert_eq!(mul_soft(a, b), expected);
             assert_eq!(mul(a, b), expected);
+        }
+    }
+
+    #[cfg(target_arch = "x86_64")]
+    #[test]
+    fn two_lane_products_agree_with_the_portable_product() {
+        use core::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_storeu_si128};
+        if !clmul::has_hardware_clmul() {
+            return;
+        }
+        let mut rng = derive_rng(5, &[1]);
+        for _ in 0..2000 {
+            let (a, b, w) = ([rng.next_u64(), rng.next_u64()], [rng.next_u64(), rng.next_u64()], rng.next_u64());
+            let (mut by_w, mut lanes) = ([0u64; 2], [0u64; 2]);
+            // SAFETY: pclmulqdq present (checked); the loads and stores are of two-word arrays.
+            unsafe {
+                let (va, vb) = (_mm_loadu_si128(a.as_ptr().cast()), _mm_loadu_si128(b.as_ptr().cast()));
+                let vw = _mm_loadu_si128([w, rng.next_u64()].as_ptr().cast());
+                _mm_storeu_si128(by_w.as_mut_ptr().cast::<__m128i>(), mul2_hw(va, vw));
+                _mm_storeu_si128(lanes.as_mut_ptr().cast::<__m128i>(), mul2_lanes_hw(va, vb));
+            }
+            assert_eq!(by_w, [mul_soft(a[0], w), mul_soft(a[1], w)]);
+            assert_eq!(lanes, [mul_soft(a[0], b[0]), mul_soft(a[1], b[1])]);
         }
     }
 
