@@ -16,7 +16,7 @@ pub(crate) use audit::parse_pin;
 pub use audit::{verdict_json, verify_store};
 pub use keyrate::{KeyRateReport, key_rate_at_distances, key_rate_report};
 pub use link::{LinkOutcome, load_link_scenario, run_link};
-pub use mesh::{MeshRun, run_mesh_scenario};
+pub use mesh::{MeshRun, load_mesh_scenario, run_loaded_mesh_scenario, run_mesh_scenario};
 pub use overrides::{Overrides, toml_float};
 pub use study::{cascade_study, reconcile_study, reconciliation_named, write_study_csv};
 pub use sweep::{SweepRun, run_sweep};

@@ -4,6 +4,7 @@
 //!
 //! - [`scenario`]: mesh scenario files (`sims/mesh-*.toml`): nodes, links, monitor,
 //!   post-processing, messages and the run's events;
+//! - [`validated`]: a scenario checked once, with its resolved topology;
 //! - [`topology`]: hub, nodes, links (full mesh, explicit, or from coordinates), the pairs
 //!   without a direct link;
 //! - [`routing`]: the shortest trusted-node relay path (hops, then latency);
@@ -29,6 +30,7 @@ pub(crate) mod scenario;
 pub(crate) mod sim;
 pub(crate) mod summary;
 pub(crate) mod topology;
+pub(crate) mod validated;
 
 pub use des::{EventQueue, PastSchedule};
 pub use error::MeshError;
@@ -41,9 +43,10 @@ pub use scenario::{
     Attack, EventKind, EventSpec, MAX_DISTRIBUTION_ATTEMPTS, MAX_DURATION_S, MeshScenario, MeshSettings,
     MessageSettings, RotationSettings, check_event,
 };
-pub use sim::{LiveLink, LiveMesh, LiveNode, MeshOutputs, MeshSnapshot, run_mesh, run_mesh_until};
+pub use sim::{LiveLink, LiveMesh, LiveNode, MeshOutputs, MeshSnapshot, run_mesh, run_mesh_until, run_validated_mesh};
 pub use summary::{
     DistributionSummary, HubCompromiseSummary, Latency, MeshLinkSummary, MeshSummary, RotationStats, Rotations,
     RoutingSummary,
 };
 pub use topology::{Link, LinkSpec, MAX_COORDINATE_KM, MAX_ROUTE_FACTOR, NodeSpec, Topology, TopologySettings};
+pub use validated::ValidatedScenario;

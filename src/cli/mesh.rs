@@ -7,7 +7,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use indicatif::{ProgressBar, ProgressStyle};
 
-use crate::mesh::scenario::MeshScenario;
 use crate::mesh::sim::MeshOutputs;
 use crate::mesh::summary::MeshSummary;
 use crate::units::parse_duration_s;
@@ -45,8 +44,8 @@ pub fn run(args: &MeshArgs) -> Result<()> {
     overrides.flag("--duration", "mesh.duration", args.duration.map(crate::cli::toml_float));
     overrides.flag("--seed", "mesh.seed", args.seed.map(|s| s.to_string()));
     // Validated before the progress bar is drawn: the duration is the bar's length.
-    let scenario: MeshScenario = overrides.load(Some(&args.scenario))?;
-    scenario.validate().map_err(|e| overrides.name(e))?;
+    let valid = crate::api::load_mesh_scenario(&args.scenario, &overrides)?;
+    let scenario = valid.scenario();
     static STOP: AtomicBool = AtomicBool::new(false);
     let _ = ctrlc::set_handler(|| STOP.store(true, Ordering::SeqCst));
     let bar = ProgressBar::new(scenario.mesh.duration_s as u64);
@@ -54,9 +53,9 @@ pub fn run(args: &MeshArgs) -> Result<()> {
         ProgressStyle::with_template("{bar:40} {pos}/{len} simulated s  ETA {eta}").expect("static template"),
     );
     let started = std::time::Instant::now();
-    let run = crate::api::run_mesh_scenario(
+    let run = crate::api::run_loaded_mesh_scenario(
         &args.scenario,
-        &overrides,
+        &valid,
         args.db.clone(),
         args.overwrite,
         &|done, _| bar.set_position(done as u64),

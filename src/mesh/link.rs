@@ -77,7 +77,20 @@ impl QkdLink {
         capacity_bits: u64,
     ) -> Result<Self, InvalidParameter> {
         config.detector.check_simulable()?;
-        let sampler = BlockSampler::counts_only(&LinkExpectation::new(config)?);
+        Self::with_expectation(config, &LinkExpectation::new(config)?, window_s, settings, capacity_bits)
+    }
+
+    /// [`QkdLink::new`] with the expectation of `config` computed already (the mesh shares
+    /// it with the link's CUSUM: building one solves the whole link model).
+    pub fn with_expectation(
+        config: &LinkConfig,
+        expectation: &LinkExpectation,
+        window_s: f64,
+        settings: &PostprocessSettings,
+        capacity_bits: u64,
+    ) -> Result<Self, InvalidParameter> {
+        config.detector.check_simulable()?;
+        let sampler = BlockSampler::counts_only(expectation);
         settings.validate()?;
         Ok(QkdLink {
             pulses_per_window: (config.source.repetition_rate_hz * window_s).round() as u64,

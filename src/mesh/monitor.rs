@@ -209,8 +209,13 @@ impl Cusum {
     /// The CUSUM of a link whose honest physics is `honest`: `p0` its expected signal QBER in
     /// the key basis (the error counts the mesh feeds it), `p1 = p0 + cusum_shift`.
     pub fn for_honest_link(honest: &LinkConfig, settings: &MonitorSettings) -> Result<Self, InvalidParameter> {
-        let p0 = LinkExpectation::new(honest)?.expected_qber();
-        Ok(Cusum::new(p0, p0 + settings.cusum_shift, settings.cusum_false_alarm_per_block))
+        Ok(Self::for_expectation(&LinkExpectation::new(honest)?, settings))
+    }
+
+    /// [`Cusum::for_honest_link`] from the honest link's expectation, computed already.
+    pub fn for_expectation(honest: &LinkExpectation, settings: &MonitorSettings) -> Self {
+        let p0 = honest.expected_qber();
+        Cusum::new(p0, p0 + settings.cusum_shift, settings.cusum_false_alarm_per_block)
     }
 
     /// The current statistic.

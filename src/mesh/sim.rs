@@ -61,6 +61,7 @@ use crate::mesh::routing::Graph;
 use crate::mesh::scenario::{EventSpec, MeshScenario};
 use crate::mesh::summary::MeshSummary;
 use crate::mesh::topology::Topology;
+use crate::mesh::validated::ValidatedScenario;
 use crate::rng::SimRng;
 use crate::units::{SimDuration, SimTime};
 
@@ -82,7 +83,18 @@ pub fn run_mesh_until(
     progress: &dyn Fn(f64, f64),
     stop: &AtomicBool,
 ) -> Result<MeshSummary> {
-    let topology = scenario.validate()?;
+    run_validated_mesh(&ValidatedScenario::new(scenario.clone())?, outputs, progress, stop)
+}
+
+/// [`run_mesh_until`] on a scenario validated already (by whoever built `valid`): not checked
+/// again.
+pub fn run_validated_mesh(
+    valid: &ValidatedScenario,
+    outputs: &MeshOutputs,
+    progress: &dyn Fn(f64, f64),
+    stop: &AtomicBool,
+) -> Result<MeshSummary> {
+    let (scenario, topology) = (valid.scenario(), valid.topology().clone());
     let mon = &scenario.monitor;
     let escalation_bound = if mon.escalate_links > 0 {
         let mut degree = vec![0u64; topology.nodes.len()];

@@ -155,6 +155,12 @@ pub struct RoutingSummary {
     pub route_changes: u64,
     /// Shortest-path searches (re-plannings, and refreshes without a usable direct link).
     pub route_computations: u64,
+    /// Wall-clock time those searches took (s, on the machine that ran): the cost of path
+    /// computation. A timing, not reproduced by the seed ([`MeshSummary::reproducible`]).
+    pub route_computation_s: f64,
+    /// Wall-clock time of the re-plannings (s): their searches, comparing every pair's route
+    /// and recording the changes (trace rows, audit record). A timing, as above.
+    pub reconfigure_s: f64,
     /// Keys relayed through a node that was then compromised: revoked, or destroyed in
     /// distribution, and re-keyed over a new route.
     pub relayed_keys_revoked: u64,
@@ -265,4 +271,21 @@ pub struct MeshSummary {
     pub events: u64,
     /// Per link.
     pub per_link: Vec<MeshLinkSummary>,
+}
+
+impl MeshSummary {
+    /// The summary without its wall-clock timings (`routing.route_computation_s`,
+    /// `routing.reconfigure_s`, set to 0): what the same seed reproduces byte for byte.
+    pub fn reproducible(&self) -> MeshSummary {
+        let mut s = self.clone();
+        s.routing = s.routing.reproducible();
+        s
+    }
+}
+
+impl RoutingSummary {
+    /// The routing summary without its wall-clock timings (see [`MeshSummary::reproducible`]).
+    pub fn reproducible(&self) -> RoutingSummary {
+        RoutingSummary { route_computation_s: 0.0, reconfigure_s: 0.0, ..self.clone() }
+    }
 }

@@ -192,13 +192,16 @@ fn verify_in_snapshot(conn: &Connection, options: &VerifyOptions) -> Result<Veri
             });
         }
         let stored_prev: [u8; 32] = stored_prev.try_into().map_err(|_| AuditFailure::Edited { seq })?;
-        if rec.hash(&stored_prev).as_slice() != stored_hash.as_slice() {
+        let hash = rec.hash(&stored_prev);
+        if hash.as_slice() != stored_hash.as_slice() {
             return Err(AuditFailure::Edited { seq });
         }
         if stored_prev != prev {
             return Err(AuditFailure::BrokenLink { seq });
         }
-        prev = rec.hash(&prev);
+        // The link holds (stored_prev == prev): the record's hash over the chain is the one
+        // just computed, not hashed again.
+        prev = hash;
         tree.push(record_leaf(&prev));
         replay.apply(&rec)?;
         if let Some(known) = &options.known_head

@@ -12,11 +12,20 @@ use crate::units::{SimDuration, SimTime};
 
 type Result<T> = std::result::Result<T, rusqlite::Error>;
 
+/// The columns [`from_row`] reads, in order, as a literal: the hot statements are built with
+/// `concat!` at compile time instead of `format!` on every call (a key load is one of the
+/// engine's most frequent statements).
+macro_rules! key_columns {
+    () => {
+        "id, key_type, channel, state, participants, \
+         wrapped IS NOT NULL, public, material_len, created_ns, state_changed_ns, activated_ns, \
+         rotation_period_ns, usage_limit, usage_count, pad_consumed, replaces, overlap_until_ns, \
+         early_retirement, prestaged"
+    };
+}
+
 /// The columns [`from_row`] reads, in order.
-pub(crate) const KEY_COLUMNS: &str = "id, key_type, channel, state, participants, \
-    wrapped IS NOT NULL, public, material_len, created_ns, state_changed_ns, activated_ns, \
-    rotation_period_ns, usage_limit, usage_count, pad_consumed, replaces, overlap_until_ns, \
-    early_retirement, prestaged";
+pub(crate) const KEY_COLUMNS: &str = key_columns!();
 
 fn corrupt(what: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(0, rusqlite::types::Type::Text, what.into())
@@ -67,7 +76,14 @@ const OTHER_ACTIVE: &str = "SELECT id FROM keys WHERE channel = ?1 AND key_type 
 /// from scanning every ACTIVE key by `keys_by_state_age` instead.
 const ACTIVE_REPLACEMENT: &str = "SELECT id FROM keys WHERE replaces = ?1 AND +state = 'ACTIVE'";
 /// [`rotating_on_channel`] after the columns: by `keys_by_channel_live`.
-const ROTATING_ON_CHANNEL: &str = "WHERE channel = ?1 AND key_type = ?2 AND state = 'ROTATING' ORDER BY id";
+macro_rules! rotating_on_channel_where {
+    () => {
+        "WHERE channel = ?1 AND key_type = ?2 AND state = 'ROTATING' ORDER BY id"
+    };
+}
+/// [`rotating_on_channel`] after the columns, as a `&str`.
+#[cfg(test)]
+const ROTATING_ON_CHANNEL: &str = rotating_on_channel_where!();
 /// [`live_on_channel`] after the columns: the keys in distribution, ACTIVE or ROTATING by
 /// `keys_by_channel_live` (the condition is the index's own), then the RETIRED ones.
 const LIVE_ON_CHANNEL: [&str; 2] = [
@@ -109,7 +125,7 @@ pub fn list_keys(conn: &Connection, state: Option<KeyState>) -> std::result::Res
 
 /// One key without its receipts, if it exists.
 pub(crate) fn load(conn: &Connection, id: KeyId) -> Result<Option<KeyRecord>> {
-    let mut st = conn.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM keys WHERE id = ?1"))?;
+    let mut st = conn.prepare_cached(concat!("SELECT ", key_columns!(), " FROM keys WHERE id = ?1"))?;
     st.query_row([id.0], from_row).optional()
 }
 
@@ -209,7 +225,8 @@ pub(crate) fn active_with_channel_prefix(conn: &Connection, prefix: &str, kt: Ke
 /// The ROTATING keys of a channel (by index, without loading its archive of RETIRED keys,
 /// which grows with every rotation).
 pub(crate) fn rotating_on_channel(conn: &Connection, channel: &str, kt: KeyType) -> Result<Vec<KeyRecord>> {
-    let mut st = conn.prepare_cached(&format!("SELECT {KEY_COLUMNS} FROM keys {ROTATING_ON_CHANNEL}"))?;
+    let mut st =
+        conn.prepare_cached(concat!("SELECT ", key_columns!(), " FROM keys ", rotating_on_channel_where!()))?;
     let rows = st.query_map(params![channel, kt.as_str()], from_row)?;
     rows.collect()
 }

@@ -139,7 +139,9 @@ impl Sim<'_> {
             }
         }
         self.stats.route_computations += 1;
+        let started = std::time::Instant::now();
         let route = self.graph.shortest(a, b, |l| self.usable(l, need_key), |n| self.can_relay(n));
+        self.stats.route_computation_time += started.elapsed();
         match route {
             Some(r) => Plan::Relay(r),
             None => Plan::Fallback,
@@ -181,6 +183,14 @@ impl Sim<'_> {
     /// Re-plans every pair's route after `cause`; each change is a trace row, and a
     /// reconfiguration that changed any route is one audit record.
     pub(super) fn reconfigure(&mut self, now: SimTime, cause: &str) -> Result<()> {
+        let started = std::time::Instant::now();
+        let result = self.replan(now, cause);
+        self.stats.reconfigure_time += started.elapsed();
+        result
+    }
+
+    /// [`Sim::reconfigure`] without its timing.
+    fn replan(&mut self, now: SimTime, cause: &str) -> Result<()> {
         let names: Vec<String> = self.topology.nodes.iter().map(|n| n.name.clone()).collect();
         let mut changes = Vec::new();
         for ch in self.pairs() {

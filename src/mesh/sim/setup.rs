@@ -23,6 +23,7 @@ use crate::mesh::link::QkdLink;
 use crate::mesh::monitor::{Cusum, ThresholdMonitor};
 use crate::mesh::scenario::MeshScenario;
 use crate::mesh::topology::Topology;
+use crate::photonics::link::LinkExpectation;
 use crate::rng::derive_rng;
 use crate::units::{SimDuration, SimTime};
 
@@ -92,7 +93,15 @@ impl<'a> Sim<'a> {
         let mut links = Vec::new();
         for (i, l) in topology.links.iter().enumerate() {
             let base = scenario.link_config(l)?;
-            let qkd = QkdLink::new(&base, m.window_s, &scenario.postprocess, m.buffer_capacity_bits)?;
+            // One expectation per link (the whole link model solved) for the sampler and the CUSUM.
+            let expectation = LinkExpectation::new(&base)?;
+            let qkd = QkdLink::with_expectation(
+                &base,
+                &expectation,
+                m.window_s,
+                &scenario.postprocess,
+                m.buffer_capacity_bits,
+            )?;
             if !m.fallback_allowed
                 && crate::postprocess::keyrate::key_rate(
                     crate::postprocess::KeyRateModel::Lim2014,
@@ -106,7 +115,7 @@ impl<'a> Sim<'a> {
                 return Err(MeshError::NoSecretKey { link: l.id.clone(), length_km: l.length_km });
             }
             let cusum = if scenario.monitor.decision_engine {
-                Some(Cusum::for_honest_link(&base, &scenario.monitor)?)
+                Some(Cusum::for_expectation(&expectation, &scenario.monitor))
             } else {
                 None
             };

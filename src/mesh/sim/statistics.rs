@@ -73,6 +73,10 @@ pub(super) struct Statistics {
     pub(super) route_changes: u64,
     /// Shortest-path searches (re-plannings and refreshes without a usable direct link).
     pub(super) route_computations: u64,
+    /// Wall-clock time of those searches.
+    pub(super) route_computation_time: std::time::Duration,
+    /// Wall-clock time of the re-plannings (searches included).
+    pub(super) reconfigure_time: std::time::Duration,
     /// Keys relayed through a node that was then compromised (revoked or destroyed).
     pub(super) relayed_keys_revoked: u64,
     /// Convergence latencies (ms, from the first attempt) of rotations started while their
@@ -162,6 +166,8 @@ impl Sim<'_> {
             reconfigurations: s.reconfigurations,
             route_changes: s.route_changes,
             route_computations: s.route_computations,
+            route_computation_s: s.route_computation_time.as_secs_f64(),
+            reconfigure_s: s.reconfigure_time.as_secs_f64(),
             relayed_keys_revoked: s.relayed_keys_revoked,
             rerouted_rotations: RotationStats::new(&s.rerouted_ms, SCHEDULED_ROTATION_S * MS_PER_S),
             hub_outages: s.hub_outages,
