@@ -497,11 +497,22 @@ fn every_scenario_and_sweep_point_in_sims_and_the_quick_start_is_still_accepted(
             let path = dir.join(mesh.as_str().unwrap());
             let s: qecnet::mesh::MeshScenario = qecnet::config::load(Some(&path), &set).unwrap();
             s.validate().unwrap_or_else(|e| panic!("quickstart mesh job: {e}"));
+        } else if let Some(csvs) = job.get("csv") {
+            // A chart drawn from committed data (the reconcile-study dataset): each file is
+            // there, with the columns its recipe reads.
+            for csv in csvs.as_array().unwrap() {
+                let path = dir.join(csv.as_str().unwrap());
+                let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+                let header = text.lines().next().unwrap_or_default();
+                for column in ["reconciler", "qber", "block_size", "efficiency_mean", "round_trips"] {
+                    assert!(header.split(',').any(|c| c == column), "{}: no column `{column}`", path.display());
+                }
+            }
         } else {
             validate_sweep_points(&dir.join(job["sweep"].as_str().unwrap()), &set);
         }
     }
-    assert_eq!(jobs.len(), 7);
+    assert_eq!(jobs.len(), 8);
 }
 
 /// A store written by a 3 h run of the default mesh in `dir` (over 100 kB of `keys list`).
