@@ -186,8 +186,7 @@ fn csv_section(run_file: &Path, dir: &Path, job: &Job, charts_dir: &Path) -> Res
         )));
     }
     let paths: Vec<PathBuf> = job.csv.iter().map(|p| dir.join(p)).collect();
-    let tables = paths.iter().map(|p| Ok((p.clone(), Table::read(p)?))).collect::<Result<Vec<_>>>()?;
-    let drawn = recipes::draw_csv(job.recipe, &Table::concat(tables)?)?;
+    let drawn = recipes::draw_csv(job.recipe, &Table::read_all(&paths)?)?;
     let mut out = String::new();
     let _ = writeln!(out, "<h2>{}</h2>", html_escape(job.recipe.name()));
     out.push_str(&chart_pairs_html(&drawn.charts, charts_dir)?);

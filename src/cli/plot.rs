@@ -38,8 +38,7 @@ fn parse_recipe(text: &str) -> std::result::Result<Recipe, String> {
 
 /// Reads `paths` as one table (same columns in each); an error if none has a data row.
 fn read_tables(paths: &[PathBuf]) -> Result<Table> {
-    let tables = paths.iter().map(|p| Ok((p.clone(), Table::read(p)?))).collect::<Result<Vec<_>>>()?;
-    let table = Table::concat(tables)?;
+    let table = Table::read_all(paths)?;
     if table.is_empty() {
         let names: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
         return Err(Error::Usage(format!(

@@ -40,17 +40,18 @@ impl Table {
         self.rows.is_empty()
     }
 
-    /// The rows of `tables` one after the other; every table must have the header of the
-    /// first (`paths` name them in the error).
-    pub fn concat(tables: Vec<(std::path::PathBuf, Table)>) -> Result<Table> {
+    /// The rows of the CSV files at `paths` one after the other; every file must have the
+    /// header of the first (the error names the one that does not).
+    pub fn read_all(paths: &[std::path::PathBuf]) -> Result<Table> {
         let mut all: Option<Table> = None;
-        for (path, table) in tables {
+        for path in paths {
+            let table = Table::read(path)?;
             match &mut all {
                 None => all = Some(table),
                 Some(first) if first.header == table.header => first.rows.extend(table.rows),
                 Some(first) => {
                     return Err(PlotError::Csv {
-                        path,
+                        path: path.clone(),
                         message: format!(
                             "its columns ({}) differ from the first file's ({})",
                             table.header.join(", "),
