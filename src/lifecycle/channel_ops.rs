@@ -36,7 +36,7 @@ impl Engine {
                 Some(t) => format!("triggered: {}", t.as_str()),
                 None => "scheduled".to_string(),
             };
-            tx.transition(old, Transition::BeginRotation, &detail)?;
+            tx.transition_from(old, rec.state, Transition::BeginRotation, &detail)?;
             if trigger.is_some() {
                 keys::mark_early_retirement(&tx.conn, old)?;
             }

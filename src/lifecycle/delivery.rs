@@ -159,8 +159,11 @@ impl Engine {
                 let id = *id;
                 let rec = active_delivered(tx, id)?;
                 out.push(tx.unwrap_material(id, rec.key_type)?);
-                tx.transition(id, Transition::BeginRotation, "collected; one-time key, no replacement")?;
-                tx.transition(id, Transition::Retire, handed_to)?;
+                let steps = [
+                    (Transition::BeginRotation, "collected; one-time key, no replacement"),
+                    (Transition::Retire, handed_to.as_str()),
+                ];
+                tx.transitions_from(id, rec.state, &steps)?;
             }
             Ok(out)
         })
@@ -179,10 +182,13 @@ impl Engine {
         self.atomic(|tx| {
             for (id, why) in keys {
                 let id = *id;
-                active_delivered(tx, id)?;
-                tx.transition(id, Transition::BeginRotation, "expired; one-time key, no replacement")?;
-                tx.transition(id, Transition::Retire, why)?;
-                tx.transition(id, Transition::Destroy, "expired uncollected: material erased at once")?;
+                let rec = active_delivered(tx, id)?;
+                let steps = [
+                    (Transition::BeginRotation, "expired; one-time key, no replacement"),
+                    (Transition::Retire, why.as_str()),
+                    (Transition::Destroy, "expired uncollected: material erased at once"),
+                ];
+                tx.transitions_from(id, rec.state, &steps)?;
             }
             Ok(())
         })

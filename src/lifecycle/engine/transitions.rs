@@ -120,35 +120,73 @@ pub(crate) fn participant_set(participants: impl IntoIterator<Item = String>) ->
 }
 
 impl Tx<'_> {
-    /// Apply `t` to `id` after checking the diagram; writes the audit record.
+    /// Apply `t` to `id` after checking the diagram; writes the audit record. Returns the
+    /// state before.
     pub(crate) fn transition(&mut self, id: KeyId, t: Transition, detail: &str) -> Result<KeyState> {
         let from = self.load_state(id)?;
-        if !t.allowed_from(from) {
-            return Err(LifecycleError::IllegalTransition { key: id, state: from, transition: t });
-        }
-        let now = self.clock.now();
-        let to = t.target();
-        keys::set_state(&self.conn, id, to, now, to == KeyState::Destroyed)?;
-        self.append_audit(t.as_str(), Some(id), Some(from), Some(to), detail)?;
+        self.transition_from(id, from, t, detail)?;
         Ok(from)
     }
 
-    /// Inserts the GENERATED row of `new` (no material yet).
-    fn insert_key(&mut self, new: &NewKey<'_>, material_len: usize) -> Result<KeyId> {
-        let spec = self.config.specs.get(new.key_type).clone();
-        let parts = serde_json::to_string(new.participants).map_err(|e| LifecycleError::Input(e.to_string()))?;
-        let row = KeyRow {
+    /// [`Tx::transition`] of a key whose state `from` the caller read in this transaction
+    /// (the read is not repeated).
+    pub(crate) fn transition_from(&mut self, id: KeyId, from: KeyState, t: Transition, detail: &str) -> Result<()> {
+        self.transitions_from(id, from, &[(t, detail)]).map(|_| ())
+    }
+
+    /// The transitions `steps` applied to `id` one after the other from its state `from` (read
+    /// by the caller in this transaction), each checked against the diagram and audited with
+    /// its detail, in order; the key's row is written once, in the state they end in (what the
+    /// steps one by one leave, at the same clock time). Returns that state.
+    pub(crate) fn transitions_from(
+        &mut self,
+        id: KeyId,
+        from: KeyState,
+        steps: &[(Transition, &str)],
+    ) -> Result<KeyState> {
+        let mut state = from;
+        for &(t, _) in steps {
+            if !t.allowed_from(state) {
+                return Err(LifecycleError::IllegalTransition { key: id, state, transition: t });
+            }
+            state = t.target();
+        }
+        let now = self.clock.now();
+        keys::set_state(&self.conn, id, state, now, state == KeyState::Destroyed)?;
+        let mut before = from;
+        for &(t, detail) in steps {
+            self.append_audit(t.as_str(), Some(id), Some(before), Some(t.target()), detail)?;
+            before = t.target();
+        }
+        Ok(state)
+    }
+
+    /// The GENERATED row of `new` for `material_len` bytes, its participants as `parts` (JSON).
+    fn key_row<'k>(&self, new: &NewKey<'k>, parts: &'k str, material_len: usize) -> KeyRow<'k> {
+        let spec = self.config.specs.get(new.key_type);
+        KeyRow {
             key_type: new.key_type,
             channel: new.channel,
-            participants_json: &parts,
+            participants_json: parts,
             material_len,
             created: self.clock.now(),
             rotation_period: spec.rotation_period,
             usage_limit: spec.usage_limit,
             replaces: new.replaces,
             prestaged: new.prestaged,
-        };
-        Ok(keys::insert(&self.conn, &row)?)
+        }
+    }
+
+    /// `new`'s participants as the JSON the keys table holds.
+    fn participants_json(new: &NewKey<'_>) -> Result<String> {
+        serde_json::to_string(new.participants).map_err(|e| LifecycleError::Input(e.to_string()))
+    }
+
+    /// Inserts the GENERATED row of `new` without material.
+    fn insert_key(&mut self, new: &NewKey<'_>, material_len: usize) -> Result<KeyId> {
+        let parts = Self::participants_json(new)?;
+        let row = self.key_row(new, &parts, material_len);
+        Ok(keys::insert_without_material(&self.conn, &row)?)
     }
 
     /// The record of an operator-held SOVEREIGN_MASTER (no material stored), GENERATED, with
@@ -194,12 +232,16 @@ impl Tx<'_> {
     ) -> Result<KeyId> {
         let kt = new.key_type;
         let public = public_of(kt, &material);
-        let id = self.insert_key(new, material.len())?;
+        // The id the row gets, so that the material is wrapped (bound to it) before the row
+        // is written, once, with it.
+        let id = keys::next_id(&self.conn)?;
         let wrapped = self
             .master
             .wrap(&material, &key_aad(id, kt), rng)
             .map_err(|source| LifecycleError::GenerationFailed { key_type: kt, source })?;
-        keys::set_material(&self.conn, id, &wrapped, public.as_deref())?;
+        let parts = Self::participants_json(new)?;
+        let row = self.key_row(new, &parts, material.len());
+        keys::insert_generated(&self.conn, id, &row, &wrapped, public.as_deref())?;
         self.append_audit("generate", Some(id), None, Some(KeyState::Generated), &new.generate_detail(origin))?;
         Ok(id)
     }
@@ -240,17 +282,29 @@ impl Tx<'_> {
         // A replacement prepared while its predecessor stayed ACTIVE
         // ([`Engine::prepare_replacement`]) starts the predecessor's rotation now, in the
         // activation's transaction: the channel is never without an ACTIVE key.
+        // Its overlap end is written with its state when it keeps one (the common, scheduled
+        // case): one update of its row instead of two.
+        let mut overlap_set = false;
         if let Some(old) = old_rec.as_mut()
             && old.state == KeyState::Active
         {
             let how = if old.early_retirement { "triggered" } else { "scheduled" };
-            self.transition(old.id, Transition::BeginRotation, &format!("{how}; replaced by {id}"))?;
+            let detail = format!("{how}; replaced by {id}");
+            if rules::overlap_fate(true, old.early_retirement, self.config.overlap) == OverlapFate::RetireNow {
+                self.transition_from(old.id, old.state, Transition::BeginRotation, &detail)?;
+            } else {
+                let now = self.clock.now();
+                keys::begin_rotation_until(&self.conn, old.id, now, now + self.config.overlap)?;
+                let (from, to) = (Some(KeyState::Active), Some(KeyState::Rotating));
+                self.append_audit(Transition::BeginRotation.as_str(), Some(old.id), from, to, &detail)?;
+                overlap_set = true;
+            }
             old.state = KeyState::Rotating;
         }
         if let Some(active) = keys::other_active(&self.conn, &rec.channel, rec.key_type, id)? {
             return Err(LifecycleError::ChannelBusy { key: id, channel: rec.channel, key_type: rec.key_type, active });
         }
-        self.transition(id, Transition::Activate, "all receipts confirmed")?;
+        self.transition_from(id, rec.state, Transition::Activate, "all receipts confirmed")?;
         // At most one ROTATING key (this key's predecessor) may overlap the
         // new ACTIVE one: any older key still in overlap on the channel is superseded.
         // The overlap rule is [`rules::overlap_fate`].
@@ -258,7 +312,7 @@ impl Tx<'_> {
             if Some(k.id) != rec.replaces
                 && rules::overlap_fate(false, k.early_retirement, self.config.overlap) == OverlapFate::RetireNow
             {
-                self.transition(k.id, Transition::Retire, &format!("superseded by {id}"))?;
+                self.transition_from(k.id, k.state, Transition::Retire, &format!("superseded by {id}"))?;
             }
         }
         if let Some(old_rec) = old_rec
@@ -266,8 +320,8 @@ impl Tx<'_> {
         {
             let old = old_rec.id;
             if rules::overlap_fate(true, old_rec.early_retirement, self.config.overlap) == OverlapFate::RetireNow {
-                self.transition(old, Transition::Retire, &format!("replaced by {id}"))?;
-            } else {
+                self.transition_from(old, old_rec.state, Transition::Retire, &format!("replaced by {id}"))?;
+            } else if !overlap_set {
                 let until = self.clock.now() + self.config.overlap;
                 keys::set_overlap_until(&self.conn, old, until)?;
             }
@@ -289,7 +343,7 @@ impl Tx<'_> {
         {
             return Err(LifecycleError::ReplacementNotActive { key: id });
         }
-        self.transition(id, Transition::Retire, detail).map(|_| ())
+        self.transition_from(id, rec.state, Transition::Retire, detail)
     }
 }
 
@@ -384,7 +438,8 @@ impl Engine {
     pub fn fail_distribution(&mut self, id: KeyId, rng: &mut (impl CryptoRng + ?Sized)) -> Result<KeyId> {
         self.atomic(|tx| {
             let rec = tx.load(id)?;
-            tx.transition(id, Transition::DistributionFailure, "distribution failed; retrying with new material")?;
+            let detail = "distribution failed; retrying with new material";
+            tx.transition_from(id, rec.state, Transition::DistributionFailure, detail)?;
             keys::clear_receipts(&tx.conn, id)?;
             let retry = tx.generate_inner(&NewKey::retry_of(&rec), rng)?;
             tx.append_audit("distribution_retry", Some(retry), None, None, &format!("retry of {id}"))?;
@@ -428,7 +483,7 @@ impl Engine {
             if rec.state == KeyState::Retired && now < due {
                 return Err(LifecycleError::RetentionNotElapsed { key: id, due, now });
             }
-            tx.transition(id, Transition::Destroy, "retention period over").map(|_| ())
+            tx.transition_from(id, rec.state, Transition::Destroy, "retention period over")
         })
     }
 

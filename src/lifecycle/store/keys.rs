@@ -312,25 +312,40 @@ pub(crate) struct KeyRow<'a> {
     pub prestaged: bool,
 }
 
-/// Inserts a GENERATED key row (no material yet) and returns its id.
-pub(crate) fn insert(conn: &Connection, row: &KeyRow<'_>) -> Result<KeyId> {
-    insert_row(conn, None, row, KeyState::Generated, None)
+/// Inserts the GENERATED row of the key `id` (from [`next_id`]) with its `wrapped` material
+/// and `public` key: one row write, where an insert without material and an update adding it
+/// wrote the row twice.
+pub(crate) fn insert_generated(
+    conn: &Connection,
+    id: KeyId,
+    row: &KeyRow<'_>,
+    wrapped: &[u8],
+    public: Option<&[u8]>,
+) -> Result<()> {
+    insert_row(conn, Some(id), row, KeyState::Generated, Some(wrapped), public).map(|_| ())
+}
+
+/// Inserts a GENERATED key row without material (an operator-held SOVEREIGN_MASTER's) and
+/// returns its id.
+pub(crate) fn insert_without_material(conn: &Connection, row: &KeyRow<'_>) -> Result<KeyId> {
+    insert_row(conn, None, row, KeyState::Generated, None, None)
 }
 
 /// Inserts a key row in `state` at `row.created` (activated then, if ACTIVE) with `wrapped`
-/// material, as `id` (else the next rowid); returns its id.
+/// material and `public` key, as `id` (else the next rowid); returns its id.
 fn insert_row(
     conn: &Connection,
     id: Option<KeyId>,
     row: &KeyRow<'_>,
     state: KeyState,
     wrapped: Option<&[u8]>,
+    public: Option<&[u8]>,
 ) -> Result<KeyId> {
     let activated = (state == KeyState::Active).then_some(row.created.0 as i64);
     conn.prepare_cached(
-        "INSERT INTO keys(id, key_type, channel, state, participants, wrapped, material_len, created_ns, \
+        "INSERT INTO keys(id, key_type, channel, state, participants, wrapped, public, material_len, created_ns, \
          state_changed_ns, activated_ns, rotation_period_ns, usage_limit, replaces, prestaged) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13)",
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?14, ?7, ?8, ?8, ?9, ?10, ?11, ?12, ?13)",
     )?
     .execute(params![
         id.map(|k| k.0),
@@ -346,6 +361,7 @@ fn insert_row(
         row.usage_limit.map(|v| v as i64),
         row.replaces.map(|k| k.0),
         row.prestaged,
+        public,
     ])?;
     Ok(KeyId(conn.last_insert_rowid()))
 }
@@ -373,7 +389,7 @@ pub(crate) fn next_id(conn: &Connection) -> Result<KeyId> {
 /// Inserts the row of a key taken GENERATED → DISTRIBUTED → ACTIVE at `row.created` in one
 /// transaction, as `id` with its wrapped material: the row those three transitions leave.
 pub(crate) fn insert_active(conn: &Connection, id: KeyId, row: &KeyRow<'_>, wrapped: &[u8]) -> Result<()> {
-    insert_row(conn, Some(id), row, KeyState::Active, Some(wrapped)).map(|_| ())
+    insert_row(conn, Some(id), row, KeyState::Active, Some(wrapped), None).map(|_| ())
 }
 
 /// Sets the state of `id` at `now` (and its activation time when `to` is ACTIVE); with
@@ -388,13 +404,6 @@ pub(crate) fn set_state(conn: &Connection, id: KeyId, to: KeyState, now: SimTime
     Ok(())
 }
 
-/// Stores the wrapped material and public key of `id`.
-pub(crate) fn set_material(conn: &Connection, id: KeyId, wrapped: &[u8], public: Option<&[u8]>) -> Result<()> {
-    conn.prepare_cached("UPDATE keys SET wrapped = ?2, public = ?3 WHERE id = ?1")?
-        .execute(params![id.0, wrapped, public])?;
-    Ok(())
-}
-
 /// Replaces the wrapped material of `id` (master rotation).
 pub(crate) fn set_wrapped(conn: &Connection, id: KeyId, wrapped: &[u8]) -> Result<()> {
     conn.prepare_cached("UPDATE keys SET wrapped = ?2 WHERE id = ?1")?.execute(params![id.0, wrapped])?;
@@ -404,6 +413,16 @@ pub(crate) fn set_wrapped(conn: &Connection, id: KeyId, wrapped: &[u8]) -> Resul
 /// Marks `id` for early retirement (a triggered rotation).
 pub(crate) fn mark_early_retirement(conn: &Connection, id: KeyId) -> Result<()> {
     conn.prepare_cached("UPDATE keys SET early_retirement = 1 WHERE id = ?1")?.execute([id.0])?;
+    Ok(())
+}
+
+/// Takes the ACTIVE key `id` to ROTATING at `now` with its decryption overlap ending at
+/// `until`: [`set_state`] and [`set_overlap_until`] in one row update.
+pub(crate) fn begin_rotation_until(conn: &Connection, id: KeyId, now: SimTime, until: SimTime) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE keys SET state = 'ROTATING', state_changed_ns = ?2, overlap_until_ns = ?3 WHERE id = ?1",
+    )?
+    .execute(params![id.0, now.0 as i64, until.0 as i64])?;
     Ok(())
 }
 
