@@ -408,15 +408,14 @@ async fn answer(kmes: &Kmes, node: &str, caller: Option<&str>, request: Request<
     let result = async {
         let caller =
             caller.ok_or_else(|| ApiError::unauthorized("the client certificate names no SAE of this mesh"))?;
-        let method = request.method().as_str().to_string();
-        let path = request.uri().path().to_string();
-        let query = request.uri().query().map(str::to_string);
-        let body = Limited::new(request.into_body(), MAX_BODY_BYTES)
+        // The head is kept as it came (no copies of method, path and query) while the body is read.
+        let (head, body) = request.into_parts();
+        let body = Limited::new(body, MAX_BODY_BYTES)
             .collect()
             .await
             .map_err(|_| ApiError::bad_request(format!("request body unreadable or over {MAX_BODY_BYTES} bytes")))?
             .to_bytes();
-        let parsed = parse_request(&method, &path, query.as_deref(), &body)?;
+        let parsed = parse_request(head.method.as_str(), head.uri.path(), head.uri.query(), &body)?;
         kind = match parsed {
             ApiRequest::Status { .. } => "status",
             ApiRequest::EncKeys { .. } => "enc_keys",

@@ -179,6 +179,9 @@ pub fn start_writer(
             let started = Instant::now();
             let resumed_at = mesh.now().as_secs_f64();
             loop {
+                if let Some(syncer) = &syncer {
+                    syncer.wait_until_at_most(1);
+                }
                 let mut group = match rx.recv_timeout(STEP_EVERY) {
                     Ok(job) => vec![job],
                     Err(mpsc::RecvTimeoutError::Timeout) => Vec::new(),
