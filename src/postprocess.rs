@@ -51,8 +51,9 @@ pub use keyrate::{
     KeyRate, KeyRateModel, MaxDistance, key_rate, max_distance, optimise, shor_preskill, vacuum_weak_rate_from_counts,
 };
 pub use pipeline::{
-    AbortReason, BlockCounts, BlockProcessor, BlockReport, DEFAULT_RECONCILER, KeySink, Pipeline, PipelineConfig,
-    PipelineReport, PipelineSummary, QberSample, Reconciliation, write_blocks_csv,
+    AbortReason, BlockCounts, BlockProcessor, BlockReport, DEFAULT_RECONCILER, FramedOutcome, KeySink, Pipeline,
+    PipelineConfig, PipelineReport, PipelineSummary, QberSample, Reconciliation, frame_ranges, reconcile_in_frames,
+    write_blocks_csv,
 };
 pub use privacy::{ToeplitzHash, toeplitz_hash_reference};
 pub use settings::{PostprocessSettings, Security};

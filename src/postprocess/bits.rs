@@ -195,6 +195,24 @@ impl BitString {
         BitString::from_words(extract_bits(&self.words, start, end - start), end - start)
     }
 
+    /// Overwrites the bits `start..start + src.len()` with `src`.
+    ///
+    /// # Panics
+    /// If `start` is not a multiple of 64 or the range runs past the end.
+    pub fn write_at(&mut self, start: usize, src: &BitString) {
+        assert!(start.is_multiple_of(64), "write_at needs a word-aligned start, got {start}");
+        assert!(start + src.len <= self.len, "range {start}..{} out of 0..{}", start + src.len, self.len);
+        let first = start / 64;
+        let full = src.len / 64;
+        self.words[first..first + full].copy_from_slice(&src.words[..full]);
+        let tail = src.len % 64;
+        if tail > 0 {
+            let mask = low_mask(tail);
+            let word = &mut self.words[first + full];
+            *word = (*word & !mask) | (src.words[full] & mask);
+        }
+    }
+
     /// Clears the bits past `len` in the last word (the invariant every method relies on).
     fn clear_tail(&mut self) {
         let used = self.len - self.words.len().saturating_sub(1) * 64;
@@ -228,6 +246,24 @@ mod tests {
 
     fn naive_parity(s: &BitString, a: usize, b: usize) -> bool {
         (a..b).fold(false, |p, i| p ^ s.get(i))
+    }
+
+    #[test]
+    fn write_at_replaces_exactly_the_range_and_keeps_the_rest() {
+        let mut rng = derive_rng(41, &[]);
+        for (len, start, part) in
+            [(200usize, 64usize, 70usize), (200, 0, 200), (130, 128, 2), (256, 192, 64), (65, 0, 1)]
+        {
+            let before = BitString::random(len, &mut rng);
+            let src = BitString::random(part, &mut rng);
+            let mut after = before.clone();
+            after.write_at(start, &src);
+            for i in 0..len {
+                let expected = if (start..start + part).contains(&i) { src.get(i - start) } else { before.get(i) };
+                assert_eq!(after.get(i), expected, "bit {i} of {len} after writing {part} bits at {start}");
+            }
+            assert_eq!(after.slice(start, start + part), src);
+        }
     }
 
     #[test]

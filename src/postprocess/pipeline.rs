@@ -65,11 +65,13 @@
 //! [`BitString`]: super::bits::BitString
 
 mod block;
+mod cascade_frames;
 mod config;
 mod observer;
 mod processor;
 mod report;
 
+pub use cascade_frames::{FramedOutcome, frame_ranges, reconcile_in_frames};
 pub use config::{DEFAULT_RECONCILER, PipelineConfig, QberSample, Reconciliation};
 pub use observer::Pipeline;
 pub use processor::{BlockProcessor, KeySink};

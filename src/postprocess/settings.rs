@@ -5,6 +5,9 @@ use serde::{Deserialize, Serialize};
 use crate::postprocess::estimation::{BasisCounts, Lim2014};
 use crate::units::{InvalidParameter, check_positive};
 
+/// Shortest allowed Cascade frame, in bits: frames hold many top-level blocks even at 0.5 % QBER.
+pub const MIN_CASCADE_FRAME_BITS: u64 = 4_096;
+
 /// Which security analysis sets the secret key length.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "lowercase")]
@@ -36,12 +39,17 @@ pub struct PostprocessSettings {
     pub block_size: u64,
     /// Security analysis.
     pub security: Security,
+    /// Longest Cascade frame, in bits: a longer block is reconciled in near-equal frames of at
+    /// most about this many bits, each its own Cascade run (`pipeline::reconcile_in_frames`).
+    #[serde(deserialize_with = "crate::units::deserialize_count")]
+    pub cascade_frame_bits: u64,
 }
 
 impl Default for PostprocessSettings {
     /// f_EC = 1.16 and ε_cor = 1e-15 as in Lim et al. 2014's simulations, and a fixed
     /// ε_sec = 1e-10 (the paper instead scales the secrecy with the key length, ε_sec = κ·ℓ
-    /// with κ = 1e-15: set `epsilon_sec_per_bit` for that), blocks of n_X = 10⁶.
+    /// with κ = 1e-15: set `epsilon_sec_per_bit` for that), blocks of n_X = 10⁶, Cascade frames
+    /// of at most 10⁶ bits (so a block of the default size is one frame).
     fn default() -> Self {
         PostprocessSettings {
             error_correction_efficiency: 1.16,
@@ -50,6 +58,7 @@ impl Default for PostprocessSettings {
             epsilon_cor: 1e-15,
             block_size: 1_000_000,
             security: Security::Finite,
+            cascade_frame_bits: 1_000_000,
         }
     }
 }
@@ -84,6 +93,13 @@ impl PostprocessSettings {
         if self.block_size == 0 {
             return Err(InvalidParameter::new("postprocess.block_size", 0, "must be at least 1"));
         }
+        if self.cascade_frame_bits < MIN_CASCADE_FRAME_BITS {
+            return Err(InvalidParameter::new(
+                "postprocess.cascade_frame_bits",
+                self.cascade_frame_bits,
+                format!("must be at least {MIN_CASCADE_FRAME_BITS}"),
+            ));
+        }
         Ok(())
     }
 
@@ -98,5 +114,26 @@ impl PostprocessSettings {
             }
             Some(kappa) => lim.key_length_per_bit(key, test, leak_ec, self.epsilon_cor, kappa),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cascade_frame_below_the_minimum_is_refused_naming_the_field() {
+        let short = PostprocessSettings { cascade_frame_bits: MIN_CASCADE_FRAME_BITS - 1, ..Default::default() };
+        let error = short.validate().unwrap_err().to_string();
+        assert!(error.contains("postprocess.cascade_frame_bits"), "{error}");
+        let shortest = PostprocessSettings { cascade_frame_bits: MIN_CASCADE_FRAME_BITS, ..Default::default() };
+        assert!(shortest.validate().is_ok());
+    }
+
+    #[test]
+    fn the_cascade_frame_reads_from_toml_as_a_count() {
+        let s: PostprocessSettings = toml::from_str("cascade_frame_bits = 2e6").unwrap();
+        assert_eq!(s.cascade_frame_bits, 2_000_000);
+        assert_eq!(s.block_size, PostprocessSettings::default().block_size);
     }
 }

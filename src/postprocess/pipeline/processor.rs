@@ -1,17 +1,16 @@
 //! The block processor: steps 1–6 of the [pipeline](super) on one closed block, from the
 //! QBER sample to the final keys.
 
-use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use rand::{Rng, RngExt};
 
 use super::block::SiftedBlock;
+use super::cascade_frames::reconcile_in_frames;
 use super::config::{PipelineConfig, Reconciliation};
 use super::report::{AbortReason, BlockCounts, BlockReport};
 use crate::photonics::LinkConfig;
 use crate::postprocess::bits::BitString;
-use crate::postprocess::cascade::{AliceParities, CascadeConfig, ParityOracle, PassLayout, RangeRequest, reconcile};
 use crate::postprocess::entropy::binary_entropy;
 use crate::postprocess::estimation::{Lim2014, vacuum_weak_bounds};
 use crate::postprocess::ldpc::AliceFrames;
@@ -24,24 +23,6 @@ use crate::units::InvalidParameter;
 /// First element of every random-stream path of the pipeline ("PIPE"), apart from the
 /// simulation's chunk streams.
 const RNG_DOMAIN: u64 = 0x5049_5045;
-
-/// Alice's side of Cascade with the parity bits she sends counted as they cross the channel.
-struct CountingAlice<'a> {
-    inner: AliceParities<'a>,
-    parity_bits: u64,
-}
-
-impl ParityOracle for CountingAlice<'_> {
-    fn begin_pass(&mut self, layout: &Rc<PassLayout>) {
-        self.inner.begin_pass(layout);
-    }
-
-    fn parities(&mut self, requests: &[RangeRequest], answers: &mut Vec<bool>) {
-        let before = answers.len();
-        self.inner.parities(requests, answers);
-        self.parity_bits += (answers.len() - before) as u64;
-    }
-}
 
 /// Final keys of a block, handed to a key sink: Alice's and Bob's (equal).
 pub type KeySink<'s> = Box<dyn FnMut(&BlockReport, &BitString, &BitString) + 's>;
@@ -160,17 +141,19 @@ impl BlockProcessor {
         // 3. Reconciliation, tuned with the estimate (at least 1/k when the sample shows no error).
         let frame_errors = alice.hamming_distance(&bob);
         let tune = report.qber_estimated.max(1.0 / k.max(1) as f64);
+        // f = leak_EC / (m·h(e)) at the block's true error rate e (none for an error-free block).
+        let efficiency = |leak: u64| {
+            (frame_errors > 0).then(|| leak as f64 / (m as f64 * binary_entropy(frame_errors as f64 / m as f64)))
+        };
         let leak = match &self.config.reconciler {
             Reconciliation::Cascade(variant) => {
-                let cascade = CascadeConfig::new(*variant, tune, m)?;
-                let mut channel = CountingAlice { inner: AliceParities::new(&alice), parity_bits: 0 };
-                let outcome = reconcile(&mut bob, &mut channel, &cascade, rng.next_u64())?;
-                report.reconciler_reported_bits = outcome.leaked_bits;
+                // In frames of at most about `cascade_frame_bits` (one frame up to that length).
+                let frame_bits = s.cascade_frame_bits as usize;
+                let outcome = reconcile_in_frames(&alice, &mut bob, *variant, tune, frame_bits, rng.next_u64())?;
+                report.reconciler_reported_bits = outcome.reported_bits;
                 report.channel_uses = outcome.channel_uses;
-                if frame_errors > 0 {
-                    report.reconciliation_efficiency = Some(outcome.efficiency(m, frame_errors as f64 / m as f64));
-                }
-                channel.parity_bits
+                report.reconciliation_efficiency = efficiency(outcome.parity_bits_sent);
+                outcome.parity_bits_sent
             }
             Reconciliation::Ldpc(ldpc) => {
                 // The code rate is chosen from the estimate; frames that fail ask for reveal rounds.
@@ -184,10 +167,7 @@ impl BlockProcessor {
                 // punctured positions (uniform bits of Alice's, independent of the key: see
                 // ldpc::reconcile).
                 let leak = channel.bits_sent() - outcome.punctured_bits;
-                if frame_errors > 0 {
-                    let shannon = m as f64 * binary_entropy(frame_errors as f64 / m as f64);
-                    report.reconciliation_efficiency = Some(leak as f64 / shannon);
-                }
+                report.reconciliation_efficiency = efficiency(leak);
                 leak
             }
             Reconciliation::LdpcBlind(blind) => {
@@ -199,10 +179,7 @@ impl BlockProcessor {
                 report.channel_uses = 1 + u64::from(outcome.rounds);
                 // Counted as it crosses, as for rate-adaptive LDPC above.
                 let leak = channel.bits_sent() - outcome.punctured_bits;
-                if frame_errors > 0 {
-                    let shannon = m as f64 * binary_entropy(frame_errors as f64 / m as f64);
-                    report.reconciliation_efficiency = Some(leak as f64 / shannon);
-                }
+                report.reconciliation_efficiency = efficiency(leak);
                 leak
             }
         };
