@@ -494,8 +494,73 @@ fn tile_butterflies_by(kernel: Kernel, g: usize, tile: &mut [u64], levels: u32, 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "vpclmulqdq,avx2,pclmulqdq")]
 unsafe fn tile_butterflies_wide(g: usize, tile: &mut [u64], levels: u32, forward: bool) {
-    // SAFETY: the features by this function's contract.
-    tile_butterflies_with(g, tile, levels, forward, |lo, hi, w, f| unsafe { butterflies_wide(lo, hi, w, f) });
+    // SAFETY (closures): the features by this function's contract.
+    let halves = |lo: &mut [u64], hi: &mut [u64], w, f| unsafe { butterflies_wide(lo, hi, w, f) };
+    if levels < 4 {
+        tile_butterflies_with(g, tile, levels, forward, halves);
+    } else if forward {
+        tile_levels_with(g, tile, 3, levels, forward, halves);
+        // SAFETY: as above.
+        unsafe { bottom_levels_wide(g, tile, forward) };
+    } else {
+        // SAFETY: as above.
+        unsafe { bottom_levels_wide(g, tile, forward) };
+        tile_levels_with(g, tile, 3, levels, forward, halves);
+    }
+}
+
+/// Levels 2 and 1 of the butterflies on a tile at global index `g` (length a multiple of 16),
+/// fused: each 4-word block is one radix-4 step ([`quad_step`] on one-word quarters), four
+/// blocks at a time, transposed so that lane `i` holds block `i` (twists per lane, products
+/// `gf64::mul4_lanes_hw`). The same products and XORs as the two levels' per-sub-block calls,
+/// which at half lengths of 2 and 1 words fall to the SSE and scalar tails.
+///
+/// # Safety
+/// The CPU must support `vpclmulqdq`, `avx2` and `pclmulqdq`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "vpclmulqdq,avx2,pclmulqdq")]
+unsafe fn bottom_levels_wide(g: usize, tile: &mut [u64], forward: bool) {
+    use core::arch::x86_64::{
+        __m256i, _mm256_loadu_si256, _mm256_permute2x128_si256, _mm256_storeu_si256, _mm256_unpackhi_epi64,
+        _mm256_unpacklo_epi64,
+    };
+    debug_assert!(tile.len().is_multiple_of(16) && tile.len() <= 1 << BLOCK_LOG);
+    let twists = tile_twists();
+    let (base2, base1) = (gf64::span_element(g >> 2, 1), gf64::span_element(g >> 1, 1));
+    // The 4×4 transpose of words (its own inverse).
+    let transpose = |r: [__m256i; 4]| {
+        let t0 = _mm256_unpacklo_epi64(r[0], r[1]);
+        let t1 = _mm256_unpackhi_epi64(r[0], r[1]);
+        let t2 = _mm256_unpacklo_epi64(r[2], r[3]);
+        let t3 = _mm256_unpackhi_epi64(r[2], r[3]);
+        [
+            _mm256_permute2x128_si256(t0, t2, 0x20),
+            _mm256_permute2x128_si256(t1, t3, 0x20),
+            _mm256_permute2x128_si256(t0, t2, 0x31),
+            _mm256_permute2x128_si256(t1, t3, 0x31),
+        ]
+    };
+    for (q, group) in tile.chunks_exact_mut(16).enumerate() {
+        // Blocks 4q .. 4q + 4 of the tile: level-2 sub-block b, level-1 sub-blocks 2b, 2b + 1.
+        let b0 = 4 * q;
+        let w2: [u64; 4] = std::array::from_fn(|i| base2 ^ twists[b0 + i]);
+        let wa: [u64; 4] = std::array::from_fn(|i| base1 ^ twists[2 * (b0 + i)]);
+        let wb: [u64; 4] = std::array::from_fn(|i| base1 ^ twists[2 * (b0 + i) + 1]);
+        // SAFETY: four-word arrays.
+        let [w2, wa, wb] = [w2, wa, wb].map(|w| unsafe { _mm256_loadu_si256(w.as_ptr().cast()) });
+        let p = group.as_mut_ptr().cast::<__m256i>();
+        // SAFETY: `group` holds 16 words: four unaligned 256-bit loads.
+        let r = std::array::from_fn(|i| unsafe { _mm256_loadu_si256(p.add(i)) });
+        let u = transpose(r).map(Lanes4);
+        // SAFETY (closures): the features by this function's contract.
+        let mul = |t: __m256i| move |x: Lanes4| Lanes4(unsafe { gf64::mul4_lanes_hw(x.0, t) });
+        let u = quad_step(u, forward, mul(w2), mul(wa), mul(wb));
+        let r = transpose(u.map(|x| x.0));
+        for (i, v) in r.into_iter().enumerate() {
+            // SAFETY: as for the loads.
+            unsafe { _mm256_storeu_si256(p.add(i), v) };
+        }
+    }
 }
 
 /// [`tile_butterflies`] with `PCLMULQDQ`.
@@ -519,6 +584,19 @@ fn tile_butterflies_with(
     forward: bool,
     halves: impl Fn(&mut [u64], &mut [u64], u64, bool),
 ) {
+    tile_levels_with(g, tile, 1, levels, forward, halves);
+}
+
+/// Levels `levels` down to `low` (forward) or `low` up to `levels` of [`tile_butterflies_with`].
+#[inline(always)]
+fn tile_levels_with(
+    g: usize,
+    tile: &mut [u64],
+    low: u32,
+    levels: u32,
+    forward: bool,
+    halves: impl Fn(&mut [u64], &mut [u64], u64, bool),
+) {
     let twists = tile_twists();
     let mut level = |k: u32| {
         let base = gf64::span_element(g >> k, 1);
@@ -528,9 +606,9 @@ fn tile_butterflies_with(
         }
     };
     if forward {
-        (1..=levels).rev().for_each(&mut level);
+        (low..=levels).rev().for_each(&mut level);
     } else {
-        (1..=levels).for_each(&mut level);
+        (low..=levels).for_each(&mut level);
     }
 }
 
