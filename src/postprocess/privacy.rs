@@ -22,16 +22,18 @@
 //!   construction — a product of two 32-bit pieces has degree ≤ 62, so no field reduction or
 //!   rounding ever touches a coefficient of the result (the argument is in `additive_fft`) — and
 //!   needs no dependency. Working memory: two arrays of `2^K` words, `2^K` the power of two at
-//!   or above `(2n + m)/32`, i.e. at most `(2n + m)/2` bytes — 0.13 GiB for n = 10⁸,
-//!   m = 5·10⁷ and 2 GiB for n = 10⁹, m = 5·10⁸ (peaks measured in BENCHMARKS.md).
+//!   or above `(2n + m)/32` — or at or above `(1.5n + m)/32` when the key is cut into two
+//!   halves, which the FFT does when that is the cheaper (`additive_fft::product_window`) —,
+//!   at most `(2n + m)/2` bytes: 0.13 GiB for n = 10⁸, m = 5·10⁷ and 1 GiB for n = 10⁹,
+//!   m = 5·10⁸ (two halves; peaks measured in BENCHMARKS.md).
 //!
 //! [`ToeplitzHash::hash`] picks the faster of the two fast methods from a cost model fitted to
 //! the criterion bench `privacy` on this project's 2-core machine (one core):
 //! Karatsuba ≈ `KARATSUBA_SECONDS · ⌈n/L⌉ · L^1.585` with `L` the block size in bits (≈ m), FFT
-//! ≈ `FFT_SECONDS · 2^K · K`. With m = n/2 the model puts Karatsuba 1.2× faster at n = 10⁶ and the
-//! FFT 3.4× faster at n = 10⁷ (measured in session 12: within noise at 10⁶, 4.2× at 10⁷); the
-//! switch falls near m ≈ 6·10⁵ output bits. Both paths zeroize their key-dependent
-//! scratch and split their work across rayon threads only over independent exact pieces, so
+//! ≈ `FFT_SECONDS · 2^K · K`. With m = n/2 the model puts the FFT 1.7× faster at n = 10⁶
+//! (measured in session 13 with the `VPCLMULQDQ` kernels: 2.7× by the minima of alternated
+//! runs) and Karatsuba faster at n = 10⁵; the switch falls between n = 10⁵ and 2·10⁵. Both
+//! paths zeroize their key-dependent scratch and split their work across rayon threads only over independent exact pieces, so
 //! the output does not depend on the number of threads.
 
 pub(crate) mod additive_fft;
@@ -178,9 +180,11 @@ impl ToeplitzHash {
 /// 1.13 s at n = 10⁷, m = n/2, one core).
 const KARATSUBA_SECONDS: f64 = 1.45e-11;
 /// Seconds per `2^K · K` unit of the additive-FFT product (fitted before session 12: 76 ms at
-/// n = 10⁶ and 0.59 s at n = 10⁷, m = n/2, one core, 3.1e-8; session 12's tile kernels and
-/// two-lane products took 1.7–1.9× off, measured at 10⁸ and 10⁶ by the example, alternated).
-const FFT_SECONDS: f64 = 1.7e-8;
+/// n = 10⁶ and 0.59 s at n = 10⁷, m = n/2, one core, 3.1e-8; session 12's tile kernels took
+/// it to 1.7e-8; session 13's `VPCLMULQDQ` kernels to 8e-9: at n = 10⁶ the example gave the
+/// FFT 14–37 ms against Karatsuba's 38–83 ms, 6 alternated runs each at load 8 — 5.2e-9 by the
+/// ratio of the minima —, rounded up so that n = 10⁵, where Karatsuba measured faster, keeps it).
+const FFT_SECONDS: f64 = 8e-9;
 
 /// Whether the additive FFT is expected to be faster than Karatsuba for an n → m hash.
 pub fn fft_is_faster(n: usize, m: usize) -> bool {
@@ -253,8 +257,10 @@ mod tests {
 
     #[test]
     fn the_method_switches_between_the_measured_sizes() {
-        // Measured: Karatsuba faster at n = 10⁶, the FFT at n = 10⁷ (m = n/2).
-        assert!(!fft_is_faster(1_000_000, 500_000));
+        // Measured (session 13, with VPCLMULQDQ): Karatsuba faster at n = 10⁵, the FFT at
+        // n = 10⁶ and above (m = n/2).
+        assert!(!fft_is_faster(100_000, 50_000));
+        assert!(fft_is_faster(1_000_000, 500_000));
         assert!(fft_is_faster(10_000_000, 5_000_000));
         assert!(fft_is_faster(100_000_000, 50_000_000));
         // A short output keeps Karatsuba's cost linear in n: no switch.

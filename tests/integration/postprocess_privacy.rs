@@ -39,9 +39,12 @@ proptest! {
 #[test]
 fn fft_and_karatsuba_agree_on_large_blocks() {
     // Sizes across the FFT's cache-blocked levels (2^12 words) and the automatic switch at
-    // 2^20 output bits, odd lengths and m close to n.
+    // 2^20 output bits, odd lengths and m close to n; at (1_000_003, 500_001) the FFT cuts the
+    // key into two parts (2.5n/32 pieces just above 2^16, 2n/32 below it).
     let mut rng = derive_rng(9, &[0]);
-    for (n, m) in [(300_001, 299_999), (1_048_577, 1_048_576), (2_000_003, 1_100_001), (3_000_000, 17)] {
+    for (n, m) in
+        [(300_001, 299_999), (1_048_577, 1_048_576), (2_000_003, 1_100_001), (3_000_000, 17), (1_000_003, 500_001)]
+    {
         let key = BitString::random(n, &mut rng);
         let hash = ToeplitzHash::random(n, m, &mut rng).unwrap();
         let karatsuba = hash.hash_karatsuba(&key);

@@ -41,41 +41,143 @@ const L2_LOG: u32 = 15;
 /// Slice length (words) above which a pass is split into parallel pieces.
 const PAR_WORDS: usize = 1 << 14;
 
+/// The instruction set of the butterfly and pointwise kernels; all give the same bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kernel {
+    /// `VPCLMULQDQ` on 256-bit registers: four GF(2⁶⁴) products per step, two per instruction.
+    Wide,
+    /// `PCLMULQDQ` on SSE registers: two products per step, one per instruction.
+    Clmul,
+    /// The table-based portable product.
+    Portable,
+}
+
+impl Kernel {
+    /// The fastest kernel this CPU runs (detected once).
+    fn best() -> Kernel {
+        static BEST: OnceLock<Kernel> = OnceLock::new();
+        *BEST.get_or_init(|| {
+            if gf64::has_wide_clmul() {
+                Kernel::Wide
+            } else if has_hardware_clmul() {
+                Kernel::Clmul
+            } else {
+                Kernel::Portable
+            }
+        })
+    }
+
+    /// Every kernel this CPU runs, best first.
+    #[cfg(test)]
+    fn supported() -> Vec<Kernel> {
+        [Kernel::Wide, Kernel::Clmul, Kernel::Portable]
+            .into_iter()
+            .filter(|k| match k {
+                Kernel::Wide => gf64::has_wide_clmul(),
+                Kernel::Clmul => has_hardware_clmul(),
+                Kernel::Portable => true,
+            })
+            .collect()
+    }
+}
+
 /// Bits `offset .. offset + len` of the GF(2) product `a·b` (`a` of `a_bits` bits, `b` of
 /// `b_bits` bits, packed as in `BitString`), packed in `⌈len/64⌉` words.
+///
+/// `b` is cut into [`parts`] consecutive parts `b_j` of the same number of pieces, and
+/// `a·b = Σ_j a·b_j·z^(32·j·pp)` (`pp` pieces per part): `a` is transformed once and each
+/// part's product is a transform, a pointwise product and an inverse in a second array of
+/// `2^K ≥ pa + pp` words. When `pa + pb` is just above a power of two, two parts halve the
+/// arrays and cut the field products by a fifth (10⁹ → 5·10⁸ bits: 5 transforms of 2^26
+/// words instead of 3 of 2^27, and 1 GiB of arrays instead of 2 GiB).
 pub fn product_window(a: &[u64], a_bits: usize, b: &[u64], b_bits: usize, offset: usize, len: usize) -> Vec<u64> {
     let (pa, pb) = (a_bits.div_ceil(32), b_bits.div_ceil(32));
-    let size = (pa + pb).next_power_of_two().max(4);
-    let mut fa = pieces(a, a_bits, size);
-    let mut fb = pieces(b, b_bits, size);
-    rayon::join(|| transform_filled(&mut fa, pa), || transform_filled(&mut fb, pb));
-    pointwise(&mut fa, &fb);
-    // deg C ≤ (pa − 1) + (pb − 1): its novel coefficients from pa + pb − 1 on are zero.
-    inverse_transform_filled(&mut fa, pa + pb - 1);
-    // Overlap-add c_k·z^(32k) into fb (free now; 2^K words ≥ the 2^(K−1) + 1 the product needs).
-    fb.as_mut_slice().zeroize();
-    for (k, &c) in fa.iter().enumerate() {
-        let (w, shift) = (k / 2, 32 * (k % 2));
-        fb[w] ^= c << shift;
-        if shift != 0 {
-            fb[w + 1] ^= c >> (64 - shift);
+    let (count, per_part) = parts(pa, pb);
+    let size = (pa + per_part).next_power_of_two().max(4);
+    let mut fa = pieces(a, a_bits, 0, pa, size);
+    let mut fb = Vec::new();
+    let mut out = vec![0u64; len.div_ceil(64)];
+    for j in 0..count {
+        let first = j * per_part;
+        let own = per_part.min(pb - first);
+        fb = pieces_into(fb, b, b_bits, first, own, size);
+        if j == 0 {
+            rayon::join(|| transform_filled(&mut fa, pa), || transform_filled(&mut fb, own));
+        } else {
+            transform_filled(&mut fb, own);
         }
+        pointwise(&mut fb, &fa);
+        // deg C_j ≤ (pa − 1) + (own − 1): its novel coefficients from pa + own − 1 on are zero.
+        inverse_transform_filled(&mut fb, pa + own - 1);
+        overlap_add(&mut out, &fb[..pa + own - 1], 32 * first, offset, len);
     }
-    let out = super::super::bits::extract_bits(&fb, offset, len);
+    if !len.is_multiple_of(64) {
+        *out.last_mut().expect("len ≥ 1") &= u64::MAX >> (64 - len % 64);
+    }
     fa.zeroize();
     fb.zeroize();
     out
 }
 
-/// The 32-bit pieces of a polynomial of `bits` bits, one per word, zero-padded to `size`.
-fn pieces(words: &[u64], bits: usize, size: usize) -> Vec<u64> {
-    let mut out = vec![0u64; size];
-    for (i, slot) in out.iter_mut().enumerate().take(bits.div_ceil(32)) {
+/// How many parts to cut `b`'s `pb` pieces into, and the pieces per part: the count of 1 or
+/// 2 with the fewer field products, `(1 + 2·parts)·2^K·K` with `2^K ≥ pa + pieces per part`
+/// (ties to one part).
+fn parts(pa: usize, pb: usize) -> (usize, usize) {
+    let cost = |count: usize| {
+        let per = pb.div_ceil(count);
+        let size = (pa + per).next_power_of_two().max(4);
+        ((1 + 2 * count) as f64 * size as f64 * f64::from(size.trailing_zeros()), per)
+    };
+    let (one, two) = (cost(1), cost(2));
+    if pb >= 2 && two.0 < one.0 { (2, two.1) } else { (1, one.1) }
+}
+
+/// XOR the coefficients `c_k` (polynomials of degree ≤ 62) at bit positions `shift + 32k` into
+/// the window `offset .. offset + len` of `out` (its bit 0 is the product's bit `offset`).
+fn overlap_add(out: &mut [u64], coeffs: &[u64], shift: usize, offset: usize, len: usize) {
+    // Coefficients wholly below the window or at or above its end contribute nothing.
+    let k0 = (offset.saturating_sub(shift + 63)) / 32;
+    let k1 = ((offset + len).saturating_sub(shift)).div_ceil(32).min(coeffs.len());
+    for (k, &c) in coeffs.iter().enumerate().take(k1).skip(k0) {
+        let pos = shift + 32 * k;
+        if pos < offset {
+            if offset - pos < 64 {
+                out[0] ^= c >> (offset - pos);
+            }
+            continue;
+        }
+        let rel = pos - offset;
+        let (w, bit) = (rel / 64, rel % 64);
+        if w >= out.len() {
+            break;
+        }
+        out[w] ^= c << bit;
+        if bit != 0 && w + 1 < out.len() {
+            out[w + 1] ^= c >> (64 - bit);
+        }
+    }
+}
+
+/// The 32-bit pieces `first .. first + count` of a polynomial of `bits` bits, one per word,
+/// zero-padded to `size`.
+fn pieces(words: &[u64], bits: usize, first: usize, count: usize, size: usize) -> Vec<u64> {
+    pieces_into(Vec::new(), words, bits, first, count, size)
+}
+
+/// [`pieces`] written into `buf` (reused when it already has `size` words: no fresh pages).
+fn pieces_into(mut buf: Vec<u64>, words: &[u64], bits: usize, first: usize, count: usize, size: usize) -> Vec<u64> {
+    if buf.len() == size {
+        buf[count..].par_chunks_mut(PAR_WORDS).for_each(|c| c.fill(0));
+    } else {
+        buf.zeroize();
+        buf = vec![0u64; size];
+    }
+    for (i, slot) in (first..first + count).zip(buf.iter_mut()) {
         let piece = (words[i / 2] >> (32 * (i % 2))) & 0xffff_ffff;
         let valid = (bits - 32 * i).min(32);
         *slot = piece & (u64::MAX >> (64 - valid));
     }
-    out
+    buf
 }
 
 /// Monomial coefficients → evaluations at `span(β₀…β_{K−1})` (index `i` ↦ `Σ_{bits u} β_u`).
@@ -366,14 +468,99 @@ fn tile_twists() -> &'static [u64] {
 /// and XORs as one call per sub-block, with the twists from [`tile_twists`] and one dispatch
 /// for the tile.
 fn tile_butterflies(g: usize, tile: &mut [u64], levels: u32, forward: bool) {
+    tile_butterflies_by(Kernel::best(), g, tile, levels, forward);
+}
+
+/// [`tile_butterflies`] with the given kernel (which the CPU must support).
+fn tile_butterflies_by(kernel: Kernel, g: usize, tile: &mut [u64], levels: u32, forward: bool) {
     debug_assert!(tile.len() == 1 << levels && levels < BLOCK_LOG + 1 && g.is_multiple_of(tile.len()));
-    #[cfg(target_arch = "x86_64")]
-    if has_hardware_clmul() {
-        // SAFETY: the CPU supports pclmulqdq (checked).
-        unsafe { tile_butterflies_hw(g, tile, levels, forward) };
-        return;
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Wide` is only chosen when the CPU has vpclmulqdq, avx2 and pclmulqdq.
+        Kernel::Wide => unsafe { tile_butterflies_wide(g, tile, levels, forward) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Clmul` is only chosen when the CPU has pclmulqdq.
+        Kernel::Clmul => unsafe { tile_butterflies_hw(g, tile, levels, forward) },
+        _ => tile_butterflies_with(g, tile, levels, forward, |lo, hi, w, f| {
+            butterflies_with(lo, hi, w, f, gf64::mul_soft)
+        }),
     }
-    tile_butterflies_with(g, tile, levels, forward, |lo, hi, w, f| butterflies_with(lo, hi, w, f, gf64::mul_soft));
+}
+
+/// [`tile_butterflies`] with `VPCLMULQDQ`.
+///
+/// # Safety
+/// The CPU must support `vpclmulqdq`, `avx2` and `pclmulqdq`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "vpclmulqdq,avx2,pclmulqdq")]
+unsafe fn tile_butterflies_wide(g: usize, tile: &mut [u64], levels: u32, forward: bool) {
+    // SAFETY (closures): the features by this function's contract.
+    let halves = |lo: &mut [u64], hi: &mut [u64], w, f| unsafe { butterflies_wide(lo, hi, w, f) };
+    if levels < 4 {
+        tile_butterflies_with(g, tile, levels, forward, halves);
+    } else if forward {
+        tile_levels_with(g, tile, 3, levels, forward, halves);
+        // SAFETY: as above.
+        unsafe { bottom_levels_wide(g, tile, forward) };
+    } else {
+        // SAFETY: as above.
+        unsafe { bottom_levels_wide(g, tile, forward) };
+        tile_levels_with(g, tile, 3, levels, forward, halves);
+    }
+}
+
+/// Levels 2 and 1 of the butterflies on a tile at global index `g` (length a multiple of 16),
+/// fused: each 4-word block is one radix-4 step ([`quad_step`] on one-word quarters), four
+/// blocks at a time, transposed so that lane `i` holds block `i` (twists per lane, products
+/// `gf64::mul4_lanes_hw`). The same products and XORs as the two levels' per-sub-block calls,
+/// which at half lengths of 2 and 1 words fall to the SSE and scalar tails.
+///
+/// # Safety
+/// The CPU must support `vpclmulqdq`, `avx2` and `pclmulqdq`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "vpclmulqdq,avx2,pclmulqdq")]
+unsafe fn bottom_levels_wide(g: usize, tile: &mut [u64], forward: bool) {
+    use core::arch::x86_64::{
+        __m256i, _mm256_loadu_si256, _mm256_permute2x128_si256, _mm256_storeu_si256, _mm256_unpackhi_epi64,
+        _mm256_unpacklo_epi64,
+    };
+    debug_assert!(tile.len().is_multiple_of(16) && tile.len() <= 1 << BLOCK_LOG);
+    let twists = tile_twists();
+    let (base2, base1) = (gf64::span_element(g >> 2, 1), gf64::span_element(g >> 1, 1));
+    // The 4×4 transpose of words (its own inverse).
+    let transpose = |r: [__m256i; 4]| {
+        let t0 = _mm256_unpacklo_epi64(r[0], r[1]);
+        let t1 = _mm256_unpackhi_epi64(r[0], r[1]);
+        let t2 = _mm256_unpacklo_epi64(r[2], r[3]);
+        let t3 = _mm256_unpackhi_epi64(r[2], r[3]);
+        [
+            _mm256_permute2x128_si256(t0, t2, 0x20),
+            _mm256_permute2x128_si256(t1, t3, 0x20),
+            _mm256_permute2x128_si256(t0, t2, 0x31),
+            _mm256_permute2x128_si256(t1, t3, 0x31),
+        ]
+    };
+    for (q, group) in tile.chunks_exact_mut(16).enumerate() {
+        // Blocks 4q .. 4q + 4 of the tile: level-2 sub-block b, level-1 sub-blocks 2b, 2b + 1.
+        let b0 = 4 * q;
+        let w2: [u64; 4] = std::array::from_fn(|i| base2 ^ twists[b0 + i]);
+        let wa: [u64; 4] = std::array::from_fn(|i| base1 ^ twists[2 * (b0 + i)]);
+        let wb: [u64; 4] = std::array::from_fn(|i| base1 ^ twists[2 * (b0 + i) + 1]);
+        // SAFETY: four-word arrays.
+        let [w2, wa, wb] = [w2, wa, wb].map(|w| unsafe { _mm256_loadu_si256(w.as_ptr().cast()) });
+        let p = group.as_mut_ptr().cast::<__m256i>();
+        // SAFETY: `group` holds 16 words: four unaligned 256-bit loads.
+        let r = std::array::from_fn(|i| unsafe { _mm256_loadu_si256(p.add(i)) });
+        let u = transpose(r).map(Lanes4);
+        // SAFETY (closures): the features by this function's contract.
+        let mul = |t: __m256i| move |x: Lanes4| Lanes4(unsafe { gf64::mul4_lanes_hw(x.0, t) });
+        let u = quad_step(u, forward, mul(w2), mul(wa), mul(wb));
+        let r = transpose(u.map(|x| x.0));
+        for (i, v) in r.into_iter().enumerate() {
+            // SAFETY: as for the loads.
+            unsafe { _mm256_storeu_si256(p.add(i), v) };
+        }
+    }
 }
 
 /// [`tile_butterflies`] with `PCLMULQDQ`.
@@ -397,6 +584,19 @@ fn tile_butterflies_with(
     forward: bool,
     halves: impl Fn(&mut [u64], &mut [u64], u64, bool),
 ) {
+    tile_levels_with(g, tile, 1, levels, forward, halves);
+}
+
+/// Levels `levels` down to `low` (forward) or `low` up to `levels` of [`tile_butterflies_with`].
+#[inline(always)]
+fn tile_levels_with(
+    g: usize,
+    tile: &mut [u64],
+    low: u32,
+    levels: u32,
+    forward: bool,
+    halves: impl Fn(&mut [u64], &mut [u64], u64, bool),
+) {
     let twists = tile_twists();
     let mut level = |k: u32| {
         let base = gf64::span_element(g >> k, 1);
@@ -406,9 +606,9 @@ fn tile_butterflies_with(
         }
     };
     if forward {
-        (1..=levels).rev().for_each(&mut level);
+        (low..=levels).rev().for_each(&mut level);
     } else {
-        (1..=levels).for_each(&mut level);
+        (low..=levels).for_each(&mut level);
     }
 }
 
@@ -436,13 +636,53 @@ fn quad(a: &mut [u64], b: &mut [u64], c: &mut [u64], d: &mut [u64], w: [u64; 3],
             .for_each(|((a, b), (c, d))| quad(a, b, c, d, w, forward));
         return;
     }
-    #[cfg(target_arch = "x86_64")]
-    if has_hardware_clmul() {
-        // SAFETY: the CPU supports pclmulqdq (checked).
-        unsafe { quad_hw(a, b, c, d, w, forward) };
-        return;
+    quad_by(Kernel::best(), a, b, c, d, w, forward);
+}
+
+/// The butterflies of [`quad`] on one thread with the given kernel (which the CPU must support).
+fn quad_by(kernel: Kernel, a: &mut [u64], b: &mut [u64], c: &mut [u64], d: &mut [u64], w: [u64; 3], forward: bool) {
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Wide` is only chosen when the CPU has vpclmulqdq, avx2 and pclmulqdq.
+        Kernel::Wide => unsafe { quad_wide(a, b, c, d, w, forward) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Clmul` is only chosen when the CPU has pclmulqdq.
+        Kernel::Clmul => unsafe { quad_hw(a, b, c, d, w, forward) },
+        _ => quad_with(a, b, c, d, w, forward, gf64::mul_soft),
     }
-    quad_with(a, b, c, d, w, forward, gf64::mul_soft);
+}
+
+/// [`quad`] with `VPCLMULQDQ`: four butterflies of each kind per step in 256-bit registers
+/// (`gf64::mul4_hw`), the tail on [`quad_hw`].
+///
+/// # Safety
+/// The CPU must support `vpclmulqdq`, `avx2` and `pclmulqdq`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "vpclmulqdq,avx2,pclmulqdq")]
+unsafe fn quad_wide(a: &mut [u64], b: &mut [u64], c: &mut [u64], d: &mut [u64], w: [u64; 3], forward: bool) {
+    use core::arch::x86_64::{__m256i, _mm256_loadu_si256, _mm256_set1_epi64x, _mm256_storeu_si256};
+    let four = a.len() & !3;
+    let [wk, wa, wb] = w.map(|t| _mm256_set1_epi64x(t as i64));
+    let (a4, a1) = a.split_at_mut(four);
+    let (b4, b1) = b.split_at_mut(four);
+    let (c4, c1) = c.split_at_mut(four);
+    let (d4, d1) = d.split_at_mut(four);
+    for (((x0, x1), x2), x3) in
+        a4.chunks_exact_mut(4).zip(b4.chunks_exact_mut(4)).zip(c4.chunks_exact_mut(4)).zip(d4.chunks_exact_mut(4))
+    {
+        let ptrs = [x0, x1, x2, x3].map(|x| x.as_mut_ptr().cast::<__m256i>());
+        // SAFETY: each pointer addresses four u64 of its chunk (unaligned loads and stores).
+        let u = ptrs.map(|p| Lanes4(unsafe { _mm256_loadu_si256(p) }));
+        // SAFETY: the features by this function's contract.
+        let mul = |t: __m256i| move |x: Lanes4| Lanes4(unsafe { gf64::mul4_hw(x.0, t) });
+        let u = quad_step(u, forward, mul(wk), mul(wa), mul(wb));
+        for (p, x) in ptrs.into_iter().zip(u) {
+            // SAFETY: as for the loads.
+            unsafe { _mm256_storeu_si256(p, x.0) };
+        }
+    }
+    // SAFETY: pclmulqdq by this function's contract.
+    unsafe { quad_hw(a1, b1, c1, d1, w, forward) };
 }
 
 /// [`quad`] with `PCLMULQDQ`.
@@ -482,6 +722,33 @@ unsafe fn quad_hw(a: &mut [u64], b: &mut [u64], c: &mut [u64], d: &mut [u64], w:
 #[cfg(target_arch = "x86_64")]
 #[derive(Clone, Copy)]
 struct Lanes(core::arch::x86_64::__m128i);
+
+/// Four GF(2⁶⁴) elements in an AVX2 register, added (XOR) lane by lane; only built inside
+/// functions compiled with `avx2` (into which `bitxor` is inlined).
+#[cfg(target_arch = "x86_64")]
+#[derive(Clone, Copy)]
+struct Lanes4(core::arch::x86_64::__m256i);
+
+#[cfg(target_arch = "x86_64")]
+impl core::ops::BitXor for Lanes4 {
+    type Output = Lanes4;
+    #[inline(always)]
+    fn bitxor(self, other: Lanes4) -> Lanes4 {
+        // SAFETY: a `Lanes4` only exists in code running with avx2 (see the type's doc).
+        Lanes4(unsafe { xor256(self.0, other.0) })
+    }
+}
+
+/// `a ^ b` on 256 bits.
+///
+/// # Safety
+/// The CPU must support `avx2`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+unsafe fn xor256(a: core::arch::x86_64::__m256i, b: core::arch::x86_64::__m256i) -> core::arch::x86_64::__m256i {
+    core::arch::x86_64::_mm256_xor_si256(a, b)
+}
 
 #[cfg(target_arch = "x86_64")]
 impl core::ops::BitXor for Lanes {
@@ -553,13 +820,56 @@ fn butterflies(lo: &mut [u64], hi: &mut [u64], w: u64, forward: bool) {
         lo.par_chunks_mut(PAR_WORDS).zip(hi.par_chunks_mut(PAR_WORDS)).for_each(|(l, h)| butterflies(l, h, w, forward));
         return;
     }
-    #[cfg(target_arch = "x86_64")]
-    if has_hardware_clmul() {
-        // SAFETY: the CPU supports pclmulqdq (checked).
+    butterflies_by(Kernel::best(), lo, hi, w, forward);
+}
+
+/// [`butterflies`] on one thread with the given kernel (which the CPU must support).
+fn butterflies_by(kernel: Kernel, lo: &mut [u64], hi: &mut [u64], w: u64, forward: bool) {
+    match kernel {
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Wide` is only chosen when the CPU has vpclmulqdq, avx2 and pclmulqdq.
+        Kernel::Wide => unsafe { butterflies_wide(lo, hi, w, forward) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Clmul` is only chosen when the CPU has pclmulqdq.
+        Kernel::Clmul => unsafe { butterflies_hw(lo, hi, w, forward) },
+        _ => butterflies_with(lo, hi, w, forward, gf64::mul_soft),
+    }
+}
+
+/// [`butterflies`] with `VPCLMULQDQ`: four butterflies per step (`gf64::mul4_hw`), the tail
+/// (and halves shorter than four words) on [`butterflies_hw`].
+///
+/// # Safety
+/// The CPU must support `vpclmulqdq`, `avx2` and `pclmulqdq`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "vpclmulqdq,avx2,pclmulqdq")]
+#[inline]
+unsafe fn butterflies_wide(lo: &mut [u64], hi: &mut [u64], w: u64, forward: bool) {
+    use core::arch::x86_64::{__m256i, _mm256_loadu_si256, _mm256_set1_epi64x, _mm256_storeu_si256};
+    if w == 0 || lo.len() < 4 {
+        // SAFETY: pclmulqdq by this function's contract.
         unsafe { butterflies_hw(lo, hi, w, forward) };
         return;
     }
-    butterflies_with(lo, hi, w, forward, gf64::mul_soft);
+    let four = lo.len() & !3;
+    let wv = _mm256_set1_epi64x(w as i64);
+    let (lo4, lo1) = lo.split_at_mut(four);
+    let (hi4, hi1) = hi.split_at_mut(four);
+    for (u, v) in lo4.chunks_exact_mut(4).zip(hi4.chunks_exact_mut(4)) {
+        let (pu, pv) = (u.as_mut_ptr().cast::<__m256i>(), v.as_mut_ptr().cast::<__m256i>());
+        // SAFETY: each pointer addresses four u64 of its chunk (unaligned loads and stores);
+        // the features by this function's contract.
+        unsafe {
+            let (x, y) =
+                butterfly_step(Lanes4(_mm256_loadu_si256(pu)), Lanes4(_mm256_loadu_si256(pv)), forward, |t: Lanes4| {
+                    Lanes4(gf64::mul4_hw(t.0, wv))
+                });
+            _mm256_storeu_si256(pu, x.0);
+            _mm256_storeu_si256(pv, y.0);
+        }
+    }
+    // SAFETY: pclmulqdq by this function's contract.
+    unsafe { butterflies_hw(lo1, hi1, w, forward) };
 }
 
 /// [`butterflies`] with `PCLMULQDQ`.
@@ -627,15 +937,43 @@ fn butterflies_with(lo: &mut [u64], hi: &mut [u64], w: u64, forward: bool, mul: 
 
 /// `a[i] ← a[i]·b[i]` in GF(2⁶⁴).
 fn pointwise(a: &mut [u64], b: &[u64]) {
-    a.par_chunks_mut(PAR_WORDS).zip(b.par_chunks(PAR_WORDS)).for_each(|(x, y)| {
+    a.par_chunks_mut(PAR_WORDS).zip(b.par_chunks(PAR_WORDS)).for_each(|(x, y)| pointwise_by(Kernel::best(), x, y));
+}
+
+/// [`pointwise`] on one thread with the given kernel (which the CPU must support).
+fn pointwise_by(kernel: Kernel, x: &mut [u64], y: &[u64]) {
+    match kernel {
         #[cfg(target_arch = "x86_64")]
-        if has_hardware_clmul() {
-            // SAFETY: the CPU supports pclmulqdq (checked).
-            unsafe { pointwise_hw(x, y) };
-            return;
-        }
-        x.iter_mut().zip(y).for_each(|(u, &v)| *u = gf64::mul_soft(*u, v));
-    });
+        // SAFETY: `Wide` is only chosen when the CPU has vpclmulqdq, avx2 and pclmulqdq.
+        Kernel::Wide => unsafe { pointwise_wide(x, y) },
+        #[cfg(target_arch = "x86_64")]
+        // SAFETY: `Clmul` is only chosen when the CPU has pclmulqdq.
+        Kernel::Clmul => unsafe { pointwise_hw(x, y) },
+        _ => x.iter_mut().zip(y).for_each(|(u, &v)| *u = gf64::mul_soft(*u, v)),
+    }
+}
+
+/// [`pointwise`] with `VPCLMULQDQ`, four products per step, the tail on [`pointwise_hw`].
+///
+/// # Safety
+/// The CPU must support `vpclmulqdq`, `avx2` and `pclmulqdq`.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "vpclmulqdq,avx2,pclmulqdq")]
+unsafe fn pointwise_wide(x: &mut [u64], y: &[u64]) {
+    use core::arch::x86_64::{__m256i, _mm256_loadu_si256, _mm256_storeu_si256};
+    let four = x.len().min(y.len()) & !3;
+    let (x4, x1) = x.split_at_mut(four);
+    let (y4, y1) = y.split_at(four);
+    for (u, v) in x4.chunks_exact_mut(4).zip(y4.chunks_exact(4)) {
+        let pu = u.as_mut_ptr().cast::<__m256i>();
+        // SAFETY: the pointers address four u64 of their chunks (unaligned); the features by
+        // this function's contract.
+        unsafe {
+            _mm256_storeu_si256(pu, gf64::mul4_lanes_hw(_mm256_loadu_si256(pu), _mm256_loadu_si256(v.as_ptr().cast())))
+        };
+    }
+    // SAFETY: pclmulqdq by this function's contract.
+    unsafe { pointwise_hw(x1, y1) };
 }
 
 /// [`pointwise`] with `PCLMULQDQ`.
@@ -774,45 +1112,80 @@ mod tests {
     }
 
     #[test]
-    fn the_hardware_kernels_equal_the_portable_ones() {
-        // The SSE kernels (two lanes, odd tails) against the portable product, forward and
-        // inverse: radix-2 halves, radix-4 quarters, whole tiles and the pointwise product.
+    fn the_dispatch_picks_the_widest_kernel_the_cpu_has() {
+        let expected = if gf64::has_wide_clmul() {
+            Kernel::Wide
+        } else if has_hardware_clmul() {
+            Kernel::Clmul
+        } else {
+            Kernel::Portable
+        };
+        assert_eq!(Kernel::best(), expected);
+        assert_eq!(Kernel::supported()[0], expected);
+        assert_eq!(*Kernel::supported().last().unwrap(), Kernel::Portable);
+    }
+
+    #[test]
+    fn every_kernel_this_cpu_supports_equals_the_portable_one() {
+        let supported = Kernel::supported();
+        eprintln!("kernels checked on this CPU: {supported:?}");
+        for kernel in supported {
+            kernel_equals_portable(kernel);
+        }
+    }
+
+    /// The 256-bit kernels explicitly. Ignored by default: a machine without `VPCLMULQDQ` cannot
+    /// run them (the test then fails instead of passing untested); run with `--ignored`.
+    #[test]
+    #[ignore = "needs VPCLMULQDQ"]
+    fn the_vpclmulqdq_kernels_equal_the_portable_ones() {
+        assert!(gf64::has_wide_clmul(), "this CPU lacks VPCLMULQDQ/AVX2: the wide kernels cannot run");
+        kernel_equals_portable(Kernel::Wide);
+    }
+
+    /// The kernels of `kernel` (4 or 2 lanes, odd tails) against the portable product, forward
+    /// and inverse: radix-2 halves, radix-4 quarters, whole tiles and the pointwise product.
+    fn kernel_equals_portable(kernel: Kernel) {
         let mut rng = derive_rng(6, &[4]);
         let soft_halves =
             |lo: &mut [u64], hi: &mut [u64], w: u64, f: bool| butterflies_with(lo, hi, w, f, gf64::mul_soft);
-        for len in [1usize, 2, 3, 7, 64, 1001] {
+        for len in [1usize, 2, 3, 4, 5, 6, 7, 9, 64, 1001, 1003] {
             let words: Vec<u64> = (0..4 * len).map(|_| rng.next_u64()).collect();
             let w = [rng.next_u64(), rng.next_u64(), rng.next_u64()];
             for forward in [true, false] {
                 let (mut fast, mut soft) = (words.clone(), words.clone());
                 let (a, b) = fast.split_at_mut(2 * len);
-                butterflies(a, b, w[0], forward);
+                butterflies_by(kernel, a, b, w[0], forward);
                 let (a, b) = soft.split_at_mut(2 * len);
                 soft_halves(a, b, w[0], forward);
-                assert_eq!(fast, soft, "halves, len {len}");
+                assert_eq!(fast, soft, "{kernel:?} halves, len {len}");
                 let quarters = |p: &mut Vec<u64>, hw: bool| {
                     let (a, rest) = p.split_at_mut(len);
                     let (b, rest) = rest.split_at_mut(len);
                     let (c, d) = rest.split_at_mut(len);
-                    if hw { quad(a, b, c, d, w, forward) } else { quad_with(a, b, c, d, w, forward, gf64::mul_soft) }
+                    if hw {
+                        quad_by(kernel, a, b, c, d, w, forward)
+                    } else {
+                        quad_with(a, b, c, d, w, forward, gf64::mul_soft)
+                    }
                 };
                 quarters(&mut fast, true);
                 quarters(&mut soft, false);
-                assert_eq!(fast, soft, "quarters, len {len}");
+                assert_eq!(fast, soft, "{kernel:?} quarters, len {len}");
             }
             let (mut fast, mut soft) = (words.clone(), words.clone());
-            pointwise(&mut fast, &words[1..]);
+            pointwise_by(kernel, &mut fast, &words[1..]);
             soft.iter_mut().zip(&words[1..]).for_each(|(u, &v)| *u = gf64::mul_soft(*u, v));
-            assert_eq!(fast[..4 * len - 1], soft[..4 * len - 1], "pointwise, len {len}");
+            assert_eq!(fast[..4 * len - 1], soft[..4 * len - 1], "{kernel:?} pointwise, len {len}");
         }
         for levels in [1u32, 2, 5, BLOCK_LOG] {
             let g = 3usize << levels;
             let words: Vec<u64> = (0..1usize << levels).map(|_| rng.next_u64()).collect();
             for forward in [true, false] {
                 let (mut fast, mut soft) = (words.clone(), words.clone());
-                tile_butterflies(g, &mut fast, levels, forward);
+                tile_butterflies_by(kernel, g, &mut fast, levels, forward);
                 tile_butterflies_with(g, &mut soft, levels, forward, soft_halves);
-                assert_eq!(fast, soft, "tile of 2^{levels}");
+                assert_eq!(fast, soft, "{kernel:?} tile of 2^{levels}");
                 // And the level-by-level calls the tile replaces.
                 let mut plain = words.clone();
                 let order: Vec<u32> = if forward { (1..=levels).rev().collect() } else { (1..=levels).collect() };
@@ -827,9 +1200,24 @@ mod tests {
     }
 
     #[test]
+    fn the_second_operand_is_cut_in_two_when_that_saves_field_products() {
+        assert_eq!(parts(40, 90), (2, 45));
+        assert_eq!(parts(40, 89), (2, 45));
+        assert_eq!(parts(65, 129), (1, 129));
+        // The Toeplitz hash's sizes (seed and key pieces), m = n/2: 10⁸ bits fills 93 % of 2^23
+        // (one part), 10⁹ bits 58 % of 2^27 (two parts of 2^26).
+        let toeplitz = |n: usize| parts((n + n / 2 - 1).div_ceil(32), n.div_ceil(32)).0;
+        assert_eq!(toeplitz(100_000_000), 1);
+        assert_eq!(toeplitz(1_000_000_000), 2);
+    }
+
+    #[test]
     fn product_windows_equal_the_bitwise_product() {
         let mut rng = derive_rng(6, &[2]);
-        for (a_bits, b_bits) in [(1, 1), (31, 33), (64, 64), (100, 3), (1000, 777), (2049, 4100)] {
+        // (1280, 2880) and (1279, 2881) are cut into two parts (`parts`), the others not.
+        for (a_bits, b_bits) in
+            [(1, 1), (31, 33), (64, 64), (100, 3), (1000, 777), (2049, 4100), (1280, 2880), (1279, 2881)]
+        {
             let a = random_bits(a_bits, &mut rng);
             let b = random_bits(b_bits, &mut rng);
             let full = naive_product(&a, a_bits, &b, b_bits);
