@@ -253,7 +253,8 @@ impl<const L: usize> Lanes<L> {
         results.into_iter().map(|r| r.expect("every frame decoded")).collect()
     }
 
-    /// Puts frame `frame` into lane `l`: quantised LLRs, its syndrome, zero check messages.
+    /// Puts frame `frame` into lane `l`: quantised LLRs, its syndrome, zero check messages
+    /// (zero magnitudes in `state`).
     fn load(&mut self, code: &LdpcCode, l: usize, (llr, syndrome): Frame<'_>, scaling: Scaling) {
         assert_eq!(llr.len(), code.len(), "channel LLRs");
         assert_eq!(syndrome.len(), code.checks(), "syndrome");
@@ -271,9 +272,8 @@ impl<const L: usize> Lanes<L> {
                 part[l] = 0;
             }
         }
-        for s in &mut self.signs {
-            *s &= !bit;
-        }
+        // The lane's sign bits per edge are left as they are: with its check magnitudes 0, an
+        // old message is 0 whatever its sign, and the first update writes every edge's sign.
     }
 
     /// One layered iteration over every check, in order; bit `l` of the result is set when
