@@ -295,37 +295,28 @@ impl<const L: usize> Lanes<L> {
         if L != 16 {
             return self.iterate_portable(code, scaling);
         }
-        let (starts, vars) = code.raw();
-        let posterior = &mut self.posterior.store[..];
-        let scratch = &mut self.scratch.store[..];
-        let mut unsatisfied = 0u32;
-        let checks = starts.len() - 1;
-        for c in 0..checks {
-            if c + PREFETCH_AHEAD < checks {
-                let ahead = starts[c + PREFETCH_AHEAD] as usize..starts[c + PREFETCH_AHEAD + 1] as usize;
-                for &v in &vars[ahead] {
-                    prefetch(&posterior[v as usize]);
-                }
-            }
-            let range = starts[c] as usize..starts[c + 1] as usize;
+        self.sweep(code, |posterior, vars, signs, state, scratch, flips| {
             // SAFETY: L = 16 here, so `[[i16; L]; 3]` is `[[i16; 16]; 3]`.
-            let state = unsafe { &mut *self.state[c].as_mut_ptr().cast::<[[i16; 16]; 3]>() };
-            let parity = avx2::update_check(
-                posterior,
-                &vars[range.clone()],
-                &mut self.signs[range],
-                state,
-                scratch,
-                self.flips[c],
-                scaling,
-            );
-            unsatisfied |= parity ^ self.flips[c];
-        }
-        unsatisfied
+            let state = unsafe { &mut *state.as_mut_ptr().cast::<[[i16; 16]; 3]>() };
+            avx2::update_check(&mut posterior.store, vars, signs, state, &mut scratch.store, flips, scaling)
+        })
     }
 
     #[inline(always)]
     fn iterate_portable(&mut self, code: &LdpcCode, scaling: Scaling) -> u32 {
+        self.sweep(code, |posterior, vars, signs, state, scratch, flips| {
+            update_check(posterior.rows_mut(), vars, signs, state, scratch.rows_mut(), flips, scaling)
+        })
+    }
+
+    /// One layered iteration: `update(posterior, vars, signs, state, scratch, flips)` on each
+    /// check in order, which returns the parity of the new hard decisions per lane.
+    #[inline(always)]
+    fn sweep(
+        &mut self,
+        code: &LdpcCode,
+        mut update: impl FnMut(&mut Rows<L>, &[u32], &mut [u32], &mut [[i16; L]; 3], &mut Rows<L>, u32) -> u32,
+    ) -> u32 {
         let (starts, vars) = code.raw();
         let mut unsatisfied = 0u32;
         let checks = starts.len() - 1;
@@ -339,14 +330,13 @@ impl<const L: usize> Lanes<L> {
                 }
             }
             let range = starts[c] as usize..starts[c + 1] as usize;
-            let parity = update_check(
-                self.posterior.rows_mut(),
+            let parity = update(
+                &mut self.posterior,
                 &vars[range.clone()],
                 &mut self.signs[range],
                 &mut self.state[c],
-                self.scratch.rows_mut(),
+                &mut self.scratch,
                 self.flips[c],
-                scaling,
             );
             unsatisfied |= parity ^ self.flips[c];
         }
