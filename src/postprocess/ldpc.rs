@@ -42,4 +42,4 @@ pub use decoder::{CheckRule, Decoded, Decoder, MIN_SUM_NORMALISATION, channel_ll
 pub use distribution::{DegreeDistribution, ELKOUSS_2009, TableRow};
 pub use mother::MotherCode;
 pub use plan::{DELTA, FramePlan, Plan};
-pub use reconcile::{AliceFrames, LdpcChannel, LdpcOutcome, LdpcReconciler};
+pub use reconcile::{AliceFrames, LdpcChannel, LdpcOutcome, LdpcReconciler, THROUGHPUT_EFFICIENCY};

@@ -24,6 +24,9 @@ use super::Decoded;
 use crate::postprocess::BitString;
 use crate::postprocess::ldpc::LdpcCode;
 
+#[cfg(target_arch = "x86_64")]
+mod avx2;
+
 /// Fixed-point units per unit LLR `u` (the channel LLR on the BSC).
 pub(super) const SCALE: f32 = 16.0;
 
@@ -128,6 +131,42 @@ impl Scaling {
     }
 }
 
+/// 16 lanes of `i16`, aligned to one 32-byte AVX2 vector: the storage of [`Rows`].
+#[repr(C, align(32))]
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Row(pub [i16; 16]);
+
+/// A table of `len` rows of `L` lanes, stored in 32-byte aligned [`Row`]s, so that at 16 lanes
+/// each row is one aligned vector that never straddles two cache lines.
+#[derive(Debug, Default)]
+struct Rows<const L: usize> {
+    store: Vec<Row>,
+    len: usize,
+}
+
+impl<const L: usize> Rows<L> {
+    /// Makes the table `len` rows of zeros.
+    fn reset(&mut self, len: usize) {
+        const { assert!(L <= 16 && 16 % L == 0, "lanes divide a row") };
+        self.store.clear();
+        self.store.resize((len * L).div_ceil(16), Row::default());
+        self.len = len;
+    }
+
+    /// The rows.
+    fn rows(&self) -> &[[i16; L]] {
+        // SAFETY: the store holds at least `len·L` initialised `i16` (reset), `[i16; L]` has the
+        // alignment of `i16`, which `Row` exceeds, and no padding.
+        unsafe { std::slice::from_raw_parts(self.store.as_ptr().cast(), self.len) }
+    }
+
+    /// The rows, mutable.
+    fn rows_mut(&mut self) -> &mut [[i16; L]] {
+        // SAFETY: as in `rows`, borrowed mutably through `self`.
+        unsafe { std::slice::from_raw_parts_mut(self.store.as_mut_ptr().cast(), self.len) }
+    }
+}
+
 /// A frame to decode: its channel LLRs and syndrome.
 pub(super) type Frame<'a> = (&'a [f32], &'a BitString);
 
@@ -135,7 +174,7 @@ pub(super) type Frame<'a> = (&'a [f32], &'a BitString);
 #[derive(Debug, Default)]
 pub(super) struct Lanes<const L: usize> {
     /// Posterior LLR of each variable, per lane.
-    posterior: Vec<[i16; L]>,
+    posterior: Rows<L>,
     /// Per check and lane: the scaled first and second minimum of its last update, and the
     /// edge (index within the check) of the first minimum, which got the second.
     state: Vec<[[i16; L]; 3]>,
@@ -144,7 +183,7 @@ pub(super) struct Lanes<const L: usize> {
     /// Per check: bit `l` is lane `l`'s syndrome bit.
     flips: Vec<u32>,
     /// `posterior − message` of the check being updated.
-    scratch: Vec<[i16; L]>,
+    scratch: Rows<L>,
 }
 
 impl<const L: usize> Lanes<L> {
@@ -159,40 +198,52 @@ impl<const L: usize> Lanes<L> {
     ) -> Vec<Decoded> {
         const { assert!(L >= 1 && L <= 32, "lanes of a u32 sign mask") };
         let (n, m, edges) = (code.len(), code.checks(), code.edges());
-        self.posterior.clear();
-        self.posterior.resize(n, [0; L]);
+        self.posterior.reset(n);
         self.state.clear();
         self.state.resize(m, [[0; L]; 3]);
         self.signs.clear();
         self.signs.resize(edges, 0);
         self.flips.clear();
         self.flips.resize(m, 0);
-        self.scratch.resize(code.max_check_degree(), [0; L]);
+        self.scratch.reset(code.max_check_degree());
         let mut results: Vec<Option<Decoded>> = vec![None; frames.len()];
         let mut lane_frame: [Option<usize>; L] = [None; L];
         let mut lane_iterations = [0u32; L];
         let mut next = 0;
         loop {
-            for l in 0..L {
-                while lane_frame[l].is_none() && next < frames.len() {
-                    let f = next;
-                    next += 1;
-                    self.load(code, l, frames[f], scaling);
-                    if self.lane_satisfies(code, l) {
-                        results[f] = Some(Decoded { word: self.word(l), iterations: 0, converged: true });
-                    } else {
-                        (lane_frame[l], lane_iterations[l]) = (Some(f), 0);
+            // Fill the idle lanes; a frame whose hard decisions already satisfy its syndrome is
+            // done at 0 iterations and its lane takes the next one.
+            loop {
+                let mut loaded = 0u32;
+                for (l, slot) in lane_frame.iter_mut().enumerate() {
+                    if slot.is_none() && next < frames.len() {
+                        self.load(code, l, frames[next], scaling);
+                        (*slot, lane_iterations[l]) = (Some(next), 0);
+                        loaded |= 1 << l;
+                        next += 1;
                     }
+                }
+                if loaded == 0 {
+                    break;
+                }
+                let done = loaded & self.satisfied_lanes(code, loaded);
+                for l in (0..L).filter(|l| done >> l & 1 == 1) {
+                    let f = lane_frame[l].take().expect("a loaded lane");
+                    results[f] = Some(Decoded { word: self.word(l), iterations: 0, converged: true });
                 }
             }
             if lane_frame.iter().all(Option::is_none) {
                 break;
             }
             let unsatisfied = self.iterate(code, scaling);
+            let candidates = (0..L)
+                .filter(|&l| lane_frame[l].is_some() && unsatisfied >> l & 1 == 0)
+                .fold(0u32, |acc, l| acc | 1 << l);
+            let satisfied = if candidates == 0 { 0 } else { candidates & self.satisfied_lanes(code, candidates) };
             for l in 0..L {
                 let Some(f) = lane_frame[l] else { continue };
                 lane_iterations[l] += 1;
-                let converged = unsatisfied >> l & 1 == 0 && self.lane_satisfies(code, l);
+                let converged = satisfied >> l & 1 == 1;
                 if converged || lane_iterations[l] >= max_iterations {
                     results[f] = Some(Decoded { word: self.word(l), iterations: lane_iterations[l], converged });
                     lane_frame[l] = None;
@@ -202,13 +253,14 @@ impl<const L: usize> Lanes<L> {
         results.into_iter().map(|r| r.expect("every frame decoded")).collect()
     }
 
-    /// Puts frame `frame` into lane `l`: quantised LLRs, its syndrome, zero check messages.
+    /// Puts frame `frame` into lane `l`: quantised LLRs, its syndrome, zero check messages
+    /// (zero magnitudes in `state`).
     fn load(&mut self, code: &LdpcCode, l: usize, (llr, syndrome): Frame<'_>, scaling: Scaling) {
         assert_eq!(llr.len(), code.len(), "channel LLRs");
         assert_eq!(syndrome.len(), code.checks(), "syndrome");
         let unit = llr.iter().map(|x| x.abs()).filter(|&a| a > 0.0).fold(f32::INFINITY, f32::min);
         let factor = scaling.units_per_llr(unit);
-        for (p, &x) in self.posterior.iter_mut().zip(llr) {
+        for (p, &x) in self.posterior.rows_mut().iter_mut().zip(llr) {
             p[l] = (x * factor).round().clamp(-f32::from(LIMIT), f32::from(LIMIT)) as i16;
         }
         let bit = 1u32 << l;
@@ -220,9 +272,8 @@ impl<const L: usize> Lanes<L> {
                 part[l] = 0;
             }
         }
-        for s in &mut self.signs {
-            *s &= !bit;
-        }
+        // The lane's sign bits per edge are left as they are: with its check magnitudes 0, an
+        // old message is 0 whatever its sign, and the first update writes every edge's sign.
     }
 
     /// One layered iteration over every check, in order; bit `l` of the result is set when
@@ -236,15 +287,36 @@ impl<const L: usize> Lanes<L> {
         self.iterate_portable(code, scaling)
     }
 
-    /// [`Self::iterate_portable`] compiled for AVX2 (the same integer operations: bit-exact).
+    /// [`Self::iterate_portable`] compiled for AVX2, at 16 lanes with the check update in AVX2
+    /// intrinsics ([`avx2::update_check`]; the same integer operations: bit-exact).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2,bmi1,bmi2,popcnt")]
     fn iterate_avx2(&mut self, code: &LdpcCode, scaling: Scaling) -> u32 {
-        self.iterate_portable(code, scaling)
+        if L != 16 {
+            return self.iterate_portable(code, scaling);
+        }
+        self.sweep(code, |posterior, vars, signs, state, scratch, flips| {
+            // SAFETY: L = 16 here, so `[[i16; L]; 3]` is `[[i16; 16]; 3]`.
+            let state = unsafe { &mut *state.as_mut_ptr().cast::<[[i16; 16]; 3]>() };
+            avx2::update_check(&mut posterior.store, vars, signs, state, &mut scratch.store, flips, scaling)
+        })
     }
 
     #[inline(always)]
     fn iterate_portable(&mut self, code: &LdpcCode, scaling: Scaling) -> u32 {
+        self.sweep(code, |posterior, vars, signs, state, scratch, flips| {
+            update_check(posterior.rows_mut(), vars, signs, state, scratch.rows_mut(), flips, scaling)
+        })
+    }
+
+    /// One layered iteration: `update(posterior, vars, signs, state, scratch, flips)` on each
+    /// check in order, which returns the parity of the new hard decisions per lane.
+    #[inline(always)]
+    fn sweep(
+        &mut self,
+        code: &LdpcCode,
+        mut update: impl FnMut(&mut Rows<L>, &[u32], &mut [u32], &mut [[i16; L]; 3], &mut Rows<L>, u32) -> u32,
+    ) -> u32 {
         let (starts, vars) = code.raw();
         let mut unsatisfied = 0u32;
         let checks = starts.len() - 1;
@@ -254,38 +326,75 @@ impl<const L: usize> Lanes<L> {
             if c + PREFETCH_AHEAD < checks {
                 let ahead = starts[c + PREFETCH_AHEAD] as usize..starts[c + PREFETCH_AHEAD + 1] as usize;
                 for &v in &vars[ahead] {
-                    prefetch(&self.posterior[v as usize]);
+                    prefetch(&self.posterior.rows()[v as usize]);
                 }
             }
             let range = starts[c] as usize..starts[c + 1] as usize;
-            let parity = update_check(
+            let parity = update(
                 &mut self.posterior,
                 &vars[range.clone()],
                 &mut self.signs[range],
                 &mut self.state[c],
                 &mut self.scratch,
                 self.flips[c],
-                scaling,
             );
             unsatisfied |= parity ^ self.flips[c];
         }
         unsatisfied
     }
 
-    /// Whether lane `l`'s hard decisions satisfy every check of its syndrome.
-    fn lane_satisfies(&self, code: &LdpcCode, l: usize) -> bool {
+    /// The lanes among `lanes` (bit `l` for lane `l`) whose hard decisions satisfy every check
+    /// of their syndrome: one pass over the checks for all lanes at once, which stops as soon
+    /// as every lane of `lanes` has an unsatisfied check.
+    fn satisfied_lanes(&self, code: &LdpcCode, lanes: u32) -> u32 {
+        #[cfg(target_arch = "x86_64")]
+        if std::arch::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { self.satisfied_lanes_avx2(code, lanes) };
+        }
+        self.satisfied_lanes_portable(code, lanes)
+    }
+
+    /// [`Self::satisfied_lanes_portable`] compiled for AVX2 (the lanes' XOR vectorises).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn satisfied_lanes_avx2(&self, code: &LdpcCode, lanes: u32) -> u32 {
+        self.satisfied_lanes_portable(code, lanes)
+    }
+
+    #[inline(always)]
+    fn satisfied_lanes_portable(&self, code: &LdpcCode, lanes: u32) -> u32 {
         let (starts, vars) = code.raw();
-        (0..starts.len() - 1).all(|c| {
-            let range = starts[c] as usize..starts[c + 1] as usize;
-            let parity = vars[range].iter().fold(false, |p, &v| p ^ (self.posterior[v as usize][l] < 0));
-            parity == (self.flips[c] >> l & 1 == 1)
-        })
+        let rows = self.posterior.rows();
+        let checks = starts.len() - 1;
+        let mut wrong = 0u32;
+        for c in 0..checks {
+            if c % 64 == 0 && wrong & lanes == lanes {
+                break;
+            }
+            if c + PREFETCH_AHEAD < checks {
+                for &v in &vars[starts[c + PREFETCH_AHEAD] as usize..starts[c + PREFETCH_AHEAD + 1] as usize] {
+                    prefetch(&rows[v as usize]);
+                }
+            }
+            // The sign bit of the XOR of the posteriors is the parity of the hard decisions.
+            let mut acc = [0i16; L];
+            for &v in &vars[starts[c] as usize..starts[c + 1] as usize] {
+                let row = &rows[v as usize];
+                for l in 0..L {
+                    acc[l] ^= row[l];
+                }
+            }
+            let parity = acc.iter().enumerate().fold(0u32, |p, (l, &x)| p | u32::from(x < 0) << l);
+            wrong |= parity ^ self.flips[c];
+        }
+        !wrong & lanes
     }
 
     /// Lane `l`'s hard decisions.
     fn word(&self, l: usize) -> BitString {
-        let mut word = BitString::zeros(self.posterior.len());
-        for (i, p) in self.posterior.iter().enumerate() {
+        let mut word = BitString::zeros(self.posterior.len);
+        for (i, p) in self.posterior.rows().iter().enumerate() {
             if p[l] < 0 {
                 word.set(i, true);
             }
