@@ -47,8 +47,6 @@ pub(crate) mod store;
 pub(crate) mod supply;
 #[cfg(feature = "serve")]
 pub(crate) mod tls;
-#[cfg(feature = "serve")]
-pub(crate) mod wal_sync;
 
 pub use api::{
     ApiError, ApiRequest, KeyContainer, KeyEntry, KeyIdEntry, KeyIds, KeyRequest, MAX_BODY_BYTES, Status,

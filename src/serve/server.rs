@@ -34,7 +34,7 @@ use super::store::{KeyStore, MESH_SNAPSHOT, Pacing, start_writer};
 use super::tls::{identity, server_config};
 use crate::crypto::SecretBytes;
 use crate::lifecycle::{
-    Clock, Durability, Engine, EngineConfig, KeyState, MASTER_KEY_ENV, ManualClock, WallClock, load_master_key,
+    Clock, Engine, EngineConfig, KeyState, MASTER_KEY_ENV, ManualClock, WallClock, load_master_key,
 };
 use crate::mesh::{MeshScenario, MeshSnapshot};
 use crate::units::{InvalidParameter, SimDuration, SimTime};
@@ -145,15 +145,10 @@ pub fn serve(scenario: &MeshScenario, options: &ServeOptions) -> Result<ServeRep
             .map_err(|e| crate::lifecycle::LifecycleError::Input(e.to_string()))?,
     };
     // Collected keys are erased a minute after collection (a served key has no later use).
-    // With group commit the commits only write the log and the store writer's syncer fsyncs
-    // it before any answer leaves (pipelined group commit, `super::wal_sync`): as durable as
-    // `Full`, without the writer waiting for the disk. One commit per request keeps SQLite's
-    // own fsync in every commit.
     let config = EngineConfig {
         actor: "kme".into(),
         retention: SERVED_KEY_RETENTION,
         overlap: SimDuration::from_secs_f64(scenario.mesh.overlap_s),
-        durability: if options.max_group > 1 { Durability::Normal } else { Durability::Full },
         ..EngineConfig::default()
     };
     let clock = ServeClock::new(WallClock.now(), ManualClock::new(SimTime(0)));
@@ -174,7 +169,6 @@ pub fn serve(scenario: &MeshScenario, options: &ServeOptions) -> Result<ServeRep
     let (store, writer, supply) = start_writer(
         Arc::new(scenario.clone()),
         engine,
-        &options.db,
         clock.sim().clone(),
         snapshot,
         rng,
@@ -408,14 +402,15 @@ async fn answer(kmes: &Kmes, node: &str, caller: Option<&str>, request: Request<
     let result = async {
         let caller =
             caller.ok_or_else(|| ApiError::unauthorized("the client certificate names no SAE of this mesh"))?;
-        // The head is kept as it came (no copies of method, path and query) while the body is read.
-        let (head, body) = request.into_parts();
-        let body = Limited::new(body, MAX_BODY_BYTES)
+        let method = request.method().as_str().to_string();
+        let path = request.uri().path().to_string();
+        let query = request.uri().query().map(str::to_string);
+        let body = Limited::new(request.into_body(), MAX_BODY_BYTES)
             .collect()
             .await
             .map_err(|_| ApiError::bad_request(format!("request body unreadable or over {MAX_BODY_BYTES} bytes")))?
             .to_bytes();
-        let parsed = parse_request(head.method.as_str(), head.uri.path(), head.uri.query(), &body)?;
+        let parsed = parse_request(&method, &path, query.as_deref(), &body)?;
         kind = match parsed {
             ApiRequest::Status { .. } => "status",
             ApiRequest::EncKeys { .. } => "enc_keys",

@@ -4,11 +4,8 @@
 //! the thread takes every job waiting, first runs the mesh up to the simulated time the wall
 //! clock has reached (the wall time since the start times the speed), then runs each job as
 //! its own all-or-nothing transaction (a savepoint), all inside one SQLite transaction,
-//! commits once and only then answers them: at once if the engine's commits fsync
-//! ([`Durability::Full`]), else (a store opened with [`Durability::Normal`], as `qecnet serve`
-//! does with group commit) through the [`WalSyncer`], which answers after an fsync of the
-//! store's write-ahead log while the writer already runs the next group (pipelined group
-//! commit: the writer never waits for the disk); before the commit it refreshes the KMEs' view of the links ([`LiveSupply::sync`]:
+//! commits once (one fsync under [`crate::lifecycle::Durability::Full`]) and only then answers
+//! them; before the commit it refreshes the KMEs' view of the links ([`LiveSupply::sync`]:
 //! the key they spent leaves the mesh's buffers) and saves the mesh's snapshot
 //! ([`MESH_SNAPSHOT`]), so a restart goes on from the physics of the last commit, with every
 //! key delivered up to it paid for. With no job
@@ -18,7 +15,6 @@
 //! housekeeping timer sends the expiry job, which also destroys the collected keys whose
 //! retention is over ([`Engine::tick`]), off the requests' path.
 
-use std::path::Path;
 use std::sync::{Arc, mpsc};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -28,9 +24,8 @@ use tokio::sync::{oneshot, watch};
 
 use super::error::ServeError;
 use super::live_supply::LiveSupply;
-use super::wal_sync::WalSyncer;
 use crate::crypto::SecretBytes;
-use crate::lifecycle::{DeliveredKey, Durability, Engine, KeyId, LifecycleError, ManualClock};
+use crate::lifecycle::{DeliveredKey, Engine, KeyId, LifecycleError, ManualClock};
 use crate::mesh::{EventSpec, LiveMesh, MeshScenario, MeshSnapshot};
 use crate::units::SimTime;
 
@@ -123,18 +118,14 @@ pub struct Pacing {
     pub speed: f64,
 }
 
-/// Starts the writer thread: the live mesh of `scenario` on `engine` (the store at `db`, whose
-/// clock reads `sim_clock` plus a fixed epoch), from `snapshot` if the store had one, paced by
-/// `pacing`, taking up to `max_group` jobs into one commit (1 with [`Durability::Full`]: a
-/// commit, so an fsync, per request); `rng` (keyed from the operating system) supplies the
-/// wrapping nonces. An engine of [`Durability::Normal`] gets its answers through a
-/// [`WalSyncer`] on `db`'s write-ahead log, so they are as durable as under `Full`. Returns
-/// once the mesh has started (its identity keys committed), with the KMEs' supply over it.
-#[allow(clippy::too_many_arguments)]
+/// Starts the writer thread: the live mesh of `scenario` on `engine` (whose clock reads
+/// `sim_clock` plus a fixed epoch), from `snapshot` if the store had one, paced by `pacing`, taking up to `max_group` jobs into one
+/// commit (1: a commit, so an fsync, per request); `rng` (keyed from the operating system)
+/// supplies the wrapping nonces. Returns once the mesh has started (its identity keys
+/// committed), with the KMEs' supply over it.
 pub fn start_writer(
     scenario: Arc<MeshScenario>,
     engine: Engine,
-    db: &Path,
     sim_clock: ManualClock,
     snapshot: Option<MeshSnapshot>,
     mut rng: ChaCha20Rng,
@@ -142,14 +133,6 @@ pub fn start_writer(
     pacing: Pacing,
 ) -> Result<(KeyStore, StoreWriter, Arc<LiveSupply>), ServeError> {
     let max_group = max_group.max(1);
-    let syncer = match engine.config().durability {
-        Durability::Full => None,
-        Durability::Normal => {
-            let wal = std::path::PathBuf::from(wal_name(db));
-            let opened = WalSyncer::start(wal.clone(), answer_group);
-            Some(opened.map_err(|e| ServeError::File(crate::atomic_file::FileError::new(&wal, e)))?)
-        }
-    };
     let (tx, rx) = mpsc::channel::<Job>();
     let (started_tx, started_rx) = mpsc::channel::<Result<Arc<LiveSupply>, ServeError>>();
     let (stopped_tx, stopped) = watch::channel(false);
@@ -179,9 +162,6 @@ pub fn start_writer(
             let started = Instant::now();
             let resumed_at = mesh.now().as_secs_f64();
             loop {
-                if let Some(syncer) = &syncer {
-                    syncer.wait_until_at_most(1);
-                }
                 let mut group = match rx.recv_timeout(STEP_EVERY) {
                     Ok(job) => vec![job],
                     Err(mpsc::RecvTimeoutError::Timeout) => Vec::new(),
@@ -194,21 +174,8 @@ pub fn start_writer(
                     }
                 }
                 let now = SimTime::from_secs_f64_rounded(resumed_at + started.elapsed().as_secs_f64() * pacing.speed);
-                let turn = run_group(&mut mesh, &supply, now, &mut rng, group);
-                match (&syncer, turn.committed) {
-                    (Some(syncer), Ok(())) => syncer.answer_when_durable(turn.done),
-                    // Nothing to wait for: an error needs no fsync.
-                    (_, committed) => answer_group(turn.done, &committed),
-                }
-                if let Some(e) = turn.failure {
-                    return Err(e);
-                }
-                if let Some(e) = syncer.as_ref().and_then(WalSyncer::failure) {
-                    return Err(LifecycleError::Input(e));
-                }
+                run_group(&mut mesh, &supply, now, &mut rng, group)?;
             }
-            // Every answer still waiting for the log goes out before the final checkpoint.
-            drop(syncer);
             let mut engine = mesh.finish().map_err(|e| LifecycleError::Input(e.to_string()))?;
             engine.checkpoint_now()?;
             Ok(engine.audit_len())
@@ -227,33 +194,17 @@ pub fn start_writer(
     }
 }
 
-/// The `-wal` file beside the store `db`.
-fn wal_name(db: &Path) -> std::ffi::OsString {
-    let mut wal = db.as_os_str().to_owned();
-    wal.push("-wal");
-    wal
-}
-
-/// One turn of the writer: the group's results, whether its commit stands, and the failure
-/// that stops the writer, if any.
-struct Turn {
-    done: Vec<Done>,
-    committed: Result<(), String>,
-    failure: Option<LifecycleError>,
-}
-
 /// Runs the mesh up to `now`, then a group of jobs, then takes the key the KMEs spent from
-/// the mesh's buffers and saves the mesh's snapshot, in one commit; the caller answers each
-/// job ([`answer_group`]) once the commit is durable. If the commit fails, every job of the
-/// group fails (none of them is in the store). A mesh that fails stops the writer (the jobs
-/// are answered with its error).
+/// the mesh's buffers and saves the mesh's snapshot, in one commit, and answers each job; if
+/// the commit fails, every job of the group fails (none of them is in the store). A mesh that
+/// fails stops the writer (the jobs are answered with its error).
 fn run_group(
     mesh: &mut LiveMesh<'_>,
     supply: &LiveSupply,
     now: SimTime,
     rng: &mut ChaCha20Rng,
     group: Vec<Job>,
-) -> Turn {
+) -> Result<(), LifecycleError> {
     let mut done = Vec::with_capacity(group.len());
     let mut begun = mesh.engine().begin_batch().map_err(|e| e.to_string());
     let mut mesh_failure = None;
@@ -326,12 +277,6 @@ fn run_group(
         }
     }
     let committed = begun.and_then(|()| mesh.engine().commit_batch().map_err(|e| format!("commit failed: {e}")));
-    Turn { done, committed, failure: mesh_failure }
-}
-
-/// Answers each job of a group: its own result if the group's commit stands (and is durable),
-/// else the commit's error.
-fn answer_group(done: Vec<Done>, committed: &Result<(), String>) {
     for d in done {
         // A receiver that has gone (its connection closed) just drops the answer.
         match d {
@@ -339,7 +284,7 @@ fn answer_group(done: Vec<Done>, committed: &Result<(), String>) {
                 let _ = reply.send(committed.clone().and(result));
             }
             Done::Collected(reply, result) => {
-                let _ = reply.send(match committed {
+                let _ = reply.send(match &committed {
                     Ok(()) => result,
                     Err(e) => Err(e.clone()),
                 });
@@ -351,6 +296,10 @@ fn answer_group(done: Vec<Done>, committed: &Result<(), String>) {
                 let _ = reply.send(committed.clone().and(result));
             }
         }
+    }
+    match mesh_failure {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
 }
 

@@ -3,9 +3,7 @@
 //! group-committing store writer the KMEs share; the audit chain verifies.
 
 use qecnet::crypto::SecretBytes;
-use qecnet::lifecycle::{
-    DeliveredKey, Durability, Engine, EngineConfig, KeyState, ManualClock, list_keys, open_reader,
-};
+use qecnet::lifecycle::{DeliveredKey, Engine, EngineConfig, KeyState, ManualClock, list_keys, open_reader};
 use std::sync::Arc;
 
 use qecnet::mesh::MeshScenario;
@@ -17,15 +15,10 @@ use rand_chacha::ChaCha20Rng;
 use crate::util::TempDir;
 
 fn engine(dir: &TempDir) -> Engine {
-    engine_of(dir, Durability::Full)
-}
-
-fn engine_of(dir: &TempDir, durability: Durability) -> Engine {
     let mut rng = ChaCha20Rng::seed_from_u64(5);
     let master = SecretBytes::random(32, "master", &mut rng).unwrap();
     let clock = ManualClock::new(SimTime::from_secs(1_700_000_000));
-    let config = EngineConfig { durability, ..EngineConfig::default() };
-    Engine::create(&dir.join("store.db"), &master, config, Box::new(clock), &mut rng).unwrap()
+    Engine::create(&dir.join("store.db"), &master, EngineConfig::default(), Box::new(clock), &mut rng).unwrap()
 }
 
 fn key(i: usize, bytes: &[u8]) -> DeliveredKey {
@@ -65,27 +58,16 @@ fn a_delivered_key_is_active_for_its_master_and_retired_once_its_slave_collects_
 
 #[test]
 fn concurrent_requests_through_the_store_writer_are_each_durable_when_answered() {
-    concurrent_requests_are_each_committed_when_answered(Durability::Full);
-}
-
-#[test]
-fn concurrent_requests_through_the_pipelined_store_writer_are_each_committed_when_answered() {
-    // The engine's commits do not fsync; the writer's syncer fsyncs the log, then answers.
-    concurrent_requests_are_each_committed_when_answered(Durability::Normal);
-}
-
-fn concurrent_requests_are_each_committed_when_answered(durability: Durability) {
     let dir = TempDir::new("serve-group-commit");
     // The writer drives the live mesh of the default serve scenario on the same engine.
     let text = std::fs::read_to_string("sims/serve-default.toml").unwrap();
     let scenario: Arc<MeshScenario> = Arc::new(toml::from_str(&text).unwrap());
     let sim_clock = ManualClock::new(SimTime(0));
     let rng = ChaCha20Rng::seed_from_u64(8);
-    let db = dir.join("store.db");
-    let engine = engine_of(&dir, durability);
     let (store, writer, _supply) =
-        start_writer(scenario, engine, &db, sim_clock, None, rng, MAX_GROUP, Pacing { speed: 1.0 }).unwrap();
+        start_writer(scenario, engine(&dir), sim_clock, None, rng, MAX_GROUP, Pacing { speed: 1.0 }).unwrap();
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(2).enable_all().build().unwrap();
+    let db = dir.join("store.db");
     let requests = 64;
     runtime.block_on(async {
         let mut tasks = Vec::new();
