@@ -83,6 +83,11 @@ fn a_node_compromised_before_a_restart_stays_cut_off_after_it() {
     let isolated = |code: u16, s: &Value| code == 503 && s["message"].as_str().is_some_and(|m| m.contains("isolated"));
     let first = launch(&dir, &scenario, 0, "20");
     wait_for(&first, "sae-carol", "n3 never isolated", isolated);
+    // The KMEs see the isolation just before the writer commits it; a key answered after
+    // that was committed by a later group of the same writer, so the isolation is on disk
+    // when this answer arrives (without it, a kill can land between the two under load).
+    let (code, got) = first.get("sae-alice", "n1", "/api/v1/keys/sae-bob/enc_keys");
+    assert_eq!(code, 200, "n1-n2 serves while n3 is isolated: {got}");
     first.kill();
 
     let second = launch(&dir, &scenario, 1, "20");
