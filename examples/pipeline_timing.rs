@@ -10,48 +10,14 @@
 //! reconciliation and final figures and the pipeline's CPU seconds and sifted bits per CPU
 //! second; everything runs on one rayon thread.
 
+#[path = "../benches/support/synthetic_block.rs"]
+mod synthetic_block;
+
 use qecnet::api::reconciliation_named;
-use qecnet::photonics::{Basis, Detection, IntensityClass, LinkConfig, LinkEngine, LinkObserver};
+use qecnet::photonics::LinkObserver;
 use qecnet::postprocess::study::thread_cpu_seconds;
 use qecnet::postprocess::{Pipeline, PipelineConfig, PostprocessSettings, Security};
-use qecnet::rng::{SimRng, derive_rng};
-use rand::Rng;
-
-/// Detections as the 1 GHz link of the pipeline bench would produce them (signal and decoy in
-/// the ratio of their gains, errors at `qber`, vacuum detections at the dark-count rate with 50 %
-/// errors, a 50/50 basis choice), each handed to `sink` until it returns false.
-fn detections(qber: f64, seed: u64, mut sink: impl FnMut(&Detection) -> bool) {
-    let mut rng = derive_rng(seed, &[0]);
-    let uniform = |rng: &mut SimRng| rng.next_u64() as f64 / u64::MAX as f64;
-    let mut pulse = 0u64;
-    loop {
-        pulse += 1 + rng.next_u64() % 103;
-        let u = uniform(&mut rng);
-        let (class, qber) = if u < 0.922 {
-            (IntensityClass::Signal, qber)
-        } else if u < 1.0 - 1.5e-7 {
-            (IntensityClass::Decoy, qber)
-        } else {
-            (IntensityClass::Vacuum, 0.5)
-        };
-        let basis = if rng.next_u64() & 1 == 0 { Basis::Z } else { Basis::X };
-        let alice_bit = (rng.next_u64() & 1) as u8;
-        let error = uniform(&mut rng) < qber;
-        let more = sink(&Detection {
-            pulse,
-            class,
-            alice_basis: basis,
-            alice_bit,
-            bob_basis: basis,
-            bob_bit: alice_bit ^ u8::from(error),
-            double_click: false,
-            source_photons: 1,
-        });
-        if !more {
-            return;
-        }
-    }
-}
+use synthetic_block::detections;
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
@@ -68,14 +34,7 @@ fn main() {
     };
     let reconciler = reconciliation_named(name).unwrap_or_else(|| panic!("{usage}: unknown reconciler {name}"));
 
-    let mut link = LinkConfig::default();
-    link.source.repetition_rate_hz = 1e9;
-    link.source.signal_intensity = 0.5;
-    link.source.decoy_intensity = 0.1;
-    link.source.signal_probability = 0.6;
-    link.source.decoy_probability = 0.25;
-    link.source.vacuum_probability = 0.15;
-    link.simulation.engine = LinkEngine::Event;
+    let link = synthetic_block::link();
     let settings =
         PostprocessSettings { block_size: n as u64, cascade_frame_bits: frame_bits, security, ..Default::default() };
     let mut config = PipelineConfig::new(settings, 3);

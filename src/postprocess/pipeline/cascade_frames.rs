@@ -104,11 +104,7 @@ pub fn reconcile_in_frames(
         let outcome = reconcile(&mut bob_frame, &mut channel, &config, seed(i))?;
         Ok((bob_frame, channel.parity_bits, outcome.leaked_bits, outcome.channel_uses))
     };
-    let reconciled: Vec<_> = if ranges.len() == 1 {
-        vec![reconcile_frame((0, &ranges[0]))?]
-    } else {
-        ranges.par_iter().enumerate().map(reconcile_frame).collect::<Result<_, _>>()?
-    };
+    let reconciled: Vec<_> = ranges.par_iter().enumerate().map(reconcile_frame).collect::<Result<_, _>>()?;
     let mut outcome = FramedOutcome { frames: ranges.len(), ..FramedOutcome::default() };
     for (range, (bob_frame, sent, reported, uses)) in ranges.iter().zip(reconciled) {
         bob.write_at(range.start, &bob_frame);
